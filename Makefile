@@ -1,0 +1,51 @@
+# Two commands do all set-up on a fresh machine with python3 and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export DJANGO_SETTINGS_MODULE := madoguchi.settings
+
+.PHONY: run test lint format worker install migrate demo bench locale clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	DEBUG=true $(PY) manage.py migrate --noinput
+	DEBUG=true $(PY) manage.py createcachetable
+
+demo: migrate
+	DEBUG=true $(PY) manage.py load_demo
+
+run: demo
+	@echo ""
+	@echo "  窓口: http://127.0.0.1:8000/  職員用: http://127.0.0.1:8000/staff/  管理: http://127.0.0.1:8000/admin/"
+	@echo "  メールはこのターミナルに表示されます（送信はワーカーが同時に動いて行います）。"
+	@echo ""
+	DEBUG=true $(PY) manage.py db_worker --no-reload --interval 2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	DEBUG=true $(PY) manage.py runserver 127.0.0.1:8000
+
+worker: install
+	DEBUG=true $(PY) manage.py db_worker --no-reload --interval 1
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/submission_path.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.db import models
+
+from madoguchi.organizations.models import Council, Organization
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "管理者"
+    EDITOR = "editor", "編集者"
+    PROCESSOR = "processor", "処理担当者"
+    VIEWER = "viewer", "閲覧者"
+
+
+class Membership(models.Model):
+    """A staff member's role in one organization. Staff may belong to several organizations."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField("役割", max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")]
+        verbose_name = verbose_name_plural = "職員の所属団体"
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.get_role_display()})"
+
+
+class CouncilRole(models.Model):
+    """協議会事務局: sees member organizations and counts, never a resident's answers."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="council_roles")
+    council = models.ForeignKey(Council, on_delete=models.CASCADE, related_name="staff_roles")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "council"], name="council_role_unique")]
+        verbose_name = verbose_name_plural = "協議会事務局の職員"

@@ -1,0 +1,33 @@
+from typing import Any
+
+from madoguchi.audit.models import AuditLog
+
+ACTION_LABELS = {
+    "submission.view": "申請内容の閲覧",
+    "submission.transition": "状態の変更",
+    "submission.note": "内部メモの追加",
+    "submission.attachment_download": "添付ファイルのダウンロード",
+    "submission.export": "申請データの出力",
+    "submission.withdraw": "申請者による取下げ",
+    "procedure.publish": "手続の公開・版の作成",
+    "procedure.status": "手続の状態変更",
+}
+
+
+def record(*, organization, actor, action: str, obj, detail: dict[str, Any] | None = None) -> AuditLog:
+    """Record one audit row. Callers run inside the transaction of the change they record."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        actor_label = actor.get_username()
+        actor_obj = actor
+    else:
+        actor_label = actor if isinstance(actor, str) else "申請者"
+        actor_obj = None
+    return AuditLog.objects.create(
+        organization=organization,
+        actor=actor_obj,
+        actor_label=actor_label,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        detail=detail or {},
+    )

@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from madoguchi.notifications.models import OutgoingEmail
+
+
+@admin.register(OutgoingEmail)
+class OutgoingEmailAdmin(admin.ModelAdmin):
+    list_display = ["subject", "organization", "status", "attempts", "created_at"]
+    list_filter = ["status"]
+    exclude = ["body"]
+    readonly_fields = ["organization", "submission", "kind", "to", "subject", "status", "attempts", "last_error"]

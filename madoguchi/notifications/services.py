@@ -1,0 +1,58 @@
+"""E-mail to residents. Rows are written in the caller's transaction and the task is enqueued in it too:
+the database is the outbox, so a rolled-back submission sends nothing and a committed one is never lost.
+"""
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from madoguchi.notifications.models import OutgoingEmail
+
+
+def queue_email(*, organization_id: int, submission=None, kind: str, to: str, subject: str, body: str) -> OutgoingEmail:
+    from madoguchi.notifications.tasks import send_email
+
+    email = OutgoingEmail.objects.create(
+        organization_id=organization_id, submission=submission, kind=kind, to=to, subject=subject, body=body
+    )
+    send_email.enqueue(email.pk)
+    return email
+
+
+def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
+    from madoguchi.lib.receipt import format_inquiry_code
+
+    procedure = submission.procedure
+    context = {
+        "submission": submission,
+        "procedure": procedure,
+        "organization": procedure.organization,
+        "inquiry_code": format_inquiry_code(inquiry_code),
+        "site_url": settings.SITE_URL,
+    }
+    return queue_email(
+        organization_id=submission.organization_id,
+        submission=submission,
+        kind="receipt",
+        to=submission.applicant_email,
+        subject=f"【受付】{procedure.title}（受付番号 {submission.display_receipt_number}）",
+        body=render_to_string("notifications/receipt_email.txt", context),
+    )
+
+
+def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
+    procedure = submission.procedure
+    context = {
+        "submission": submission,
+        "procedure": procedure,
+        "organization": procedure.organization,
+        "reason": reason,
+        "site_url": settings.SITE_URL,
+    }
+    return queue_email(
+        organization_id=submission.organization_id,
+        submission=submission,
+        kind=f"status_{submission.status}",
+        to=submission.applicant_email,
+        subject=f"【{submission.get_status_display()}】{procedure.title}（受付番号 {submission.display_receipt_number}）",
+        body=render_to_string("notifications/status_email.txt", context),
+    )

@@ -1,0 +1,77 @@
+from django.db import models
+
+
+class Organization(models.Model):
+    """A prefecture or municipality: the tenant. Policy that differs per organization lives here as data."""
+
+    class Kind(models.TextChoices):
+        PREFECTURE = "prefecture", "都道府県"
+        MUNICIPALITY = "municipality", "市区町村"
+
+    code = models.CharField("団体コード", max_length=6, unique=True)
+    kind = models.CharField("種別", max_length=16, choices=Kind.choices)
+    name = models.CharField("名称", max_length=64)
+    name_kana = models.CharField("名称（カナ）", max_length=128, blank=True)
+    prefecture = models.ForeignKey(
+        "self", verbose_name="都道府県", null=True, blank=True, on_delete=models.PROTECT, related_name="municipalities"
+    )
+    population = models.PositiveIntegerField("人口", null=True, blank=True)
+    contact_email = models.EmailField("問い合わせ先メール", blank=True)
+    contact_phone = models.CharField("問い合わせ先電話", max_length=32, blank=True)
+    is_active = models.BooleanField("利用中", default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = verbose_name_plural = "団体"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def full_name(self) -> str:
+        if self.kind == self.Kind.MUNICIPALITY and self.prefecture_id:
+            return f"{self.prefecture.name} {self.name}"
+        return self.name
+
+
+class Department(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="departments")
+    name = models.CharField("所属名", max_length=128)
+    phone = models.CharField("電話番号", max_length=32, blank=True)
+    email = models.EmailField("メールアドレス", blank=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="department_unique_name")]
+        verbose_name = verbose_name_plural = "所属"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Council(models.Model):
+    """協議会: the body of member organizations that runs the shared system; its secretariat is one member."""
+
+    name = models.CharField("名称", max_length=128, unique=True)
+    secretariat = models.ForeignKey(
+        Organization, verbose_name="事務局", on_delete=models.PROTECT, related_name="secretariat_of"
+    )
+    members = models.ManyToManyField(Organization, through="CouncilMembership", related_name="councils")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "協議会"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CouncilMembership(models.Model):
+    council = models.ForeignKey(Council, on_delete=models.CASCADE)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    joined_on = models.DateField("加入日", null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["council", "organization"], name="council_membership_unique")
+        ]
+        verbose_name = verbose_name_plural = "協議会加入団体"

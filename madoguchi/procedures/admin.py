@@ -1,0 +1,62 @@
+import json
+
+from django import forms
+from django.contrib import admin
+
+from madoguchi.procedures.formspec import FormSpecError, parse_form_spec
+from madoguchi.procedures.models import FormVersion, Procedure
+from madoguchi.procedures.services import save_form_version
+
+
+class ProcedureAdminForm(forms.ModelForm):
+    form_schema = forms.CharField(
+        label="フォーム定義（JSON）",
+        widget=forms.Textarea(attrs={"rows": 24, "style": "font-family: monospace; width: 100%"}),
+        help_text="保存すると新しい版になります。受付済みの申請は、申請したときの版のまま残ります。",
+    )
+
+    class Meta:
+        model = Procedure
+        exclude = ["current_version"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.current_version_id:
+            self.fields["form_schema"].initial = json.dumps(
+                self.instance.current_version.schema, ensure_ascii=False, indent=2
+            )
+
+    def clean_form_schema(self):
+        try:
+            document = json.loads(self.cleaned_data["form_schema"])
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"JSONの形式が正しくありません（{exc.lineno}行目）") from None
+        try:
+            return parse_form_spec(document).model_dump(mode="json")
+        except FormSpecError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
+@admin.register(Procedure)
+class ProcedureAdmin(admin.ModelAdmin):
+    form = ProcedureAdminForm
+    list_display = ["title", "organization", "kind", "status", "capacity", "seats_taken"]
+    list_filter = ["status", "kind", "organization"]
+    search_fields = ["title"]
+    readonly_fields = ["seats_taken"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        save_form_version(procedure=obj, schema=form.cleaned_data["form_schema"], actor=request.user)
+
+
+@admin.register(FormVersion)
+class FormVersionAdmin(admin.ModelAdmin):
+    list_display = ["procedure", "number", "created_at", "created_by"]
+    readonly_fields = ["organization", "procedure", "number", "schema", "created_at", "created_by"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,21 @@
+// Progressive enhancement only: the form works without this file.
+// Fills the address from the postal code when the address is still empty.
+(function () {
+  "use strict";
+  var inputs = document.querySelectorAll("input[data-postal-for]");
+  Array.prototype.forEach.call(inputs, function (input) {
+    input.addEventListener("change", function () {
+      var target = document.getElementById(input.getAttribute("data-postal-for"));
+      var digits = input.value.normalize("NFKC").replace(/[^0-9]/g, "");
+      if (!target || target.value || digits.length !== 7) return;
+      fetch("/api/v1/postal-codes/" + digits, { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (data && data.address && !target.value) target.value = data.address;
+        })
+        .catch(function () { /* the resident types the address */ });
+    });
+  });
+  var summary = document.querySelector(".error-summary[tabindex]");
+  if (summary) summary.focus();
+})();

@@ -1,0 +1,248 @@
+"""Turn what a resident typed into clean answers, field by field, with a Japanese message per field.
+
+The resident's own text (`raw`) is always kept beside the clean values so that a page with errors shows
+everything exactly as typed. Only keys named by the form are read: forged field names are ignored.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import filetype
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.formats import number_format
+
+from madoguchi.lib import japanese as ja
+from madoguchi.procedures.formspec import FILE_TYPES, FieldSpec, FormSpec
+
+DEFAULT_MAX_LENGTH = {"short_text": 200, "long_text": 4000}
+NAME_PART_MAX = 50
+ADDRESS_MAX = 200
+
+
+@dataclass
+class Intake:
+    values: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    uploads: dict[str, tuple[UploadedFile, str]] = field(default_factory=dict)  # key → (file, content type)
+
+
+def subkeys(spec: FieldSpec) -> list[str]:
+    """The HTML input names of one field (composite fields have two)."""
+    if spec.type == "name":
+        return [f"{spec.key}__family", f"{spec.key}__given"]
+    if spec.type == "address":
+        return [f"{spec.key}__postal", f"{spec.key}__address"]
+    return [spec.key]
+
+
+def read_raw(form: FormSpec, data) -> dict[str, Any]:
+    """What the resident sent for each field of the form, as sent (strings or lists of strings)."""
+    raw: dict[str, Any] = {}
+    for spec in form.input_fields:
+        if spec.type == "multiple_choice":
+            raw[spec.key] = [str(v) for v in data.getlist(spec.key)][: len(spec.options)]
+        elif spec.type == "file":
+            raw[f"{spec.key}__remove"] = data.get(f"{spec.key}__remove", "") == "1"
+        else:
+            for name in subkeys(spec):
+                raw[name] = str(data.get(name, ""))
+    return raw
+
+
+def parse(form: FormSpec, data, files, *, staged: dict[str, dict] | None = None) -> Intake:
+    """Validate every field. `staged` maps file field keys to files attached on an earlier try."""
+    result = Intake(raw=read_raw(form, data))
+    staged = staged or {}
+    for spec in form.input_fields:
+        try:
+            value = _parse_field(spec, result.raw, files, staged, result)
+        except ja.InputError as exc:
+            result.errors[spec.key] = str(exc)
+            continue
+        if _is_empty(value):
+            if spec.required:
+                result.errors[spec.key] = _required_message(spec)
+            continue
+        result.values[spec.key] = value
+    return result
+
+
+def _required_message(spec: FieldSpec) -> str:
+    if spec.type == "consent":
+        return f"「{spec.label}」に同意いただく必要があります"
+    if spec.type in ("single_choice", "multiple_choice", "dropdown"):
+        return f"「{spec.label}」を選択してください"
+    if spec.type == "file":
+        return f"「{spec.label}」のファイルを添付してください"
+    return f"「{spec.label}」を入力してください"
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value is False
+
+
+def _check_length(text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise ja.InputError(f"{number_format(limit)}文字以内で入力してください（現在 {number_format(len(text))}文字）")
+    return text
+
+
+def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake) -> Any:
+    kind = spec.type
+    if kind in ("short_text", "long_text"):
+        text = ja.normalize_text(raw[spec.key], multiline=kind == "long_text")
+        return _check_length(text, spec.max_length or DEFAULT_MAX_LENGTH[kind])
+    if kind == "number":
+        text = raw[spec.key].strip()
+        if not text:
+            return None
+        number = Decimal(ja.normalize_number(text))
+        if spec.min_value is not None and number < spec.min_value:
+            raise ja.InputError(f"{spec.min_value}以上の数値を入力してください")
+        if spec.max_value is not None and number > spec.max_value:
+            raise ja.InputError(f"{spec.max_value}以下の数値を入力してください")
+        return str(number)
+    if kind == "email":
+        text = raw[spec.key].strip()
+        return ja.normalize_email(text) if text else None
+    if kind == "phone":
+        text = raw[spec.key].strip()
+        return ja.normalize_phone(text) if text else None
+    if kind == "furigana":
+        text = raw[spec.key].strip(" \u3000")
+        if not text:
+            return None
+        return _check_length(ja.normalize_kana(text, spec.script), spec.max_length or 100)
+    if kind == "date":
+        text = raw[spec.key].strip()
+        if not text:
+            return None
+        day = ja.parse_date(text)
+        _check_date_range(spec, day)
+        return day.isoformat()
+    if kind == "name":
+        family = ja.normalize_name(raw[f"{spec.key}__family"], max_length=NAME_PART_MAX)
+        given = ja.normalize_name(raw[f"{spec.key}__given"], max_length=NAME_PART_MAX)
+        if not family and not given:
+            return None
+        if not family:
+            raise ja.InputError("姓を入力してください")
+        if spec.required and not given:
+            raise ja.InputError("名を入力してください")
+        return {"family": family, "given": given}
+    if kind == "address":
+        postal_text = raw[f"{spec.key}__postal"].strip()
+        address = _check_length(ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
+        if not postal_text and not address:
+            return None
+        if not postal_text:
+            raise ja.InputError("郵便番号を入力してください（例：680-8570）")
+        postal = ja.normalize_postal_code(postal_text)
+        if not address:
+            raise ja.InputError("住所を入力してください")
+        return {"postal_code": postal, "address": address}
+    if kind in ("single_choice", "dropdown"):
+        choice = raw[spec.key]
+        if not choice:
+            return None
+        if choice not in spec.options:
+            raise ja.InputError("選択肢の中から選んでください")
+        return choice
+    if kind == "multiple_choice":
+        chosen = [option for option in spec.options if option in raw[spec.key]]
+        if len(chosen) != len(set(raw[spec.key])):
+            raise ja.InputError("選択肢の中から選んでください")
+        if chosen and spec.min_choices and len(chosen) < spec.min_choices:
+            raise ja.InputError(f"{spec.min_choices}つ以上選んでください")
+        if spec.max_choices and len(chosen) > spec.max_choices:
+            raise ja.InputError(f"{spec.max_choices}つまで選べます")
+        return chosen
+    if kind == "consent":
+        return raw[spec.key] in ("1", "on", "yes")
+    if kind == "file":
+        upload = files.get(spec.key) if files else None
+        if upload is not None and upload.size:
+            result.uploads[spec.key] = (upload, check_upload(spec, upload))
+            return {"pending": True, "name": upload.name, "size": upload.size}
+        if staged.get(spec.key) and not raw.get(f"{spec.key}__remove"):
+            return staged[spec.key]
+        return None
+    raise ja.InputError("この項目は受け付けられません")
+
+
+def _check_date_range(spec: FieldSpec, day: date) -> None:
+    if spec.min_date and day < spec.min_date:
+        raise ja.InputError(f"{ja.format_date_both(spec.min_date)}以降の日付を入力してください")
+    if spec.max_date and day > spec.max_date:
+        raise ja.InputError(f"{ja.format_date_both(spec.max_date)}以前の日付を入力してください")
+
+
+def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
+    """Check size, extension and content signature; return the content type to store."""
+    limit = spec.max_size_mb * 1024 * 1024
+    if upload.size > limit:
+        raise ja.InputError(f"ファイルが大きすぎます。{spec.max_size_mb}MB以下のファイルを選んでください")
+    name = upload.name or ""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    ext = {"jpeg": "jpg", "heif": "heic"}.get(ext, ext)
+    allowed = "・".join(t.upper() for t in spec.allowed_types)
+    if ext not in spec.allowed_types:
+        raise ja.InputError(f"このファイル形式は添付できません。{allowed} のファイルを選んでください")
+    head = upload.read(8192)
+    upload.seek(0)
+    guessed = filetype.guess(head)
+    if guessed is None or guessed.mime not in FILE_TYPES[ext]:
+        raise ja.InputError(f"ファイルの中身が {ext.upper()} 形式ではありません。{allowed} のファイルを選んでください")
+    return guessed.mime
+
+
+def display_value(spec: FieldSpec, value: Any) -> str:
+    """How an answer reads on the 確認画面, the staff page, the e-mail and the export."""
+    if value is None or value == "" or value == []:
+        return ""
+    kind = spec.type
+    if kind == "name":
+        return f"{value.get('family', '')}\u3000{value.get('given', '')}".strip("\u3000")
+    if kind == "address":
+        return f"〒{value.get('postal_code', '')} {value.get('address', '')}"
+    if kind == "date":
+        try:
+            return ja.format_date_both(date.fromisoformat(value))
+        except ValueError:
+            return str(value)
+    if kind == "multiple_choice":
+        return "、".join(value)
+    if kind == "consent":
+        return "同意する" if value else "同意しない"
+    if kind == "file":
+        return f"{value.get('name', '')}（{_human_size(int(value.get('size', 0)))}）"
+    return str(value)
+
+
+def export_columns(spec: FieldSpec) -> list[str]:
+    if spec.type == "name":
+        return [f"{spec.label}（姓）", f"{spec.label}（名）"]
+    if spec.type == "address":
+        return [f"{spec.label}（郵便番号）", f"{spec.label}（住所）"]
+    return [spec.label]
+
+
+def export_cells(spec: FieldSpec, value: Any) -> list[str]:
+    if spec.type == "name":
+        value = value or {}
+        return [value.get("family", ""), value.get("given", "")]
+    if spec.type == "address":
+        value = value or {}
+        return [value.get("postal_code", ""), value.get("address", "")]
+    if spec.type == "date":
+        return [value or ""]
+    return [display_value(spec, value)]
+
+
+def _human_size(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f}MB"
+    return f"{max(size // 1024, 1)}KB"

@@ -1,0 +1,114 @@
+from django.conf import settings
+from django.db import models
+
+from madoguchi.organizations.models import Organization
+from madoguchi.procedures.models import FormVersion, Procedure
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", "一時保存"
+    RECEIVED = "received", "処理待ち"
+    IN_REVIEW = "in_review", "処理中"
+    RETURNED = "returned", "返却中"
+    COMPLETED = "completed", "完了"
+    REJECTED = "rejected", "却下"
+    WITHDRAWN = "withdrawn", "取下げ"
+
+
+class Submission(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="submissions")
+    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="submissions")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="submissions")
+    receipt_number = models.CharField("受付番号", max_length=10, unique=True)
+    inquiry_code_hash = models.CharField(max_length=64)
+    # The idempotency key of the final submit: a double click or a retried POST finds this row again.
+    token = models.CharField(max_length=64, unique=True)
+    status = models.CharField("状態", max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    submitted_at = models.DateTimeField("到達日時", db_index=False)
+    updated_at = models.DateTimeField("更新日時", auto_now=True)
+    # Read and written only through submissions.answers, the one place to add encryption at rest.
+    answers_data = models.JSONField(default=dict)
+    applicant_email = models.CharField(max_length=254, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    correction_deadline = models.DateField("補正期限", null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["procedure", "-id"], name="sub_inbox"),
+            models.Index(fields=["procedure", "status", "-id"], name="sub_inbox_status"),
+            models.Index(fields=["organization", "procedure", "status"], name="sub_counts"),
+        ]
+        verbose_name = verbose_name_plural = "申請"
+
+    def __str__(self) -> str:
+        return self.display_receipt_number
+
+    @property
+    def display_receipt_number(self) -> str:
+        from madoguchi.lib.receipt import format_receipt_number
+
+        return format_receipt_number(self.receipt_number)
+
+
+class StatusChange(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(max_length=16, choices=Status.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_kind = models.CharField(max_length=16, choices=[("resident", "申請者"), ("staff", "職員")])
+    reason = models.TextField("理由", blank=True)
+    created_at = models.DateTimeField("日時")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = verbose_name_plural = "状態の履歴"
+
+
+class Note(models.Model):
+    """Internal note by staff: never shown to the resident."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    body = models.TextField("内容")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = verbose_name_plural = "内部メモ"
+
+
+def upload_path(instance, filename: str) -> str:
+    # Never the resident's file name on disk: it may hold personal data and odd characters.
+    return f"uploads/{instance.organization_id}/{instance.storage_key}"
+
+
+class StagedUpload(models.Model):
+    """A file the resident attached before the 確認画面; becomes an Attachment on submit."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="+")
+    session_key_hash = models.CharField(max_length=64, db_index=True)
+    storage_key = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=upload_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class Attachment(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attachments")
+    field_key = models.CharField(max_length=40)
+    storage_key = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=upload_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "添付ファイル"

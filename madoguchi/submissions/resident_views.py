@@ -1,0 +1,341 @@
+"""The resident's path: form → 確認画面 → submit → completion; and the status page. No JavaScript needed.
+
+What the resident typed lives in their session between steps (never in URLs), so a page with errors,
+the Back button and the 「修正する」 link all show it again.
+"""
+
+import hashlib
+import secrets
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from madoguchi.lib.receipt import format_inquiry_code, parse_inquiry_code, parse_receipt_number
+from madoguchi.procedures.models import FormVersion, Procedure
+from madoguchi.submissions import intake, services
+from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.models import StagedUpload, Status, Submission
+
+LOOKUP_FAILURES_ALLOWED = 10
+LOOKUP_WINDOW_SECONDS = 15 * 60
+
+
+def _procedure(code: str, procedure_id: int) -> Procedure:
+    procedure = get_object_or_404(
+        Procedure.objects.select_related("organization", "department", "current_version"),
+        pk=procedure_id,
+        organization__code=code,
+    )
+    if procedure.status == Procedure.Status.DRAFT or procedure.current_version_id is None:
+        raise Http404
+    return procedure
+
+
+def _state_key(procedure: Procedure) -> str:
+    return f"apply:{procedure.pk}"
+
+
+def _session_key(request: HttpRequest) -> str:
+    if not request.session.session_key:
+        request.session.save()
+    return request.session.session_key
+
+
+def _session_hash(request: HttpRequest) -> str:
+    return hashlib.sha256(_session_key(request).encode()).hexdigest()
+
+
+def _rows(spec, values: dict) -> list[dict]:
+    """Label and display text of every answered or asked field, in form order."""
+    rows = []
+    for field in spec.fields:
+        if field.type == "heading":
+            rows.append({"heading": field.label, "text": field.text})
+            continue
+        rows.append({"label": field.label, "value": intake.display_value(field, values.get(field.key))})
+    return rows
+
+
+def _closed_page(request, procedure: Procedure, state: str) -> HttpResponse:
+    return render(
+        request,
+        "submissions/closed.html",
+        {"procedure": procedure, "organization": procedure.organization, "message": services.RECEPTION_MESSAGES[state]},
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    procedure = _procedure(code, procedure_id)
+    state = procedure.reception_state()
+    if state != "open":
+        return _closed_page(request, procedure, state)
+    version = procedure.current_version
+    spec = version.spec
+    saved = request.session.get(_state_key(procedure), {})
+    if saved.get("version") != version.pk:
+        saved = {}
+    if request.method == "GET":
+        return _render_form(request, procedure, spec, saved.get("raw", {}), {}, saved.get("staged", {}))
+
+    posted_version = request.POST.get("version", "")
+    staged = saved.get("staged", {})
+    result = intake.parse(spec, request.POST, request.FILES, staged=staged)
+    if posted_version != str(version.pk):
+        # An older version of the page (or a tampered one): keep what still fits and ask to check.
+        known = FormVersion.objects.filter(procedure=procedure, pk=posted_version if posted_version.isdigit() else 0)
+        messages.warning(
+            request,
+            "この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。"
+            if known.exists()
+            else "フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。",
+        )
+        request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
+        return _render_form(request, procedure, spec, result.raw, result.errors, staged)
+    for key, (upload, content_type) in result.uploads.items():
+        staged_upload = services.stage_upload(
+            procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
+        )
+        staged[key] = {"staged": staged_upload.pk, "name": staged_upload.original_name, "size": staged_upload.size}
+        result.values[key] = staged[key]
+    for key in list(staged):
+        if key not in result.values:
+            staged.pop(key)
+    request.session[_state_key(procedure)] = {
+        "version": version.pk,
+        "raw": result.raw,
+        "values": result.values,
+        "staged": staged,
+        "token": secrets.token_urlsafe(24),
+        "valid": not result.errors,
+    }
+    if result.errors:
+        return _render_form(request, procedure, spec, result.raw, result.errors, staged, status=400)
+    return redirect("public:confirm", code=code, procedure_id=procedure.pk)
+
+
+def _render_form(request, procedure, spec, raw, errors, staged, status=200) -> HttpResponse:
+    fields = []
+    for field in spec.fields:
+        fields.append(
+            {
+                "spec": field,
+                "error": errors.get(field.key),
+                "value": raw.get(field.key, [] if field.type == "multiple_choice" else ""),
+                "family": raw.get(f"{field.key}__family", ""),
+                "given": raw.get(f"{field.key}__given", ""),
+                "postal": raw.get(f"{field.key}__postal", ""),
+                "address": raw.get(f"{field.key}__address", ""),
+                "staged": staged.get(field.key),
+            }
+        )
+    error_list = [(f["spec"], f["error"]) for f in fields if f["error"]]
+    return render(
+        request,
+        "submissions/form.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "version": procedure.current_version,
+            "fields": fields,
+            "error_list": error_list,
+            "has_files": any(f.type == "file" for f in spec.fields),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    procedure = _procedure(code, procedure_id)
+    if request.method == "POST":
+        return _submit(request, procedure)
+    state = procedure.reception_state()
+    if state != "open":
+        return _closed_page(request, procedure, state)
+    saved = request.session.get(_state_key(procedure))
+    if not saved or not saved.get("valid") or saved.get("version") != procedure.current_version_id:
+        return redirect("public:form", code=code, procedure_id=procedure.pk)
+    spec = procedure.current_version.spec
+    return render(
+        request,
+        "submissions/confirm.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "rows": _rows(spec, saved["values"]),
+            "token": saved["token"],
+        },
+    )
+
+
+def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
+    token = request.POST.get("token", "")[:64]
+    done_url = reverse("public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+    if token and Submission.objects.filter(token=token, procedure=procedure).exists():
+        return redirect(done_url)  # a double click or a retried POST: the same 受付番号
+    saved = request.session.get(_state_key(procedure))
+    if not token or not saved or saved.get("token") != token or not saved.get("valid"):
+        messages.warning(request, "入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
+        return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    version = procedure.current_version
+    spec = version.spec
+    values = dict(saved["values"])
+    staged_ids = {key: item["staged"] for key, item in saved.get("staged", {}).items() if key in values}
+    staged_rows = {
+        row.pk: row
+        for row in StagedUpload.objects.filter(
+            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
+        )
+    }
+    staged_files = {}
+    for key, staged_id in staged_ids.items():
+        if staged_id not in staged_rows:
+            messages.warning(request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
+            return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+        staged_files[key] = staged_rows[staged_id]
+        values.pop(key)
+    email = values.get(spec.email_field, "") if spec.email_field else ""
+    try:
+        result = services.submit(
+            procedure=procedure,
+            version=version,
+            answers=values,
+            staged_files=staged_files,
+            token=token,
+            applicant_email=email,
+        )
+    except services.VersionChanged as exc:
+        messages.warning(request, str(exc))
+        saved["valid"] = False
+        request.session[_state_key(procedure)] = saved
+        return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    except services.SubmissionError as exc:
+        return render(
+            request,
+            "submissions/closed.html",
+            {"procedure": procedure, "organization": procedure.organization, "message": str(exc)},
+            status=409,
+        )
+    if result.created:
+        request.session[f"done:{procedure.pk}"] = {
+            "submission": result.submission.pk,
+            "inquiry_code": format_inquiry_code(result.inquiry_code),
+        }
+        request.session.pop(_state_key(procedure), None)
+    return redirect(done_url)
+
+
+@never_cache
+def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    procedure = _procedure(code, procedure_id)
+    done = request.session.get(f"done:{procedure.pk}")
+    if not done:
+        return redirect("public:organization", code=code)
+    submission = get_object_or_404(Submission, pk=done["submission"], procedure=procedure)
+    return render(
+        request,
+        "submissions/done.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "submission": submission,
+            "inquiry_code": done.get("inquiry_code"),
+        },
+    )
+
+
+def _client_key(request: HttpRequest) -> str:
+    address = request.META.get("REMOTE_ADDR", "")
+    return "status-lookup:" + hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def status_lookup(request: HttpRequest) -> HttpResponse:
+    context = {"receipt": "", "error": None}
+    if request.method == "POST":
+        receipt_text = request.POST.get("receipt_number", "")[:40]
+        code_text = request.POST.get("inquiry_code", "")[:40]
+        context["receipt"] = receipt_text
+        key = _client_key(request)
+        failures = cache.get(key, 0)
+        if failures >= LOOKUP_FAILURES_ALLOWED:
+            context["error"] = "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
+            return render(request, "submissions/status_lookup.html", context, status=429)
+        receipt = parse_receipt_number(receipt_text)
+        code = parse_inquiry_code(code_text)
+        submission = Submission.objects.filter(receipt_number=receipt).first() if receipt else None
+        if submission and code and services.check_inquiry_code(submission, code):
+            cache.delete(key)
+            request.session["status_submission"] = submission.pk
+            return redirect("public:status_view")
+        cache.set(key, failures + 1, LOOKUP_WINDOW_SECONDS)
+        if receipt is None:
+            context["error"] = "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"
+        else:
+            context["error"] = "受付番号と問い合わせ番号の組み合わせが見つかりません。入力内容を確かめてください。"
+        return render(request, "submissions/status_lookup.html", context, status=400)
+    return render(request, "submissions/status_lookup.html", context)
+
+
+def _looked_up(request: HttpRequest) -> Submission | None:
+    pk = request.session.get("status_submission")
+    if not pk:
+        return None
+    return (
+        Submission.objects.select_related("procedure", "organization", "form_version", "procedure__department")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+@never_cache
+def status_view(request: HttpRequest) -> HttpResponse:
+    submission = _looked_up(request)
+    if submission is None:
+        return redirect("public:status")
+    spec = submission.form_version.spec
+    history = submission.history.all()
+    return render(
+        request,
+        "submissions/status_view.html",
+        {
+            "submission": submission,
+            "procedure": submission.procedure,
+            "organization": submission.organization,
+            "history": history,
+            "rows": _rows(spec, read_answers(submission)),
+            "can_withdraw": submission.status in services.RESIDENT_WITHDRAWABLE,
+            "Status": Status,
+        },
+    )
+
+
+@require_POST
+def status_withdraw(request: HttpRequest) -> HttpResponse:
+    submission = _looked_up(request)
+    if submission is None:
+        return redirect("public:status")
+    try:
+        services.withdraw(submission=submission, reason=request.POST.get("reason", ""))
+    except services.SubmissionError as exc:
+        messages.error(request, str(exc))
+        request.session["withdraw_reason"] = request.POST.get("reason", "")[:1000]
+        return redirect("public:status_view")
+    request.session.pop("withdraw_reason", None)
+    messages.success(request, "申請を取り下げました。")
+    return redirect("public:status_view")
+
+
+@require_POST
+def status_end(request: HttpRequest) -> HttpResponse:
+    request.session.pop("status_submission", None)
+    return redirect("public:status")

@@ -1,0 +1,289 @@
+"""Every write to a submission goes through a function here: views, API, commands and tasks call them."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from madoguchi.audit import services as audit
+from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
+from madoguchi.notifications import services as notify
+from madoguchi.procedures.models import FormVersion, Procedure
+from madoguchi.stats.services import count_submission
+from madoguchi.submissions.answers import write_answers
+from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
+
+# (from, to) → who may do it and whether a reason is required. DOMAIN.md "The status machine".
+STAFF_TRANSITIONS: dict[tuple[str, str], bool] = {
+    (Status.RECEIVED, Status.IN_REVIEW): False,
+    (Status.RECEIVED, Status.RETURNED): True,
+    (Status.IN_REVIEW, Status.RETURNED): True,
+    (Status.RECEIVED, Status.COMPLETED): False,
+    (Status.IN_REVIEW, Status.COMPLETED): False,
+    (Status.RECEIVED, Status.REJECTED): True,
+    (Status.IN_REVIEW, Status.REJECTED): True,
+}
+RESIDENT_WITHDRAWABLE = {Status.RECEIVED, Status.RETURNED}
+TRANSITION_LABELS = {
+    Status.IN_REVIEW: "処理を開始する（処理中にする）",
+    Status.RETURNED: "差し戻す（返却中にする）",
+    Status.COMPLETED: "完了にする",
+    Status.REJECTED: "却下する",
+}
+
+
+class SubmissionError(Exception):
+    """A rule stopped the action; str() is a Japanese message fit to show the user."""
+
+
+class ReceptionClosed(SubmissionError):
+    pass
+
+
+class CapacityFull(SubmissionError):
+    pass
+
+
+class VersionChanged(SubmissionError):
+    pass
+
+
+@dataclass
+class SubmitResult:
+    submission: Submission
+    inquiry_code: str | None  # only known when this call created the submission
+    created: bool
+
+
+def hash_inquiry_code(code: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
+
+
+def check_inquiry_code(submission: Submission, code: str) -> bool:
+    return hmac.compare_digest(submission.inquiry_code_hash, hash_inquiry_code(code))
+
+
+RECEPTION_MESSAGES = {
+    "not_published": "この手続は現在受け付けていません。",
+    "not_yet": "この手続の受付はまだ始まっていません。",
+    "ended": "この手続の受付は終了しました。",
+    "full": "定員に達したため、受付を終了しました。",
+}
+
+
+def submit(
+    *,
+    procedure: Procedure,
+    version: FormVersion,
+    answers: dict[str, Any],
+    staged_files: dict[str, StagedUpload],
+    token: str,
+    applicant_email: str = "",
+) -> SubmitResult:
+    """Receive one submission: answers, files, receipt number, history, count, e-mail in one transaction.
+
+    A second call with the same token returns the first submission, whatever happened in between.
+    """
+    existing = Submission.objects.filter(token=token).first()
+    if existing is not None:
+        return SubmitResult(existing, None, created=False)
+    try:
+        return _submit_once(
+            procedure=procedure,
+            version=version,
+            answers=answers,
+            staged_files=staged_files,
+            token=token,
+            applicant_email=applicant_email,
+        )
+    except IntegrityError:
+        # A concurrent request with the same token committed first: return its submission.
+        existing = Submission.objects.filter(token=token).first()
+        if existing is None:
+            raise
+        return SubmitResult(existing, None, created=False)
+
+
+@transaction.atomic
+def _submit_once(*, procedure, version, answers, staged_files, token, applicant_email) -> SubmitResult:
+    now = timezone.now()
+    procedure = Procedure.objects.get(pk=procedure.pk)
+    state = procedure.reception_state(now)
+    if state not in ("open", "full"):
+        raise ReceptionClosed(RECEPTION_MESSAGES[state])
+    if procedure.current_version_id != version.pk:
+        raise VersionChanged("この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。")
+    inquiry_code = new_inquiry_code()
+    submission = _insert_with_unique_receipt_number(
+        organization_id=procedure.organization_id,
+        procedure=procedure,
+        form_version=version,
+        inquiry_code_hash=hash_inquiry_code(inquiry_code),
+        token=token,
+        status=Status.RECEIVED,
+        submitted_at=now,
+        applicant_email=applicant_email,
+        answers=answers,
+    )
+    if procedure.capacity is not None:
+        # One conditional UPDATE: the database decides, so concurrent requests can never overbook.
+        taken = Procedure.objects.filter(pk=procedure.pk, seats_taken__lt=F("capacity")).update(
+            seats_taken=F("seats_taken") + 1
+        )
+        if not taken:
+            raise CapacityFull(RECEPTION_MESSAGES["full"])
+    final_answers = dict(answers)
+    for key, staged in staged_files.items():
+        attachment = Attachment.objects.create(
+            organization_id=procedure.organization_id,
+            submission=submission,
+            field_key=key,
+            storage_key=staged.storage_key,
+            file=staged.file.name,
+            original_name=staged.original_name,
+            content_type=staged.content_type,
+            size=staged.size,
+        )
+        final_answers[key] = {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
+        staged.delete()
+    write_answers(submission, final_answers)
+    submission.save(update_fields=["answers_data"])
+    StatusChange.objects.create(
+        organization_id=procedure.organization_id,
+        submission=submission,
+        from_status="",
+        to_status=Status.RECEIVED,
+        actor_kind="resident",
+        created_at=now,
+    )
+    count_submission(procedure=procedure, at=now)
+    if applicant_email and procedure.send_receipt_email:
+        notify.queue_receipt_email(submission=submission, inquiry_code=inquiry_code)
+    return SubmitResult(submission, inquiry_code, created=True)
+
+
+def _insert_with_unique_receipt_number(*, answers, **fields) -> Submission:
+    for _attempt in range(5):
+        submission = Submission(receipt_number=new_receipt_number(), **fields)
+        write_answers(submission, answers)
+        try:
+            with transaction.atomic():
+                submission.save()
+        except IntegrityError:
+            if Submission.objects.filter(token=fields["token"]).exists():
+                raise  # the same submit again: submit() returns the first one
+            continue  # a receipt number drawn twice: draw again
+        return submission
+    raise SubmissionError("受付番号を発行できませんでした。時間をおいてもう一度お試しください。")
+
+
+@transaction.atomic
+def transition(*, submission: Submission, to_status: str, actor, reason: str = "", deadline=None) -> Submission:
+    """A staff member moves a submission along the status machine. Raises SubmissionError."""
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    key = (submission.status, to_status)
+    if key not in STAFF_TRANSITIONS:
+        raise SubmissionError(
+            f"「{Status(submission.status).label}」から「{Status(to_status).label}」には変更できません。"
+        )
+    reason = reason.strip()
+    if STAFF_TRANSITIONS[key] and not reason:
+        raise SubmissionError(f"「{Status(to_status).label}」にするには理由を入力してください（申請者に表示されます）。")
+    return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
+
+
+@transaction.atomic
+def withdraw(*, submission: Submission, reason: str) -> Submission:
+    """The resident withdraws (取下げ) before a decision."""
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    if submission.status not in RESIDENT_WITHDRAWABLE:
+        raise SubmissionError("この申請は取り下げられない状態です。担当課にお問い合わせください。")
+    reason = reason.strip()
+    if not reason:
+        raise SubmissionError("取下げの理由を入力してください。")
+    if len(reason) > 1000:
+        raise SubmissionError("取下げの理由は1,000文字以内で入力してください。")
+    submission = _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
+    if submission.procedure.capacity is not None:
+        Procedure.objects.filter(pk=submission.procedure_id, seats_taken__gt=0).update(
+            seats_taken=F("seats_taken") - 1
+        )
+    return submission
+
+
+def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) -> Submission:
+    old = submission.status
+    now = timezone.now()
+    submission.status = to_status
+    submission.correction_deadline = deadline if to_status == Status.RETURNED else None
+    submission.save(update_fields=["status", "correction_deadline", "updated_at"])
+    StatusChange.objects.create(
+        organization_id=submission.organization_id,
+        submission=submission,
+        from_status=old,
+        to_status=to_status,
+        actor=actor if actor_kind == "staff" else None,
+        actor_kind=actor_kind,
+        reason=reason,
+        created_at=now,
+    )
+    audit.record(
+        organization=submission.organization,
+        actor=actor if actor_kind == "staff" else "申請者",
+        action="submission.transition" if actor_kind == "staff" else "submission.withdraw",
+        obj=submission,
+        detail={"from": old, "to": to_status},
+    )
+    if submission.applicant_email and actor_kind == "staff":
+        notify.queue_status_email(submission=submission, reason=reason)
+    return submission
+
+
+@transaction.atomic
+def add_note(*, submission: Submission, author, body: str) -> Note:
+    body = body.strip()
+    if not body:
+        raise SubmissionError("メモの内容を入力してください。")
+    if len(body) > 4000:
+        raise SubmissionError("メモは4,000文字以内で入力してください。")
+    note = Note.objects.create(
+        organization_id=submission.organization_id, submission=submission, author=author, body=body
+    )
+    audit.record(organization=submission.organization, actor=author, action="submission.note", obj=submission)
+    return note
+
+
+@transaction.atomic
+def assign(*, submission: Submission, assignee, actor) -> Submission:
+    submission.assignee = assignee
+    submission.save(update_fields=["assignee", "updated_at"])
+    audit.record(
+        organization=submission.organization,
+        actor=actor,
+        action="submission.assign",
+        obj=submission,
+        detail={"assignee": assignee.get_username() if assignee else None},
+    )
+    return submission
+
+
+def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type: str) -> StagedUpload:
+    staged = StagedUpload(
+        organization_id=procedure.organization_id,
+        procedure=procedure,
+        session_key_hash=hashlib.sha256(session_key.encode()).hexdigest(),
+        storage_key=secrets.token_hex(16),
+        original_name=(upload.name or "file")[:255],
+        content_type=content_type,
+        size=upload.size,
+    )
+    staged.file.save(staged.storage_key, upload, save=False)
+    staged.save()
+    return staged
+

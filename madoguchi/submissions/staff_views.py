@@ -1,0 +1,364 @@
+"""Back office: inbox, detail, status changes, notes, attachments and exports of one procedure."""
+
+import tempfile
+from collections.abc import Iterator
+from datetime import timedelta
+from urllib.parse import quote, urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from madoguchi.accounts import access
+from madoguchi.audit import services as audit
+from madoguchi.audit.models import AuditLog
+from madoguchi.lib import exporting
+from madoguchi.lib import japanese as ja
+from madoguchi.lib.receipt import format_receipt_number, parse_receipt_number
+from madoguchi.lib.timeutil import JST, jst_start_of_day
+from madoguchi.procedures.formspec import FormSpec
+from madoguchi.procedures.models import FormVersion
+from madoguchi.submissions import intake, services
+from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.models import Status, Submission
+
+PAGE_SIZE = 50
+
+
+def status_counts(procedure) -> dict[str, int]:
+    rows = (
+        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
+def _date_filter(text: str, label: str, errors: list[str]):
+    if not text:
+        return None
+    try:
+        return ja.parse_date(text)
+    except ja.InputError as exc:
+        errors.append(f"{label}：{exc}")
+        return None
+
+
+@login_required
+def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.SEE_ANSWERS)
+    submissions = Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
+    errors: list[str] = []
+    status = request.GET.get("status", "")
+    if status in Status.values:
+        submissions = submissions.filter(status=status)
+    date_from = _date_filter(request.GET.get("from", "").strip(), "到達日（から）", errors)
+    date_to = _date_filter(request.GET.get("to", "").strip(), "到達日（まで）", errors)
+    if date_from:
+        submissions = submissions.filter(submitted_at__gte=jst_start_of_day(date_from))
+    if date_to:
+        submissions = submissions.filter(submitted_at__lt=jst_start_of_day(date_to + timedelta(days=1)))
+    receipt_text = request.GET.get("receipt", "").strip()[:40]
+    if receipt_text:
+        receipt = parse_receipt_number(receipt_text)
+        if receipt is None:
+            errors.append("受付番号：10桁の数字を確かめてください（確認用の数字が合いません）")
+            submissions = submissions.none()
+        else:
+            submissions = submissions.filter(receipt_number=receipt)
+    after = request.GET.get("after", "")
+    if after.isdigit():
+        submissions = submissions.filter(id__lt=int(after))
+    # Keyset paging on the primary key: page 20,000 costs what page 1 costs.
+    page = list(
+        submissions.select_related("assignee")
+        .only("id", "receipt_number", "status", "submitted_at", "assignee__username")
+        .order_by("-id")[: PAGE_SIZE + 1]
+    )
+    has_next = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    query = {k: v for k, v in request.GET.items() if k in ("status", "from", "to", "receipt") and v}
+    next_url = f"?{urlencode({**query, 'after': page[-1].id})}" if has_next else None
+    first_url = f"?{urlencode(query)}" if after else None
+    counts = status_counts(procedure)
+    return render(
+        request,
+        "staff/inbox.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "submissions": page,
+            "counts": [(s, counts.get(s.value, 0)) for s in Status if s != Status.DRAFT],
+            "total": sum(counts.values()),
+            "filters": {
+                "status": status,
+                "from": request.GET.get("from", ""),
+                "to": request.GET.get("to", ""),
+                "receipt": receipt_text,
+            },
+            "errors": errors,
+            "next_url": next_url,
+            "first_url": first_url,
+            "statuses": [s for s in Status if s != Status.DRAFT],
+            "role": access.roles_for_user(request.user).get(procedure.organization_id),
+        },
+    )
+
+
+def _answer_rows(submission: Submission) -> list[dict]:
+    spec = submission.form_version.spec
+    answers = read_answers(submission)
+    attachments = {a.field_key: a for a in submission.attachments.all()}
+    rows = []
+    for field in spec.fields:
+        if field.type == "heading":
+            rows.append({"heading": field.label})
+            continue
+        rows.append(
+            {
+                "label": field.label,
+                "value": intake.display_value(field, answers.get(field.key)),
+                "attachment": attachments.get(field.key),
+            }
+        )
+    return rows
+
+
+@login_required
+def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
+    role = access.roles_for_user(request.user)[submission.organization_id]
+    audit.record(organization=submission.organization, actor=request.user, action="submission.view", obj=submission)
+    transitions = [
+        (to, services.TRANSITION_LABELS[to], needs_reason)
+        for (frm, to), needs_reason in services.STAFF_TRANSITIONS.items()
+        if frm == submission.status
+    ]
+    colleagues = get_user_model().objects.filter(
+        memberships__organization_id=submission.organization_id,
+        memberships__role__in=access.PROCESS,
+    ).order_by("username")
+    return render(
+        request,
+        "staff/detail.html",
+        {
+            "submission": submission,
+            "procedure": submission.procedure,
+            "organization": submission.organization,
+            "rows": _answer_rows(submission),
+            "history": submission.history.select_related("actor"),
+            "notes": submission.notes.select_related("author"),
+            "emails": submission.emails.all(),
+            "transitions": transitions if role in access.PROCESS else [],
+            "can_process": role in access.PROCESS,
+            "colleagues": colleagues,
+        },
+    )
+
+
+@login_required
+@require_POST
+def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
+    deadline = None
+    deadline_text = request.POST.get("deadline", "").strip()
+    try:
+        if deadline_text:
+            deadline = ja.parse_date(deadline_text)
+        services.transition(
+            submission=submission,
+            to_status=request.POST.get("to", ""),
+            actor=request.user,
+            reason=request.POST.get("reason", "")[:4000],
+            deadline=deadline,
+        )
+    except (services.SubmissionError, ja.InputError) as exc:
+        messages.error(request, str(exc))
+        request.session["draft_reason"] = request.POST.get("reason", "")[:4000]
+    except ValueError:
+        messages.error(request, "変更先の状態が正しくありません。")
+    else:
+        request.session.pop("draft_reason", None)
+        submission.refresh_from_db(fields=["status"])
+        messages.success(request, f"状態を「{submission.get_status_display()}」に変更しました。")
+    return redirect("staff:submission", submission_id=submission.pk)
+
+
+@login_required
+@require_POST
+def add_note(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
+    try:
+        services.add_note(submission=submission, author=request.user, body=request.POST.get("body", "")[:8000])
+    except services.SubmissionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "内部メモを追加しました。")
+    return redirect("staff:submission", submission_id=submission.pk)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, submission_id: int) -> HttpResponse:
+    submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
+    username = request.POST.get("assignee", "")
+    assignee = None
+    if username:
+        assignee = (
+            get_user_model()
+            .objects.filter(
+                username=username,
+                memberships__organization_id=submission.organization_id,
+                memberships__role__in=access.PROCESS,
+            )
+            .first()
+        )
+        if assignee is None:
+            messages.error(request, "担当者に選べるのは、この団体の処理担当者だけです。")
+            return redirect("staff:submission", submission_id=submission.pk)
+    services.assign(submission=submission, assignee=assignee, actor=request.user)
+    messages.success(request, "担当者を変更しました。")
+    return redirect("staff:submission", submission_id=submission.pk)
+
+
+@login_required
+def attachment(request: HttpRequest, submission_id: int, attachment_id: int) -> FileResponse:
+    submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
+    item = access.access_attachment_for_user(request.user, submission, attachment_id)
+    audit.record(
+        organization=submission.organization,
+        actor=request.user,
+        action="submission.attachment_download",
+        obj=submission,
+        detail={"attachment": item.pk},
+    )
+    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.original_name)
+    response["Content-Type"] = "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class ExportColumns:
+    """Columns of a procedure's export: every field of every version, current version's order first."""
+
+    def __init__(self, procedure):
+        versions = list(FormVersion.objects.filter(procedure=procedure).order_by("-number"))
+        self.specs: dict[int, FormSpec] = {v.pk: v.spec for v in versions}
+        self.fields = []
+        seen = set()
+        for version in versions:
+            for field in self.specs[version.pk].input_fields:
+                if field.key not in seen:
+                    seen.add(field.key)
+                    self.fields.append(field)
+
+    def header(self) -> list[str]:
+        header = ["受付番号", "到達日時", "状態", "フォームの版"]
+        for field in self.fields:
+            header.extend(intake.export_columns(field))
+        return header
+
+    def row(self, submission: Submission, version_numbers: dict[int, int]) -> list[str]:
+        answers = read_answers(submission)
+        spec = self.specs[submission.form_version_id]
+        cells = [
+            format_receipt_number(submission.receipt_number),
+            submission.submitted_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
+            Status(submission.status).label,
+            str(version_numbers[submission.form_version_id]),
+        ]
+        for field in self.fields:
+            own = spec.field(field.key) or field
+            cells.extend(intake.export_cells(own, answers.get(field.key)))
+        return cells
+
+
+def _export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
+    columns = ExportColumns(procedure)
+    version_numbers = dict(FormVersion.objects.filter(procedure=procedure).values_list("pk", "number"))
+    queryset = (
+        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
+        .only("receipt_number", "submitted_at", "status", "form_version_id", "answers_data")
+        .order_by("id")
+    )
+    rows = (columns.row(s, version_numbers) for s in queryset.iterator(chunk_size=2000))
+    return columns.header(), rows
+
+
+def _export_filename(procedure, ext: str) -> str:
+    stamp = timezone.now().astimezone(JST).strftime("%Y%m%d-%H%M")
+    return f"{procedure.title}_{stamp}.{ext}"
+
+
+def _content_disposition(filename: str) -> str:
+    ascii_name = "export." + filename.rsplit(".", 1)[-1]
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@login_required
+def export_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    recent = AuditLog.objects.filter(
+        organization_id=procedure.organization_id,
+        action="submission.export",
+        object_type="procedures.procedure",
+        object_id=str(procedure.pk),
+    ).select_related("actor")[:10]
+    return render(
+        request,
+        "staff/export.html",
+        {"procedure": procedure, "organization": procedure.organization, "recent": recent},
+    )
+
+
+@login_required
+def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    encoding = "cp932" if request.GET.get("encoding") == "cp932" else "utf-8"
+    log = audit.record(
+        organization=procedure.organization,
+        actor=request.user,
+        action="submission.export",
+        obj=procedure,
+        detail={"format": "csv", "encoding": encoding},
+    )
+    header, rows = _export_rows(procedure)
+    counter = exporting.ReplacementCounter()
+
+    def stream() -> Iterator[bytes]:
+        yield from exporting.csv_stream(header, rows, encoding=encoding, counter=counter)
+        if encoding == "cp932":
+            # The count is known only at the end: it is kept with the export's audit row and shown to staff.
+            log.detail = {**log.detail, "replaced": counter.count, "examples": sorted(counter.examples)}
+            AuditLog.objects.filter(pk=log.pk).update(detail=log.detail)
+
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    response = StreamingHttpResponse(stream(), content_type=f"text/csv; charset={charset}")
+    response["Content-Disposition"] = _content_disposition(_export_filename(procedure, "csv"))
+    return response
+
+
+@login_required
+def export_xlsx(request: HttpRequest, procedure_id: int) -> FileResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    audit.record(
+        organization=procedure.organization,
+        actor=request.user,
+        action="submission.export",
+        obj=procedure,
+        detail={"format": "xlsx"},
+    )
+    header, rows = _export_rows(procedure)
+    spool = tempfile.TemporaryFile()  # openpyxl's write-only mode keeps memory flat; the file goes to disk
+    exporting.xlsx_file(header, rows, spool)
+    spool.seek(0)
+    response = FileResponse(
+        spool, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = _content_disposition(_export_filename(procedure, "xlsx"))
+    return response

@@ -1,0 +1,74 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, register_converter
+
+from madoguchi.accounts import views as account_views
+from madoguchi.api.api import api
+from madoguchi.audit import views as audit_views
+from madoguchi.organizations import views as org_views
+from madoguchi.stats import views as stats_views
+from madoguchi.submissions import resident_views, staff_views
+
+
+class OrganizationCode:
+    regex = r"[0-9]{6}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(OrganizationCode, "orgcode")
+
+public_patterns = [
+    path("", org_views.home, name="home"),
+    path("status/", resident_views.status_lookup, name="status"),
+    path("status/view/", resident_views.status_view, name="status_view"),
+    path("status/withdraw/", resident_views.status_withdraw, name="status_withdraw"),
+    path("status/end/", resident_views.status_end, name="status_end"),
+    path("<orgcode:code>/", org_views.organization_page, name="organization"),
+    path("<orgcode:code>/procedures/<int:procedure_id>/", resident_views.form_page, name="form"),
+    path("<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"),
+    path("<orgcode:code>/procedures/<int:procedure_id>/done/", resident_views.done_page, name="done"),
+]
+
+staff_patterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="staff/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", account_views.home, name="home"),
+    path("procedures/<int:procedure_id>/", staff_views.inbox, name="inbox"),
+    path("procedures/<int:procedure_id>/export/", staff_views.export_page, name="export"),
+    path("procedures/<int:procedure_id>/export.csv", staff_views.export_csv, name="export_csv"),
+    path("procedures/<int:procedure_id>/export.xlsx", staff_views.export_xlsx, name="export_xlsx"),
+    path("submissions/<int:submission_id>/", staff_views.detail, name="submission"),
+    path("submissions/<int:submission_id>/transition/", staff_views.transition, name="transition"),
+    path("submissions/<int:submission_id>/notes/", staff_views.add_note, name="add_note"),
+    path("submissions/<int:submission_id>/assign/", staff_views.assign, name="assign"),
+    path(
+        "submissions/<int:submission_id>/files/<int:attachment_id>/",
+        staff_views.attachment,
+        name="attachment",
+    ),
+    path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
+    path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
+]
+
+urlpatterns = [
+    path("healthz", org_views.healthz, name="healthz"),
+    path("readyz", org_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("staff/", include((staff_patterns, "staff"))),
+    path("", include((public_patterns, "public"))),
+]
+
+handler400 = "madoguchi.organizations.views.bad_request"
+handler403 = "madoguchi.organizations.views.forbidden"
+handler404 = "madoguchi.organizations.views.not_found"
+handler500 = "madoguchi.organizations.views.server_error"
