@@ -35,7 +35,8 @@ worker: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	MADOGUCHI_INSECURE_DEV_KEY=1 SECURE_COOKIES=false STATIC_MANIFEST=false WHITENOISE_USE_FINDERS=true \
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -68,7 +68,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "madoguchi.urls"
+ROOT_URLCONF = os.environ.get("ROOT_URLCONF", "madoguchi.urls")
 WSGI_APPLICATION = "madoguchi.wsgi.application"
 
 TEMPLATES = [
@@ -123,9 +123,10 @@ MEDIA_URL = "/media-not-served/"  # attachments are only served through authoris
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed names need `collectstatic` first: on in production, off for `make run` and the tests.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if envbool("STATIC_MANIFEST", str(not DEBUG))
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or envbool("WHITENOISE_USE_FINDERS")

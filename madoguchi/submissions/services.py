@@ -152,8 +152,9 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
         )
         final_answers[key] = {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
         staged.delete()
-    write_answers(submission, final_answers)
-    submission.save(update_fields=["answers_data"])
+    if staged_files:
+        write_answers(submission, final_answers)
+        submission.save(update_fields=["answers_data"])
     StatusChange.objects.create(
         organization_id=procedure.organization_id,
         submission=submission,

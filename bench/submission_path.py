@@ -1,0 +1,215 @@
+"""Throughput and latency of the final submit (確認画面 → 受付) next to a bare one-INSERT view.
+
+Both run in the same gunicorn, same settings, same PostgreSQL, same run, same client. The submit path is
+everything a resident's final click costs: session read, token check, receipt number, answers, history,
+daily count, outbox e-mail row and task row, one commit, redirect.
+
+    make bench                      # or: .venv/bin/python bench/submission_path.py --requests 600
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/madoguchi_bench (default)
+
+Prints submissions/s and p50/p95/p99, the same for the baseline, and the ratio (goal ≥ 0.6).
+"""
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+FORM = {
+    "name__family": "髙橋",
+    "name__given": "﨑子",
+    "furigana": "たかはし さきこ",
+    "phone": "0857-20-3111",
+    "email": "sakiko@example.jp",
+    "session": "12月10日（木）午前",
+    "own_phone": "持っている",
+    "agree": "1",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """One resident: a keep-alive connection with its own cookies."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, str, dict]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if body is not None:
+            data = urlencode(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            headers["Referer"] = "http://127.0.0.1/"
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        text = response.read().decode()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        return response.status, text, dict(response.getheaders())
+
+    def csrf(self) -> str:
+        return self.cookies["csrftoken"]
+
+
+def prepare_resident(port: int, form_path: str) -> tuple[Client, str]:
+    """Fill the form and reach the 確認画面: what remains is the final click."""
+    client = Client(port)
+    status, page, _ = client.request("GET", form_path)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    status, _, _ = client.request(
+        "POST", form_path, {**FORM, "version": version, "csrfmiddlewaretoken": client.csrf()}
+    )
+    assert status == 302, status
+    status, page, _ = client.request("GET", form_path + "confirm/")
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    return client, token
+
+
+def run_load(jobs: list, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    queue = list(jobs)
+
+    def worker():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                job = queue.pop()
+            start = time.perf_counter()
+            job()
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - began, latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/madoguchi_bench")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "bench-only-secret",
+        "SECURE_COOKIES": "false",
+        "STATIC_MANIFEST": "false",
+        "ROOT_URLCONF": "bench.baseline_urls",
+        "DB_CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    dbname = database_url.rsplit("/", 1)[-1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    subprocess.run(
+        [PY, "-c", f"import psycopg; c=psycopg.connect('{admin_url}', autocommit=True); "
+         f"c.execute('DROP DATABASE IF EXISTS {dbname}'); c.execute('CREATE DATABASE {dbname}')"],
+        check=True,
+    )  # fmt: skip
+    for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0"]):
+        subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    procedure_id = subprocess.run(
+        [PY, "manage.py", "shell", "-c",
+         "from madoguchi.procedures.models import Procedure as P; p=P.objects.get(kind='signup'); "
+         f"P.objects.filter(pk=p.pk).update(capacity={args.requests * 2}); print(p.pk)"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+    port = free_port()
+    server = subprocess.Popen(
+        [PY, "-m", "gunicorn", "madoguchi.wsgi", "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
+         "--access-logfile", "-", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        form_path = f"/312011/procedures/{procedure_id}/"
+
+        # Baseline: a POST through the same middleware (session, CSRF) to a view that does one INSERT.
+        baseline_clients = []
+        for _ in range(args.requests):
+            c = Client(port)
+            c.request("GET", "/bench/insert/")
+            baseline_clients.append(c)
+
+        def baseline_job(c=None):
+            status, _, _ = c.request("POST", "/bench/insert/", {"csrfmiddlewaretoken": c.csrf()})
+            assert status == 200, status
+
+        residents = [prepare_resident(port, form_path) for _ in range(args.requests)]
+
+        def submit_job(resident=None):
+            client, token = resident
+            status, _, headers = client.request(
+                "POST", form_path + "confirm/", {"token": token, "csrfmiddlewaretoken": client.csrf()}
+            )
+            assert status == 302 and headers["Location"].endswith("/done/"), status
+
+        warm = args.requests // 10
+        run_load([lambda c=c: baseline_job(c) for c in baseline_clients[:warm]], args.concurrency)
+        run_load([lambda r=r: submit_job(r) for r in residents[:warm]], args.concurrency)
+        base_time, base_lat = run_load(
+            [lambda c=c: baseline_job(c) for c in baseline_clients[warm:]], args.concurrency
+        )
+        sub_time, sub_lat = run_load([lambda r=r: submit_job(r) for r in residents[warm:]], args.concurrency)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    count = subprocess.run(
+        [PY, "manage.py", "shell", "-c",
+         "from madoguchi.submissions.models import Submission; print(Submission.objects.count())"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    base_rps = len(base_lat) / base_time
+    sub_rps = len(sub_lat) / sub_time
+    print(f"gunicorn --workers {args.workers}, {args.concurrency} concurrent clients, PostgreSQL, {len(sub_lat)} requests each")
+    print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for label, rps, lat in (("baseline one INSERT", base_rps, base_lat), ("submit (full path)", sub_rps, sub_lat)):
+        print(f"{label:24}{rps:9.1f}{pct(lat, 50):9.1f}{pct(lat, 95):9.1f}{pct(lat, 99):9.1f}")
+    print(f"ratio submit/baseline: {sub_rps / base_rps:.2f} (goal >= 0.6)")
+    print(f"submissions stored: {count} (expected {args.requests})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""End to end in Debian's chromium at a phone-sized viewport.
+
+The resident submits the demo sign-up with JavaScript switched off; a staff member processes it and
+exports CSV in both encodings, and the files are read back with the applicant's name intact.
+"""
+
+import csv
+import io
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.core.management import call_command
+from playwright.sync_api import expect
+
+from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def axe_violations(page) -> list[str]:
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
+
+
+@pytest.fixture
+def demo(transactional_db):
+    call_command("load_demo", verbosity=0)
+
+
+def test_resident_signs_up_and_staff_processes_and_exports(demo, live_server, browser, browser_context_args):
+    resident = browser.new_context(**browser_context_args, java_script_enabled=False)
+    page = resident.new_page()
+    page.goto(f"{live_server.url}/312011/")
+    page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("シニア向けスマートフォン教室 参加申込")
+
+    # First try with a mistake: the page explains it in Japanese and keeps what was typed.
+    page.get_by_label("姓").fill("髙橋")
+    page.get_by_label("名", exact=True).fill("﨑子")
+    page.get_by_label("ふりがな").fill("タカハシ　サキコ")
+    page.get_by_label("電話番号").fill("0857-20-311")
+    page.get_by_label("メールアドレス").fill("ｓａｋｉｋｏ＠example.jp")
+    page.get_by_label("12月10日（木）午前").check()
+    page.get_by_label("持っている").check()
+    page.get_by_label("参加にあたっての注意事項に同意します").check()
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.get_by_role("alert")).to_contain_text("入力内容を確認してください（1件）")
+    expect(page.get_by_label("姓")).to_have_value("髙橋")
+    assert axe_violations(page) == []
+
+    page.get_by_label("電話番号").fill("０８５７－２０－３１１１")
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の確認")
+    expect(page.locator("dl.answers")).to_contain_text("髙橋\u3000﨑子")
+    expect(page.locator("dl.answers")).to_contain_text("たかはし\u3000さきこ")
+    expect(page.locator("dl.answers")).to_contain_text("0857-20-3111")
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="この内容で申請する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("申請を受け付けました")
+    receipt = page.get_by_test_id("receipt-number").inner_text()
+    assert re.fullmatch(r"\d{4}-\d{4}-\d{2}", receipt)
+    assert axe_violations(page) == []
+    page.screenshot(path=str(pytest_screenshot_dir() / "resident-done.png"), full_page=True)
+    # Back and submit again: the same receipt number, not a second application.
+    page.go_back()
+    page.get_by_role("button", name="この内容で申請する").click()
+    assert page.get_by_test_id("receipt-number").inner_text() == receipt
+    resident.close()
+
+    staff = browser.new_context(**browser_context_args)
+    page = staff.new_page()
+    page.goto(f"{live_server.url}/staff/")
+    page.get_by_label("ユーザー名").fill("tottori-staff")
+    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
+    expect(page.get_by_role("link", name="すべて 1件")).to_be_visible()
+    page.get_by_role("link", name=receipt).click()
+    expect(page.locator("dl.answers")).to_contain_text("髙橋\u3000﨑子")
+    page.get_by_label("処理を開始する（処理中にする）").check()
+    page.get_by_role("button", name="変更する").click()
+    expect(page.get_by_test_id("status")).to_have_text("処理中")
+    page.get_by_label("完了にする").check()
+    page.get_by_label("理由・申請者へのお知らせ").fill("参加を受け付けました。当日お待ちしています。")
+    page.get_by_role("button", name="変更する").click()
+    expect(page.get_by_test_id("status")).to_have_text("完了")
+    assert axe_violations(page) == []
+
+    page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
+    page.get_by_role("link", name="CSV・Excelに出力する").click()
+    files = {}
+    for label, encoding in (("CSV（UTF-8・BOM付き）", "utf-8-sig"), ("CSV（Shift_JIS）", "cp932")):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=label).click()
+        data = open(download.value.path(), "rb").read()
+        files[encoding] = list(csv.DictReader(io.StringIO(data.decode(encoding))))
+    assert data[:3] != b"\xef\xbb\xbf"  # the Shift_JIS file has no BOM
+    for rows in files.values():
+        assert len(rows) == 1
+        assert rows[0]["氏名（姓）"] == "髙橋" and rows[0]["氏名（名）"] == "﨑子"
+        assert rows[0]["受付番号"] == receipt and rows[0]["状態"] == "完了"
+    staff.close()
+
+
+def pytest_screenshot_dir():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "test-results"
+    path.mkdir(exist_ok=True)
+    return path

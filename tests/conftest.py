@@ -1,0 +1,200 @@
+"""Personas and small factories. Data is set up through the real services.
+
+- owner: admin of 鳥取市 (312011)
+- colleague: processor in 鳥取市
+- viewer: read-only in 鳥取市
+- outsider: processor of 米子市 (312029): must get 404 on everything of 鳥取市
+- secretariat: the council's secretariat (counts, never answers)
+"""
+
+import shutil
+import tempfile
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from madoguchi.accounts.models import CouncilRole, Membership, Role
+from madoguchi.organizations.models import Council, CouncilMembership, Department, Organization
+from madoguchi.procedures.models import Procedure
+from madoguchi.procedures.services import save_form_version, set_procedure_status
+from madoguchi.submissions import services
+
+PASSWORD = "correct-horse-battery-staple"
+
+SIGNUP_SCHEMA = {
+    "email_field": "email",
+    "fields": [
+        {"key": "name", "type": "name", "label": "氏名", "required": True},
+        {"key": "furigana", "type": "furigana", "label": "ふりがな", "required": True},
+        {"key": "phone", "type": "phone", "label": "電話番号", "required": True},
+        {"key": "email", "type": "email", "label": "メールアドレス", "required": True},
+        {"key": "session", "type": "single_choice", "label": "希望する回", "required": True,
+         "options": ["午前", "午後"]},
+        {"key": "agree", "type": "consent", "label": "注意事項に同意します", "required": True},
+    ],
+}  # fmt: skip
+
+ALL_TYPES_SCHEMA = {
+    "email_field": "email",
+    "fields": [
+        {"key": "intro", "type": "heading", "label": "申請者", "text": "説明"},
+        {"key": "title", "type": "short_text", "label": "件名", "max_length": 50},
+        {"key": "body", "type": "long_text", "label": "内容"},
+        {"key": "count", "type": "number", "label": "人数", "min_value": "1", "max_value": "99"},
+        {"key": "email", "type": "email", "label": "メールアドレス"},
+        {"key": "phone", "type": "phone", "label": "電話番号"},
+        {"key": "address", "type": "address", "label": "住所"},
+        {"key": "name", "type": "name", "label": "氏名", "required": True},
+        {"key": "kana", "type": "furigana", "label": "フリガナ", "script": "katakana"},
+        {"key": "birthday", "type": "date", "label": "生年月日"},
+        {"key": "gender", "type": "single_choice", "label": "区分", "options": ["甲", "乙"]},
+        {"key": "topics", "type": "multiple_choice", "label": "関心", "options": ["子育て", "介護", "防災"]},
+        {"key": "area", "type": "dropdown", "label": "地区", "options": ["東部", "中部", "西部"]},
+        {"key": "doc", "type": "file", "label": "書類", "allowed_types": ["pdf", "png"], "max_size_mb": 1},
+        {"key": "agree", "type": "consent", "label": "同意します"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings):
+    path = tempfile.mkdtemp(prefix="madoguchi-media-")
+    settings.MEDIA_ROOT = path
+    yield
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def pref(db):
+    return Organization.objects.create(code="310000", kind="prefecture", name="鳥取県", name_kana="トットリケン")
+
+
+@pytest.fixture
+def tottori(pref):
+    return Organization.objects.create(
+        code="312011", kind="municipality", name="鳥取市", name_kana="トットリシ", prefecture=pref
+    )
+
+
+@pytest.fixture
+def yonago(pref):
+    return Organization.objects.create(
+        code="312029", kind="municipality", name="米子市", name_kana="ヨナゴシ", prefecture=pref
+    )
+
+
+@pytest.fixture
+def council(pref, tottori, yonago):
+    council = Council.objects.create(name="鳥取県自治体ICT共同化推進協議会", secretariat=pref)
+    for member in (pref, tottori, yonago):
+        CouncilMembership.objects.create(council=council, organization=member)
+    return council
+
+
+def make_user(username: str, organization=None, role=None):
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    if organization is not None:
+        Membership.objects.create(user=user, organization=organization, role=role)
+    return user
+
+
+@pytest.fixture
+def owner(tottori):
+    return make_user("owner", tottori, Role.ADMIN)
+
+
+@pytest.fixture
+def colleague(tottori):
+    return make_user("colleague", tottori, Role.PROCESSOR)
+
+
+@pytest.fixture
+def viewer(tottori):
+    return make_user("viewer", tottori, Role.VIEWER)
+
+
+@pytest.fixture
+def editor(tottori):
+    return make_user("editor", tottori, Role.EDITOR)
+
+
+@pytest.fixture
+def outsider(yonago):
+    return make_user("outsider", yonago, Role.ADMIN)
+
+
+@pytest.fixture
+def secretariat(council):
+    user = make_user("secretariat")
+    CouncilRole.objects.create(user=user, council=council)
+    return user
+
+
+def make_procedure(organization, schema=None, *, title="シニア向けスマートフォン教室", **fields) -> Procedure:
+    department = Department.objects.get_or_create(organization=organization, name="生涯学習課")[0]
+    procedure = Procedure.objects.create(
+        organization=organization, department=department, title=title, kind=fields.pop("kind", "signup"), **fields
+    )
+    save_form_version(procedure=procedure, schema=schema or SIGNUP_SCHEMA)
+    set_procedure_status(procedure=procedure, status=Procedure.Status.PUBLISHED)
+    procedure.refresh_from_db()
+    return procedure
+
+
+@pytest.fixture
+def procedure(tottori):
+    return make_procedure(tottori)
+
+
+SIGNUP_ANSWERS = {
+    "name": {"family": "髙橋", "given": "﨑子"},
+    "furigana": "たかはし　さきこ",
+    "phone": "0857-20-3111",
+    "email": "sakiko@example.jp",
+    "session": "午前",
+    "agree": True,
+}
+
+
+def make_submission(procedure, answers=None, token=None):
+    import secrets
+
+    result = services.submit(
+        procedure=procedure,
+        version=procedure.current_version,
+        answers=answers or dict(SIGNUP_ANSWERS),
+        staged_files={},
+        token=token or secrets.token_hex(8),
+        applicant_email=(answers or SIGNUP_ANSWERS).get("email", ""),
+    )
+    return result
+
+
+@pytest.fixture
+def submission(procedure):
+    return make_submission(procedure).submission
+
+
+@pytest.fixture
+def now():
+    return timezone.now()
+
+
+SIGNUP_POST = {
+    "name__family": "髙橋",
+    "name__given": "﨑子",
+    "furigana": "タカハシ　サキコ",
+    "phone": "０８５７－２０－３１１１",
+    "email": "ｓａｋｉｋｏ＠example.jp",
+    "session": "午前",
+    "agree": "1",
+}

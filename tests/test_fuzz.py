@@ -1,0 +1,53 @@
+"""Random Unicode into every field type: never a 500, never an altered name."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from django.urls import reverse
+
+from madoguchi.procedures.formspec import parse_form_spec
+from madoguchi.submissions import intake
+from tests.conftest import ALL_TYPES_SCHEMA, make_procedure
+
+pytestmark = pytest.mark.django_db
+
+SPEC = parse_form_spec(ALL_TYPES_SCHEMA)
+INPUT_NAMES = [name for field in SPEC.input_fields if field.type != "file" for name in intake.subkeys(field)]
+# Text a browser can send: any Unicode scalar value except surrogates and NUL.
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=80)
+
+
+class QueryDictLike(dict):
+    def getlist(self, key):
+        value = self.get(key, [])
+        return value if isinstance(value, list) else [value]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({name: TEXT for name in INPUT_NAMES}))
+def test_intake_never_raises_and_keeps_names_exactly(data):
+    result = intake.parse(SPEC, QueryDictLike(data), {})
+    family, given_name = data["name__family"], data["name__given"]
+    if "name" in result.values:
+        assert result.values["name"]["family"] == family.strip(" \t\n\r\u3000")
+        assert result.values["name"]["given"] == given_name.strip(" \t\n\r\u3000")
+    assert set(result.errors) <= {f.key for f in SPEC.input_fields}
+    assert all(isinstance(message, str) and message for message in result.errors.values())
+
+
+@pytest.fixture
+def all_types(tottori):
+    return make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.fixed_dictionaries({name: TEXT for name in INPUT_NAMES}))
+def test_form_post_never_500(client, all_types, data):
+    url = reverse("public:form", kwargs={"code": "312011", "procedure_id": all_types.pk})
+    payload = {k: v for k, v in data.items()}
+    payload["version"] = str(all_types.current_version_id)
+    response = client.post(url, payload)
+    assert response.status_code in (302, 400)
+    if response.status_code == 400:
+        page = response.content.decode()
+        assert "入力内容を確認してください" in page

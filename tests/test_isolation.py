@@ -1,0 +1,80 @@
+"""Tenant isolation: a user of another organization gets 404 on every staff URL of 鳥取市."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import get_resolver, reverse
+
+from madoguchi.submissions.models import Attachment
+
+pytestmark = pytest.mark.django_db
+
+# Every staff URL that names an object, with how to build it. A new staff URL must be added here.
+STAFF_URLS = {
+    "inbox": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "export": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "export_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "export_xlsx": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "submission": ("get", lambda o: {"submission_id": o["submission"].pk}),
+    "transition": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "add_note": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "assign": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "attachment": ("get", lambda o: {"submission_id": o["submission"].pk, "attachment_id": o["attachment"].pk}),
+    "audit": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "council": ("get", lambda o: {"council_id": o["council"].pk}),
+}
+NOT_OBJECT_URLS = {"login", "logout", "home"}
+
+
+@pytest.fixture
+def objects(procedure, submission, council):
+    attachment = Attachment(
+        organization=submission.organization,
+        submission=submission,
+        field_key="doc",
+        storage_key="k" * 32,
+        original_name="a.pdf",
+        content_type="application/pdf",
+        size=4,
+    )
+    attachment.file.save("k" * 32, ContentFile(b"%PDF"), save=False)
+    attachment.save()
+    return {"procedure": procedure, "submission": submission, "attachment": attachment, "council": council}
+
+
+def test_every_staff_url_is_listed_here():
+    staff = next(p for p in get_resolver().url_patterns if getattr(p, "namespace", None) == "staff")
+    names = {p.name for p in staff.url_patterns}
+    assert names == set(STAFF_URLS) | NOT_OBJECT_URLS
+
+
+@pytest.mark.parametrize("name", sorted(STAFF_URLS))
+def test_outsider_gets_404(client, outsider, objects, name):
+    method, kwargs = STAFF_URLS[name]
+    client.force_login(outsider)
+    url = reverse(f"staff:{name}", kwargs=kwargs(objects))
+    response = getattr(client, method)(url, {"to": "in_review", "body": "x", "assignee": "outsider"})
+    assert response.status_code == 404
+    assert "ページが見つかりません" in response.content.decode()
+
+
+@pytest.mark.parametrize("name", sorted(set(STAFF_URLS) - {"council", "audit"}))
+def test_colleague_in_the_same_organization_is_let_in(client, colleague, objects, name):
+    method, kwargs = STAFF_URLS[name]
+    client.force_login(colleague)
+    url = reverse(f"staff:{name}", kwargs=kwargs(objects))
+    response = getattr(client, method)(url, {"to": "in_review", "body": "x", "assignee": "colleague"})
+    assert response.status_code in (200, 302)
+
+
+def test_anonymous_is_sent_to_login(client, objects):
+    for name, (method, kwargs) in STAFF_URLS.items():
+        url = reverse(f"staff:{name}", kwargs=kwargs(objects))
+        response = getattr(client, method)(url)
+        assert response.status_code == 302 and response["Location"].startswith("/staff/login/"), name
+
+
+def test_outsider_home_does_not_list_other_organizations(client, outsider, objects):
+    client.force_login(outsider)
+    page = client.get(reverse("staff:home")).content.decode()
+    assert "シニア向けスマートフォン教室" not in page
+    assert "米子市" in page

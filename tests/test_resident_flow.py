@@ -1,0 +1,327 @@
+"""The resident's path through a form, with no JavaScript: what they see at each step."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from madoguchi.procedures.models import Procedure
+from madoguchi.procedures.services import save_form_version
+from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.models import Attachment, Status, Submission
+from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.stats.models import DailyCount
+from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure
+
+pytestmark = pytest.mark.django_db
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def form_url(procedure):
+    return reverse("public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+
+
+def confirm_url(procedure):
+    return reverse("public:confirm", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+
+
+def post_form(client, procedure, data, **extra):
+    return client.post(form_url(procedure), {"version": procedure.current_version_id, **data}, **extra)
+
+
+def confirm_token(client, procedure) -> str:
+    page = client.get(confirm_url(procedure)).content.decode()
+    return re.search(r'name="token" value="([^"]+)"', page).group(1)
+
+
+def test_form_page_shows_every_field_with_labels(client, procedure):
+    page = client.get(form_url(procedure)).content.decode()
+    assert "シニア向けスマートフォン教室" in page
+    for label in ("氏名", "ふりがな", "電話番号", "メールアドレス", "希望する回", "注意事項に同意します"):
+        assert label in page
+    assert 'autocomplete="family-name"' in page
+
+
+def test_errors_are_in_japanese_and_keep_everything_typed(client, procedure):
+    data = {**SIGNUP_POST, "phone": "12345", "furigana": "髙橋さきこ", "agree": ""}
+    response = post_form(client, procedure, data)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "入力内容を確認してください（3件）" in page
+    assert "電話番号" in page and "ふりがなは" in page and "同意いただく必要があります" in page
+    # What the resident typed is still there, exactly.
+    assert 'value="髙橋"' in page and 'value="﨑子"' in page
+    assert 'value="12345"' in page
+    assert 'value="髙橋さきこ"' in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_confirmation_page_shows_normalised_values_then_submit_gives_receipt(client, procedure, mailoutbox):
+    response = post_form(client, procedure, SIGNUP_POST)
+    assert response.status_code == 302 and response["Location"] == confirm_url(procedure)
+    page = client.get(confirm_url(procedure)).content.decode()
+    assert "入力内容の確認" in page
+    assert "髙橋\u3000﨑子" in page
+    assert "たかはし\u3000さきこ" in page  # katakana typed, hiragana asked for
+    assert "0857-20-3111" in page  # full-width digits and dash normalised
+    assert "sakiko@example.jp" in page
+    assert Submission.objects.count() == 0  # not yet submitted
+
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    done = client.post(confirm_url(procedure), {"token": token}, follow=True)
+    page = done.content.decode()
+    assert "申請を受け付けました" in page
+    submission = Submission.objects.get()
+    assert submission.display_receipt_number in page
+    assert re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", page)  # the inquiry code
+    assert read_answers(submission)["name"] == {"family": "髙橋", "given": "﨑子"}
+    assert submission.status == Status.RECEIVED
+    assert OutgoingEmail.objects.get().to == "sakiko@example.jp"
+    assert DailyCount.objects.get().count == 1
+
+
+def test_double_click_and_retry_return_the_same_receipt_number(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    token = confirm_token(client, procedure)
+    first = client.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
+    second = client.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
+    submission = Submission.objects.get()
+    assert submission.display_receipt_number in first
+    assert submission.display_receipt_number in second
+    assert Submission.objects.count() == 1
+    assert DailyCount.objects.get().count == 1
+    assert OutgoingEmail.objects.count() == 1
+
+
+def test_back_to_form_shows_what_was_typed(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    page = client.get(form_url(procedure)).content.decode()
+    assert 'value="髙橋"' in page and "checked" in page
+
+
+def test_confirm_without_input_goes_back_to_form(client, procedure):
+    response = client.get(confirm_url(procedure))
+    assert response.status_code == 302 and response["Location"] == form_url(procedure)
+
+
+def test_stale_token_asks_to_start_again_without_500(client, procedure):
+    response = client.post(confirm_url(procedure), {"token": "forged"}, follow=True)
+    assert response.status_code == 200
+    assert "有効期限が切れました" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_forged_field_names_are_ignored(client, procedure):
+    post_form(client, procedure, {**SIGNUP_POST, "is_admin": "1", "status": "completed"})
+    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    submission = Submission.objects.get()
+    assert submission.status == Status.RECEIVED
+    assert "is_admin" not in read_answers(submission)
+
+
+def test_tampered_version_keeps_values_and_explains(client, procedure):
+    response = client.post(form_url(procedure), {**SIGNUP_POST, "version": "999999"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "フォームの情報が正しくありません" in page
+    assert 'value="髙橋"' in page
+
+
+def test_form_changed_between_steps_asks_to_check_again(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    token = confirm_token(client, procedure)
+    schema = {**procedure.current_version.schema}
+    schema["fields"] = [*schema["fields"], {"key": "memo", "type": "short_text", "label": "メモ"}]
+    save_form_version(procedure=procedure, schema=schema)
+    response = client.post(confirm_url(procedure), {"token": token}, follow=True)
+    assert "入力フォームが更新されました" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def test_submission_stays_bound_to_its_version_labels(client, procedure, submission):
+    schema = {**procedure.current_version.schema}
+    schema["fields"] = [{**f, "label": "お名前"} if f["key"] == "name" else f for f in schema["fields"]]
+    save_form_version(procedure=procedure, schema=schema)
+    submission.refresh_from_db()
+    assert submission.form_version.number == 1
+    assert submission.form_version.spec.field("name").label == "氏名"
+    procedure.refresh_from_db()
+    assert procedure.current_version.number == 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"opens_at": timezone.now() + timedelta(days=3)}, "受付はまだ始まっていません"),
+        ({"closes_at": timezone.now() - timedelta(minutes=1)}, "受付は終了しました"),
+        ({"status": Procedure.Status.CLOSED}, "受付は終了しました"),
+    ],
+)
+def test_closed_procedures_say_so_plainly(client, procedure, fields, message):
+    Procedure.objects.filter(pk=procedure.pk).update(**fields)
+    page = client.get(form_url(procedure)).content.decode()
+    assert message in page
+    assert "入力内容を確認する" not in page
+
+
+def test_draft_procedure_and_unknown_code_are_404_in_japanese(client, procedure):
+    Procedure.objects.filter(pk=procedure.pk).update(status=Procedure.Status.DRAFT)
+    response = client.get(form_url(procedure))
+    assert response.status_code == 404
+    assert "ページが見つかりません" in response.content.decode()
+    response = client.get("/999999/")
+    assert response.status_code == 404
+    assert "ページが見つかりません" in response.content.decode()
+
+
+def test_capacity_full_says_so(client, tottori):
+    procedure = make_procedure(tottori, capacity=1)
+    post_form(client, procedure, SIGNUP_POST)
+    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    other = client.__class__()
+    page = other.get(form_url(procedure)).content.decode()
+    assert "定員に達したため" in page
+    procedure.refresh_from_db()
+    assert procedure.seats_taken == 1
+
+
+def test_capacity_reached_between_confirm_and_submit_is_refused(client, tottori):
+    procedure = make_procedure(tottori, capacity=1)
+    post_form(client, procedure, SIGNUP_POST)
+    token = confirm_token(client, procedure)
+    Procedure.objects.filter(pk=procedure.pk).update(seats_taken=1)
+    response = client.post(confirm_url(procedure), {"token": token})
+    assert response.status_code == 409
+    assert "定員に達した" in response.content.decode()
+    assert Submission.objects.count() == 0
+
+
+def all_types_post(**overrides):
+    data = {
+        "title": "ＡＢＣ１２３",
+        "body": "一行目\r\n二行目",
+        "count": "１２",
+        "email": "taro@example.jp",
+        "phone": "090-1234-5678",
+        "address__postal": "〒６８０－８５７０",
+        "address__address": "鳥取市東町一丁目220",
+        "name__family": "山﨑",
+        "name__given": "太郎",
+        "kana": "ﾔﾏｻﾞｷ ﾀﾛｳ",
+        "birthday": "令和元年5月1日",
+        "gender": "乙",
+        "topics": ["介護", "子育て"],
+        "area": "中部",
+        "agree": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_every_field_type_is_normalised_and_the_file_is_attached(client, tottori):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    upload = SimpleUploadedFile("写真.png", PNG, content_type="image/png")
+    response = post_form(client, procedure, {**all_types_post(), "doc": upload})
+    assert response.status_code == 302, response.content.decode()
+    page = client.get(confirm_url(procedure)).content.decode()
+    assert "〒680-8570 鳥取市東町一丁目220" in page
+    assert "2019年5月1日（令和元年5月1日）" in page
+    assert "ヤマザキ\u3000タロウ" in page
+    assert "子育て、介護" in page
+    assert "写真.png" in page
+    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    submission = Submission.objects.get()
+    answers = read_answers(submission)
+    assert answers["title"] == "ＡＢＣ１２３"  # free text is kept as typed (only half-width kana widened)
+    assert answers["count"] == "12"
+    assert answers["birthday"] == "2019-05-01"
+    assert answers["address"] == {"postal_code": "680-8570", "address": "鳥取市東町一丁目220"}
+    attachment = Attachment.objects.get()
+    assert attachment.original_name == "写真.png" and attachment.organization == tottori
+    assert answers["doc"]["attachment"] == attachment.pk
+    assert attachment.file.read() == PNG
+
+
+def test_file_is_kept_when_another_field_has_an_error(client, tottori):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    upload = SimpleUploadedFile("doc.pdf", b"%PDF-1.4\n" + b"0" * 100, content_type="application/pdf")
+    response = post_form(client, procedure, {**all_types_post(count="百"), "doc": upload})
+    page = response.content.decode()
+    assert response.status_code == 400 and "添付済み：doc.pdf" in page
+    response = post_form(client, procedure, all_types_post())
+    assert response.status_code == 302
+    assert "doc.pdf" in client.get(confirm_url(procedure)).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("a.exe", b"MZ" + b"0" * 50, "このファイル形式は添付できません"),
+        ("fake.png", b"not a png at all", "ファイルの中身が PNG 形式ではありません"),
+        ("big.pdf", b"%PDF-1.4\n" + b"0" * (1024 * 1024 + 1), "1MB以下"),
+    ],
+)
+def test_bad_files_get_a_clear_message(client, tottori, name, content, message):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    upload = SimpleUploadedFile(name, content)
+    response = post_form(client, procedure, {**all_types_post(), "doc": upload})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_status_page_shows_history_and_allows_withdrawal(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    done = client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)}, follow=True)
+    page = done.content.decode()
+    receipt = re.search(r'data-testid="receipt-number">([^<]+)<', page).group(1)
+    code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
+
+    resident = client.__class__()
+    response = resident.post(
+        reverse("public:status"), {"receipt_number": receipt.replace("-", ""), "inquiry_code": code.lower()}
+    )
+    assert response.status_code == 302
+    page = resident.get(reverse("public:status_view")).content.decode()
+    assert "処理待ち" in page and "髙橋" in page
+
+    response = resident.post(reverse("public:status_withdraw"), {"reason": ""}, follow=True)
+    assert "取下げの理由を入力してください" in response.content.decode()
+    response = resident.post(reverse("public:status_withdraw"), {"reason": "日程が合わなくなりました"}, follow=True)
+    page = response.content.decode()
+    assert "申請を取り下げました" in page and "日程が合わなくなりました" in page
+    assert Submission.objects.get().status == Status.WITHDRAWN
+    assert "申請を取り下げる" not in page
+
+
+def test_status_lookup_with_wrong_code_says_so_and_is_rate_limited(client, submission):
+    url = reverse("public:status")
+    response = client.post(url, {"receipt_number": submission.receipt_number, "inquiry_code": "AAAA-AAAA"})
+    assert response.status_code == 400
+    assert "組み合わせが見つかりません" in response.content.decode()
+    mistyped = submission.receipt_number[:-1] + str((int(submission.receipt_number[-1]) + 1) % 10)
+    response = client.post(url, {"receipt_number": mistyped, "inquiry_code": "AAAA-AAAA"})
+    assert "受付番号が正しくありません" in response.content.decode()
+    for _ in range(8):
+        client.post(url, {"receipt_number": submission.receipt_number, "inquiry_code": "AAAA-AAAA"})
+    response = client.post(url, {"receipt_number": submission.receipt_number, "inquiry_code": "AAAA-AAAA"})
+    assert response.status_code == 429
+    assert "しばらく確認できません" in response.content.decode()
+
+
+def test_status_view_without_lookup_redirects(client):
+    response = client.get(reverse("public:status_view"))
+    assert response.status_code == 302 and response["Location"] == reverse("public:status")
+
+
+def test_home_search_finds_procedures_across_organizations(client, procedure, council):
+    page = client.get("/", {"q": "ｽﾏｰﾄﾌｫﾝ"}).content.decode()
+    assert "シニア向けスマートフォン教室" in page and "検索結果 1件" in page
+    assert "鳥取市" in page and "米子市" in page  # members listed
+    page = client.get("/312011/").content.decode()
+    assert "シニア向けスマートフォン教室" in page
+    page = client.get("/312029/").content.decode()
+    assert "シニア向けスマートフォン教室" not in page

@@ -1,0 +1,222 @@
+"""The back office as staff use it: inbox, detail, status machine, notes, attachments, exports, audit."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from madoguchi.audit.models import AuditLog
+from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.submissions.models import Status, Submission
+from madoguchi.submissions import services
+from tests.conftest import SIGNUP_ANSWERS, make_submission
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_is_japanese_and_rejects_wrong_password(client, colleague):
+    response = client.post(reverse("staff:login"), {"username": "colleague", "password": "wrong"})
+    assert "ユーザー名またはパスワードが正しくありません" in response.content.decode()
+    assert client.get(reverse("staff:home")).status_code == 302
+
+
+def test_home_lists_my_procedures_with_counts_by_status(client, colleague, procedure):
+    make_submission(procedure)
+    second = make_submission(procedure).submission
+    services.transition(submission=second, to_status=Status.IN_REVIEW, actor=colleague)
+    client.force_login(colleague)
+    page = client.get(reverse("staff:home")).content.decode()
+    assert "シニア向けスマートフォン教室" in page
+    assert '<td class="num">1</td><td class="num">1</td>' in page  # 処理待ち 1, 処理中 1
+
+
+def test_inbox_filters_by_status_and_receipt_number(client, colleague, procedure):
+    first = make_submission(procedure).submission
+    second = make_submission(procedure).submission
+    services.transition(submission=second, to_status=Status.IN_REVIEW, actor=colleague)
+    client.force_login(colleague)
+    url = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+    page = client.get(url).content.decode()
+    assert first.display_receipt_number in page and second.display_receipt_number in page
+    page = client.get(url, {"status": "in_review"}).content.decode()
+    assert first.display_receipt_number not in page and second.display_receipt_number in page
+    page = client.get(url, {"receipt": first.receipt_number}).content.decode()
+    assert first.display_receipt_number in page and second.display_receipt_number not in page
+    page = client.get(url, {"receipt": "12"}).content.decode()
+    assert "10桁の数字を確かめてください" in page
+    page = client.get(url, {"from": "あした"}).content.decode()
+    assert "到達日（から）" in page
+
+
+def test_inbox_pages_with_a_cursor(client, colleague, procedure, monkeypatch):
+    from madoguchi.submissions import staff_views
+
+    monkeypatch.setattr(staff_views, "PAGE_SIZE", 2)
+    made = [make_submission(procedure).submission for _ in range(3)]
+    client.force_login(colleague)
+    url = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+    page = client.get(url).content.decode()
+    assert made[2].display_receipt_number in page and made[0].display_receipt_number not in page
+    assert "次の50件" in page
+    page = client.get(url, {"after": made[1].pk}).content.decode()
+    assert made[0].display_receipt_number in page and made[2].display_receipt_number not in page
+
+
+def test_inbox_query_count_does_not_grow_with_rows(client, colleague, procedure, django_assert_max_num_queries):
+    for _ in range(5):
+        make_submission(procedure)
+    client.force_login(colleague)
+    with django_assert_max_num_queries(12):
+        client.get(reverse("staff:inbox", kwargs={"procedure_id": procedure.pk}))
+
+
+def test_detail_shows_answers_and_is_audited(client, colleague, submission):
+    client.force_login(colleague)
+    page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "髙橋\u3000﨑子" in page and "0857-20-3111" in page
+    log = AuditLog.objects.get(action="submission.view")
+    assert log.actor == colleague and log.object_id == str(submission.pk)
+
+
+def test_full_status_machine_with_reasons(client, colleague, submission):
+    client.force_login(colleague)
+    url = reverse("staff:transition", kwargs={"submission_id": submission.pk})
+    client.post(url, {"to": "in_review"})
+    submission.refresh_from_db()
+    assert submission.status == Status.IN_REVIEW
+    response = client.post(url, {"to": "returned", "reason": ""}, follow=True)
+    assert "理由を入力してください" in response.content.decode()
+    submission.refresh_from_db()
+    assert submission.status == Status.IN_REVIEW
+    client.post(url, {"to": "returned", "reason": "電話番号をご確認ください", "deadline": "令和8年12月25日"})
+    submission.refresh_from_db()
+    assert submission.status == Status.RETURNED
+    assert str(submission.correction_deadline) == "2026-12-25"
+    response = client.post(url, {"to": "completed"}, follow=True)
+    assert "「返却中」から「完了」には変更できません" in response.content.decode()
+    history = list(submission.history.values_list("from_status", "to_status", "reason", "actor__username"))
+    assert history == [
+        ("", "received", "", None),
+        ("received", "in_review", "", "colleague"),
+        ("in_review", "returned", "電話番号をご確認ください", "colleague"),
+    ]
+    assert OutgoingEmail.objects.filter(kind="status_returned").exists()
+
+
+def test_complete_and_reject(colleague, procedure):
+    done = make_submission(procedure).submission
+    services.transition(submission=done, to_status=Status.COMPLETED, actor=colleague)
+    rejected = make_submission(procedure).submission
+    with pytest.raises(services.SubmissionError):
+        services.transition(submission=rejected, to_status=Status.REJECTED, actor=colleague)
+    services.transition(submission=rejected, to_status=Status.REJECTED, actor=colleague, reason="対象外です")
+    assert Submission.objects.get(pk=done.pk).status == Status.COMPLETED
+    assert Submission.objects.get(pk=rejected.pk).status == Status.REJECTED
+    with pytest.raises(services.SubmissionError):
+        services.withdraw(submission=rejected, reason="やめます")
+
+
+def test_viewer_sees_answers_but_cannot_change_status(client, viewer, submission):
+    client.force_login(viewer)
+    page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "髙橋" in page and "状態を変更する" not in page
+    response = client.post(reverse("staff:transition", kwargs={"submission_id": submission.pk}), {"to": "in_review"})
+    assert response.status_code == 403
+    assert client.get(reverse("staff:export_csv", kwargs={"procedure_id": submission.procedure_id})).status_code == 403
+
+
+def test_editor_cannot_read_answers(client, editor, submission):
+    client.force_login(editor)
+    response = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk}))
+    assert response.status_code == 403
+
+
+def test_internal_notes_are_not_shown_to_the_resident(client, colleague, submission):
+    client.force_login(colleague)
+    client.post(reverse("staff:add_note", kwargs={"submission_id": submission.pk}), {"body": "本人確認済み（内部）"})
+    page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "本人確認済み（内部）" in page
+    resident = client.__class__()
+    session = resident.session
+    session["status_submission"] = submission.pk
+    session.save()
+    page = resident.get(reverse("public:status_view")).content.decode()
+    assert "本人確認済み" not in page
+
+
+def test_assign_only_to_processors_of_the_same_organization(client, colleague, outsider, submission):
+    client.force_login(colleague)
+    url = reverse("staff:assign", kwargs={"submission_id": submission.pk})
+    response = client.post(url, {"assignee": "outsider"}, follow=True)
+    assert "この団体の処理担当者だけです" in response.content.decode()
+    client.post(url, {"assignee": "colleague"})
+    submission.refresh_from_db()
+    assert submission.assignee == colleague
+
+
+def read_stream(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_csv_export_utf8_with_bom_keeps_names_and_leading_zeros(client, colleague, submission):
+    client.force_login(colleague)
+    response = client.get(reverse("staff:export_csv", kwargs={"procedure_id": submission.procedure_id}))
+    assert response["Content-Disposition"].startswith("attachment;")
+    data = read_stream(response)
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["受付番号", "到達日時", "状態", "フォームの版"]
+    assert "氏名（姓）" in rows[0]
+    assert rows[1][rows[0].index("氏名（姓）")] == "髙橋"
+    assert rows[1][rows[0].index("氏名（名）")] == "﨑子"
+    # Written as ="…" so that Excel keeps it as typed instead of reading a date or a number.
+    assert rows[1][rows[0].index("電話番号")] == '="0857-20-3111"'
+    assert AuditLog.objects.filter(action="submission.export", actor=colleague).count() == 1
+
+
+def test_csv_export_cp932_counts_replaced_characters(client, colleague, procedure):
+    make_submission(procedure, {**SIGNUP_ANSWERS, "name": {"family": "𠮷田", "given": "﨑子〜"}})
+    client.force_login(colleague)
+    url = reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk})
+    data = read_stream(client.get(url, {"encoding": "cp932"}))
+    text = data.decode("cp932")
+    assert "〓田" in text and "﨑子～" in text
+    log = AuditLog.objects.get(action="submission.export")
+    assert log.detail["replaced"] == 1
+    page = client.get(reverse("staff:export", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert "置き換えた文字 1文字" in page
+
+
+def test_xlsx_export_has_text_cells(client, colleague, procedure):
+    make_submission(procedure, {**SIGNUP_ANSWERS, "phone": "0120123456"})
+    client.force_login(colleague)
+    response = client.get(reverse("staff:export_xlsx", kwargs={"procedure_id": procedure.pk}))
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.active
+    header = [c.value for c in sheet[1]]
+    row = [c.value for c in sheet[2]]
+    assert row[header.index("電話番号")] == "0120123456"
+    assert row[header.index("氏名（姓）")] == "髙橋"
+
+
+def test_audit_log_is_visible_to_the_organizations_admin_only(client, owner, colleague, submission):
+    client.force_login(colleague)
+    client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk}))
+    url = reverse("staff:audit", kwargs={"code": "312011"})
+    assert client.get(url).status_code == 403
+    client.force_login(owner)
+    page = client.get(url).content.decode()
+    assert "申請内容の閲覧" in page and "colleague" in page
+
+
+def test_council_sees_counts_per_member_but_no_answers(client, secretariat, council, procedure):
+    make_submission(procedure)
+    client.force_login(secretariat)
+    page = client.get(reverse("staff:council", kwargs={"council_id": council.pk})).content.decode()
+    assert "鳥取市" in page and "米子市" in page
+    assert '<td class="num">1</td>' in page
+    assert "髙橋" not in page
+    submission = Submission.objects.get()
+    assert client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).status_code == 404
