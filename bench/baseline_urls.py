@@ -13,7 +13,9 @@ from madoguchi.urls import urlpatterns as product_urlpatterns
 
 def insert_one(request):
     if request.method == "POST":
-        AuditLog.objects.create(actor_label="bench", action="bench.insert", object_type="bench", object_id="1")
+        AuditLog.objects.create(
+            actor_label="bench", action="bench.insert", object_type="bench", object_id="1"
+        )
         return HttpResponse("ok")
     get_token(request)
     return HttpResponse("ready")

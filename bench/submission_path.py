@@ -203,9 +203,14 @@ def main() -> None:
     ).stdout.strip()  # fmt: skip
     base_rps = len(base_lat) / base_time
     sub_rps = len(sub_lat) / sub_time
-    print(f"gunicorn --workers {args.workers}, {args.concurrency} concurrent clients, PostgreSQL, {len(sub_lat)} requests each")
+    print(
+        f"gunicorn --workers {args.workers}, {args.concurrency} concurrent clients, PostgreSQL, {len(sub_lat)} requests each"
+    )
     print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
-    for label, rps, lat in (("baseline one INSERT", base_rps, base_lat), ("submit (full path)", sub_rps, sub_lat)):
+    for label, rps, lat in (
+        ("baseline one INSERT", base_rps, base_lat),
+        ("submit (full path)", sub_rps, sub_lat),
+    ):
         print(f"{label:24}{rps:9.1f}{pct(lat, 50):9.1f}{pct(lat, 95):9.1f}{pct(lat, 99):9.1f}")
     print(f"ratio submit/baseline: {sub_rps / base_rps:.2f} (goal >= 0.6)")
     print(f"submissions stored: {count} (expected {args.requests})")

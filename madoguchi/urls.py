@@ -30,7 +30,9 @@ public_patterns = [
     path("status/end/", resident_views.status_end, name="status_end"),
     path("<orgcode:code>/", org_views.organization_page, name="organization"),
     path("<orgcode:code>/procedures/<int:procedure_id>/", resident_views.form_page, name="form"),
-    path("<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"),
+    path(
+        "<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"
+    ),
     path("<orgcode:code>/procedures/<int:procedure_id>/done/", resident_views.done_page, name="done"),
 ]
 

@@ -66,16 +66,23 @@ def _media_root(settings):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
-    from django.core.cache import cache
-
+def _clear_cache(request):
+    """The status lookup counts failures in the (database) cache: start each database test afresh."""
     yield
-    cache.clear()
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if uses_db:
+        from django.core.cache import cache
+
+        cache.clear()
 
 
 @pytest.fixture
 def pref(db):
-    return Organization.objects.create(code="310000", kind="prefecture", name="鳥取県", name_kana="トットリケン")
+    return Organization.objects.create(
+        code="310000", kind="prefecture", name="鳥取県", name_kana="トットリケン"
+    )
 
 
 @pytest.fixture
@@ -142,7 +149,11 @@ def secretariat(council):
 def make_procedure(organization, schema=None, *, title="シニア向けスマートフォン教室", **fields) -> Procedure:
     department = Department.objects.get_or_create(organization=organization, name="生涯学習課")[0]
     procedure = Procedure.objects.create(
-        organization=organization, department=department, title=title, kind=fields.pop("kind", "signup"), **fields
+        organization=organization,
+        department=department,
+        title=title,
+        kind=fields.pop("kind", "signup"),
+        **fields,
     )
     save_form_version(procedure=procedure, schema=schema or SIGNUP_SCHEMA)
     set_procedure_status(procedure=procedure, status=Procedure.Status.PUBLISHED)

@@ -34,7 +34,16 @@ def test_invalid_fields_are_refused_with_a_message(field, message):
 
 def test_the_card_may_be_named_as_an_identity_document():
     spec = parse_form_spec(
-        {"fields": [{"key": "doc", "type": "single_choice", "label": "本人確認書類", "options": ["マイナンバーカード"]}]}
+        {
+            "fields": [
+                {
+                    "key": "doc",
+                    "type": "single_choice",
+                    "label": "本人確認書類",
+                    "options": ["マイナンバーカード"],
+                }
+            ]
+        }
     )
     assert spec.fields[0].options == ["マイナンバーカード"]
 
@@ -49,7 +58,10 @@ def test_duplicate_keys_and_wrong_email_field_are_refused():
 @pytest.mark.django_db
 def test_saving_makes_a_new_version_and_keeps_the_old_one(procedure):
     first = procedure.current_version
-    changed = {**SIGNUP_SCHEMA, "fields": [*SIGNUP_SCHEMA["fields"], {"key": "m", "type": "short_text", "label": "m"}]}
+    changed = {
+        **SIGNUP_SCHEMA,
+        "fields": [*SIGNUP_SCHEMA["fields"], {"key": "m", "type": "short_text", "label": "m"}],
+    }
     second = save_form_version(procedure=procedure, schema=changed)
     assert second.number == 2 and first.number == 1
     first.refresh_from_db()

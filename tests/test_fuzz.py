@@ -1,9 +1,9 @@
 """Random Unicode into every field type: never a 500, never an altered name."""
 
 import pytest
+from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from django.urls import reverse
 
 from madoguchi.procedures.formspec import parse_form_spec
 from madoguchi.submissions import intake

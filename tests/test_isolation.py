@@ -18,7 +18,10 @@ STAFF_URLS = {
     "transition": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "add_note": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "assign": ("post", lambda o: {"submission_id": o["submission"].pk}),
-    "attachment": ("get", lambda o: {"submission_id": o["submission"].pk, "attachment_id": o["attachment"].pk}),
+    "attachment": (
+        "get",
+        lambda o: {"submission_id": o["submission"].pk, "attachment_id": o["attachment"].pk},
+    ),
     "audit": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "council": ("get", lambda o: {"council_id": o["council"].pk}),
 }

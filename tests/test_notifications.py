@@ -27,7 +27,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
@@ -85,5 +85,9 @@ def test_failed_send_is_retried_with_backoff_then_marked_failed(settings, proced
 
 
 def test_backoff_grows_and_is_capped():
-    assert [backoff(n) for n in (1, 2, 3)] == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
+    assert [backoff(n) for n in (1, 2, 3)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+    ]
     assert backoff(20) == timedelta(minutes=60)

@@ -25,7 +25,9 @@ def test_import_one_prefecture(capsys):
     call_command("import_organizations", "鳥取県")
     assert Organization.objects.count() == 20
     tottori = Organization.objects.get(code="312011")
-    assert tottori.name == "鳥取市" and tottori.prefecture.code == "310000" and tottori.name_kana == "トットリシ"
+    assert (
+        tottori.name == "鳥取市" and tottori.prefecture.code == "310000" and tottori.name_kana == "トットリシ"
+    )
     call_command("import_organizations", "31")  # again: updates, never duplicates
     assert Organization.objects.count() == 20
     assert "更新 20件" in capsys.readouterr().out

@@ -8,12 +8,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version
+from madoguchi.stats.models import DailyCount
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Attachment, Status, Submission
-from madoguchi.notifications.models import OutgoingEmail
-from madoguchi.stats.models import DailyCount
 from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,9 @@ def form_url(procedure):
 
 
 def confirm_url(procedure):
-    return reverse("public:confirm", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+    return reverse(
+        "public:confirm", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
+    )
 
 
 def post_form(client, procedure, data, **extra):
@@ -290,7 +292,9 @@ def test_status_page_shows_history_and_allows_withdrawal(client, procedure):
 
     response = resident.post(reverse("public:status_withdraw"), {"reason": ""}, follow=True)
     assert "取下げの理由を入力してください" in response.content.decode()
-    response = resident.post(reverse("public:status_withdraw"), {"reason": "日程が合わなくなりました"}, follow=True)
+    response = resident.post(
+        reverse("public:status_withdraw"), {"reason": "日程が合わなくなりました"}, follow=True
+    )
     page = response.content.decode()
     assert "申請を取り下げました" in page and "日程が合わなくなりました" in page
     assert Submission.objects.get().status == Status.WITHDRAWN

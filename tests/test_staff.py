@@ -9,8 +9,8 @@ from openpyxl import load_workbook
 
 from madoguchi.audit.models import AuditLog
 from madoguchi.notifications.models import OutgoingEmail
-from madoguchi.submissions.models import Status, Submission
 from madoguchi.submissions import services
+from madoguchi.submissions.models import Status, Submission
 from tests.conftest import SIGNUP_ANSWERS, make_submission
 
 pytestmark = pytest.mark.django_db
@@ -64,7 +64,9 @@ def test_inbox_pages_with_a_cursor(client, colleague, procedure, monkeypatch):
     assert made[0].display_receipt_number in page and made[2].display_receipt_number not in page
 
 
-def test_inbox_query_count_does_not_grow_with_rows(client, colleague, procedure, django_assert_max_num_queries):
+def test_inbox_query_count_does_not_grow_with_rows(
+    client, colleague, procedure, django_assert_max_num_queries
+):
     for _ in range(5):
         make_submission(procedure)
     client.force_login(colleague)
@@ -122,9 +124,14 @@ def test_viewer_sees_answers_but_cannot_change_status(client, viewer, submission
     client.force_login(viewer)
     page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
     assert "髙橋" in page and "状態を変更する" not in page
-    response = client.post(reverse("staff:transition", kwargs={"submission_id": submission.pk}), {"to": "in_review"})
+    response = client.post(
+        reverse("staff:transition", kwargs={"submission_id": submission.pk}), {"to": "in_review"}
+    )
     assert response.status_code == 403
-    assert client.get(reverse("staff:export_csv", kwargs={"procedure_id": submission.procedure_id})).status_code == 403
+    assert (
+        client.get(reverse("staff:export_csv", kwargs={"procedure_id": submission.procedure_id})).status_code
+        == 403
+    )
 
 
 def test_editor_cannot_read_answers(client, editor, submission):
@@ -135,7 +142,9 @@ def test_editor_cannot_read_answers(client, editor, submission):
 
 def test_internal_notes_are_not_shown_to_the_resident(client, colleague, submission):
     client.force_login(colleague)
-    client.post(reverse("staff:add_note", kwargs={"submission_id": submission.pk}), {"body": "本人確認済み（内部）"})
+    client.post(
+        reverse("staff:add_note", kwargs={"submission_id": submission.pk}), {"body": "本人確認済み（内部）"}
+    )
     page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
     assert "本人確認済み（内部）" in page
     resident = client.__class__()

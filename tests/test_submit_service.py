@@ -113,7 +113,9 @@ def test_the_same_token_from_concurrent_requests_makes_one_submission(procedure)
     def attempt() -> None:
         try:
             barrier.wait()
-            receipts.append(make_submission(procedure, dict(SIGNUP_ANSWERS), token="same").submission.receipt_number)
+            receipts.append(
+                make_submission(procedure, dict(SIGNUP_ANSWERS), token="same").submission.receipt_number
+            )
         finally:
             connection.close()
 

@@ -42,7 +42,9 @@ def home(request: HttpRequest) -> HttpResponse:
             for p in procedures
             if p.organization_id == organization.pk
         ]
-        by_org.append({"organization": organization, "role": Role(roles[organization.pk]).label, "items": items})
+        by_org.append(
+            {"organization": organization, "role": Role(roles[organization.pk]).label, "items": items}
+        )
     return render(
         request,
         "staff/home.html",

@@ -90,4 +90,8 @@ def postal_code(request, code: str):
             return 404, {"detail": "郵便番号が見つかりません"}
         entries = [found, *found.alternates]
     addresses = [f"{e.prefecture}{e.city}{e.neighborhood}" for e in entries]
-    return {"postal_code": f"{digits[:3]}-{digits[3:]}", "address": addresses[0], "alternatives": addresses[1:]}
+    return {
+        "postal_code": f"{digits[:3]}-{digits[3:]}",
+        "address": addresses[0],
+        "alternatives": addresses[1:],
+    }

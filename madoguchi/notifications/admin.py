@@ -8,4 +8,13 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     list_display = ["subject", "organization", "status", "attempts", "created_at"]
     list_filter = ["status"]
     exclude = ["body"]
-    readonly_fields = ["organization", "submission", "kind", "to", "subject", "status", "attempts", "last_error"]
+    readonly_fields = [
+        "organization",
+        "submission",
+        "kind",
+        "to",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+    ]

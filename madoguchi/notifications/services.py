@@ -8,7 +8,9 @@ from django.template.loader import render_to_string
 from madoguchi.notifications.models import OutgoingEmail
 
 
-def queue_email(*, organization_id: int, submission=None, kind: str, to: str, subject: str, body: str) -> OutgoingEmail:
+def queue_email(
+    *, organization_id: int, submission=None, kind: str, to: str, subject: str, body: str
+) -> OutgoingEmail:
     from madoguchi.notifications.tasks import send_email
 
     email = OutgoingEmail.objects.create(

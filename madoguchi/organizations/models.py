@@ -13,7 +13,12 @@ class Organization(models.Model):
     name = models.CharField("名称", max_length=64)
     name_kana = models.CharField("名称（カナ）", max_length=128, blank=True)
     prefecture = models.ForeignKey(
-        "self", verbose_name="都道府県", null=True, blank=True, on_delete=models.PROTECT, related_name="municipalities"
+        "self",
+        verbose_name="都道府県",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="municipalities",
     )
     population = models.PositiveIntegerField("人口", null=True, blank=True)
     contact_email = models.EmailField("問い合わせ先メール", blank=True)
@@ -42,7 +47,9 @@ class Department(models.Model):
 
     class Meta:
         ordering = ["organization", "name"]
-        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="department_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="department_unique_name")
+        ]
         verbose_name = verbose_name_plural = "所属"
 
     def __str__(self) -> str:

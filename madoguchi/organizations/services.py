@@ -30,9 +30,12 @@ def import_organizations(*, prefecture: str | None, path: Path = CODES_CSV) -> t
     for row in sorted(rows, key=lambda r: (r["kind"] != "prefecture", r["code"])):
         parent = None
         if row["kind"] == "municipality":
-            parent = prefectures.get(row["code"][:2]) or Organization.objects.filter(
-                kind=Organization.Kind.PREFECTURE, code__startswith=row["code"][:2]
-            ).first()
+            parent = (
+                prefectures.get(row["code"][:2])
+                or Organization.objects.filter(
+                    kind=Organization.Kind.PREFECTURE, code__startswith=row["code"][:2]
+                ).first()
+            )
         organization, was_created = Organization.objects.update_or_create(
             code=row["code"],
             defaults={

@@ -1,3 +1,4 @@
+import logging
 import unicodedata
 
 from django.db import connection
@@ -9,6 +10,8 @@ from django.views.decorators.cache import never_cache
 
 from madoguchi.organizations.models import Council, Organization
 from madoguchi.procedures.models import Procedure
+
+logger = logging.getLogger(__name__)
 
 SEARCH_LIMIT = 100
 
@@ -75,9 +78,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
         executor = MigrationExecutor(connection)
         checks["migrations"] = not executor.migration_plan(executor.loader.graph.leaf_nodes())
     except Exception:  # a readiness probe reports, it does not raise
-        pass
+        logger.exception("readiness check failed")
     ready = all(checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
 
 
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
@@ -98,5 +103,3 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
-
-

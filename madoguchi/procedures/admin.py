@@ -17,7 +17,10 @@ class ProcedureAdminForm(forms.ModelForm):
 
     class Meta:
         model = Procedure
-        exclude = ["current_version"]
+        fields = [
+            "organization", "department", "title", "summary", "kind", "status", "opens_at", "closes_at",
+            "purpose", "retention_years", "capacity", "send_receipt_email",
+        ]  # fmt: skip
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -43,7 +43,12 @@ class Procedure(models.Model):
     seats_taken = models.PositiveIntegerField("申込数", default=0, editable=False)
     send_receipt_email = models.BooleanField("受付メールを送る", default=True)
     current_version = models.ForeignKey(
-        "FormVersion", verbose_name="現在の版", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "FormVersion",
+        verbose_name="現在の版",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

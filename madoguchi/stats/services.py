@@ -4,8 +4,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 
 from madoguchi.lib.japanese import fiscal_year
-from madoguchi.stats.models import DailyCount
 from madoguchi.lib.timeutil import jst_date
+from madoguchi.stats.models import DailyCount
 
 
 def count_submission(*, procedure, at: datetime) -> None:

@@ -86,7 +86,9 @@ def _is_empty(value: Any) -> bool:
 
 def _check_length(text: str, limit: int) -> str:
     if len(text) > limit:
-        raise ja.InputError(f"{number_format(limit)}文字以内で入力してください（現在 {number_format(len(text))}文字）")
+        raise ja.InputError(
+            f"{number_format(limit)}文字以内で入力してください（現在 {number_format(len(text))}文字）"
+        )
     return text
 
 
@@ -195,7 +197,9 @@ def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
     upload.seek(0)
     guessed = filetype.guess(head)
     if guessed is None or guessed.mime not in FILE_TYPES[ext]:
-        raise ja.InputError(f"ファイルの中身が {ext.upper()} 形式ではありません。{allowed} のファイルを選んでください")
+        raise ja.InputError(
+            f"ファイルの中身が {ext.upper()} 形式ではありません。{allowed} のファイルを選んでください"
+        )
     return guessed.mime
 
 

@@ -65,7 +65,11 @@ def _closed_page(request, procedure: Procedure, state: str) -> HttpResponse:
     return render(
         request,
         "submissions/closed.html",
-        {"procedure": procedure, "organization": procedure.organization, "message": services.RECEPTION_MESSAGES[state]},
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "message": services.RECEPTION_MESSAGES[state],
+        },
     )
 
 
@@ -89,7 +93,9 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     if posted_version != str(version.pk):
         # An older version of the page (or a tampered one): keep what still fits and ask to check.
-        known = FormVersion.objects.filter(procedure=procedure, pk=posted_version if posted_version.isdigit() else 0)
+        known = FormVersion.objects.filter(
+            procedure=procedure, pk=posted_version if posted_version.isdigit() else 0
+        )
         messages.warning(
             request,
             "この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。"
@@ -102,7 +108,11 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         staged_upload = services.stage_upload(
             procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
         )
-        staged[key] = {"staged": staged_upload.pk, "name": staged_upload.original_name, "size": staged_upload.size}
+        staged[key] = {
+            "staged": staged_upload.pk,
+            "name": staged_upload.original_name,
+            "size": staged_upload.size,
+        }
         result.values[key] = staged[key]
     for key in list(staged):
         if key not in result.values:
@@ -178,14 +188,17 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
 
 def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     token = request.POST.get("token", "")[:64]
-    done_url = reverse("public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+    done_url = reverse(
+        "public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
+    )
     if token and Submission.objects.filter(token=token, procedure=procedure).exists():
         return redirect(done_url)  # a double click or a retried POST: the same 受付番号
     saved = request.session.get(_state_key(procedure))
     if not token or not saved or saved.get("token") != token or not saved.get("valid"):
         messages.warning(request, "入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
-    version = procedure.current_version
+    # The version the resident's answers were checked against: submit() refuses it if no longer current.
+    version = FormVersion.objects.get(pk=saved["version"], procedure=procedure)
     spec = version.spec
     values = dict(saved["values"])
     staged_ids = {key: item["staged"] for key, item in saved.get("staged", {}).items() if key in values}
@@ -198,7 +211,9 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     staged_files = {}
     for key, staged_id in staged_ids.items():
         if staged_id not in staged_rows:
-            messages.warning(request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
+            messages.warning(
+                request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。"
+            )
             return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
         staged_files[key] = staged_rows[staged_id]
         values.pop(key)
@@ -268,7 +283,9 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
         key = _client_key(request)
         failures = cache.get(key, 0)
         if failures >= LOOKUP_FAILURES_ALLOWED:
-            context["error"] = "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
+            context["error"] = (
+                "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
+            )
             return render(request, "submissions/status_lookup.html", context, status=429)
         receipt = parse_receipt_number(receipt_text)
         code = parse_inquiry_code(code_text)
@@ -279,9 +296,13 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
             return redirect("public:status_view")
         cache.set(key, failures + 1, LOOKUP_WINDOW_SECONDS)
         if receipt is None:
-            context["error"] = "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"
+            context["error"] = (
+                "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"
+            )
         else:
-            context["error"] = "受付番号と問い合わせ番号の組み合わせが見つかりません。入力内容を確かめてください。"
+            context["error"] = (
+                "受付番号と問い合わせ番号の組み合わせが見つかりません。入力内容を確かめてください。"
+            )
         return render(request, "submissions/status_lookup.html", context, status=400)
     return render(request, "submissions/status_lookup.html", context)
 
@@ -291,7 +312,9 @@ def _looked_up(request: HttpRequest) -> Submission | None:
     if not pk:
         return None
     return (
-        Submission.objects.select_related("procedure", "organization", "form_version", "procedure__department")
+        Submission.objects.select_related(
+            "procedure", "organization", "form_version", "procedure__department"
+        )
         .filter(pk=pk)
         .first()
     )

@@ -118,7 +118,9 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
     if state not in ("open", "full"):
         raise ReceptionClosed(RECEPTION_MESSAGES[state])
     if procedure.current_version_id != version.pk:
-        raise VersionChanged("この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。")
+        raise VersionChanged(
+            "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
+        )
     inquiry_code = new_inquiry_code()
     submission = _insert_with_unique_receipt_number(
         organization_id=procedure.organization_id,
@@ -185,7 +187,9 @@ def _insert_with_unique_receipt_number(*, answers, **fields) -> Submission:
 
 
 @transaction.atomic
-def transition(*, submission: Submission, to_status: str, actor, reason: str = "", deadline=None) -> Submission:
+def transition(
+    *, submission: Submission, to_status: str, actor, reason: str = "", deadline=None
+) -> Submission:
     """A staff member moves a submission along the status machine. Raises SubmissionError."""
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     key = (submission.status, to_status)
@@ -195,7 +199,9 @@ def transition(*, submission: Submission, to_status: str, actor, reason: str = "
         )
     reason = reason.strip()
     if STAFF_TRANSITIONS[key] and not reason:
-        raise SubmissionError(f"「{Status(to_status).label}」にするには理由を入力してください（申請者に表示されます）。")
+        raise SubmissionError(
+            f"「{Status(to_status).label}」にするには理由を入力してください（申請者に表示されます）。"
+        )
     return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
 
 
@@ -287,4 +293,3 @@ def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type
     staged.file.save(staged.storage_key, upload, save=False)
     staged.save()
     return staged
-

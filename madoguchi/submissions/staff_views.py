@@ -133,16 +133,22 @@ def _answer_rows(submission: Submission) -> list[dict]:
 def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
     role = access.roles_for_user(request.user)[submission.organization_id]
-    audit.record(organization=submission.organization, actor=request.user, action="submission.view", obj=submission)
+    audit.record(
+        organization=submission.organization, actor=request.user, action="submission.view", obj=submission
+    )
     transitions = [
         (to, services.TRANSITION_LABELS[to], needs_reason)
         for (frm, to), needs_reason in services.STAFF_TRANSITIONS.items()
         if frm == submission.status
     ]
-    colleagues = get_user_model().objects.filter(
-        memberships__organization_id=submission.organization_id,
-        memberships__role__in=access.PROCESS,
-    ).order_by("username")
+    colleagues = (
+        get_user_model()
+        .objects.filter(
+            memberships__organization_id=submission.organization_id,
+            memberships__role__in=access.PROCESS,
+        )
+        .order_by("username")
+    )
     return render(
         request,
         "staff/detail.html",
@@ -194,7 +200,9 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
 def add_note(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
     try:
-        services.add_note(submission=submission, author=request.user, body=request.POST.get("body", "")[:8000])
+        services.add_note(
+            submission=submission, author=request.user, body=request.POST.get("body", "")[:8000]
+        )
     except services.SubmissionError as exc:
         messages.error(request, str(exc))
     else:

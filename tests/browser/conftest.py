@@ -9,7 +9,9 @@ CHROMIUM = shutil.which("chromium")
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM or os.environ.get("MADOGUCHI_REQUIRE_BROWSER"):
         return
-    skip = pytest.mark.skip(reason="Debian's chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+    skip = pytest.mark.skip(
+        reason="Debian's chromium is not installed (apt-get install chromium fonts-noto-cjk)"
+    )
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--older-than", type=int, default=600, help="この秒数より前に始まったものを戻す（既定 600）")
+        parser.add_argument(
+            "--older-than", type=int, default=600, help="この秒数より前に始まったものを戻す（既定 600）"
+        )
 
     def handle(self, *args, older_than: int, **options):
         # Our tasks are idempotent (they check the row's state first), so running one again is safe.

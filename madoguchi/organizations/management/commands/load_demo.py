@@ -142,7 +142,9 @@ class Command(BaseCommand):
 
     def _users(self, council: Council) -> None:
         User = get_user_model()
-        admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        admin, created = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
         if created:
             admin.set_password(DEMO_PASSWORD)
             admin.save()
@@ -162,7 +164,9 @@ class Command(BaseCommand):
 
     def _procedure(self, organization, department, title, kind, schema, **fields) -> Procedure:
         procedure, created = Procedure.objects.get_or_create(
-            organization=organization, title=title, defaults={"department": department, "kind": kind, **fields}
+            organization=organization,
+            title=title,
+            defaults={"department": department, "kind": kind, **fields},
         )
         if created:
             save_form_version(procedure=procedure, schema=schema)
@@ -171,4 +175,8 @@ class Command(BaseCommand):
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    return [("admin", "運用管理者（Django管理画面）"), *((u, label) for u, _c, _r, label in USERS), ("council", "協議会事務局")]
+    return [
+        ("admin", "運用管理者（Django管理画面）"),
+        *((u, label) for u, _c, _r, label in USERS),
+        ("council", "協議会事務局"),
+    ]

@@ -7,7 +7,9 @@ from madoguchi.submissions.models import StagedUpload
 
 
 class Command(BaseCommand):
-    help = "申請されずに残った一時添付ファイル（既定：24時間より前）を削除します。cron で毎日実行してください。"
+    help = (
+        "申請されずに残った一時添付ファイル（既定：24時間より前）を削除します。cron で毎日実行してください。"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--hours", type=int, default=24)

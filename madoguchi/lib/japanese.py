@@ -1,0 +1,415 @@
+"""Normalising and validating what residents type into Japanese forms.
+
+Every ``normalize_*`` / ``parse_*`` function either returns the canonical value or raises
+:class:`InputError`, whose ``str()`` is a polite Japanese message that says what to fix.
+Names are never normalised beyond trimming: rare kanji, compatibility ideographs and IVS
+sequences must round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import jaconv
+
+try:
+    from django.core.exceptions import ValidationError as _DjangoValidationError
+    from django.core.validators import EmailValidator as _EmailValidator
+except ImportError:  # pragma: no cover - Django is a dependency of the project
+    _EMAIL_VALIDATOR = None
+else:
+    # No allowlist: "taro@localhost" is not an address a resident can be answered at.
+    _EMAIL_VALIDATOR = _EmailValidator(allowlist=[])
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+class InputError(ValueError):
+    """Invalid resident input; ``str(e)`` is the Japanese message to show next to the field."""
+
+
+# --------------------------------------------------------------------------------------------
+# Character-level helpers
+# --------------------------------------------------------------------------------------------
+
+_HALFWIDTH_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def to_halfwidth_ascii(s: str) -> str:
+    """Full-width ASCII (U+FF01–FF5E) to ASCII and U+3000 to a space; nothing else changes."""
+    return s.translate(_HALFWIDTH_ASCII)
+
+
+# Hyphen, dash and minus look-alikes that residents (or their IME) put in phone and postal codes.
+DASHES = frozenset(
+    "\u02d7"  # ˗ modifier letter minus
+    "\u2010\u2011\u2012\u2013\u2014\u2015"  # ‐ ‑ ‒ – — ―
+    "\u2043"  # ⁃ hyphen bullet
+    "\u207b\u208b"  # ⁻ ₋
+    "\u2212"  # − minus sign
+    "\u2500\u2501"  # ─ ━ box drawing (an IME candidate for 「ー」)
+    "\u2796"  # ➖
+    "\u2e3a\u2e3b"  # ⸺ ⸻
+    "\u30fc\uff70"  # ー ｰ prolonged sound marks
+    "\ufe58\ufe63\uff0d"  # ﹘ ﹣ －
+)
+_DASH_TABLE = {ord(c): "-" for c in DASHES}
+
+
+def normalize_dashes(s: str) -> str:
+    """Every hyphen/dash/minus look-alike to '-'. Only for phone and postal codes."""
+    return s.translate(_DASH_TABLE)
+
+
+def _describe_char(c: str) -> str:
+    return f"「{c}」" if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}"
+
+
+# --------------------------------------------------------------------------------------------
+# Postal codes and phone numbers
+# --------------------------------------------------------------------------------------------
+
+_POSTAL_RE = re.compile(r"([0-9]{3})(?: *- *| *)([0-9]{4})", re.ASCII)
+_POSTAL_MESSAGE = "郵便番号は7桁の数字で入力してください（例：680-8570）"
+
+
+def normalize_postal_code(s: str) -> str:
+    """'〒 ６８０－８５７０', '6808570', '680 8570' … → '680-8570'."""
+    t = normalize_dashes(to_halfwidth_ascii(s)).strip()
+    t = t.removeprefix("〒").removeprefix("〶").strip()
+    m = _POSTAL_RE.fullmatch(t)
+    if m is None:
+        raise InputError(_POSTAL_MESSAGE)
+    return f"{m[1]}-{m[2]}"
+
+
+_PHONE_MESSAGE = "電話番号は0から始まる10桁または11桁の数字で入力してください（例：0857-26-7111）"
+_PHONE_ALLOWED_RE = re.compile(r"[0-9() \-]+", re.ASCII)
+_PHONE_COUNTRY_RE = re.compile(r"\+ *81[ \-]*(?:\( *0 *\)[ \-]*)?", re.ASCII)
+
+
+def normalize_phone(s: str) -> str:
+    """Return the number with '-' wherever the resident put separators, or the bare digits.
+
+    Parentheses and spaces count as separators: '(0857)26-7111' → '0857-26-7111'.
+    '+81 90-1234-5678' → '090-1234-5678'. Valid numbers start with 0 (not 00) and have 10 or
+    11 digits.
+    """
+    t = normalize_dashes(to_halfwidth_ascii(s))
+    t = re.sub(r"\s", " ", t).strip()
+    m = _PHONE_COUNTRY_RE.match(t)
+    if m is not None:
+        rest = t[m.end() :]
+        first_digit = next((i for i, c in enumerate(rest) if c in "0123456789"), None)
+        if first_digit is None:
+            raise InputError(_PHONE_MESSAGE)
+        if rest[first_digit] != "0":
+            rest = rest[:first_digit] + "0" + rest[first_digit:]
+        t = rest
+    if not _PHONE_ALLOWED_RE.fullmatch(t):
+        raise InputError(_PHONE_MESSAGE)
+    groups = re.findall(r"[0-9]+", t)
+    digits = "".join(groups)
+    if not (len(digits) in (10, 11) and digits.startswith("0") and not digits.startswith("00")):
+        raise InputError(_PHONE_MESSAGE)
+    return "-".join(groups)
+
+
+# --------------------------------------------------------------------------------------------
+# Kana and free text
+# --------------------------------------------------------------------------------------------
+
+_HIRAGANA = frozenset(chr(c) for c in range(0x3041, 0x3097)) | frozenset("ゝゞ")  # ぁ–ゖ incl. ゔ ゕ ゖ
+_KATAKANA = (
+    frozenset(chr(c) for c in range(0x30A1, 0x30FB))  # ァ–ヺ incl. ヴ ヵ ヶ ヷ–ヺ
+    | frozenset(chr(c) for c in range(0x31F0, 0x3200))  # ㇰ–ㇿ small katakana (Ainu)
+    | frozenset("ヽヾ")
+)
+_KANA_COMMON = frozenset("ー・\u3000")
+_LONG_VOWEL_AFTER = _HIRAGANA | _KATAKANA | frozenset("ー")
+_KANA_LABEL = {
+    "hiragana": ("ふりがな", "ひらがな", _HIRAGANA | _KANA_COMMON),
+    "katakana": ("フリガナ", "カタカナ", _KATAKANA | _KANA_COMMON),
+}
+
+
+def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
+    """Furigana in the requested script, words separated by single U+3000 spaces.
+
+    NFKC first (half-width ｶﾅ → カナ), then script conversion. A dash look-alike right after a
+    kana (「コ-ヒ-」) becomes the long-vowel mark ー.
+    """
+    try:
+        label, script_name, allowed = _KANA_LABEL[script]
+    except KeyError:
+        raise ValueError(f"script must be 'hiragana' or 'katakana', not {script!r}") from None
+    t = unicodedata.normalize("NFKC", s)
+    t = jaconv.kata2hira(t) if script == "hiragana" else jaconv.hira2kata(t)
+    out: list[str] = []
+    for c in t:
+        if (c in DASHES or c == "-") and out and out[-1] in _LONG_VOWEL_AFTER:
+            c = "ー"
+        out.append(c)
+    t = re.sub(r"\s+", "\u3000", "".join(out)).strip()
+    if not t:
+        raise InputError(f"{label}を入力してください")
+    for c in t:
+        if c not in allowed:
+            raise InputError(f"{label}は{script_name}で入力してください（{_describe_char(c)}は使えません）")
+    return t
+
+
+_SINGLE_LINE_BREAKS_RE = re.compile(r"[\t\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+_CJK_COMPAT_RE = re.compile(r"[\uf900-\ufaff\U0002f800-\U0002fa1f]")
+
+
+def normalize_text(s: str, *, multiline: bool = False) -> str:
+    """Free text: half-width katakana → full-width, NFC, '\\n' line endings, trimmed.
+
+    Single-line text has its newlines and tabs collapsed to single spaces.
+    """
+    t = jaconv.h2z(s, kana=True, ascii=False, digit=False)
+    # CJK compatibility ideographs (神 U+FA19, 𥳐 U+2F8xx …) have singleton canonical decompositions,
+    # so NFC silently swaps them for the unified ideograph (神 U+795E) and the glyph a resident chose
+    # for a place or person name is lost; when any is present we skip NFC for the whole text.
+    if not _CJK_COMPAT_RE.search(t):
+        t = unicodedata.normalize("NFC", t)
+    t = t.replace("\r\n", "\n").replace("\r", "\n")
+    if not multiline:
+        t = _SINGLE_LINE_BREAKS_RE.sub(" ", t)
+    return t.strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+_NAME_STRIP = " \t\n\r\u3000"
+_KEPT_FORMAT_CHARS = frozenset("\u200d")  # ZWJ (emoji sequences)
+
+
+def _is_forbidden_in_name(c: str) -> bool:
+    if c in _KEPT_FORMAT_CHARS or "\ufe00" <= c <= "\ufe0f" or "\U000e0100" <= c <= "\U000e01ef":
+        return False  # variation selectors distinguish name glyphs (IVS): keep them
+    # Cs: a lone surrogate cannot be stored or encoded as UTF-8.
+    return unicodedata.category(c) in ("Cc", "Cf", "Cs")
+
+
+def normalize_name(s: str, *, max_length: int = 50) -> str:
+    """A name exactly as typed, only trimmed of surrounding spaces/tabs/newlines (incl. U+3000).
+
+    No NFC/NFKC: 髙, 﨑, 神 (U+FA19), 𠮷 and IVS sequences are kept code point for code point.
+    ``max_length`` counts code points.
+    """
+    t = s.strip(_NAME_STRIP)
+    bad = next((c for c in t if _is_forbidden_in_name(c)), None)
+    if bad is not None:
+        raise InputError(
+            f"氏名に使えない文字（改行・タブなどの制御文字 {_describe_char(bad)}）が含まれています。"
+            "取り除いてから入力してください"
+        )
+    if len(t) > max_length:
+        raise InputError(f"氏名は{max_length}文字以内で入力してください（現在{len(t)}文字です）")
+    return t
+
+
+# --------------------------------------------------------------------------------------------
+# Dates and 年度
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Era:
+    name: str
+    letter: str
+    start: date
+    end: date | None  # None: the current era
+
+
+# Newest first. 明治 starts on 明治元年1月1日 of the old calendar (1868-01-25); Japan used the
+# lunisolar calendar until 明治5年12月2日, so 明治1–5 dates are converted arithmetically, as
+# most tools do. A new era needs a new row here (and its first day as the previous one's end + 1).
+ERAS: tuple[Era, ...] = (
+    Era("令和", "R", date(2019, 5, 1), None),
+    Era("平成", "H", date(1989, 1, 8), date(2019, 4, 30)),
+    Era("昭和", "S", date(1926, 12, 25), date(1989, 1, 7)),
+    Era("大正", "T", date(1912, 7, 30), date(1926, 12, 24)),
+    Era("明治", "M", date(1868, 1, 25), date(1912, 7, 29)),
+)
+_ERA_BY_TOKEN = {e.name: e for e in ERAS} | {e.letter: e for e in ERAS}
+
+MIN_YEAR = 1868
+MAX_YEAR = 2200
+
+_DATE_FORMAT_MESSAGE = "日付は 2026-04-01、2026/4/1、令和8年4月1日 のように入力してください"
+_SEP = r"\s*[-/.]\s*"
+_YMD_KANJI = r"\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日?"
+_WESTERN_RE = re.compile(rf"([0-9]{{4}})(?:{_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})|{_YMD_KANJI})", re.ASCII)
+_COMPACT_RE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII)
+_ERA_RE = re.compile(
+    rf"(令和|平成|昭和|大正|明治|[RHSTM])\s*(元|[0-9]{{1,3}})"
+    rf"(?:{_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})|{_YMD_KANJI})",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def _era_of(d: date) -> Era | None:
+    return next((e for e in ERAS if e.start <= d), None)
+
+
+def _western(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _make_date(year: int, month: int, day: int) -> date:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise InputError(f"年は{MIN_YEAR}年から{MAX_YEAR}年までの範囲で入力してください")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise InputError("存在しない日付です。年・月・日を確かめてください") from None
+
+
+def parse_date(s: str) -> date:
+    """Western (2026-04-01, 2026/4/1, 2026.4.1, 20260401, 2026年4月1日) or era dates
+    (令和8年4月1日, 令和元年5月1日, R8.4.1, h31/4/30 …), full-width digits allowed.
+
+    An era date outside its era (平成31年5月1日) is rejected with the era's range.
+    """
+    t = normalize_dashes(unicodedata.normalize("NFKC", s)).strip()
+    if m := _ERA_RE.fullmatch(t):
+        era = _ERA_BY_TOKEN[m[1].upper() if len(m[1]) == 1 else m[1]]
+        era_year = 1 if m[2] == "元" else int(m[2])
+        month, day = (m[3], m[4]) if m[3] is not None else (m[5], m[6])
+        typed = f"{era.name}{m[2] if m[2] == '元' else era_year}年{int(month)}月{int(day)}日"
+        d = _make_date(era.start.year + era_year - 1, int(month), int(day))
+        if d < era.start or (era.end is not None and d > era.end):
+            span = f"{_western(era.start)}から" + (f"{_western(era.end)}まで" if era.end else "")
+            hint = f"（{_western(d)}は{format_wareki(d)}です）" if _era_of(d) else ""
+            raise InputError(f"{typed}という日付はありません。{era.name}は{span}です{hint}")
+        return d
+    if m := _WESTERN_RE.fullmatch(t):
+        year = int(m[1])
+        month, day = (m[2], m[3]) if m[2] is not None else (m[4], m[5])
+        return _make_date(year, int(month), int(day))
+    if m := _COMPACT_RE.fullmatch(t):
+        return _make_date(int(m[1]), int(m[2]), int(m[3]))
+    raise InputError(_DATE_FORMAT_MESSAGE)
+
+
+def _check_plain_date(d: date) -> None:
+    if isinstance(d, datetime):
+        raise TypeError("pass a date, not a datetime (convert aware datetimes to JST first)")
+
+
+def format_wareki(d: date) -> str:
+    """'令和8年4月1日'; an era's first year is 元年. ValueError before 明治 (1868-01-25)."""
+    _check_plain_date(d)
+    era = _era_of(d)
+    if era is None:
+        raise ValueError(f"{d.isoformat()} is before the first supported era (明治)")
+    n = d.year - era.start.year + 1
+    return f"{era.name}{'元' if n == 1 else n}年{d.month}月{d.day}日"
+
+
+def format_date_both(d: date) -> str:
+    """'2026年4月1日（令和8年4月1日）'; only the Western date before 明治."""
+    _check_plain_date(d)
+    if _era_of(d) is None:
+        return _western(d)
+    return f"{_western(d)}（{format_wareki(d)}）"
+
+
+def fiscal_year(value: date | datetime) -> int:
+    """年度 of a date, or of an aware datetime taken in JST. Naive datetimes: ValueError."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("fiscal_year needs an aware datetime (or a date), got a naive datetime")
+        value = value.astimezone(JST).date()
+    return value.year if value.month >= 4 else value.year - 1
+
+
+def format_fiscal_year(fy: int) -> str:
+    """2020 → '令和2年度', 2019 → '令和元年度', 2018 → '平成30年度', 1988 → '昭和63年度'.
+
+    The era is the one in force on 31 December of ``fy``: that names 2019年度 令和元年度 by the
+    usual convention, and (unlike "the era on the 年度's last day") keeps 1988年度 昭和63年度
+    instead of the impossible 平成0年度.
+    """
+    era = _era_of(date(fy, 12, 31)) if MIN_YEAR <= fy <= 9999 else None
+    if era is None:
+        raise ValueError(f"no era for fiscal year {fy}")
+    n = fy - era.start.year + 1
+    return f"{era.name}{'元' if n == 1 else n}年度"
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers and e-mail
+# --------------------------------------------------------------------------------------------
+
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_NUMBER_MESSAGE = "数字で入力してください（例：1234 または 12.5）"
+
+
+def normalize_number(s: str) -> str:
+    """'１，２３４．５' → '1234.5', 'ー５' → '-5'. Canonical Decimal string, never exponent form."""
+    t = to_halfwidth_ascii(s).strip()
+    if t and t[0] in DASHES:
+        t = "-" + t[1:]
+    t = t.replace(",", "")
+    if not _NUMBER_RE.fullmatch(t):
+        raise InputError(_NUMBER_MESSAGE)
+    try:
+        value = Decimal(t)
+    except InvalidOperation:  # pragma: no cover - the regex only lets plain decimals through
+        raise InputError(_NUMBER_MESSAGE) from None
+    if value.is_zero():
+        value = value.copy_abs()
+    return format(value, "f")
+
+
+_EMAIL_MESSAGE = "メールアドレスの形式が正しくありません（例：taro@example.jp）"
+_EMAIL_FALLBACK_RE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
+)
+# Addresses issued by docomo and au before 2009 may contain '..' or end the local part with '.'.
+# They are not RFC 5322 dot-atoms, but residents still use them and the carriers deliver to them.
+_LEGACY_CARRIER_LOCAL_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*")
+_LEGACY_CARRIER_DOMAINS = ("docomo.ne.jp", "ezweb.ne.jp")
+
+
+def _valid_email(address: str) -> bool:
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in address):
+        return False
+    local, _, domain = address.rpartition("@")
+    if domain in _LEGACY_CARRIER_DOMAINS or domain.endswith(".ezweb.ne.jp"):
+        if len(local) <= 64 and _LEGACY_CARRIER_LOCAL_RE.fullmatch(local):
+            return True
+    if _EMAIL_VALIDATOR is None:  # pragma: no cover
+        return len(address) <= 320 and _EMAIL_FALLBACK_RE.fullmatch(address) is not None
+    try:
+        _EMAIL_VALIDATOR(address)
+    except _DjangoValidationError:
+        return False
+    return True
+
+
+def normalize_email(s: str) -> str:
+    """Half-width, trimmed, domain lower-cased (the local part is case-sensitive by RFC)."""
+    t = to_halfwidth_ascii(s).strip()
+    if not t:
+        raise InputError("メールアドレスを入力してください（例：taro@example.jp）")
+    if "@" not in t:
+        raise InputError(_EMAIL_MESSAGE)
+    local, _, domain = t.rpartition("@")
+    t = f"{local}@{domain.lower()}"
+    if not _valid_email(t):
+        raise InputError(_EMAIL_MESSAGE)
+    return t

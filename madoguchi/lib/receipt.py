@@ -1,0 +1,116 @@
+"""受付番号 (receipt numbers) and 問い合わせコード (inquiry codes).
+
+A receipt number is read over the phone, so it is digits only, with a Damm check digit: the
+Damm quasigroup catches every single-digit error and every adjacent transposition. It is not a
+secret. Uniqueness is the caller's job (unique constraint + retry on collision).
+
+An inquiry code is the secret a resident uses to look up an application: 8 characters from an
+alphabet without the look-alikes I/O/0/1 (32 symbols, 40 bits).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from typing import Protocol
+
+from madoguchi.lib.japanese import normalize_dashes, to_halfwidth_ascii
+
+# The standard weakly totally anti-symmetric quasigroup of order 10 (Damm 2004).
+DAMM_TABLE: tuple[tuple[int, ...], ...] = (
+    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
+    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
+    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
+    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
+    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
+    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
+    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
+    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
+    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
+    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
+)
+
+RECEIPT_LENGTH = 10
+INQUIRY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+INQUIRY_LENGTH = 8
+
+_ASCII_DIGITS_RE = re.compile(r"[0-9]*", re.ASCII)
+_SEPARATORS_RE = re.compile(r"[\s\-]+")
+
+
+class _Chooser(Protocol):
+    def choice(self, seq: Sequence[str], /) -> str: ...
+
+
+def _damm_interim(digits: str) -> int:
+    interim = 0
+    for c in digits:
+        interim = DAMM_TABLE[interim][ord(c) - 48]
+    return interim
+
+
+def damm_check_digit(digits: str) -> str:
+    """The Damm check digit of a string of ASCII digits (ValueError otherwise)."""
+    if not _ASCII_DIGITS_RE.fullmatch(digits):
+        raise ValueError(f"digits only, got {digits!r}")
+    return str(_damm_interim(digits))
+
+
+def is_valid_damm(digits: str) -> bool:
+    """True if a non-empty string of ASCII digits ends with its correct Damm check digit."""
+    return bool(digits) and _ASCII_DIGITS_RE.fullmatch(digits) is not None and _damm_interim(digits) == 0
+
+
+def new_receipt_number(rng: _Chooser = secrets) -> str:
+    """9 random digits (the first not 0) and a Damm check digit, e.g. '4821039576'.
+
+    ``rng`` is anything with ``choice()`` (the ``secrets`` module, a ``random.Random`` in tests).
+    """
+    body = rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(RECEIPT_LENGTH - 2))
+    return body + damm_check_digit(body)
+
+
+def format_receipt_number(n: str) -> str:
+    """'4821039576' → '4821-0395-76'."""
+    if len(n) != RECEIPT_LENGTH or not _ASCII_DIGITS_RE.fullmatch(n):
+        raise ValueError(f"a receipt number is {RECEIPT_LENGTH} digits, got {n!r}")
+    return f"{n[:4]}-{n[4:8]}-{n[8:]}"
+
+
+def parse_receipt_number(s: str) -> str | None:
+    """The bare 10 digits, or None unless length and check digit are right.
+
+    Full-width digits, dash look-alikes and spaces anywhere are accepted.
+    """
+    t = _SEPARATORS_RE.sub("", normalize_dashes(to_halfwidth_ascii(s)))
+    if len(t) != RECEIPT_LENGTH or not is_valid_damm(t):
+        return None
+    return t
+
+
+def new_inquiry_code() -> str:
+    return "".join(secrets.choice(INQUIRY_ALPHABET) for _ in range(INQUIRY_LENGTH))
+
+
+def format_inquiry_code(c: str) -> str:
+    """'ABCDEFGH' → 'ABCD-EFGH'."""
+    if len(c) != INQUIRY_LENGTH:
+        raise ValueError(f"an inquiry code is {INQUIRY_LENGTH} characters, got {c!r}")
+    return f"{c[:4]}-{c[4:]}"
+
+
+def parse_inquiry_code(s: str) -> str | None:
+    """The bare upper-case code, or None.
+
+    Lower case, full-width, spaces and hyphens are accepted; a character outside the alphabet
+    (including the excluded look-alikes O, I, 0, 1) makes it invalid rather than being guessed.
+    """
+    t = _SEPARATORS_RE.sub("", normalize_dashes(to_halfwidth_ascii(s)))
+    # isascii() first: str.upper() turns e.g. 'ſ' into 'S' and 'ß' into 'SS'.
+    if not t.isascii():
+        return None
+    t = t.upper()
+    if len(t) != INQUIRY_LENGTH or any(c not in INQUIRY_ALPHABET for c in t):
+        return None
+    return t

@@ -1,0 +1,593 @@
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from madoguchi.lib.japanese import (
+    InputError,
+    fiscal_year,
+    format_date_both,
+    format_fiscal_year,
+    format_wareki,
+    normalize_dashes,
+    normalize_email,
+    normalize_kana,
+    normalize_name,
+    normalize_number,
+    normalize_phone,
+    normalize_postal_code,
+    normalize_text,
+    parse_date,
+    to_halfwidth_ascii,
+)
+
+# --------------------------------------------------------------------------------------------
+# Character helpers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ＡＢＣ１２３", "ABC123"),
+        ("ａｂｃ！～", "abc!~"),
+        ("山田\u3000太郎", "山田 太郎"),
+        ("ｶﾀｶﾅ　カタカナ髙﨑", "ｶﾀｶﾅ カタカナ髙﨑"),
+        ("＠＃（）－", "@#()-"),
+    ],
+)
+def test_to_halfwidth_ascii(raw: str, expected: str) -> None:
+    assert to_halfwidth_ascii(raw) == expected
+
+
+@pytest.mark.parametrize("dash", list("ー ｰ − ‐ ‑ ‒ – — ― － ⁃ ﹣ ﹘ ─ -".split()))
+def test_normalize_dashes(dash: str) -> None:
+    assert normalize_dashes(f"090{dash}1234") == "090-1234"
+
+
+def test_normalize_dashes_leaves_other_text() -> None:
+    assert normalize_dashes("山田太郎 ABC 123") == "山田太郎 ABC 123"
+
+
+# --------------------------------------------------------------------------------------------
+# Postal codes and phone numbers
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "6808570",
+        "680-8570",
+        "〒680-8570",
+        "〒 ６８０－８５７０",
+        "〒６８０ー８５７０",
+        "680 8570",
+        "  680-8570　",
+        "６８０８５７０",
+        "680−8570",
+    ],
+)
+def test_postal_code_accepted(raw: str) -> None:
+    assert normalize_postal_code(raw) == "680-8570"
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "680-857", "68085700", "680-85700", "6808-570", "abc-defg", "680--8570", "〒", "٦٨٠٨٥٧٠"]
+)
+def test_postal_code_rejected(raw: str) -> None:
+    with pytest.raises(InputError, match="郵便番号は7桁の数字で入力してください"):
+        normalize_postal_code(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0857-26-7111", "0857-26-7111"),
+        ("0857267111", "0857267111"),
+        ("０８５７－２６－７１１１", "0857-26-7111"),
+        ("0857ー26ー7111", "0857-26-7111"),
+        ("0857−26−7111", "0857-26-7111"),
+        ("(0857)26-7111", "0857-26-7111"),
+        ("0857（26）7111", "0857-26-7111"),
+        ("（０８５７）２６－７１１１", "0857-26-7111"),
+        ("0857 26 7111", "0857-26-7111"),
+        (" 090-1234-5678 ", "090-1234-5678"),
+        ("09012345678", "09012345678"),
+        ("+81 90-1234-5678", "090-1234-5678"),
+        ("＋８１ ９０－１２３４－５６７８", "090-1234-5678"),
+        ("+81-857-26-7111", "0857-26-7111"),
+        ("+81 (0)90 1234 5678", "090-1234-5678"),
+        ("+819012345678", "09012345678"),
+        ("0120-123-456", "0120-123-456"),
+        ("0800-123-4567", "0800-123-4567"),
+        ("050-1234-5678", "050-1234-5678"),
+        ("070-1234-5678", "070-1234-5678"),
+        ("080-1234-5678", "080-1234-5678"),
+        ("03-1234-5678", "03-1234-5678"),
+    ],
+)
+def test_phone_accepted(raw: str, expected: str) -> None:
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "123-4567",
+        "0857-26-711",
+        "090-1234-56789",
+        "9012345678",
+        "00-1234-5678",
+        "03-1234-5678 内線12",
+        "abc",
+        "+1 415 555 0100",
+        "+81",
+        "090.1234.5678",
+        "٠٩٠١٢٣٤٥٦٧٨",
+    ],
+)
+def test_phone_rejected(raw: str) -> None:
+    with pytest.raises(InputError, match="電話番号は"):
+        normalize_phone(raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Kana
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "script", "expected"),
+    [
+        ("やまだ たろう", "hiragana", "やまだ\u3000たろう"),
+        ("ヤマダ　タロウ", "hiragana", "やまだ\u3000たろう"),
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", "hiragana", "やまだ\u3000たろう"),
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", "katakana", "ヤマダ\u3000タロウ"),
+        ("やまだ　　 たろう", "katakana", "ヤマダ\u3000タロウ"),
+        ("  さとう   ゆうこ　", "hiragana", "さとう\u3000ゆうこ"),
+        ("ゆーこ", "hiragana", "ゆーこ"),
+        ("ﾕｰｺ", "katakana", "ユーコ"),
+        ("コ-ヒ-", "katakana", "コーヒー"),
+        ("コ－ヒ－", "katakana", "コーヒー"),
+        ("こ−ひ―", "hiragana", "こーひー"),
+        ("ヴァイオリン", "hiragana", "ゔぁいおりん"),
+        ("ゔぃ", "katakana", "ヴィ"),
+        ("ぁぃぅぇぉっゃゅょゎ", "katakana", "ァィゥェォッャュョヮ"),
+        ("ジョン・スミス", "katakana", "ジョン・スミス"),
+        ("ジョン･スミス", "katakana", "ジョン・スミス"),
+        ("か\u3099", "hiragana", "が"),
+    ],
+)
+def test_kana_accepted(raw: str, script: str, expected: str) -> None:
+    assert normalize_kana(raw, script) == expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "script", "message"),
+    [
+        ("山田 たろう", "hiragana", "ふりがなはひらがなで入力してください"),
+        ("yamada", "hiragana", "ふりがなはひらがなで入力してください"),
+        ("たろう2", "hiragana", "ふりがなはひらがなで入力してください"),
+        ("ヤマダ Taro", "katakana", "フリガナはカタカナで入力してください"),
+        ("-たろう", "hiragana", "ふりがなはひらがなで入力してください"),
+        ("たろう!", "hiragana", "ふりがなはひらがなで入力してください"),
+        ("", "hiragana", "ふりがなを入力してください"),
+        ("\u3000  ", "katakana", "フリガナを入力してください"),
+    ],
+)
+def test_kana_rejected(raw: str, script: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        normalize_kana(raw, script)  # type: ignore[arg-type]
+
+
+def test_kana_message_names_the_offending_character() -> None:
+    with pytest.raises(InputError, match="「山」は使えません"):
+        normalize_kana("山だ", "hiragana")
+
+
+def test_kana_unknown_script_is_a_programming_error() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        normalize_kana("やまだ", "romaji")  # type: ignore[arg-type]
+    assert not isinstance(excinfo.value, InputError)
+
+
+# --------------------------------------------------------------------------------------------
+# Free text and names
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "multiline", "expected"),
+    [
+        ("ｶﾀｶﾅ ABC 123", False, "カタカナ ABC 123"),
+        ("ｶﾞｯｺｳ｡", False, "ガッコウ。"),
+        ("  一行目\r\n二行目\r三行目\n  ", True, "一行目\n二行目\n三行目"),
+        ("一行目\r\n\r\n二行目\t三", False, "一行目 二行目 三"),
+        ("か\u3099", False, "が"),
+        ("髙﨑 𠮷野家", False, "髙﨑 𠮷野家"),
+        ("\u795e社", False, "\u795e社"),
+        ("\ufa19社と か\u3099", False, "\ufa19社と か\u3099"),  # compatibility ideograph: no NFC at all
+        ("\U0002f800", False, "\U0002f800"),
+        ("葛\U000e0100城市", False, "葛\U000e0100城市"),
+    ],
+)
+def test_normalize_text(raw: str, multiline: bool, expected: str) -> None:
+    assert normalize_text(raw, multiline=multiline) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("髙橋 一郎", "髙橋 一郎"),
+        ("　山﨑　花子　", "山﨑\u3000花子"),
+        ("\t𠮷田 太郎\n", "𠮷田 太郎"),
+        ("\ufa19田", "\ufa19田"),
+        ("葛\U000e0100西", "葛\U000e0100西"),
+        ("邉\U000e0103", "邉\U000e0103"),
+        ("辻\ufe00", "辻\ufe00"),
+        ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),
+        ("ｶﾀｶﾅ ＡＢＣ", "ｶﾀｶﾅ ＡＢＣ"),
+        ("", ""),
+    ],
+)
+def test_name_kept_exactly(raw: str, expected: str) -> None:
+    assert normalize_name(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["山田\n太郎", "山田\t太郎", "山田\x00", "\u200b山田", "山田\u202e", "\ufeff山田", "山\ud800"]
+)
+def test_name_control_characters_rejected(raw: str) -> None:
+    with pytest.raises(InputError, match="氏名に使えない文字"):
+        normalize_name(raw)
+
+
+def test_name_length_is_counted_in_code_points() -> None:
+    assert normalize_name("𠮷" * 50) == "𠮷" * 50
+    assert normalize_name("葛\U000e0100" * 2, max_length=4) == "葛\U000e0100" * 2
+    with pytest.raises(InputError, match="50文字以内"):
+        normalize_name("あ" * 51)
+    with pytest.raises(InputError, match="10文字以内"):
+        normalize_name("あ" * 11, max_length=10)
+
+
+_NAME_WS = st.text(alphabet=" \t\n\r\u3000", max_size=3)
+_NAME_CORE = st.text(
+    alphabet=st.one_of(
+        st.characters(exclude_categories=("Cc", "Cf", "Cs")),
+        st.sampled_from("髙﨑\U00020bb7\ufa19\u200d\ufe00\ufe0f\U000e0100\U000e01ef\u3000 "),
+    ),
+    max_size=44,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_NAME_WS, _NAME_CORE, _NAME_WS)
+def test_name_property_only_strips(before: str, core: str, after: str) -> None:
+    x = before + core + after
+    assert normalize_name(x) == x.strip(" \t\n\r\u3000")
+
+
+# --------------------------------------------------------------------------------------------
+# Dates
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-04-01", date(2026, 4, 1)),
+        ("2026/4/1", date(2026, 4, 1)),
+        ("2026.4.1", date(2026, 4, 1)),
+        ("20260401", date(2026, 4, 1)),
+        ("2026年4月1日", date(2026, 4, 1)),
+        ("2026年 4月 1日", date(2026, 4, 1)),
+        ("２０２６－０４－０１", date(2026, 4, 1)),
+        ("２０２６／４／１", date(2026, 4, 1)),
+        ("２０２６．４．１", date(2026, 4, 1)),
+        ("２０２６０４０１", date(2026, 4, 1)),
+        ("２０２６年４月１日", date(2026, 4, 1)),
+        (" 2026-04-01 ", date(2026, 4, 1)),
+        ("令和8年4月1日", date(2026, 4, 1)),
+        ("令和元年5月1日", date(2019, 5, 1)),
+        ("令和８年４月１日", date(2026, 4, 1)),
+        ("㋿8年4月1日", date(2026, 4, 1)),
+        ("R8.4.1", date(2026, 4, 1)),
+        ("R8/4/1", date(2026, 4, 1)),
+        ("R08.04.01", date(2026, 4, 1)),
+        ("r8.4.1", date(2026, 4, 1)),
+        ("Ｒ８．４．１", date(2026, 4, 1)),
+        ("R元.5.1", date(2019, 5, 1)),
+        ("H31.4.30", date(2019, 4, 30)),
+        ("平成31年4月30日", date(2019, 4, 30)),
+        ("平成元年1月8日", date(1989, 1, 8)),
+        ("昭和64年1月7日", date(1989, 1, 7)),
+        ("S64.1.7", date(1989, 1, 7)),
+        ("昭和元年12月25日", date(1926, 12, 25)),
+        ("大正15年12月24日", date(1926, 12, 24)),
+        ("T15.12.24", date(1926, 12, 24)),
+        ("大正元年7月30日", date(1912, 7, 30)),
+        ("明治45年7月29日", date(1912, 7, 29)),
+        ("1868-01-01", date(1868, 1, 1)),
+        ("2200-12-31", date(2200, 12, 31)),
+        ("2024-02-29", date(2024, 2, 29)),
+    ],
+)
+def test_parse_date_accepted(raw: str, expected: date) -> None:
+    assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("平成31年5月1日", "平成は1989年1月8日から2019年4月30日までです"),
+        ("H31.5.1", "平成は1989年1月8日から2019年4月30日までです"),
+        ("昭和64年1月8日", "昭和は1926年12月25日から1989年1月7日までです"),
+        ("令和元年4月30日", "令和は2019年5月1日からです"),
+        ("令和0年5月1日", "令和は2019年5月1日からです"),
+        ("平成元年1月7日", "平成は1989年1月8日から"),
+        ("大正15年12月25日", "大正は1912年7月30日から1926年12月24日までです"),
+        ("T1.7.29", "大正は1912年7月30日から"),
+        ("2026-02-30", "存在しない日付です"),
+        ("令和8年2月30日", "存在しない日付です"),
+        ("2025-02-29", "存在しない日付です"),
+        ("2026-13-01", "存在しない日付です"),
+        ("2026-00-10", "存在しない日付です"),
+        ("20260230", "存在しない日付です"),
+        ("1867-12-31", "1868年から2200年まで"),
+        ("2201-01-01", "1868年から2200年まで"),
+        ("令和200年1月1日", "1868年から2200年まで"),
+        ("", "日付は"),
+        ("明日", "日付は"),
+        ("26/4/1", "日付は"),
+        ("2026-4", "日付は"),
+        ("X8.4.1", "日付は"),
+        ("2026-04-01T00:00", "日付は"),
+    ],
+)
+def test_parse_date_rejected(raw: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_date(raw)
+
+
+def test_era_range_error_suggests_the_right_era() -> None:
+    with pytest.raises(InputError, match="令和元年5月1日です"):
+        parse_date("平成31年5月1日")
+
+
+@pytest.mark.parametrize(
+    ("d", "expected"),
+    [
+        (date(2026, 4, 1), "令和8年4月1日"),
+        (date(2019, 5, 1), "令和元年5月1日"),
+        (date(2019, 4, 30), "平成31年4月30日"),
+        (date(1989, 1, 8), "平成元年1月8日"),
+        (date(1989, 1, 7), "昭和64年1月7日"),
+        (date(1926, 12, 25), "昭和元年12月25日"),
+        (date(1926, 12, 24), "大正15年12月24日"),
+        (date(1912, 7, 30), "大正元年7月30日"),
+        (date(1912, 7, 29), "明治45年7月29日"),
+    ],
+)
+def test_format_wareki(d: date, expected: str) -> None:
+    assert format_wareki(d) == expected
+
+
+def test_format_wareki_rejects_datetime_and_pre_meiji() -> None:
+    with pytest.raises(TypeError):
+        format_wareki(datetime(2026, 4, 1, tzinfo=UTC))
+    with pytest.raises(ValueError):
+        format_wareki(date(1868, 1, 24))
+
+
+def test_format_date_both() -> None:
+    assert format_date_both(date(2026, 4, 1)) == "2026年4月1日（令和8年4月1日）"
+    assert format_date_both(date(2019, 5, 1)) == "2019年5月1日（令和元年5月1日）"
+    assert format_date_both(date(1868, 1, 1)) == "1868年1月1日"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(min_value=date(1868, 1, 25), max_value=date(2200, 12, 31)))
+def test_dates_round_trip(d: date) -> None:
+    assert parse_date(format_wareki(d)) == d
+    assert parse_date(d.isoformat()) == d
+    assert parse_date(f"{d.year}/{d.month}/{d.day}") == d
+    assert parse_date(d.strftime("%Y%m%d")) == d
+    assert format_date_both(d).startswith(f"{d.year}年{d.month}月{d.day}日（")
+
+
+# --------------------------------------------------------------------------------------------
+# 年度
+# --------------------------------------------------------------------------------------------
+
+JST_OFFSET = timezone(timedelta(hours=9))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (date(2026, 4, 1), 2026),
+        (date(2026, 3, 31), 2025),
+        (date(2026, 12, 31), 2026),
+        (date(2027, 1, 1), 2026),
+        (datetime(2021, 3, 31, 15, 0, tzinfo=UTC), 2021),
+        (datetime(2021, 3, 31, 14, 59, 59, tzinfo=UTC), 2020),
+        (datetime(2021, 4, 1, 0, 0, tzinfo=JST_OFFSET), 2021),
+        (datetime(2021, 3, 31, 23, 59, 59, tzinfo=JST_OFFSET), 2020),
+        (datetime(2021, 3, 31, 10, 0, tzinfo=timezone(timedelta(hours=-5))), 2021),
+    ],
+)
+def test_fiscal_year(value: date, expected: int) -> None:
+    assert fiscal_year(value) == expected
+
+
+def test_fiscal_year_rejects_naive_datetime() -> None:
+    with pytest.raises(ValueError):
+        fiscal_year(datetime(2021, 4, 1, 12, 0))
+
+
+@pytest.mark.parametrize(
+    ("fy", "expected"),
+    [
+        (2026, "令和8年度"),
+        (2020, "令和2年度"),
+        (2019, "令和元年度"),
+        (2018, "平成30年度"),
+        (1989, "平成元年度"),
+        (1988, "昭和63年度"),
+        (1926, "昭和元年度"),
+        (1925, "大正14年度"),
+    ],
+)
+def test_format_fiscal_year(fy: int, expected: str) -> None:
+    assert format_fiscal_year(fy) == expected
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers and e-mail
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1234", "1234"),
+        ("１２３４", "1234"),
+        ("１，２３４", "1234"),
+        ("1,234,567", "1234567"),
+        ("1,234.50", "1234.50"),
+        ("１２．５", "12.5"),
+        ("０．５", "0.5"),
+        (".5", "0.5"),
+        ("5.", "5"),
+        ("-5", "-5"),
+        ("－５", "-5"),
+        ("ー５", "-5"),
+        ("−3.5", "-3.5"),
+        ("+7", "7"),
+        ("007", "7"),
+        ("-0", "0"),
+        ("-0.00", "0.00"),
+        ("0.0000001", "0.0000001"),
+        ("  42　", "42"),
+    ],
+)
+def test_number_accepted(raw: str, expected: str) -> None:
+    assert normalize_number(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "abc", "1.2.3", "1e5", "NaN", "Infinity", "５円", "--5", "5-", "٣", "1 000", "¥100", ","]
+)
+def test_number_rejected(raw: str) -> None:
+    with pytest.raises(InputError, match="数字で入力してください"):
+        normalize_number(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("taro@example.jp", "taro@example.jp"),
+        ("Taro@Example.JP", "Taro@example.jp"),
+        ("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｊｐ", "taro@example.jp"),
+        ("taro＠example.jp", "taro@example.jp"),
+        ("  taro.yamada+city@mail.example.co.jp　", "taro.yamada+city@mail.example.co.jp"),
+        ("taro..yamada.@docomo.ne.jp", "taro..yamada.@docomo.ne.jp"),
+        ("taro.@EZweb.ne.jp", "taro.@ezweb.ne.jp"),
+        ("user@例え.jp", "user@例え.jp"),
+    ],
+)
+def test_email_accepted(raw: str, expected: str) -> None:
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "taro",
+        "taro@",
+        "@example.jp",
+        "taro@example",
+        "taro@localhost",
+        "taro yamada@example.jp",
+        "太郎@example.jp",
+        "taro..yamada@gmail.com",
+        "taro@@example.jp",
+        ".taro@docomo.ne.jp",
+        "taro@exa\u200bmple.jp",
+        "taro@\udcff.jp",
+    ],
+)
+def test_email_rejected(raw: str) -> None:
+    with pytest.raises(InputError, match="メールアドレスの形式が正しくありません"):
+        normalize_email(raw)
+
+
+def test_email_empty() -> None:
+    with pytest.raises(InputError, match="メールアドレスを入力してください"):
+        normalize_email("　")
+
+
+# --------------------------------------------------------------------------------------------
+# Robustness: arbitrary text only ever produces InputError
+# --------------------------------------------------------------------------------------------
+
+_PARSERS: list[Callable[[str], object]] = [
+    normalize_postal_code,
+    normalize_phone,
+    lambda s: normalize_kana(s, "hiragana"),
+    lambda s: normalize_kana(s, "katakana"),
+    normalize_name,
+    normalize_text,
+    lambda s: normalize_text(s, multiline=True),
+    parse_date,
+    normalize_number,
+    normalize_email,
+]
+
+# Characters the parsers look for, so that random text gets past the first checks now and then.
+_INTERESTING = st.lists(
+    st.one_of(
+        st.sampled_from("0123456789０１２３４５６７８９-－ー−/.．年月日元"),
+        st.sampled_from(["令和", "平成", "昭和", "大正", "明治", *"RHSTMr@＠,，+＋()（）〒 \u3000"]),
+        st.characters(),
+    ),
+    max_size=20,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(), _INTERESTING))
+def test_parsers_raise_only_input_error(s: str) -> None:
+    for parse in _PARSERS:
+        try:
+            result = parse(s)
+        except InputError as e:
+            assert str(e)
+        else:
+            assert isinstance(result, (str, date))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="0123456789０１２３４５６７８９-ー（）() +", max_size=16))
+def test_phone_is_idempotent(s: str) -> None:
+    try:
+        once = normalize_phone(s)
+    except InputError:
+        return
+    assert normalize_phone(once) == once
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet="あいうアイウｱｲｳがガｶﾞーｰ-・ 　ゃャ", max_size=12))
+def test_kana_is_idempotent(s: str) -> None:
+    for script in ("hiragana", "katakana"):
+        try:
+            once = normalize_kana(s, script)
+        except InputError:
+            continue
+        assert normalize_kana(once, script) == once
