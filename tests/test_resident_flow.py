@@ -99,6 +99,16 @@ def test_double_click_and_retry_return_the_same_receipt_number(client, procedure
     assert OutgoingEmail.objects.count() == 1
 
 
+def test_back_to_confirmation_after_submit_shows_the_same_receipt(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    response = client.get(confirm_url(procedure), follow=True)
+    assert Submission.objects.get().display_receipt_number in response.content.decode()
+    assert "申請を受け付けました" in response.content.decode()
+    page = client.get(form_url(procedure)).content.decode()  # a new application starts empty
+    assert 'value="髙橋"' not in page
+
+
 def test_back_to_form_shows_what_was_typed(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
     page = client.get(form_url(procedure)).content.decode()

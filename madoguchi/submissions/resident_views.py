@@ -84,7 +84,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     spec = version.spec
     saved = request.session.get(_state_key(procedure), {})
     if saved.get("version") != version.pk:
-        saved = {}
+        saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
         return _render_form(request, procedure, spec, saved.get("raw", {}), {}, saved.get("staged", {}))
 
@@ -171,6 +171,8 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
     if state != "open":
         return _closed_page(request, procedure, state)
     saved = request.session.get(_state_key(procedure))
+    if saved and saved.get("submitted"):
+        return redirect("public:done", code=code, procedure_id=procedure.pk)
     if not saved or not saved.get("valid") or saved.get("version") != procedure.current_version_id:
         return redirect("public:form", code=code, procedure_id=procedure.pk)
     spec = procedure.current_version.spec
@@ -244,7 +246,8 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
             "submission": result.submission.pk,
             "inquiry_code": format_inquiry_code(result.inquiry_code),
         }
-        request.session.pop(_state_key(procedure), None)
+        # Browser Back to the 確認画面 shows the completion again instead of inviting a second submission.
+        request.session[_state_key(procedure)] = {"submitted": result.submission.pk}
     return redirect(done_url)
 
 
