@@ -78,3 +78,10 @@ def test_postal_code_lookup(client):
     assert client.get("/api/v1/postal-codes/680-8570").json()["address"] == "鳥取県鳥取市東町"
     assert client.get("/api/v1/postal-codes/0000000").status_code == 404
     assert client.get("/api/v1/postal-codes/abc").status_code == 404
+
+
+def test_stylesheet_and_script_are_served(client):
+    for path in ("/static/madoguchi/site.css", "/static/madoguchi/form.js"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert b"".join(response.streaming_content)
