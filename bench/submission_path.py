@@ -141,14 +141,20 @@ def main() -> None:
          f"c.execute('DROP DATABASE IF EXISTS {dbname}'); c.execute('CREATE DATABASE {dbname}')"],
         check=True,
     )  # fmt: skip
-    for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0"]):
+    setup = (
+        ["migrate", "-v0"],
+        ["createcachetable"],
+        ["load_demo", "-v0"],
+        ["collectstatic", "--noinput", "-v0"],
+    )
+    for command in setup:
         subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True)
     procedure_id = subprocess.run(
         [PY, "manage.py", "shell", "-c",
          "from madoguchi.procedures.models import Procedure as P; p=P.objects.get(kind='signup'); "
          f"P.objects.filter(pk=p.pk).update(capacity={args.requests * 2}); print(p.pk)"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+    ).stdout.split()[-1]  # fmt: skip
 
     port = free_port()
     server = subprocess.Popen(
@@ -200,7 +206,7 @@ def main() -> None:
         [PY, "manage.py", "shell", "-c",
          "from madoguchi.submissions.models import Submission; print(Submission.objects.count())"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+    ).stdout.split()[-1]  # fmt: skip
     base_rps = len(base_lat) / base_time
     sub_rps = len(sub_lat) / sub_time
     print(

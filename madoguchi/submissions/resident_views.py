@@ -9,6 +9,7 @@ import secrets
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -193,14 +194,17 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     done_url = reverse(
         "public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
     )
-    if token and Submission.objects.filter(token=token, procedure=procedure).exists():
-        return redirect(done_url)  # a double click or a retried POST: the same 受付番号
     saved = request.session.get(_state_key(procedure))
     if not token or not saved or saved.get("token") != token or not saved.get("valid"):
+        if token and Submission.objects.filter(token=token, procedure=procedure).exists():
+            return redirect(done_url)  # a double click or a retried POST: the same 受付番号
         messages.warning(request, "入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     # The version the resident's answers were checked against: submit() refuses it if no longer current.
-    version = FormVersion.objects.get(pk=saved["version"], procedure=procedure)
+    if saved["version"] == procedure.current_version_id:
+        version = procedure.current_version
+    else:
+        version = FormVersion.objects.get(pk=saved["version"], procedure=procedure)
     spec = version.spec
     values = dict(saved["values"])
     staged_ids = {key: item["staged"] for key, item in saved.get("staged", {}).items() if key in values}
@@ -221,14 +225,25 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
         values.pop(key)
     email = values.get(spec.email_field, "") if spec.email_field else ""
     try:
-        result = services.submit(
-            procedure=procedure,
-            version=version,
-            answers=values,
-            staged_files=staged_files,
-            token=token,
-            applicant_email=email,
-        )
+        with transaction.atomic():
+            result = services.submit(
+                procedure=procedure,
+                version=version,
+                answers=values,
+                staged_files=staged_files,
+                token=token,
+                applicant_email=email,
+            )
+            if result.created:
+                # The answers leave the session and the completion enters it in the submission's own
+                # commit: Back to the 確認画面 then shows the completion instead of inviting a resubmit.
+                request.session[f"done:{procedure.pk}"] = {
+                    "submission": result.submission.pk,
+                    "inquiry_code": format_inquiry_code(result.inquiry_code),
+                }
+                request.session[_state_key(procedure)] = {"submitted": result.submission.pk}
+                request.session.save()
+                request.session.modified = False
     except services.VersionChanged as exc:
         messages.warning(request, str(exc))
         saved["valid"] = False
@@ -241,13 +256,6 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
             {"procedure": procedure, "organization": procedure.organization, "message": str(exc)},
             status=409,
         )
-    if result.created:
-        request.session[f"done:{procedure.pk}"] = {
-            "submission": result.submission.pk,
-            "inquiry_code": format_inquiry_code(result.inquiry_code),
-        }
-        # Browser Back to the 確認画面 shows the completion again instead of inviting a second submission.
-        request.session[_state_key(procedure)] = {"submitted": result.submission.pk}
     return redirect(done_url)
 
 

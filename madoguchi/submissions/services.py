@@ -54,6 +54,9 @@ class VersionChanged(SubmissionError):
     pass
 
 
+RECEIPT_NUMBER_ATTEMPTS = 5
+
+
 @dataclass
 class SubmitResult:
     submission: Submission
@@ -90,30 +93,30 @@ def submit(
 
     A second call with the same token returns the first submission, whatever happened in between.
     """
-    existing = Submission.objects.filter(token=token).first()
-    if existing is not None:
-        return SubmitResult(existing, None, created=False)
-    try:
-        return _submit_once(
-            procedure=procedure,
-            version=version,
-            answers=answers,
-            staged_files=staged_files,
-            token=token,
-            applicant_email=applicant_email,
-        )
-    except IntegrityError:
-        # A concurrent request with the same token committed first: return its submission.
-        existing = Submission.objects.filter(token=token).first()
-        if existing is None:
-            raise
-        return SubmitResult(existing, None, created=False)
+    # The common case costs one transaction and no look-ups: the unique token and the unique receipt
+    # number are checked by the database. A clash rolls everything back and tells which one it was.
+    for _attempt in range(RECEIPT_NUMBER_ATTEMPTS):
+        try:
+            return _submit_once(
+                procedure=procedure,
+                version=version,
+                answers=answers,
+                staged_files=staged_files,
+                token=token,
+                applicant_email=applicant_email,
+            )
+        except IntegrityError:
+            existing = Submission.objects.filter(token=token).first()
+            if existing is not None:
+                # A double click or a retried POST committed first: return that submission.
+                return SubmitResult(existing, None, created=False)
+            # Otherwise a receipt number was drawn twice (or a first-of-day count raced): try again.
+    raise SubmissionError("受付番号を発行できませんでした。時間をおいてもう一度お試しください。")
 
 
 @transaction.atomic
 def _submit_once(*, procedure, version, answers, staged_files, token, applicant_email) -> SubmitResult:
     now = timezone.now()
-    procedure = Procedure.objects.get(pk=procedure.pk)
     state = procedure.reception_state(now)
     if state not in ("open", "full"):
         raise ReceptionClosed(RECEPTION_MESSAGES[state])
@@ -122,24 +125,19 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
             "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
         )
     inquiry_code = new_inquiry_code()
-    submission = _insert_with_unique_receipt_number(
+    submission = Submission(
         organization_id=procedure.organization_id,
         procedure=procedure,
         form_version=version,
+        receipt_number=new_receipt_number(),
         inquiry_code_hash=hash_inquiry_code(inquiry_code),
         token=token,
         status=Status.RECEIVED,
         submitted_at=now,
         applicant_email=applicant_email,
-        answers=answers,
     )
-    if procedure.capacity is not None:
-        # One conditional UPDATE: the database decides, so concurrent requests can never overbook.
-        taken = Procedure.objects.filter(pk=procedure.pk, seats_taken__lt=F("capacity")).update(
-            seats_taken=F("seats_taken") + 1
-        )
-        if not taken:
-            raise CapacityFull(RECEPTION_MESSAGES["full"])
+    write_answers(submission, answers)
+    submission.save(force_insert=True)
     final_answers = dict(answers)
     for key, staged in staged_files.items():
         attachment = Attachment.objects.create(
@@ -153,7 +151,7 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
             size=staged.size,
         )
         final_answers[key] = {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
-        staged.delete()
+        StagedUpload.objects.filter(pk=staged.pk).delete()
     if staged_files:
         write_answers(submission, final_answers)
         submission.save(update_fields=["answers_data"])
@@ -165,25 +163,19 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
         actor_kind="resident",
         created_at=now,
     )
-    count_submission(procedure=procedure, at=now)
     if applicant_email and procedure.send_receipt_email:
         notify.queue_receipt_email(submission=submission, inquiry_code=inquiry_code)
+    # The rows every submission of a procedure shares (seats, the day's count) are updated last, so
+    # their locks are held only until the commit that follows.
+    if procedure.capacity is not None:
+        # One conditional UPDATE: the database decides, so concurrent requests can never overbook.
+        taken = Procedure.objects.filter(pk=procedure.pk, seats_taken__lt=F("capacity")).update(
+            seats_taken=F("seats_taken") + 1
+        )
+        if not taken:
+            raise CapacityFull(RECEPTION_MESSAGES["full"])
+    count_submission(procedure=procedure, at=now)
     return SubmitResult(submission, inquiry_code, created=True)
-
-
-def _insert_with_unique_receipt_number(*, answers, **fields) -> Submission:
-    for _attempt in range(5):
-        submission = Submission(receipt_number=new_receipt_number(), **fields)
-        write_answers(submission, answers)
-        try:
-            with transaction.atomic():
-                submission.save()
-        except IntegrityError:
-            if Submission.objects.filter(token=fields["token"]).exists():
-                raise  # the same submit again: submit() returns the first one
-            continue  # a receipt number drawn twice: draw again
-        return submission
-    raise SubmissionError("受付番号を発行できませんでした。時間をおいてもう一度お試しください。")
 
 
 @transaction.atomic
