@@ -32,6 +32,26 @@ def test_home_lists_my_procedures_with_counts_by_status(client, colleague, proce
     assert '<td class="num">1</td><td class="num">1</td>' in page  # 処理待ち 1, 処理中 1
 
 
+def test_status_counts_follow_every_move_without_counting_rows(client, colleague, procedure):
+    from django.db.models import Count
+
+    from madoguchi.stats.services import status_counts
+
+    made = [make_submission(procedure).submission for _ in range(5)]
+    services.transition(submission=made[0], to_status=Status.IN_REVIEW, actor=colleague)
+    services.transition(submission=made[0], to_status=Status.RETURNED, actor=colleague, reason="写しが不鮮明")
+    services.transition(submission=made[1], to_status=Status.IN_REVIEW, actor=colleague)
+    services.transition(submission=made[1], to_status=Status.COMPLETED, actor=colleague)
+    services.transition(submission=made[2], to_status=Status.REJECTED, actor=colleague, reason="対象外です")
+    services.withdraw(submission=made[3], reason="予定が合わなくなりました")
+    real = dict(Submission.objects.filter(procedure=procedure).values_list("status").annotate(n=Count("id")))
+    assert real == {"returned": 1, "completed": 1, "rejected": 1, "withdrawn": 1, "received": 1}
+    assert {k: v for k, v in status_counts([procedure.pk])[procedure.pk].items() if v} == real
+    client.force_login(colleague)
+    page = client.get(reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert "すべて 5件" in page
+
+
 def test_inbox_filters_by_status_and_receipt_number(client, colleague, procedure):
     first = make_submission(procedure).submission
     second = make_submission(procedure).submission

@@ -1,14 +1,12 @@
-from collections import defaultdict
-
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from madoguchi.accounts import access
 from madoguchi.accounts.models import Role
 from madoguchi.procedures.models import Procedure
-from madoguchi.submissions.models import Status, Submission
+from madoguchi.stats.services import status_counts
+from madoguchi.submissions.models import Status
 
 
 @login_required
@@ -21,22 +19,15 @@ def home(request: HttpRequest) -> HttpResponse:
         .select_related("department", "organization")
         .order_by("organization__code", "title")
     )
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
     visible = [p.pk for p in procedures if roles.get(p.organization_id) in access.SEE_ANSWERS]
-    rows = (
-        Submission.objects.filter(organization__in=organizations, procedure_id__in=visible)
-        .values("procedure_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for row in rows:
-        counts[row["procedure_id"]][row["status"]] = row["n"]
+    counts = status_counts(visible)
     statuses = [s for s in Status if s != Status.DRAFT]
     by_org = []
     for organization in organizations:
         items = [
             {
                 "procedure": p,
-                "counts": [counts[p.pk].get(s.value, 0) for s in statuses],
+                "counts": [counts.get(p.pk, {}).get(s.value, 0) for s in statuses],
                 "can_open": p.pk in visible,
             }
             for p in procedures

@@ -5,27 +5,57 @@ from django.db.models import F, Sum
 
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.lib.timeutil import jst_date
-from madoguchi.stats.models import DailyCount
+from madoguchi.stats.models import DailyCount, StatusCount
 
 
-def count_submission(*, procedure, at: datetime) -> None:
-    """Add one submission to the day's count. Call inside the submission's transaction."""
-    day = jst_date(at)
-    updated = DailyCount.objects.filter(procedure=procedure, day=day).update(count=F("count") + 1)
-    if updated:
+def _add(model, *, key: dict, organization_id: int, delta: int, **create_fields) -> None:
+    """Add delta to the counter row named by key, creating it at the first use. Inside a transaction."""
+    if model.objects.filter(**key).update(count=F("count") + delta):
         return
     try:
         with transaction.atomic():
-            DailyCount.objects.create(
-                organization_id=procedure.organization_id,
-                procedure=procedure,
-                day=day,
-                fiscal_year=fiscal_year(day),
-                count=1,
-            )
+            model.objects.create(organization_id=organization_id, count=delta, **key, **create_fields)
     except IntegrityError:
         # Another transaction created the row first: it is there now, add to it.
-        DailyCount.objects.filter(procedure=procedure, day=day).update(count=F("count") + 1)
+        model.objects.filter(**key).update(count=F("count") + delta)
+
+
+def count_submission(*, procedure, at: datetime) -> None:
+    """Add one submission to the day's count and to 処理待ち. Call inside the submission's transaction."""
+    day = jst_date(at)
+    _add(
+        DailyCount,
+        key={"procedure_id": procedure.pk, "day": day},
+        organization_id=procedure.organization_id,
+        delta=1,
+        fiscal_year=fiscal_year(day),
+    )
+    move_status_count(submission=None, procedure=procedure, from_status="", to_status="received")
+
+
+def move_status_count(*, submission, from_status: str, to_status: str, procedure=None) -> None:
+    """One submission leaves from_status for to_status. Call inside the transaction that moves it."""
+    procedure_id = procedure.pk if procedure else submission.procedure_id
+    organization_id = procedure.organization_id if procedure else submission.organization_id
+    # Rows are always touched in the same order, so two transitions can never wait on each other.
+    for status, delta in sorted([(from_status, -1), (to_status, 1)]):
+        if status:
+            _add(
+                StatusCount,
+                key={"procedure_id": procedure_id, "status": status},
+                organization_id=organization_id,
+                delta=delta,
+            )
+
+
+def status_counts(procedure_ids) -> dict[int, dict[str, int]]:
+    """{procedure id: {status: count}} from the counters, never from the submissions table."""
+    counts: dict[int, dict[str, int]] = {pk: {} for pk in procedure_ids}
+    for procedure_id, status, count in StatusCount.objects.filter(procedure_id__in=procedure_ids).values_list(
+        "procedure_id", "status", "count"
+    ):
+        counts[procedure_id][status] = count
+    return counts
 
 
 def counts_by_organization(*, organizations, fiscal_year: int) -> dict[int, int]:

@@ -15,7 +15,7 @@ from madoguchi.audit import services as audit
 from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
 from madoguchi.notifications import services as notify
 from madoguchi.procedures.models import FormVersion, Procedure
-from madoguchi.stats.services import count_submission
+from madoguchi.stats.services import count_submission, move_status_count
 from madoguchi.submissions.answers import write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
@@ -222,6 +222,7 @@ def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) ->
     submission.status = to_status
     submission.correction_deadline = deadline if to_status == Status.RETURNED else None
     submission.save(update_fields=["status", "correction_deadline", "updated_at"])
+    move_status_count(submission=submission, from_status=old, to_status=to_status)
     StatusChange.objects.create(
         organization_id=submission.organization_id,
         submission=submission,

@@ -8,7 +8,6 @@ from urllib.parse import quote, urlencode
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -23,20 +22,12 @@ from madoguchi.lib.receipt import format_receipt_number, parse_receipt_number
 from madoguchi.lib.timeutil import JST, jst_start_of_day
 from madoguchi.procedures.formspec import FormSpec
 from madoguchi.procedures.models import FormVersion
+from madoguchi.stats.services import status_counts
 from madoguchi.submissions import intake, services
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Status, Submission
 
 PAGE_SIZE = 50
-
-
-def status_counts(procedure) -> dict[str, int]:
-    rows = (
-        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
-        .values("status")
-        .annotate(n=Count("id"))
-    )
-    return {row["status"]: row["n"] for row in rows}
 
 
 def _date_filter(text: str, label: str, errors: list[str]):
@@ -85,7 +76,7 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     query = {k: v for k, v in request.GET.items() if k in ("status", "from", "to", "receipt") and v}
     next_url = f"?{urlencode({**query, 'after': page[-1].id})}" if has_next else None
     first_url = f"?{urlencode(query)}" if after else None
-    counts = status_counts(procedure)
+    counts = status_counts([procedure.pk])[procedure.pk]
     return render(
         request,
         "staff/inbox.html",

@@ -1,0 +1,223 @@
+"""The staff inbox and the export at 1,000,000 submissions, next to the same at 10,000 in the same run.
+
+One procedure gets 10,000 submissions, is measured, then grows to 1,000,000 and is measured again:
+
+- inbox: first page, a page deep in the list, the 処理待ち filter, a 受付番号 look-up and a date range,
+  each the median of several requests through the real view (middleware, template, access checks);
+- export: CSV (UTF-8 and CP932) and .xlsx, each in a fresh process, rows/s and peak memory (max RSS).
+
+The ratios (1M / 10k) are what matters: ~1 for the inbox means paging does not slow down with size,
+~1 for export memory means it is streamed.
+
+    .venv/bin/python bench/inbox_export.py                      # 1,000,000 rows, CSV + xlsx
+    .venv/bin/python bench/inbox_export.py --rows 200000 --no-xlsx
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/madoguchi_bench_rows (default)
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = 10_000
+FORM = {
+    "name__family": "髙橋",
+    "name__given": "﨑子",
+    "furigana": "たかはし さきこ",
+    "phone": "0857-20-3111",
+    "email": "sakiko@example.jp",
+    "session": "12月10日（木）午前",
+    "own_phone": "持っている",
+    "agree": "1",
+}
+
+
+def setup_django(database_url: str) -> None:
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
+            "SECRET_KEY": "bench-only-secret",
+            "SECURE_COOKIES": "false",
+            "STATIC_MANIFEST": "false",
+            "ALLOWED_HOSTS": "testserver",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def grow(procedure, template_answers: dict, upto: int) -> None:
+    """Insert submissions in SQL until the procedure has `upto`; statuses and days spread as in real life."""
+    from django.db import connection
+
+    from madoguchi.submissions.models import Submission
+
+    have = Submission.objects.filter(procedure=procedure).count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO submissions_submission
+                (organization_id, procedure_id, form_version_id, receipt_number, inquiry_code_hash, token,
+                 status, submitted_at, updated_at, answers_data, applicant_email, assignee_id,
+                 correction_deadline)
+            SELECT %s, %s, %s, lpad(g::text, 10, '0'), repeat('0', 64), 'bench-' || g,
+                   CASE WHEN g %% 50 = 0 THEN 'received' WHEN g %% 50 = 1 THEN 'in_review'
+                        WHEN g %% 97 = 0 THEN 'rejected' ELSE 'completed' END,
+                   now() - make_interval(secs => (%s - g) * 30), now(), %s::jsonb, 'sakiko@example.jp',
+                   NULL, NULL
+            FROM generate_series(%s, %s) AS g
+            """,
+            [
+                procedure.organization_id,
+                procedure.pk,
+                procedure.current_version_id,
+                upto,
+                json.dumps(template_answers, ensure_ascii=False),
+                have + 1,
+                upto,
+            ],
+        )
+        cursor.execute("VACUUM ANALYZE submissions_submission")
+
+
+def timed(client, url: str, repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, (url, response.status_code)
+    return statistics.median(times) * 1000
+
+
+def inbox_timings(client, procedure) -> dict[str, float]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from madoguchi.lib.timeutil import JST
+    from madoguchi.submissions.models import Submission
+
+    base = f"/staff/procedures/{procedure.pk}/"
+    rows = Submission.objects.filter(procedure=procedure)
+    deep = rows.order_by("id").values_list("id", flat=True)[100]
+    middle = rows.order_by("id").values_list("receipt_number", flat=True)[rows.count() // 2]
+    from madoguchi.lib.receipt import format_receipt_number
+
+    day = (timezone.now() - timedelta(days=1)).astimezone(JST).date().isoformat()
+    return {
+        "inbox first page": timed(client, base),
+        "inbox deep page": timed(client, f"{base}?after={deep}"),
+        "inbox 処理待ち only": timed(client, f"{base}?status=received"),
+        "inbox 受付番号": timed(client, f"{base}?receipt={format_receipt_number(middle)}"),
+        "inbox one day": timed(client, f"{base}?from={day}&to={day}"),
+    }
+
+
+EXPORT_CHILD = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+from bench.inbox_export import setup_django
+setup_django({url!r})
+from django.test import Client
+from django.contrib.auth import get_user_model
+client = Client()
+client.force_login(get_user_model().objects.get(username="tottori-staff"))
+start = time.perf_counter()
+response = client.get({path!r})
+size = 0
+for chunk in (response.streaming_content if response.streaming else [response.content]):
+    size += len(chunk)
+elapsed = time.perf_counter() - start
+print(elapsed, size, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def export_run(database_url: str, path: str) -> tuple[float, int, int]:
+    code = EXPORT_CHILD.format(root=str(ROOT), url=database_url, path=path)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    elapsed, size, rss_kb = out.split()[-3:]
+    return float(elapsed), int(size), int(rss_kb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--no-xlsx", action="store_true")
+    args = parser.parse_args()
+    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/madoguchi_bench_rows")
+    dbname = database_url.rsplit("/", 1)[-1]
+    import psycopg
+
+    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
+        admin.execute(f"CREATE DATABASE {dbname}")
+    setup_django(database_url)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from madoguchi.procedures.models import Procedure
+    from madoguchi.submissions.models import Submission
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    call_command("load_demo", verbosity=0)
+    procedure = Procedure.objects.select_related("organization").get(kind="signup")
+    Procedure.objects.filter(pk=procedure.pk).update(capacity=None)
+    procedure.refresh_from_db()
+
+    # One real submission through the resident's pages gives the stored answers every row copies.
+    resident = Client()
+    form = f"/{procedure.organization.code}/procedures/{procedure.pk}/"
+    resident.post(form, {**FORM, "version": procedure.current_version_id})
+    confirm = resident.get(form + "confirm/").content.decode()
+    token = confirm.split('name="token" value="', 1)[1].split('"', 1)[0]
+    assert resident.post(form + "confirm/", {"token": token}).status_code == 302
+    template = Submission.objects.get(procedure=procedure).answers_data
+    Submission.objects.filter(procedure=procedure).delete()
+
+    staff = Client()
+    staff.force_login(get_user_model().objects.get(username="tottori-staff"))
+    exports = [("CSV UTF-8", ".csv"), ("CSV CP932", ".csv?encoding=cp932")]
+    if not args.no_xlsx:
+        exports.append(("xlsx", ".xlsx"))
+    results = {}
+    for size in (SMALL, args.rows):
+        started = time.perf_counter()
+        grow(procedure, template, size)
+        print(f"{size:,} rows inserted in {time.perf_counter() - started:.0f} s", flush=True)
+        results[size] = inbox_timings(staff, procedure)
+        for label, suffix in exports:
+            results[size][label] = export_run(
+                database_url, f"/staff/procedures/{procedure.pk}/export{suffix}"
+            )
+            print(f"  {label} at {size:,}: {results[size][label]}", flush=True)
+
+    small, big = results[SMALL], results[args.rows]
+    print(f"\nPostgreSQL, one procedure, {SMALL:,} then {args.rows:,} submissions")
+    print(f"{'':22}{f'{SMALL:,} ms':>12}{f'{args.rows:,} ms':>14}{'ratio':>8}")
+    for key in small:
+        if key.startswith("inbox"):
+            print(f"{key:22}{small[key]:12.1f}{big[key]:14.1f}{big[key] / small[key]:8.2f}")
+    print(f"\n{'export':12}{'rows':>11}{'seconds':>9}{'rows/s':>9}{'MB out':>8}{'max RSS MB':>11}")
+    for label, _ in exports:
+        for size in (SMALL, args.rows):
+            elapsed, out_bytes, rss = results[size][label]
+            print(
+                f"{label:12}{size:11,}{elapsed:9.1f}{size / elapsed:9.0f}{out_bytes / 1e6:8.1f}{rss / 1024:11.1f}"
+            )
+        print(f"{'':12}memory ratio {results[args.rows][label][2] / results[SMALL][label][2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
