@@ -28,6 +28,8 @@ public_patterns = [
     path("status/view/", resident_views.status_view, name="status_view"),
     path("status/withdraw/", resident_views.status_withdraw, name="status_withdraw"),
     path("status/end/", resident_views.status_end, name="status_end"),
+    path("status/correct/", resident_views.status_correct, name="status_correct"),
+    path("status/correct/confirm/", resident_views.status_correct_confirm, name="status_correct_confirm"),
     path("<orgcode:code>/", org_views.organization_page, name="organization"),
     path("<orgcode:code>/procedures/<int:procedure_id>/", resident_views.form_page, name="form"),
     path(

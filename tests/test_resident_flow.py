@@ -339,3 +339,70 @@ def test_home_search_finds_procedures_across_organizations(client, procedure, co
     assert "シニア向けスマートフォン教室" in page
     page = client.get("/312029/").content.decode()
     assert "シニア向けスマートフォン教室" not in page
+
+
+def submit_and_look_up(client, procedure, data, **files):
+    """Submit through the pages, then look the submission up as the resident would, in a new browser."""
+    assert post_form(client, procedure, {**data, **files}).status_code == 302
+    page = client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)}, follow=True)
+    page = page.content.decode()
+    receipt = re.search(r'data-testid="receipt-number">([^<]+)<', page).group(1)
+    code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
+    resident = client.__class__()
+    resident.post(reverse("public:status"), {"receipt_number": receipt, "inquiry_code": code})
+    return resident, Submission.objects.get(receipt_number=receipt.replace("-", ""))
+
+
+def test_returned_submission_is_corrected_and_resubmitted_with_the_same_receipt(client, tottori, colleague):
+    from madoguchi.stats.services import status_counts
+    from madoguchi.submissions import services
+
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    upload = SimpleUploadedFile("写真.png", PNG, content_type="image/png")
+    resident, submission = submit_and_look_up(client, procedure, all_types_post(), doc=upload)
+    services.transition(
+        submission=submission, to_status=Status.RETURNED, actor=colleague, reason="電話番号が不通です"
+    )
+
+    page = resident.get(reverse("public:status_view")).content.decode()
+    assert "返却中" in page and "電話番号が不通です" in page and "内容を修正する" in page
+    page = resident.get(reverse("public:status_correct")).content.decode()
+    assert "電話番号が不通です" in page and submission.display_receipt_number in page
+    assert 'value="山﨑"' in page and 'value="090-1234-5678"' in page  # the stored answers fill the form
+    assert "添付済み：写真.png" in page
+
+    bad = resident.post(reverse("public:status_correct"), all_types_post(phone="0857-20", title="直した件名"))
+    assert bad.status_code == 400
+    assert "電話番号" in bad.content.decode() and 'value="直した件名"' in bad.content.decode()
+
+    good = resident.post(reverse("public:status_correct"), all_types_post(phone="0857-22-8111"))
+    assert good.status_code == 302
+    page = resident.get(reverse("public:status_correct_confirm")).content.decode()
+    assert "0857-22-8111" in page and "写真.png" in page and "この内容で再提出する" in page
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    page = resident.post(reverse("public:status_correct_confirm"), {"token": token}, follow=True)
+    assert "再提出しました" in page.content.decode()
+    # A second click finds it already resubmitted: nothing happens twice.
+    resident.post(reverse("public:status_correct_confirm"), {"token": token})
+
+    submission.refresh_from_db()
+    answers = read_answers(submission)
+    assert submission.status == Status.RECEIVED and answers["phone"] == "0857-22-8111"
+    assert answers["doc"]["name"] == "写真.png"  # the file attached before is kept
+    assert submission.revisions.count() == 1
+    assert [h.to_status for h in submission.history.all()] == ["received", "returned", "received"]
+    assert status_counts([procedure.pk])[procedure.pk] == {"received": 1, "returned": 0}
+
+    client.force_login(colleague)
+    staff_page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk}))
+    staff_page = staff_page.content.decode()
+    assert "補正前の内容" in staff_page and "090-1234-5678" in staff_page  # what it said before
+    assert "写真.png（" in staff_page and "（ダウンロード）</a>" in staff_page
+
+
+def test_correction_only_while_returned(client, procedure):
+    resident, _ = submit_and_look_up(client, procedure, SIGNUP_POST)
+    response = resident.get(reverse("public:status_correct"), follow=True)
+    assert "いまは修正できる状態ではありません" in response.content.decode()
+    assert client.__class__().get(reverse("public:status_correct")).status_code == 302
+    assert client.__class__().post(reverse("public:status_correct_confirm")).status_code == 302

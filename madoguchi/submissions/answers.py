@@ -16,3 +16,20 @@ def write_answers(submission, answers: dict[str, Any]) -> None:
 def read_answers(submission) -> dict[str, Any]:
     data = submission.answers_data or {}
     return dict(data.get("answers", {}))
+
+
+def keep_revision(submission, *, at) -> None:
+    """Keep the answers about to be replaced by a correction (補正), in the same store as the answers."""
+    from madoguchi.submissions.models import AnswerRevision
+
+    AnswerRevision.objects.create(
+        organization_id=submission.organization_id,
+        submission=submission,
+        answers_data=submission.answers_data,
+        replaced_at=at,
+    )
+
+
+def read_revision(revision) -> dict[str, Any]:
+    data = revision.answers_data or {}
+    return dict(data.get("answers", {}))

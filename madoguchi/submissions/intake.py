@@ -203,6 +203,30 @@ def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
     return guessed.mime
 
 
+def raw_from_values(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of a form filled with stored answers, for a resident who corrects them (補正)."""
+    raw: dict[str, Any] = {}
+    for spec in form.input_fields:
+        value = values.get(spec.key)
+        if spec.type == "name":
+            value = value or {}
+            raw[f"{spec.key}__family"] = value.get("family", "")
+            raw[f"{spec.key}__given"] = value.get("given", "")
+        elif spec.type == "address":
+            value = value or {}
+            raw[f"{spec.key}__postal"] = value.get("postal_code", "")
+            raw[f"{spec.key}__address"] = value.get("address", "")
+        elif spec.type == "multiple_choice":
+            raw[spec.key] = list(value or [])
+        elif spec.type == "consent":
+            raw[spec.key] = "1" if value else ""
+        elif spec.type == "file":
+            raw[f"{spec.key}__remove"] = False
+        else:
+            raw[spec.key] = "" if value is None else str(value)
+    return raw
+
+
 def display_value(spec: FieldSpec, value: Any) -> str:
     """How an answer reads on the 確認画面, the staff page, the e-mail and the export."""
     if value is None or value == "" or value == []:

@@ -112,3 +112,19 @@ class Attachment(models.Model):
 
     class Meta:
         verbose_name = verbose_name_plural = "添付ファイル"
+
+
+class AnswerRevision(models.Model):
+    """The answers as they were before the resident corrected a returned submission (補正).
+
+    Written and read only through submissions.answers, like the submission's own answers.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="revisions")
+    answers_data = models.JSONField(default=dict)
+    replaced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["replaced_at", "id"]
+        verbose_name = verbose_name_plural = "補正前の回答"

@@ -131,7 +131,9 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
 
 
-def _render_form(request, procedure, spec, raw, errors, staged, status=200) -> HttpResponse:
+def _render_form(
+    request, procedure, spec, raw, errors, staged, status=200, *, form_action=None, correction=None
+) -> HttpResponse:
     fields = []
     for field in spec.fields:
         fields.append(
@@ -154,6 +156,11 @@ def _render_form(request, procedure, spec, raw, errors, staged, status=200) -> H
             "procedure": procedure,
             "organization": procedure.organization,
             "version": procedure.current_version,
+            "form_action": form_action
+            or reverse(
+                "public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
+            ),
+            "correction": correction,
             "fields": fields,
             "error_list": error_list,
             "has_files": any(f.type == "file" for f in spec.fields),
@@ -185,6 +192,8 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
             "organization": procedure.organization,
             "rows": _rows(spec, saved["values"]),
             "token": saved["token"],
+            "form_action": reverse("public:confirm", kwargs={"code": code, "procedure_id": procedure.pk}),
+            "back_url": reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk}),
         },
     )
 
@@ -348,6 +357,7 @@ def status_view(request: HttpRequest) -> HttpResponse:
             "history": history,
             "rows": _rows(spec, read_answers(submission)),
             "can_withdraw": submission.status in services.RESIDENT_WITHDRAWABLE,
+            "can_correct": submission.status == Status.RETURNED,
             "Status": Status,
         },
     )
@@ -373,3 +383,126 @@ def status_withdraw(request: HttpRequest) -> HttpResponse:
 def status_end(request: HttpRequest) -> HttpResponse:
     request.session.pop("status_submission", None)
     return redirect("public:status")
+
+
+def _correction_key(submission: Submission) -> str:
+    return f"correct:{submission.pk}"
+
+
+def _returned_for_correction(request: HttpRequest) -> Submission | HttpResponse:
+    submission = _looked_up(request)
+    if submission is None:
+        return redirect("public:status")
+    if submission.status != Status.RETURNED:
+        request.session.pop(_correction_key(submission), None)
+        messages.info(
+            request, "この申請は、いまは修正できる状態ではありません（返却中のときに修正できます）。"
+        )
+        return redirect("public:status_view")
+    return submission
+
+
+def _correction_context(submission: Submission) -> dict:
+    returned = submission.history.filter(to_status=Status.RETURNED).order_by("-created_at", "-id").first()
+    return {"submission": submission, "reason": returned.reason if returned else ""}
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def status_correct(request: HttpRequest) -> HttpResponse:
+    """補正: the resident fixes a returned submission, on the form version it was made with."""
+    submission = _returned_for_correction(request)
+    if isinstance(submission, HttpResponse):
+        return submission
+    procedure = submission.procedure
+    spec = submission.form_version.spec
+    saved = request.session.get(_correction_key(submission))
+    if saved is None:
+        answers = read_answers(submission)
+        kept = {k: v for k, v in answers.items() if isinstance(v, dict) and "attachment" in v}
+        saved = {"raw": intake.raw_from_values(spec, answers), "staged": kept}
+    render_args = {
+        "form_action": reverse("public:status_correct"),
+        "correction": _correction_context(submission),
+    }
+    if request.method == "GET":
+        return _render_form(request, procedure, spec, saved["raw"], {}, saved["staged"], **render_args)
+    staged = dict(saved["staged"])
+    result = intake.parse(spec, request.POST, request.FILES, staged=staged)
+    for key, (upload, content_type) in result.uploads.items():
+        staged_upload = services.stage_upload(
+            procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
+        )
+        staged[key] = {
+            "staged": staged_upload.pk,
+            "name": staged_upload.original_name,
+            "size": staged_upload.size,
+        }
+        result.values[key] = staged[key]
+    request.session[_correction_key(submission)] = {
+        "raw": result.raw,
+        "values": result.values,
+        "staged": {k: v for k, v in staged.items() if k in result.values},
+        "token": secrets.token_urlsafe(24),
+        "valid": not result.errors,
+    }
+    if result.errors:
+        return _render_form(
+            request, procedure, spec, result.raw, result.errors, staged, status=400, **render_args
+        )
+    return redirect("public:status_correct_confirm")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def status_correct_confirm(request: HttpRequest) -> HttpResponse:
+    submission = _returned_for_correction(request)
+    if isinstance(submission, HttpResponse):
+        return submission
+    saved = request.session.get(_correction_key(submission))
+    if not saved or not saved.get("valid"):
+        return redirect("public:status_correct")
+    procedure = submission.procedure
+    if request.method == "GET":
+        return render(
+            request,
+            "submissions/confirm.html",
+            {
+                "procedure": procedure,
+                "organization": submission.organization,
+                "rows": _rows(submission.form_version.spec, saved["values"]),
+                "token": saved["token"],
+                "form_action": reverse("public:status_correct_confirm"),
+                "back_url": reverse("public:status_correct"),
+                "submit_label": "この内容で再提出する",
+                "action_word": "再提出",
+            },
+        )
+    if request.POST.get("token", "") != saved["token"]:
+        return redirect("public:status_correct_confirm")
+    values = dict(saved["values"])
+    staged_ids = {key: item["staged"] for key, item in saved["staged"].items() if "staged" in item}
+    staged_rows = {
+        row.pk: row
+        for row in StagedUpload.objects.filter(
+            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
+        )
+    }
+    staged_files = {}
+    for key, staged_id in staged_ids.items():
+        if staged_id not in staged_rows:
+            messages.warning(
+                request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。"
+            )
+            return redirect("public:status_correct")
+        staged_files[key] = staged_rows[staged_id]
+        values.pop(key)
+    try:
+        done = services.resubmit(submission=submission, answers=values, staged_files=staged_files)
+    except services.SubmissionError as exc:
+        messages.error(request, str(exc))
+        return redirect("public:status_correct")
+    request.session.pop(_correction_key(submission), None)
+    if done:
+        messages.success(request, "修正した内容で再提出しました。受付番号は変わりません。")
+    return redirect("public:status_view")

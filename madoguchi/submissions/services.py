@@ -16,7 +16,7 @@ from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
 from madoguchi.notifications import services as notify
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
-from madoguchi.submissions.answers import write_answers
+from madoguchi.submissions.answers import keep_revision, write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
 # (from, to) → who may do it and whether a reason is required. DOMAIN.md "The status machine".
@@ -140,18 +140,7 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
     submission.save(force_insert=True)
     final_answers = dict(answers)
     for key, staged in staged_files.items():
-        attachment = Attachment.objects.create(
-            organization_id=procedure.organization_id,
-            submission=submission,
-            field_key=key,
-            storage_key=staged.storage_key,
-            file=staged.file.name,
-            original_name=staged.original_name,
-            content_type=staged.content_type,
-            size=staged.size,
-        )
-        final_answers[key] = {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
-        StagedUpload.objects.filter(pk=staged.pk).delete()
+        final_answers[key] = _attach(submission, key, staged)
     if staged_files:
         write_answers(submission, final_answers)
         submission.save(update_fields=["answers_data"])
@@ -216,6 +205,52 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
     return submission
 
 
+RESUBMIT_REASON = "補正して再提出"
+
+
+@transaction.atomic
+def resubmit(
+    *, submission: Submission, answers: dict[str, Any], staged_files: dict[str, StagedUpload]
+) -> bool:
+    """The resident corrects a returned submission (補正): same 受付番号, new answers, back to 処理待ち.
+
+    The answers it replaces are kept. Returns False, changing nothing, if it is no longer 返却中
+    (a double click, or staff took it back): the caller shows the status as it is now.
+    """
+    submission = Submission.objects.select_for_update().select_related("organization").get(pk=submission.pk)
+    if submission.status != Status.RETURNED:
+        return False
+    now = timezone.now()
+    keep_revision(submission, at=now)
+    own = set(submission.attachments.values_list("pk", flat=True))
+    final_answers = {}
+    for key, value in answers.items():
+        if isinstance(value, dict) and "attachment" in value and value["attachment"] not in own:
+            raise SubmissionError("添付ファイルの情報が正しくありません。もう一度ファイルを選んでください。")
+        final_answers[key] = value
+    for key, staged in staged_files.items():
+        final_answers[key] = _attach(submission, key, staged)
+    write_answers(submission, final_answers)
+    submission.save(update_fields=["answers_data", "updated_at"])
+    _move(submission, Status.RECEIVED, actor=None, actor_kind="resident", reason=RESUBMIT_REASON)
+    return True
+
+
+def _attach(submission: Submission, key: str, staged: StagedUpload) -> dict:
+    attachment = Attachment.objects.create(
+        organization_id=submission.organization_id,
+        submission=submission,
+        field_key=key,
+        storage_key=staged.storage_key,
+        file=staged.file.name,
+        original_name=staged.original_name,
+        content_type=staged.content_type,
+        size=staged.size,
+    )
+    StagedUpload.objects.filter(pk=staged.pk).delete()
+    return {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
+
+
 def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) -> Submission:
     old = submission.status
     now = timezone.now()
@@ -236,7 +271,9 @@ def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) ->
     audit.record(
         organization=submission.organization,
         actor=actor if actor_kind == "staff" else "申請者",
-        action="submission.transition" if actor_kind == "staff" else "submission.withdraw",
+        action="submission.transition"
+        if actor_kind == "staff"
+        else ("submission.withdraw" if to_status == Status.WITHDRAWN else "submission.resubmit"),
         obj=submission,
         detail={"from": old, "to": to_status},
     )

@@ -24,7 +24,7 @@ from madoguchi.procedures.formspec import FormSpec
 from madoguchi.procedures.models import FormVersion
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions import intake, services
-from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.answers import read_answers, read_revision
 from madoguchi.submissions.models import Status, Submission
 
 PAGE_SIZE = 50
@@ -104,20 +104,38 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
 def _answer_rows(submission: Submission) -> list[dict]:
     spec = submission.form_version.spec
     answers = read_answers(submission)
-    attachments = {a.field_key: a for a in submission.attachments.all()}
+    attachments = {a.pk: a for a in submission.attachments.all()}
     rows = []
     for field in spec.fields:
         if field.type == "heading":
             rows.append({"heading": field.label})
             continue
+        value = answers.get(field.key)
         rows.append(
             {
                 "label": field.label,
-                "value": intake.display_value(field, answers.get(field.key)),
-                "attachment": attachments.get(field.key),
+                "value": intake.display_value(field, value),
+                "attachment": attachments.get(value.get("attachment")) if isinstance(value, dict) else None,
             }
         )
     return rows
+
+
+def _revision_rows(submission: Submission) -> list[dict]:
+    """Each earlier set of answers (before a 補正), with only the fields that the resident changed."""
+    spec = submission.form_version.spec
+    later = read_answers(submission)
+    revisions = []
+    for revision in reversed(list(submission.revisions.all())):
+        before = read_revision(revision)
+        changed = [
+            {"label": f.label, "before": intake.display_value(f, before.get(f.key))}
+            for f in spec.input_fields
+            if before.get(f.key) != later.get(f.key)
+        ]
+        revisions.append({"replaced_at": revision.replaced_at, "changed": changed})
+        later = before
+    return revisions
 
 
 @login_required
@@ -148,6 +166,7 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "procedure": submission.procedure,
             "organization": submission.organization,
             "rows": _answer_rows(submission),
+            "revisions": _revision_rows(submission),
             "history": submission.history.select_related("actor"),
             "notes": submission.notes.select_related("author"),
             "emails": submission.emails.all(),
