@@ -58,8 +58,14 @@ class Client:
             data = urlencode(body).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Referer"] = "http://127.0.0.1/"
-        self.conn.request(method, path, body=data, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed an idle keep-alive connection: open a new one, as a browser does.
+            self.conn.close()
+            self.conn.request(method, path, body=data, headers=headers)
+            response = self.conn.getresponse()
         text = response.read().decode()
         for name, value in response.getheaders():
             if name.lower() == "set-cookie":
