@@ -85,3 +85,61 @@ def test_stylesheet_and_script_are_served(client):
         response = client.get(path)
         assert response.status_code == 200, path
         assert b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_purge_removes_abandoned_uploads_and_keeps_fresh_ones(tottori, settings, tmp_path, capsys):
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from madoguchi.submissions.models import StagedUpload
+    from madoguchi.submissions.services import stage_upload
+    from tests.conftest import ALL_TYPES_SCHEMA, make_procedure
+
+    settings.MEDIA_ROOT = tmp_path
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    old, fresh = (
+        stage_upload(
+            procedure=procedure,
+            session_key=f"session-{n}",
+            upload=SimpleUploadedFile(f"{n}.pdf", b"%PDF-1.4\n" + b"0" * 10),
+            content_type="application/pdf",
+        )
+        for n in ("old", "fresh")
+    )
+    StagedUpload.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    old_path = tmp_path / old.file.name
+    assert old_path.exists()
+    call_command("purge_staged_uploads")
+    assert "1件の一時ファイルを削除しました" in capsys.readouterr().out
+    assert not old_path.exists() and (tmp_path / fresh.file.name).exists()
+    assert list(StagedUpload.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_task_left_running_by_a_killed_worker_is_requeued_and_the_mail_goes_out(
+    procedure, mailoutbox, capsys
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from madoguchi.notifications.models import OutgoingEmail
+    from tests.conftest import make_submission
+
+    make_submission(procedure)
+    # The worker took the task and was killed before finishing it.
+    DBTaskResult.objects.update(
+        status=TaskResultStatus.RUNNING, started_at=timezone.now() - timedelta(minutes=20)
+    )
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0.1, verbosity=0)
+    assert mailoutbox == []  # a running task is not taken again by itself
+    call_command("requeue_stale_tasks")
+    assert "1件のタスクを待ち行列に戻しました" in capsys.readouterr().out
+    call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0.1, verbosity=0)
+    assert len(mailoutbox) == 1 and "髙橋" not in mailoutbox[0].subject
+    assert OutgoingEmail.objects.get().status == OutgoingEmail.Status.SENT
