@@ -327,10 +327,28 @@ def export_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
         object_type="procedures.procedure",
         object_id=str(procedure.pk),
     ).select_related("actor")[:10]
+    return _export_page(request, procedure, recent)
+
+
+# Excel files are built whole before the download starts (about 5,000 rows a second); beyond this many
+# rows staff get CSV, which streams from the first row.
+XLSX_MAX_ROWS = 100_000
+
+
+def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
+    rows = sum(status_counts([procedure.pk])[procedure.pk].values())
     return render(
         request,
         "staff/export.html",
-        {"procedure": procedure, "organization": procedure.organization, "recent": recent},
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "recent": recent,
+            "rows": rows,
+            "xlsx_allowed": rows <= XLSX_MAX_ROWS,
+            "xlsx_max_rows": XLSX_MAX_ROWS,
+        },
+        status=status,
     )
 
 
@@ -362,8 +380,10 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
 
 
 @login_required
-def export_xlsx(request: HttpRequest, procedure_id: int) -> FileResponse:
+def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    if sum(status_counts([procedure.pk])[procedure.pk].values()) > XLSX_MAX_ROWS:
+        return _export_page(request, procedure, [], status=409)
     audit.record(
         organization=procedure.organization,
         actor=request.user,
