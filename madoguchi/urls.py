@@ -68,6 +68,7 @@ urlpatterns = [
     path("readyz", org_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("staff/", include((staff_patterns, "staff"))),
     path("", include((public_patterns, "public"))),
 ]

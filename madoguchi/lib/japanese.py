@@ -1,7 +1,8 @@
 """Normalising and validating what residents type into Japanese forms.
 
 Every ``normalize_*`` / ``parse_*`` function either returns the canonical value or raises
-:class:`InputError`, whose ``str()`` is a polite Japanese message that says what to fix.
+:class:`InputError`, whose ``str()`` is a polite message that says what to fix (Japanese, or the
+active language when a translation exists).
 Names are never normalised beyond trimming: rare kanji, compatibility ideographs and IVS
 sequences must round-trip exactly.
 """
@@ -21,8 +22,14 @@ import jaconv
 try:
     from django.core.exceptions import ValidationError as _DjangoValidationError
     from django.core.validators import EmailValidator as _EmailValidator
+    from django.utils.translation import gettext, gettext_lazy
 except ImportError:  # pragma: no cover - Django is a dependency of the project
     _EMAIL_VALIDATOR = None
+
+    def gettext(message: str) -> str:
+        return message
+
+    gettext_lazy = gettext
 else:
     # No allowlist: "taro@localhost" is not an address a resident can be answered at.
     _EMAIL_VALIDATOR = _EmailValidator(allowlist=[])
@@ -31,7 +38,7 @@ JST = ZoneInfo("Asia/Tokyo")
 
 
 class InputError(ValueError):
-    """Invalid resident input; ``str(e)`` is the Japanese message to show next to the field."""
+    """Invalid resident input; ``str(e)`` is the message to show next to the field."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,7 +83,7 @@ def _describe_char(c: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 _POSTAL_RE = re.compile(r"([0-9]{3})(?: *- *| *)([0-9]{4})", re.ASCII)
-_POSTAL_MESSAGE = "郵便番号は7桁の数字で入力してください（例：680-8570）"
+_POSTAL_MESSAGE = gettext_lazy("郵便番号は7桁の数字で入力してください（例：680-8570）")
 
 
 def normalize_postal_code(s: str) -> str:
@@ -85,11 +92,13 @@ def normalize_postal_code(s: str) -> str:
     t = t.removeprefix("〒").removeprefix("〶").strip()
     m = _POSTAL_RE.fullmatch(t)
     if m is None:
-        raise InputError(_POSTAL_MESSAGE)
+        raise InputError(str(_POSTAL_MESSAGE))
     return f"{m[1]}-{m[2]}"
 
 
-_PHONE_MESSAGE = "電話番号は0から始まる10桁または11桁の数字で入力してください（例：0857-26-7111）"
+_PHONE_MESSAGE = gettext_lazy(
+    "電話番号は0から始まる10桁または11桁の数字で入力してください（例：0857-26-7111）"
+)
 _PHONE_ALLOWED_RE = re.compile(r"[0-9() \-]+", re.ASCII)
 _PHONE_COUNTRY_RE = re.compile(r"\+ *81[ \-]*(?:\( *0 *\)[ \-]*)?", re.ASCII)
 
@@ -108,16 +117,16 @@ def normalize_phone(s: str) -> str:
         rest = t[m.end() :]
         first_digit = next((i for i, c in enumerate(rest) if c in "0123456789"), None)
         if first_digit is None:
-            raise InputError(_PHONE_MESSAGE)
+            raise InputError(str(_PHONE_MESSAGE))
         if rest[first_digit] != "0":
             rest = rest[:first_digit] + "0" + rest[first_digit:]
         t = rest
     if not _PHONE_ALLOWED_RE.fullmatch(t):
-        raise InputError(_PHONE_MESSAGE)
+        raise InputError(str(_PHONE_MESSAGE))
     groups = re.findall(r"[0-9]+", t)
     digits = "".join(groups)
     if not (len(digits) in (10, 11) and digits.startswith("0") and not digits.startswith("00")):
-        raise InputError(_PHONE_MESSAGE)
+        raise InputError(str(_PHONE_MESSAGE))
     return "-".join(groups)
 
 
@@ -133,9 +142,17 @@ _KATAKANA = (
 )
 _KANA_COMMON = frozenset("ー・\u3000")
 _LONG_VOWEL_AFTER = _HIRAGANA | _KATAKANA | frozenset("ー")
-_KANA_LABEL = {
-    "hiragana": ("ふりがな", "ひらがな", _HIRAGANA | _KANA_COMMON),
-    "katakana": ("フリガナ", "カタカナ", _KATAKANA | _KANA_COMMON),
+_KANA_SCRIPTS = {
+    "hiragana": (
+        gettext_lazy("ふりがなを入力してください"),
+        gettext_lazy("ふりがなはひらがなで入力してください（%(char)sは使えません）"),
+        _HIRAGANA | _KANA_COMMON,
+    ),
+    "katakana": (
+        gettext_lazy("フリガナを入力してください"),
+        gettext_lazy("フリガナはカタカナで入力してください（%(char)sは使えません）"),
+        _KATAKANA | _KANA_COMMON,
+    ),
 }
 
 
@@ -146,7 +163,7 @@ def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
     kana (「コ-ヒ-」) becomes the long-vowel mark ー.
     """
     try:
-        label, script_name, allowed = _KANA_LABEL[script]
+        missing_message, wrong_script_message, allowed = _KANA_SCRIPTS[script]
     except KeyError:
         raise ValueError(f"script must be 'hiragana' or 'katakana', not {script!r}") from None
     t = unicodedata.normalize("NFKC", s)
@@ -158,10 +175,10 @@ def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
         out.append(c)
     t = re.sub(r"\s+", "\u3000", "".join(out)).strip()
     if not t:
-        raise InputError(f"{label}を入力してください")
+        raise InputError(str(missing_message))
     for c in t:
         if c not in allowed:
-            raise InputError(f"{label}は{script_name}で入力してください（{_describe_char(c)}は使えません）")
+            raise InputError(str(wrong_script_message) % {"char": _describe_char(c)})
     return t
 
 
@@ -211,11 +228,17 @@ def normalize_name(s: str, *, max_length: int = 50) -> str:
     bad = next((c for c in t if _is_forbidden_in_name(c)), None)
     if bad is not None:
         raise InputError(
-            f"氏名に使えない文字（改行・タブなどの制御文字 {_describe_char(bad)}）が含まれています。"
-            "取り除いてから入力してください"
+            gettext(
+                "氏名に使えない文字（改行・タブなどの制御文字 %(char)s）が含まれています。"
+                "取り除いてから入力してください"
+            )
+            % {"char": _describe_char(bad)}
         )
     if len(t) > max_length:
-        raise InputError(f"氏名は{max_length}文字以内で入力してください（現在{len(t)}文字です）")
+        raise InputError(
+            gettext("氏名は%(max)s文字以内で入力してください（現在%(length)s文字です）")
+            % {"max": max_length, "length": len(t)}
+        )
     return t
 
 
@@ -247,7 +270,7 @@ _ERA_BY_TOKEN = {e.name: e for e in ERAS} | {e.letter: e for e in ERAS}
 MIN_YEAR = 1868
 MAX_YEAR = 2200
 
-_DATE_FORMAT_MESSAGE = "日付は 2026-04-01、2026/4/1、令和8年4月1日 のように入力してください"
+_DATE_FORMAT_MESSAGE = gettext_lazy("日付は 2026-04-01、2026/4/1、令和8年4月1日 のように入力してください")
 _SEP = r"\s*[-/.]\s*"
 _YMD_KANJI = r"\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*日?"
 _WESTERN_RE = re.compile(rf"([0-9]{{4}})(?:{_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})|{_YMD_KANJI})", re.ASCII)
@@ -269,11 +292,14 @@ def _western(d: date) -> str:
 
 def _make_date(year: int, month: int, day: int) -> date:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise InputError(f"年は{MIN_YEAR}年から{MAX_YEAR}年までの範囲で入力してください")
+        raise InputError(
+            gettext("年は%(min)s年から%(max)s年までの範囲で入力してください")
+            % {"min": MIN_YEAR, "max": MAX_YEAR}
+        )
     try:
         return date(year, month, day)
     except ValueError:
-        raise InputError("存在しない日付です。年・月・日を確かめてください") from None
+        raise InputError(gettext("存在しない日付です。年・月・日を確かめてください")) from None
 
 
 def parse_date(s: str) -> date:
@@ -290,9 +316,23 @@ def parse_date(s: str) -> date:
         typed = f"{era.name}{m[2] if m[2] == '元' else era_year}年{int(month)}月{int(day)}日"
         d = _make_date(era.start.year + era_year - 1, int(month), int(day))
         if d < era.start or (era.end is not None and d > era.end):
-            span = f"{_western(era.start)}から" + (f"{_western(era.end)}まで" if era.end else "")
-            hint = f"（{_western(d)}は{format_wareki(d)}です）" if _era_of(d) else ""
-            raise InputError(f"{typed}という日付はありません。{era.name}は{span}です{hint}")
+            if era.end:
+                span = gettext("%(start)sから%(end)sまで") % {
+                    "start": _western(era.start),
+                    "end": _western(era.end),
+                }
+            else:
+                span = gettext("%(start)sから") % {"start": _western(era.start)}
+            hint = ""
+            if _era_of(d):
+                hint = gettext("（%(date)sは%(wareki)sです）") % {
+                    "date": _western(d),
+                    "wareki": format_wareki(d),
+                }
+            raise InputError(
+                gettext("%(typed)sという日付はありません。%(era)sは%(span)sです%(hint)s")
+                % {"typed": typed, "era": era.name, "span": span, "hint": hint}
+            )
         return d
     if m := _WESTERN_RE.fullmatch(t):
         year = int(m[1])
@@ -300,7 +340,7 @@ def parse_date(s: str) -> date:
         return _make_date(year, int(month), int(day))
     if m := _COMPACT_RE.fullmatch(t):
         return _make_date(int(m[1]), int(m[2]), int(m[3]))
-    raise InputError(_DATE_FORMAT_MESSAGE)
+    raise InputError(str(_DATE_FORMAT_MESSAGE))
 
 
 def _check_plain_date(d: date) -> None:
@@ -354,7 +394,7 @@ def format_fiscal_year(fy: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
-_NUMBER_MESSAGE = "数字で入力してください（例：1234 または 12.5）"
+_NUMBER_MESSAGE = gettext_lazy("数字で入力してください（例：1234 または 12.5）")
 
 
 def normalize_number(s: str) -> str:
@@ -364,17 +404,17 @@ def normalize_number(s: str) -> str:
         t = "-" + t[1:]
     t = t.replace(",", "")
     if not _NUMBER_RE.fullmatch(t):
-        raise InputError(_NUMBER_MESSAGE)
+        raise InputError(str(_NUMBER_MESSAGE))
     try:
         value = Decimal(t)
     except InvalidOperation:  # pragma: no cover - the regex only lets plain decimals through
-        raise InputError(_NUMBER_MESSAGE) from None
+        raise InputError(str(_NUMBER_MESSAGE)) from None
     if value.is_zero():
         value = value.copy_abs()
     return format(value, "f")
 
 
-_EMAIL_MESSAGE = "メールアドレスの形式が正しくありません（例：taro@example.jp）"
+_EMAIL_MESSAGE = gettext_lazy("メールアドレスの形式が正しくありません（例：taro@example.jp）")
 _EMAIL_FALLBACK_RE = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
@@ -405,11 +445,11 @@ def normalize_email(s: str) -> str:
     """Half-width, trimmed, domain lower-cased (the local part is case-sensitive by RFC)."""
     t = to_halfwidth_ascii(s).strip()
     if not t:
-        raise InputError("メールアドレスを入力してください（例：taro@example.jp）")
+        raise InputError(gettext("メールアドレスを入力してください（例：taro@example.jp）"))
     if "@" not in t:
-        raise InputError(_EMAIL_MESSAGE)
+        raise InputError(str(_EMAIL_MESSAGE))
     local, _, domain = t.rpartition("@")
     t = f"{local}@{domain.lower()}"
     if not _valid_email(t):
-        raise InputError(_EMAIL_MESSAGE)
+        raise InputError(str(_EMAIL_MESSAGE))
     return t

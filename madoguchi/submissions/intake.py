@@ -1,4 +1,4 @@
-"""Turn what a resident typed into clean answers, field by field, with a Japanese message per field.
+"""Turn what a resident typed into clean answers, field by field, with a message per field.
 
 The resident's own text (`raw`) is always kept beside the clean values so that a page with errors shows
 everything exactly as typed. Only keys named by the form are read: forged field names are ignored.
@@ -12,6 +12,7 @@ from typing import Any
 import filetype
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext, pgettext
 
 from madoguchi.lib import japanese as ja
 from madoguchi.procedures.formspec import FILE_TYPES, FieldSpec, FormSpec
@@ -72,12 +73,12 @@ def parse(form: FormSpec, data, files, *, staged: dict[str, dict] | None = None)
 
 def _required_message(spec: FieldSpec) -> str:
     if spec.type == "consent":
-        return f"「{spec.label}」に同意いただく必要があります"
+        return gettext("「%(label)s」に同意いただく必要があります") % {"label": spec.label}
     if spec.type in ("single_choice", "multiple_choice", "dropdown"):
-        return f"「{spec.label}」を選択してください"
+        return gettext("「%(label)s」を選択してください") % {"label": spec.label}
     if spec.type == "file":
-        return f"「{spec.label}」のファイルを添付してください"
-    return f"「{spec.label}」を入力してください"
+        return gettext("「%(label)s」のファイルを添付してください") % {"label": spec.label}
+    return gettext("「%(label)s」を入力してください") % {"label": spec.label}
 
 
 def _is_empty(value: Any) -> bool:
@@ -87,7 +88,8 @@ def _is_empty(value: Any) -> bool:
 def _check_length(text: str, limit: int) -> str:
     if len(text) > limit:
         raise ja.InputError(
-            f"{number_format(limit)}文字以内で入力してください（現在 {number_format(len(text))}文字）"
+            gettext("%(limit)s文字以内で入力してください（現在 %(length)s文字）")
+            % {"limit": number_format(limit), "length": number_format(len(text))}
         )
     return text
 
@@ -103,9 +105,9 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
             return None
         number = Decimal(ja.normalize_number(text))
         if spec.min_value is not None and number < spec.min_value:
-            raise ja.InputError(f"{spec.min_value}以上の数値を入力してください")
+            raise ja.InputError(gettext("%(min)s以上の数値を入力してください") % {"min": spec.min_value})
         if spec.max_value is not None and number > spec.max_value:
-            raise ja.InputError(f"{spec.max_value}以下の数値を入力してください")
+            raise ja.InputError(gettext("%(max)s以下の数値を入力してください") % {"max": spec.max_value})
         return str(number)
     if kind == "email":
         text = raw[spec.key].strip()
@@ -131,9 +133,9 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         if not family and not given:
             return None
         if not family:
-            raise ja.InputError("姓を入力してください")
+            raise ja.InputError(gettext("姓を入力してください"))
         if spec.required and not given:
-            raise ja.InputError("名を入力してください")
+            raise ja.InputError(gettext("名を入力してください"))
         return {"family": family, "given": given}
     if kind == "address":
         postal_text = raw[f"{spec.key}__postal"].strip()
@@ -141,26 +143,32 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         if not postal_text and not address:
             return None
         if not postal_text:
-            raise ja.InputError("郵便番号を入力してください（例：680-8570）")
+            raise ja.InputError(gettext("郵便番号を入力してください（例：680-8570）"))
         postal = ja.normalize_postal_code(postal_text)
         if not address:
-            raise ja.InputError("住所を入力してください")
+            raise ja.InputError(gettext("住所を入力してください"))
         return {"postal_code": postal, "address": address}
     if kind in ("single_choice", "dropdown"):
         choice = raw[spec.key]
         if not choice:
             return None
         if choice not in spec.options:
-            raise ja.InputError("選択肢の中から選んでください")
+            raise ja.InputError(gettext("選択肢の中から選んでください"))
         return choice
     if kind == "multiple_choice":
         chosen = [option for option in spec.options if option in raw[spec.key]]
         if len(chosen) != len(set(raw[spec.key])):
-            raise ja.InputError("選択肢の中から選んでください")
+            raise ja.InputError(gettext("選択肢の中から選んでください"))
         if chosen and spec.min_choices and len(chosen) < spec.min_choices:
-            raise ja.InputError(f"{spec.min_choices}つ以上選んでください")
+            raise ja.InputError(
+                ngettext("%(min)sつ以上選んでください", "%(min)sつ以上選んでください", spec.min_choices)
+                % {"min": spec.min_choices}
+            )
         if spec.max_choices and len(chosen) > spec.max_choices:
-            raise ja.InputError(f"{spec.max_choices}つまで選べます")
+            raise ja.InputError(
+                ngettext("%(max)sつまで選べます", "%(max)sつまで選べます", spec.max_choices)
+                % {"max": spec.max_choices}
+            )
         return chosen
     if kind == "consent":
         return raw[spec.key] in ("1", "on", "yes")
@@ -172,33 +180,44 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         if staged.get(spec.key) and not raw.get(f"{spec.key}__remove"):
             return staged[spec.key]
         return None
-    raise ja.InputError("この項目は受け付けられません")
+    raise ja.InputError(gettext("この項目は受け付けられません"))
 
 
 def _check_date_range(spec: FieldSpec, day: date) -> None:
     if spec.min_date and day < spec.min_date:
-        raise ja.InputError(f"{ja.format_date_both(spec.min_date)}以降の日付を入力してください")
+        raise ja.InputError(
+            gettext("%(date)s以降の日付を入力してください") % {"date": ja.format_date_both(spec.min_date)}
+        )
     if spec.max_date and day > spec.max_date:
-        raise ja.InputError(f"{ja.format_date_both(spec.max_date)}以前の日付を入力してください")
+        raise ja.InputError(
+            gettext("%(date)s以前の日付を入力してください") % {"date": ja.format_date_both(spec.max_date)}
+        )
 
 
 def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
     """Check size, extension and content signature; return the content type to store."""
     limit = spec.max_size_mb * 1024 * 1024
     if upload.size > limit:
-        raise ja.InputError(f"ファイルが大きすぎます。{spec.max_size_mb}MB以下のファイルを選んでください")
+        raise ja.InputError(
+            gettext("ファイルが大きすぎます。%(size)sMB以下のファイルを選んでください")
+            % {"size": spec.max_size_mb}
+        )
     name = upload.name or ""
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     ext = {"jpeg": "jpg", "heif": "heic"}.get(ext, ext)
-    allowed = "・".join(t.upper() for t in spec.allowed_types)
+    allowed = pgettext("between file types", "・").join(t.upper() for t in spec.allowed_types)
     if ext not in spec.allowed_types:
-        raise ja.InputError(f"このファイル形式は添付できません。{allowed} のファイルを選んでください")
+        raise ja.InputError(
+            gettext("このファイル形式は添付できません。%(types)s のファイルを選んでください")
+            % {"types": allowed}
+        )
     head = upload.read(8192)
     upload.seek(0)
     guessed = filetype.guess(head)
     if guessed is None or guessed.mime not in FILE_TYPES[ext]:
         raise ja.InputError(
-            f"ファイルの中身が {ext.upper()} 形式ではありません。{allowed} のファイルを選んでください"
+            gettext("ファイルの中身が %(type)s 形式ではありません。%(types)s のファイルを選んでください")
+            % {"type": ext.upper(), "types": allowed}
         )
     return guessed.mime
 

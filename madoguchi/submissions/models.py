@@ -1,38 +1,39 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Organization
 from madoguchi.procedures.models import FormVersion, Procedure
 
 
 class Status(models.TextChoices):
-    DRAFT = "draft", "一時保存"
-    RECEIVED = "received", "処理待ち"
-    IN_REVIEW = "in_review", "処理中"
-    RETURNED = "returned", "返却中"
-    COMPLETED = "completed", "完了"
-    REJECTED = "rejected", "却下"
-    WITHDRAWN = "withdrawn", "取下げ"
+    DRAFT = "draft", _("一時保存")
+    RECEIVED = "received", _("処理待ち")
+    IN_REVIEW = "in_review", _("処理中")
+    RETURNED = "returned", _("返却中")
+    COMPLETED = "completed", _("完了")
+    REJECTED = "rejected", _("却下")
+    WITHDRAWN = "withdrawn", _("取下げ")
 
 
 class Submission(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="submissions")
     procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="submissions")
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="submissions")
-    receipt_number = models.CharField("受付番号", max_length=10, unique=True)
+    receipt_number = models.CharField(_("受付番号"), max_length=10, unique=True)
     inquiry_code_hash = models.CharField(max_length=64)
     # The idempotency key of the final submit: a double click or a retried POST finds this row again.
     token = models.CharField(max_length=64, unique=True)
-    status = models.CharField("状態", max_length=16, choices=Status.choices, default=Status.RECEIVED)
-    submitted_at = models.DateTimeField("到達日時", db_index=False)
-    updated_at = models.DateTimeField("更新日時", auto_now=True)
+    status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    submitted_at = models.DateTimeField(_("到達日時"), db_index=False)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
     # Read and written only through submissions.answers, the one place to add encryption at rest.
     answers_data = models.JSONField(default=dict)
     applicant_email = models.CharField(max_length=254, blank=True)
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    correction_deadline = models.DateField("補正期限", null=True, blank=True)
+    correction_deadline = models.DateField(_("補正期限"), null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -40,7 +41,7 @@ class Submission(models.Model):
             models.Index(fields=["procedure", "status", "-id"], name="sub_inbox_status"),
             models.Index(fields=["organization", "procedure", "status"], name="sub_counts"),
         ]
-        verbose_name = verbose_name_plural = "申請"
+        verbose_name = verbose_name_plural = _("申請")
 
     def __str__(self) -> str:
         return self.display_receipt_number
@@ -58,13 +59,13 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
     to_status = models.CharField(max_length=16, choices=Status.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    actor_kind = models.CharField(max_length=16, choices=[("resident", "申請者"), ("staff", "職員")])
-    reason = models.TextField("理由", blank=True)
-    created_at = models.DateTimeField("日時")
+    actor_kind = models.CharField(max_length=16, choices=[("resident", _("申請者")), ("staff", _("職員"))])
+    reason = models.TextField(_("理由"), blank=True)
+    created_at = models.DateTimeField(_("日時"))
 
     class Meta:
         ordering = ["created_at", "id"]
-        verbose_name = verbose_name_plural = "状態の履歴"
+        verbose_name = verbose_name_plural = _("状態の履歴")
 
 
 class Note(models.Model):
@@ -73,12 +74,12 @@ class Note(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    body = models.TextField("内容")
+    body = models.TextField(_("内容"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
-        verbose_name = verbose_name_plural = "内部メモ"
+        verbose_name = verbose_name_plural = _("内部メモ")
 
 
 def upload_path(instance, filename: str) -> str:
@@ -111,7 +112,7 @@ class Attachment(models.Model):
     size = models.PositiveBigIntegerField()
 
     class Meta:
-        verbose_name = verbose_name_plural = "添付ファイル"
+        verbose_name = verbose_name_plural = _("添付ファイル")
 
 
 class AnswerRevision(models.Model):
@@ -127,4 +128,4 @@ class AnswerRevision(models.Model):
 
     class Meta:
         ordering = ["replaced_at", "id"]
-        verbose_name = verbose_name_plural = "補正前の回答"
+        verbose_name = verbose_name_plural = _("補正前の回答")

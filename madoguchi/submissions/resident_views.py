@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -99,9 +100,9 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         )
         messages.warning(
             request,
-            "この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。"
+            gettext("この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。")
             if known.exists()
-            else "フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。",
+            else gettext("フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。"),
         )
         request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
         return _render_form(request, procedure, spec, result.raw, result.errors, staged)
@@ -207,7 +208,9 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     if not token or not saved or saved.get("token") != token or not saved.get("valid"):
         if token and Submission.objects.filter(token=token, procedure=procedure).exists():
             return redirect(done_url)  # a double click or a retried POST: the same 受付番号
-        messages.warning(request, "入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
+        messages.warning(
+            request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
+        )
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     # The version the resident's answers were checked against: submit() refuses it if no longer current.
     if saved["version"] == procedure.current_version_id:
@@ -227,7 +230,7 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     for key, staged_id in staged_ids.items():
         if staged_id not in staged_rows:
             messages.warning(
-                request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。"
+                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
             )
             return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
         staged_files[key] = staged_rows[staged_id]
@@ -303,7 +306,7 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
         key = _client_key(request)
         failures = cache.get(key, 0)
         if failures >= LOOKUP_FAILURES_ALLOWED:
-            context["error"] = (
+            context["error"] = gettext(
                 "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
             )
             return render(request, "submissions/status_lookup.html", context, status=429)
@@ -316,11 +319,11 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
             return redirect("public:status_view")
         cache.set(key, failures + 1, LOOKUP_WINDOW_SECONDS)
         if receipt is None:
-            context["error"] = (
+            context["error"] = gettext(
                 "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"
             )
         else:
-            context["error"] = (
+            context["error"] = gettext(
                 "受付番号と問い合わせ番号の組み合わせが見つかりません。入力内容を確かめてください。"
             )
         return render(request, "submissions/status_lookup.html", context, status=400)
@@ -375,7 +378,7 @@ def status_withdraw(request: HttpRequest) -> HttpResponse:
         request.session["withdraw_reason"] = request.POST.get("reason", "")[:1000]
         return redirect("public:status_view")
     request.session.pop("withdraw_reason", None)
-    messages.success(request, "申請を取り下げました。")
+    messages.success(request, gettext("申請を取り下げました。"))
     return redirect("public:status_view")
 
 
@@ -396,7 +399,8 @@ def _returned_for_correction(request: HttpRequest) -> Submission | HttpResponse:
     if submission.status != Status.RETURNED:
         request.session.pop(_correction_key(submission), None)
         messages.info(
-            request, "この申請は、いまは修正できる状態ではありません（返却中のときに修正できます）。"
+            request,
+            gettext("この申請は、いまは修正できる状態ではありません（返却中のときに修正できます）。"),
         )
         return redirect("public:status_view")
     return submission
@@ -474,8 +478,7 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
                 "token": saved["token"],
                 "form_action": reverse("public:status_correct_confirm"),
                 "back_url": reverse("public:status_correct"),
-                "submit_label": "この内容で再提出する",
-                "action_word": "再提出",
+                "resubmit": True,
             },
         )
     if request.POST.get("token", "") != saved["token"]:
@@ -492,7 +495,7 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
     for key, staged_id in staged_ids.items():
         if staged_id not in staged_rows:
             messages.warning(
-                request, "添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。"
+                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
             )
             return redirect("public:status_correct")
         staged_files[key] = staged_rows[staged_id]
@@ -504,5 +507,5 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("public:status_correct")
     request.session.pop(_correction_key(submission), None)
     if done:
-        messages.success(request, "修正した内容で再提出しました。受付番号は変わりません。")
+        messages.success(request, gettext("修正した内容で再提出しました。受付番号は変わりません。"))
     return redirect("public:status_view")

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.audit import services as audit
 from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
@@ -31,15 +32,15 @@ STAFF_TRANSITIONS: dict[tuple[str, str], bool] = {
 }
 RESIDENT_WITHDRAWABLE = {Status.RECEIVED, Status.RETURNED}
 TRANSITION_LABELS = {
-    Status.IN_REVIEW: "処理を開始する（処理中にする）",
-    Status.RETURNED: "差し戻す（返却中にする）",
-    Status.COMPLETED: "完了にする",
-    Status.REJECTED: "却下する",
+    Status.IN_REVIEW: gettext_lazy("処理を開始する（処理中にする）"),
+    Status.RETURNED: gettext_lazy("差し戻す（返却中にする）"),
+    Status.COMPLETED: gettext_lazy("完了にする"),
+    Status.REJECTED: gettext_lazy("却下する"),
 }
 
 
 class SubmissionError(Exception):
-    """A rule stopped the action; str() is a Japanese message fit to show the user."""
+    """A rule stopped the action; str() is a message fit to show the user, in the active language."""
 
 
 class ReceptionClosed(SubmissionError):
@@ -73,10 +74,10 @@ def check_inquiry_code(submission: Submission, code: str) -> bool:
 
 
 RECEPTION_MESSAGES = {
-    "not_published": "この手続は現在受け付けていません。",
-    "not_yet": "この手続の受付はまだ始まっていません。",
-    "ended": "この手続の受付は終了しました。",
-    "full": "定員に達したため、受付を終了しました。",
+    "not_published": gettext_lazy("この手続は現在受け付けていません。"),
+    "not_yet": gettext_lazy("この手続の受付はまだ始まっていません。"),
+    "ended": gettext_lazy("この手続の受付は終了しました。"),
+    "full": gettext_lazy("定員に達したため、受付を終了しました。"),
 }
 
 
@@ -111,7 +112,7 @@ def submit(
                 # A double click or a retried POST committed first: return that submission.
                 return SubmitResult(existing, None, created=False)
             # Otherwise a receipt number was drawn twice (or a first-of-day count raced): try again.
-    raise SubmissionError("受付番号を発行できませんでした。時間をおいてもう一度お試しください。")
+    raise SubmissionError(gettext("受付番号を発行できませんでした。時間をおいてもう一度お試しください。"))
 
 
 @transaction.atomic
@@ -119,10 +120,12 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
     now = timezone.now()
     state = procedure.reception_state(now)
     if state not in ("open", "full"):
-        raise ReceptionClosed(RECEPTION_MESSAGES[state])
+        raise ReceptionClosed(str(RECEPTION_MESSAGES[state]))
     if procedure.current_version_id != version.pk:
         raise VersionChanged(
-            "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
+            gettext(
+                "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
+            )
         )
     inquiry_code = new_inquiry_code()
     submission = Submission(
@@ -162,7 +165,7 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
             seats_taken=F("seats_taken") + 1
         )
         if not taken:
-            raise CapacityFull(RECEPTION_MESSAGES["full"])
+            raise CapacityFull(str(RECEPTION_MESSAGES["full"]))
     count_submission(procedure=procedure, at=now)
     return SubmitResult(submission, inquiry_code, created=True)
 
@@ -176,12 +179,14 @@ def transition(
     key = (submission.status, to_status)
     if key not in STAFF_TRANSITIONS:
         raise SubmissionError(
-            f"「{Status(submission.status).label}」から「{Status(to_status).label}」には変更できません。"
+            gettext("「%(from_status)s」から「%(to_status)s」には変更できません。")
+            % {"from_status": Status(submission.status).label, "to_status": Status(to_status).label}
         )
     reason = reason.strip()
     if STAFF_TRANSITIONS[key] and not reason:
         raise SubmissionError(
-            f"「{Status(to_status).label}」にするには理由を入力してください（申請者に表示されます）。"
+            gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
+            % {"status": Status(to_status).label}
         )
     return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
 
@@ -191,12 +196,12 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
     """The resident withdraws (取下げ) before a decision."""
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     if submission.status not in RESIDENT_WITHDRAWABLE:
-        raise SubmissionError("この申請は取り下げられない状態です。担当課にお問い合わせください。")
+        raise SubmissionError(gettext("この申請は取り下げられない状態です。担当課にお問い合わせください。"))
     reason = reason.strip()
     if not reason:
-        raise SubmissionError("取下げの理由を入力してください。")
+        raise SubmissionError(gettext("取下げの理由を入力してください。"))
     if len(reason) > 1000:
-        raise SubmissionError("取下げの理由は1,000文字以内で入力してください。")
+        raise SubmissionError(gettext("取下げの理由は1,000文字以内で入力してください。"))
     submission = _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
     if submission.procedure.capacity is not None:
         Procedure.objects.filter(pk=submission.procedure_id, seats_taken__gt=0).update(
@@ -226,7 +231,9 @@ def resubmit(
     final_answers = {}
     for key, value in answers.items():
         if isinstance(value, dict) and "attachment" in value and value["attachment"] not in own:
-            raise SubmissionError("添付ファイルの情報が正しくありません。もう一度ファイルを選んでください。")
+            raise SubmissionError(
+                gettext("添付ファイルの情報が正しくありません。もう一度ファイルを選んでください。")
+            )
         final_answers[key] = value
     for key, staged in staged_files.items():
         final_answers[key] = _attach(submission, key, staged)
@@ -286,9 +293,9 @@ def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) ->
 def add_note(*, submission: Submission, author, body: str) -> Note:
     body = body.strip()
     if not body:
-        raise SubmissionError("メモの内容を入力してください。")
+        raise SubmissionError(gettext("メモの内容を入力してください。"))
     if len(body) > 4000:
-        raise SubmissionError("メモは4,000文字以内で入力してください。")
+        raise SubmissionError(gettext("メモは4,000文字以内で入力してください。"))
     note = Note.objects.create(
         organization_id=submission.organization_id, submission=submission, author=author, body=body
     )
