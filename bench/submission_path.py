@@ -216,7 +216,8 @@ def main() -> None:
     base_rps = len(base_lat) / base_time
     sub_rps = len(sub_lat) / sub_time
     print(
-        f"gunicorn --workers {args.workers}, {args.concurrency} concurrent clients, PostgreSQL, {len(sub_lat)} requests each"
+        f"gunicorn.conf.py with --workers {args.workers}, {args.concurrency} concurrent clients, PostgreSQL, "
+        f"{len(sub_lat)} requests each (after {warm} warm-up requests)"
     )
     print(f"{'':24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
     for label, rps, lat in (
