@@ -406,3 +406,32 @@ def test_correction_only_while_returned(client, procedure):
     assert "いまは修正できる状態ではありません" in response.content.decode()
     assert client.__class__().get(reverse("public:status_correct")).status_code == 302
     assert client.__class__().post(reverse("public:status_correct_confirm")).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (
+            b"name__family=\xff\xfe\x81&name__given=%E5%AD%90",
+            "application/x-www-form-urlencoded",
+            "入力内容を確認してください",
+        ),
+        (
+            b"name__family=\x82\xa0",
+            "application/x-www-form-urlencoded; charset=no-such-charset",
+            "入力内容を確認してください",
+        ),
+        (b"garbage without a boundary", "multipart/form-data", "送信内容を受け付けられません"),
+        (
+            b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n',
+            "multipart/form-data; boundary=b",
+            "フォームの情報が正しくありません",
+        ),
+    ],
+)
+def test_broken_encodings_get_a_japanese_message_not_a_500(client, procedure, body, content_type, message):
+    if "urlencoded" in content_type:
+        body = f"version={procedure.current_version_id}&".encode() + body
+    response = client.generic("POST", form_url(procedure), body, content_type=content_type)
+    assert response.status_code < 500
+    assert message in response.content.decode()
