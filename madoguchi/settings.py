@@ -124,8 +124,34 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "madoguchi" / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # attachments are only served through authorised views
+
+
+def file_storage() -> dict:
+    """Where attachments live: a local folder, or an S3-compatible bucket shared by every app node."""
+    if os.environ.get("FILE_STORAGE", "filesystem") != "s3":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["S3_BUCKET"],
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,  # MinIO, Sakura, etc.; empty for AWS
+            "region_name": os.environ.get("S3_REGION", "ap-northeast-1"),
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,  # none: the instance's own role
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("S3_PREFIX", ""),
+            "default_acl": None,  # objects stay private; the bucket policy decides
+            "querystring_auth": True,
+            "file_overwrite": False,
+            # e.g. AES256 or aws:kms where the service supports it; many S3-compatible ones encrypt anyway.
+            "object_parameters": {"ServerSideEncryption": os.environ["S3_SSE"]}
+            if os.environ.get("S3_SSE")
+            else {},
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": file_storage(),
     "staticfiles": {
         # Hashed names need `collectstatic` first: on in production, off for `make run` and the tests.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
