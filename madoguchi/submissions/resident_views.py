@@ -106,16 +106,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         )
         request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
         return _render_form(request, procedure, spec, result.raw, result.errors, staged)
-    for key, (upload, content_type) in result.uploads.items():
-        staged_upload = services.stage_upload(
-            procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
-        )
-        staged[key] = {
-            "staged": staged_upload.pk,
-            "name": staged_upload.original_name,
-            "size": staged_upload.size,
-        }
-        result.values[key] = staged[key]
+    _stage_uploads(request, procedure, result, staged)
     for key in list(staged):
         if key not in result.values:
             staged.pop(key)
@@ -130,6 +121,47 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     if result.errors:
         return _render_form(request, procedure, spec, result.raw, result.errors, staged, status=400)
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
+
+
+def _claim_staged_files(request, procedure, saved) -> tuple[dict, dict[str, StagedUpload]] | None:
+    """Split the saved answers into plain values and this session's staged files, or None (and a message)
+    when a staged file has expired. Files already attached to a submission stay among the values."""
+    values = dict(saved["values"])
+    staged_ids = {
+        key: item["staged"]
+        for key, item in saved.get("staged", {}).items()
+        if key in values and "staged" in item
+    }
+    staged_rows = {
+        row.pk: row
+        for row in StagedUpload.objects.filter(
+            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
+        )
+    }
+    staged_files = {}
+    for key, staged_id in staged_ids.items():
+        if staged_id not in staged_rows:
+            messages.warning(
+                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
+            )
+            return None
+        staged_files[key] = staged_rows[staged_id]
+        values.pop(key)
+    return values, staged_files
+
+
+def _stage_uploads(request, procedure, result, staged: dict) -> None:
+    """Keep the files of this try on the server, so a page with errors does not ask for them again."""
+    for key, (upload, content_type) in result.uploads.items():
+        staged_upload = services.stage_upload(
+            procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
+        )
+        staged[key] = {
+            "staged": staged_upload.pk,
+            "name": staged_upload.original_name,
+            "size": staged_upload.size,
+        }
+        result.values[key] = staged[key]
 
 
 def _render_form(
@@ -218,23 +250,10 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     else:
         version = FormVersion.objects.get(pk=saved["version"], procedure=procedure)
     spec = version.spec
-    values = dict(saved["values"])
-    staged_ids = {key: item["staged"] for key, item in saved.get("staged", {}).items() if key in values}
-    staged_rows = {
-        row.pk: row
-        for row in StagedUpload.objects.filter(
-            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
-        )
-    }
-    staged_files = {}
-    for key, staged_id in staged_ids.items():
-        if staged_id not in staged_rows:
-            messages.warning(
-                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
-            )
-            return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
-        staged_files[key] = staged_rows[staged_id]
-        values.pop(key)
+    claimed = _claim_staged_files(request, procedure, saved)
+    if claimed is None:
+        return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    values, staged_files = claimed
     email = values.get(spec.email_field, "") if spec.email_field else ""
     try:
         with transaction.atomic():
@@ -433,16 +452,7 @@ def status_correct(request: HttpRequest) -> HttpResponse:
         return _render_form(request, procedure, spec, saved["raw"], {}, saved["staged"], **render_args)
     staged = dict(saved["staged"])
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
-    for key, (upload, content_type) in result.uploads.items():
-        staged_upload = services.stage_upload(
-            procedure=procedure, session_key=_session_key(request), upload=upload, content_type=content_type
-        )
-        staged[key] = {
-            "staged": staged_upload.pk,
-            "name": staged_upload.original_name,
-            "size": staged_upload.size,
-        }
-        result.values[key] = staged[key]
+    _stage_uploads(request, procedure, result, staged)
     request.session[_correction_key(submission)] = {
         "raw": result.raw,
         "values": result.values,
@@ -483,23 +493,10 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
         )
     if request.POST.get("token", "") != saved["token"]:
         return redirect("public:status_correct_confirm")
-    values = dict(saved["values"])
-    staged_ids = {key: item["staged"] for key, item in saved["staged"].items() if "staged" in item}
-    staged_rows = {
-        row.pk: row
-        for row in StagedUpload.objects.filter(
-            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
-        )
-    }
-    staged_files = {}
-    for key, staged_id in staged_ids.items():
-        if staged_id not in staged_rows:
-            messages.warning(
-                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
-            )
-            return redirect("public:status_correct")
-        staged_files[key] = staged_rows[staged_id]
-        values.pop(key)
+    claimed = _claim_staged_files(request, procedure, saved)
+    if claimed is None:
+        return redirect("public:status_correct")
+    values, staged_files = claimed
     try:
         done = services.resubmit(submission=submission, answers=values, staged_files=staged_files)
     except services.SubmissionError as exc:

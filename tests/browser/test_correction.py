@@ -6,10 +6,9 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from madoguchi.lib.receipt import format_inquiry_code
-from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
 from madoguchi.procedures.models import Procedure
 from madoguchi.submissions import services
-from tests.browser.test_resident_and_staff import axe_violations
+from tests.browser.test_resident_and_staff import axe_violations, staff_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,11 +39,7 @@ def test_staff_return_the_application_and_the_resident_corrects_it(
     receipt = result.submission.display_receipt_number
 
     staff = browser.new_context(**browser_context_args)
-    page = staff.new_page()
-    page.goto(f"{live_server.url}/staff/")
-    page.get_by_label("ユーザー名").fill("tottori-staff")
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    page = staff_login(staff, live_server, "tottori-staff")
     assert axe_violations(page) == []
     page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
     assert axe_violations(page) == []

@@ -28,6 +28,15 @@ def axe_violations(page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"]]
 
 
+def staff_login(context, live_server, username: str):
+    page = context.new_page()
+    page.goto(f"{live_server.url}/staff/")
+    page.get_by_label("ユーザー名").fill(username)
+    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    return page
+
+
 @pytest.fixture
 def demo(transactional_db):
     call_command("load_demo", verbosity=0)
@@ -70,11 +79,7 @@ def test_resident_signs_up_and_staff_processes_and_exports(demo, live_server, br
     resident.close()
 
     staff = browser.new_context(**browser_context_args)
-    page = staff.new_page()
-    page.goto(f"{live_server.url}/staff/")
-    page.get_by_label("ユーザー名").fill("tottori-staff")
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    page = staff_login(staff, live_server, "tottori-staff")
     page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
     expect(page.get_by_role("link", name="すべて 1件")).to_be_visible()
     page.get_by_role("link", name=receipt).click()
