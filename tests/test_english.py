@@ -1,11 +1,15 @@
-"""The resident pages in English: chosen by the browser or by the switcher in the header, with no JavaScript.
+"""The resident pages and the staff back office in English: chosen by the browser or by the switcher in the
+header, with no JavaScript.
 
-Japanese stays the default. What staff wrote (titles, labels, options) is shown as written, and the staff
-pages, with the e-mails they send, stay in Japanese whatever the browser asks for.
+Japanese stays the default. What staff wrote (titles, labels, options) is shown as written. What the system
+produces for others stays Japanese whatever language the page is shown in: the e-mails to residents, the
+CSV and Excel exports, and the texts it stores (history reasons, audit rows).
 """
 
 import ast
+import csv
 import gettext
+import io
 import re
 from pathlib import Path
 
@@ -14,10 +18,15 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
+from openpyxl import load_workbook
 
+from madoguchi.audit.models import AuditLog
+from madoguchi.lib.japanese import fiscal_year, format_fiscal_year
 from madoguchi.notifications.models import OutgoingEmail
-from madoguchi.submissions.models import Status, Submission
-from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure
+from madoguchi.submissions import services
+from madoguchi.submissions.models import Status, StatusChange, Submission
+from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_ANSWERS, SIGNUP_POST, make_procedure, make_submission
 from tests.test_resident_flow import all_types_post, confirm_url, form_url, post_form
 
 pytestmark = pytest.mark.django_db
@@ -227,20 +236,295 @@ def test_switcher_keeps_the_search_on_the_page(client, procedure):
     assert '<input type="hidden" name="next" value="/?q=%E6%95%99%E5%AE%A4">' in page
 
 
-def test_staff_pages_and_their_emails_stay_japanese_for_an_english_browser(procedure, submission, colleague):
-    staff = english_client()
-    staff.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    staff.force_login(colleague)
-    page = staff.get(reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})).content.decode()
-    assert '<html lang="ja">' in page and "処理待ち" in page
-    assert "Received" not in page and "language-switch" not in page
+def test_receipt_email_stays_japanese_for_an_english_resident(procedure):
+    resident = english_client()
+    post_form(resident, procedure, SIGNUP_POST)
+    token = re.search(r'name="token" value="([^"]+)"', resident.get(confirm_url(procedure)).content.decode())
+    resident.post(confirm_url(procedure), {"token": token.group(1)})
+    email = OutgoingEmail.objects.get(kind="receipt")
+    receipt = Submission.objects.get().display_receipt_number
+    assert email.subject == f"【受付】シニア向けスマートフォン教室（受付番号 {receipt}）"
+    assert "以下の内容で受け付けました。" in email.body and "到達日時：" in email.body
 
-    url = reverse("staff:transition", kwargs={"submission_id": submission.pk})
-    page = staff.post(url, {"to": Status.RETURNED, "reason": "写しが不鮮明"}, follow=True).content.decode()
-    assert "状態を「返却中」に変更しました。" in page
-    email = OutgoingEmail.objects.filter(kind="status_returned").get()
-    assert email.subject.startswith("【返却中】")
-    assert "「返却中」" in email.body
+
+def staff_client(user, language: str = "en") -> Client:
+    staff = Client(HTTP_ACCEPT_LANGUAGE=language)
+    staff.force_login(user)
+    return staff
+
+
+def inbox_url(procedure) -> str:
+    return reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+
+
+def detail_url(submission) -> str:
+    return reverse("staff:submission", kwargs={"submission_id": submission.pk})
+
+
+def transition_url(submission) -> str:
+    return reverse("staff:transition", kwargs={"submission_id": submission.pk})
+
+
+def test_staff_back_office_stays_japanese_by_default(client, owner, procedure, submission):
+    page = client.get(reverse("staff:login")).content.decode()
+    assert '<html lang="ja">' in page and "<h1>職員ログイン</h1>" in page
+    client.force_login(owner)
+    page = client.get(reverse("staff:home")).content.decode()
+    assert '<html lang="ja">' in page and "<h1>手続一覧</h1>" in page
+    assert "（あなたの役割：管理者）" in page and "<td>公開中</td>" in page
+    page = client.get(inbox_url(procedure)).content.decode()
+    assert "すべて 1件" in page and "処理待ち 1件" in page and ">到達日（から）</label>" in page
+    page = client.get(detail_url(submission)).content.decode()
+    assert "処理を開始する（処理中にする）" in page and "<h2>内部メモ <span" in page
+    assert "Waiting" not in page and "Internal notes" not in page
+
+
+def test_staff_can_switch_to_english_and_back_without_javascript(colleague, procedure):
+    staff = Client(enforce_csrf_checks=True)
+    page = staff.get(reverse("staff:login")).content.decode()
+    switcher = re.search(r'<form class="language-switch".*?</form>', page, re.S).group(0)
+    assert 'method="post" action="/i18n/setlang/"' in switcher
+    assert 'name="language" value="en" lang="en">English</button>' in switcher
+    staff.post(
+        "/i18n/setlang/",
+        {"csrfmiddlewaretoken": csrf_token(page), "language": "en", "next": reverse("staff:login")},
+    )
+    page = staff.get(reverse("staff:login")).content.decode()
+    assert '<html lang="en">' in page and "<h1>Staff sign-in</h1>" in page
+    assert ">Username</label>" in page and ">Password</label>" in page and ">Sign in</button>" in page
+
+    staff.force_login(colleague)
+    page = staff.get(inbox_url(procedure)).content.decode()
+    assert '<html lang="en">' in page and ">Sign out</button>" in page
+    assert 'name="language" value="ja" lang="ja">日本語</button>' in page
+    staff.post(
+        "/i18n/setlang/",
+        {"csrfmiddlewaretoken": csrf_token(page), "language": "ja", "next": inbox_url(procedure)},
+    )
+    page = staff.get(inbox_url(procedure)).content.decode()
+    assert '<html lang="ja">' in page and ">ログアウト</button>" in page
+
+
+def test_staff_login_error_is_in_english(colleague):
+    page = (
+        english_client()
+        .post(reverse("staff:login"), {"username": "colleague", "password": "wrong"})
+        .content.decode()
+    )
+    assert "The username or password is not correct." in page
+    assert "ユーザー名" not in page
+
+
+def test_staff_home_and_inbox_are_in_english(owner, colleague, procedure):
+    waiting = make_submission(procedure).submission
+    in_progress = make_submission(procedure).submission
+    services.transition(submission=in_progress, to_status=Status.IN_REVIEW, actor=colleague)
+    staff = staff_client(owner)
+
+    page = staff.get(reverse("staff:home")).content.decode()
+    assert '<html lang="en">' in page and "<h1>Services</h1>" in page
+    assert "(your role: Administrator)" in page
+    assert "Activity record (audit log)" in page
+    assert '<th scope="col">Service</th><th scope="col">Publication</th>' in page
+    assert '<th scope="col" class="num">Waiting</th><th scope="col" class="num">In progress</th>' in page
+    assert "<td>Published</td>" in page
+    assert "Staff pages: viewing and exporting applicants’ personal information is recorded." in page
+    assert "シニア向けスマートフォン教室" in page  # the title as staff wrote it
+    assert "手続一覧" not in page and "処理待ち" not in page and "公開中" not in page
+
+    page = staff.get(inbox_url(procedure)).content.decode()
+    assert '<nav aria-label="Breadcrumb" class="breadcrumbs"><ol><li><a href="/staff/">Services</a>' in page
+    assert ">All (2)</a>" in page and ">Waiting (1)</a>" in page and ">In progress (1)</a>" in page
+    assert '<label for="f-status" class="sublabel">Status</label>' in page
+    assert '<option value="">All</option><option value="received">Waiting</option>' in page
+    assert '<option value="returned">Returned for correction</option>' in page
+    assert ">Received from</label>" in page and ">Received until</label>" in page
+    assert ">Reference number</label>" in page and ">Filter</button>" in page
+    assert "Export to CSV or Excel" in page
+    assert '<th scope="col">Date and time received</th>' in page and '<th scope="col">Assignee</th>' in page
+    assert '<span class="status status-in_review">In progress</span>' in page
+    assert '<span class="status status-received">Waiting</span>' in page
+    assert waiting.display_receipt_number in page
+    assert "受付番号" not in page and "絞り込む" not in page
+
+    page = staff.get(inbox_url(procedure), {"from": "あした", "receipt": "12"}).content.decode()
+    assert "Received from: Enter a date like 2026-04-01, 2026/4/1 or 令和8年4月1日" in page
+    assert "Reference number: check the 10 digits (the check digits do not match)" in page
+    assert "No applications match." in page
+
+
+def test_staff_detail_page_and_its_actions_are_in_english(colleague, procedure, submission):
+    staff = staff_client(colleague)
+    page = staff.get(detail_url(submission)).content.decode()
+    assert f"<h1>Reference number {submission.display_receipt_number}</h1>" in page
+    assert (
+        '<dt>Status</dt><dd><strong class="status status-received" data-testid="status">Waiting</strong>'
+        in page
+    )
+    assert "<dt>Form</dt><dd>Version 1</dd>" in page and "<dt>Assignee</dt><dd>Unassigned</dd>" in page
+    assert '<legend class="label">Change the status</legend>' in page
+    assert ">Start processing (mark as in progress)</label>" in page
+    assert ">Return for correction (reason required)</label>" in page
+    assert ">Reject (reason required)</label>" in page
+    assert ">Reason and message to the applicant</label>" in page
+    assert ">Change status</button>" in page and ">Change assignee</button>" in page
+    assert '<h2>Internal notes <span class="meta">(not shown to the applicant)</span></h2>' in page
+    assert "There are no notes." in page and ">Add note</button>" in page
+    assert "<dt>氏名</dt><dd>髙橋\u3000﨑子</dd>" in page  # the label staff wrote, the resident's answer
+    # The receipt e-mail is listed as it was sent: in Japanese.
+    assert "【受付】シニア向けスマートフォン教室" in page and "Waiting to be sent" in page
+    assert "状態を変更する" not in page and "内部メモ" not in page
+
+    page = staff.post(transition_url(submission), {"to": Status.RETURNED}, follow=True).content.decode()
+    assert (
+        "Enter a reason to change the status to “Returned for correction” (the applicant will see it)."
+        in page
+    )
+    page = staff.post(transition_url(submission), {"to": "nowhere"}, follow=True).content.decode()
+    assert "The new status is not valid." in page
+    page = staff.post(transition_url(submission), {"to": Status.IN_REVIEW}, follow=True).content.decode()
+    assert "The status has been changed to “In progress”." in page
+    assert "Waiting → <strong>In progress</strong> (colleague)" in page
+    assert "<strong>Waiting</strong> (Applicant)" in page
+
+    note_url = reverse("staff:add_note", kwargs={"submission_id": submission.pk})
+    page = staff.post(note_url, {"body": ""}, follow=True).content.decode()
+    assert "Enter the note." in page
+    page = staff.post(note_url, {"body": "本人確認済み"}, follow=True).content.decode()
+    assert "The internal note has been added." in page and "本人確認済み" in page
+
+    assign_url = reverse("staff:assign", kwargs={"submission_id": submission.pk})
+    page = staff.post(assign_url, {"assignee": "nobody"}, follow=True).content.decode()
+    assert "Only case officers of this organization can be the assignee." in page
+    page = staff.post(assign_url, {"assignee": "colleague"}, follow=True).content.decode()
+    assert "The assignee has been changed." in page
+
+
+def test_answers_before_a_correction_are_shown_in_english(colleague, procedure, submission):
+    services.transition(submission=submission, to_status=Status.IN_REVIEW, actor=colleague)
+    services.transition(
+        submission=submission, to_status=Status.RETURNED, actor=colleague, reason="写しが不鮮明"
+    )
+    with translation.override("en"):
+        services.resubmit(
+            submission=submission, answers={**SIGNUP_ANSWERS, "phone": "0857-00-0000"}, staged_files={}
+        )
+    page = staff_client(colleague).get(detail_url(submission)).content.decode()
+    assert "<h2>Answers before correction</h2>" in page
+    assert "Answers changed when resubmitted on " in page
+    assert "<dt>電話番号</dt><dd>0857-20-3111</dd>" in page
+    # Stored texts keep the words they were stored with.
+    assert "写しが不鮮明" in page and "補正して再提出" in page
+    assert list(StatusChange.objects.filter(submission=submission).values_list("reason", flat=True))[-2:] == [
+        "写しが不鮮明",
+        "補正して再提出",
+    ]
+
+
+def test_staff_export_page_is_in_english(colleague, procedure):
+    make_submission(procedure, {**SIGNUP_ANSWERS, "name": {"family": "𠮷田", "given": "﨑子"}})
+    make_submission(procedure)
+    staff = staff_client(colleague)
+    b"".join(staff.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk})).streaming_content)
+    url = reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk})
+    b"".join(staff.get(url, {"encoding": "cp932"}).streaming_content)
+    page = staff.get(reverse("staff:export", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert "<h1>Export applications</h1>" in page
+    assert (
+        "Export all 2 applications for シニア向けスマートフォン教室 (鳥取市). Exports are recorded." in page
+    )
+    assert ">Excel file (.xlsx)</a>" in page and ">CSV (UTF-8 with BOM)</a>" in page
+    assert ">CSV (Shift_JIS)</a>" in page
+    assert "<h2>Recent exports</h2>" in page
+    assert "colleague: CSV (Shift_JIS, 1 character replaced: 𠮷)" in page
+    assert "colleague: CSV (UTF-8)" in page
+    assert "出力" not in page and "置き換えた文字" not in page
+
+
+def test_audit_page_labels_actions_in_english(owner, colleague, procedure, submission):
+    staff = staff_client(colleague)
+    staff.get(detail_url(submission))
+    staff.post(transition_url(submission), {"to": Status.IN_REVIEW})
+    staff.post(reverse("staff:assign", kwargs={"submission_id": submission.pk}), {"assignee": "colleague"})
+    url = reverse("staff:audit", kwargs={"code": "312011"})
+    page = staff_client(owner).get(url).content.decode()
+    assert '<h1>Activity record <span class="meta">鳥取市</span></h1>' in page
+    assert (
+        '<option value="">All</option><option value="submission.view">Viewed an application</option>' in page
+    )
+    assert (
+        '<th scope="col">Date and time</th><th scope="col">By</th><th scope="col">Action</th>'
+        '<th scope="col">Object</th><th scope="col">Details</th>'
+    ) in page
+    assert "<td>colleague</td><td>Viewed an application</td>" in page
+    assert "<td>colleague</td><td>Changed the status</td>" in page
+    assert "<td>colleague</td><td>Changed the assignee</td>" in page
+    assert "from=received to=in_review" in page  # the stored detail, as stored
+    assert "申請内容の閲覧" not in page and "submission.assign<" not in page
+    page = staff_client(owner).get(url, {"action": "submission.transition"}).content.decode()
+    assert '<option value="submission.transition" selected>Changed the status</option>' in page
+    assert "<td>Viewed an application</td>" not in page
+
+
+def test_council_dashboard_is_in_english(secretariat, council, procedure):
+    make_submission(procedure)
+    url = reverse("staff:council", kwargs={"council_id": council.pk})
+    year = fiscal_year(timezone.now())
+    wareki = format_fiscal_year(year)  # 令和8年度 for 2026
+    page = staff_client(secretariat).get(url).content.decode()
+    assert '<label class="sublabel" for="fy">Fiscal year</label>' in page
+    assert f'<option value="{year}" selected>Fiscal year {year} ({wareki})</option>' in page
+    assert f"<caption>Applications in fiscal year {year} ({wareki}), by member organization</caption>" in page
+    assert '<th scope="col">Organization code</th><th scope="col">Organization</th>' in page
+    assert '<th scope="row" colspan="2">Total</th><td class="num">1</td>' in page
+    assert ">Show</button>" in page and "鳥取市" in page and "年度の申請件数" not in page
+
+    page = staff_client(secretariat, "ja").get(url).content.decode()
+    assert f'<option value="{year}" selected>{wareki}</option>' in page
+    assert f"<caption>{wareki}の申請件数（加入団体別）</caption>" in page
+
+
+def test_exports_and_emails_stay_japanese_for_an_english_staff_member(colleague, procedure):
+    first = make_submission(procedure).submission
+    second = make_submission(procedure).submission
+    staff = staff_client(colleague)
+    page = staff.post(transition_url(first), {"to": Status.IN_REVIEW}, follow=True).content.decode()
+    assert "The status has been changed to “In progress”." in page
+    staff.post(transition_url(second), {"to": Status.IN_REVIEW})
+    staff.post(transition_url(second), {"to": Status.COMPLETED})
+
+    in_review = OutgoingEmail.objects.get(submission=first, kind="status_in_review")
+    assert (
+        in_review.subject
+        == f"【処理中】シニア向けスマートフォン教室（受付番号 {first.display_receipt_number}）"
+    )
+    assert "申請の状態が「処理中」になりました。" in in_review.body
+    completed = OutgoingEmail.objects.get(submission=second, kind="status_completed")
+    assert completed.subject.startswith("【完了】")
+    assert "申請の状態が「完了」になりました。" in completed.body
+    assert "In progress" not in in_review.body and "Completed" not in completed.body
+    assert AuditLog.objects.filter(action="submission.transition").first().detail == {
+        "from": "in_review",
+        "to": "completed",
+    }
+
+    response = staff.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk}))
+    # The rows are made while the response streams, after the view has returned: still in Japanese.
+    with translation.override("en"):
+        data = b"".join(response.streaming_content)
+        assert translation.get_language() == "en"
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["受付番号", "到達日時", "状態", "フォームの版"]
+    assert "氏名（姓）" in rows[0] and "氏名（名）" in rows[0]
+    assert [row[2] for row in rows[1:]] == ["処理中", "完了"]
+    assert rows[1][rows[0].index("注意事項に同意します")] == "同意する"
+
+    response = staff.get(reverse("staff:export_xlsx", kwargs={"procedure_id": procedure.pk}))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["受付番号", "到達日時", "状態", "フォームの版"]
+    assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == ["処理中", "完了"]
+    assert sheet.title == "申請一覧"
 
 
 def po_entries(path: Path) -> list[dict]:

@@ -1,14 +1,15 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Council, Organization
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "管理者"
-    EDITOR = "editor", "編集者"
-    PROCESSOR = "processor", "処理担当者"
-    VIEWER = "viewer", "閲覧者"
+    ADMIN = "admin", _("管理者")
+    EDITOR = "editor", _("編集者")
+    PROCESSOR = "processor", _("処理担当者")
+    VIEWER = "viewer", _("閲覧者")
 
 
 class Membership(models.Model):

@@ -1,16 +1,20 @@
 from typing import Any
 
+from django.utils.translation import pgettext_lazy
+
 from madoguchi.audit.models import AuditLog
 
 ACTION_LABELS = {
-    "submission.view": "申請内容の閲覧",
-    "submission.transition": "状態の変更",
-    "submission.note": "内部メモの追加",
-    "submission.attachment_download": "添付ファイルのダウンロード",
-    "submission.export": "申請データの出力",
-    "submission.withdraw": "申請者による取下げ",
-    "procedure.publish": "手続の公開・版の作成",
-    "procedure.status": "手続の状態変更",
+    "submission.view": pgettext_lazy("audit action", "申請内容の閲覧"),
+    "submission.transition": pgettext_lazy("audit action", "状態の変更"),
+    "submission.note": pgettext_lazy("audit action", "内部メモの追加"),
+    "submission.assign": pgettext_lazy("audit action", "担当者の変更"),
+    "submission.attachment_download": pgettext_lazy("audit action", "添付ファイルのダウンロード"),
+    "submission.export": pgettext_lazy("audit action", "申請データの出力"),
+    "submission.withdraw": pgettext_lazy("audit action", "申請者による取下げ"),
+    "submission.resubmit": pgettext_lazy("audit action", "申請者による再提出"),
+    "procedure.publish": pgettext_lazy("audit action", "手続の公開・版の作成"),
+    "procedure.status": pgettext_lazy("audit action", "手続の状態変更"),
 }
 
 

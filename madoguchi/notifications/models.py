@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Organization
 
@@ -7,9 +8,9 @@ class OutgoingEmail(models.Model):
     """Every e-mail the system sends, so that staff can see a failed one instead of it vanishing."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "送信待ち"
-        SENT = "sent", "送信済み"
-        FAILED = "failed", "送信失敗"
+        PENDING = "pending", _("送信待ち")
+        SENT = "sent", _("送信済み")
+        FAILED = "failed", _("送信失敗")
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     submission = models.ForeignKey(

@@ -1,9 +1,12 @@
 """E-mail to residents. Rows are written in the caller's transaction and the task is enqueued in it too:
 the database is the outbox, so a rolled-back submission sends nothing and a committed one is never lost.
+
+The e-mails are in Japanese whatever language the page that triggered them is shown in.
 """
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from madoguchi.notifications.models import OutgoingEmail
 
@@ -31,13 +34,16 @@ def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
         "inquiry_code": format_inquiry_code(inquiry_code),
         "site_url": settings.SITE_URL,
     }
+    with translation.override("ja"):
+        subject = f"【受付】{procedure.title}（受付番号 {submission.display_receipt_number}）"
+        body = render_to_string("notifications/receipt_email.txt", context)
     return queue_email(
         organization_id=submission.organization_id,
         submission=submission,
         kind="receipt",
         to=submission.applicant_email,
-        subject=f"【受付】{procedure.title}（受付番号 {submission.display_receipt_number}）",
-        body=render_to_string("notifications/receipt_email.txt", context),
+        subject=subject,
+        body=body,
     )
 
 
@@ -50,11 +56,17 @@ def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
         "reason": reason,
         "site_url": settings.SITE_URL,
     }
+    with translation.override("ja"):
+        subject = (
+            f"【{submission.get_status_display()}】{procedure.title}"
+            f"（受付番号 {submission.display_receipt_number}）"
+        )
+        body = render_to_string("notifications/status_email.txt", context)
     return queue_email(
         organization_id=submission.organization_id,
         submission=submission,
         kind=f"status_{submission.status}",
         to=submission.applicant_email,
-        subject=f"【{submission.get_status_display()}】{procedure.title}（受付番号 {submission.display_receipt_number}）",
-        body=render_to_string("notifications/status_email.txt", context),
+        subject=subject,
+        body=body,
     )

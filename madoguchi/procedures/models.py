@@ -2,21 +2,22 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Department, Organization
 
 
 class Procedure(models.Model):
     class Kind(models.TextChoices):
-        APPLICATION = "application", "申請"
-        NOTIFICATION = "notification", "届出"
-        SURVEY = "survey", "アンケート"
-        SIGNUP = "signup", "申込"
+        APPLICATION = "application", _("申請")
+        NOTIFICATION = "notification", _("届出")
+        SURVEY = "survey", _("アンケート")
+        SIGNUP = "signup", _("申込")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "作成中"
-        PUBLISHED = "published", "公開中"
-        CLOSED = "closed", "受付終了"
+        DRAFT = "draft", _("作成中")
+        PUBLISHED = "published", _("公開中")
+        CLOSED = "closed", _("受付終了")
 
     class Retention(models.IntegerChoices):
         ONE = 1, "1年"

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from madoguchi.accounts import access
@@ -36,7 +37,7 @@ def _date_filter(text: str, label: str, errors: list[str]):
     try:
         return ja.parse_date(text)
     except ja.InputError as exc:
-        errors.append(f"{label}：{exc}")
+        errors.append(gettext("%(label)s：%(message)s") % {"label": label, "message": exc})
         return None
 
 
@@ -48,8 +49,8 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in Status.values:
         submissions = submissions.filter(status=status)
-    date_from = _date_filter(request.GET.get("from", "").strip(), "到達日（から）", errors)
-    date_to = _date_filter(request.GET.get("to", "").strip(), "到達日（まで）", errors)
+    date_from = _date_filter(request.GET.get("from", "").strip(), gettext("到達日（から）"), errors)
+    date_to = _date_filter(request.GET.get("to", "").strip(), gettext("到達日（まで）"), errors)
     if date_from:
         submissions = submissions.filter(submitted_at__gte=jst_start_of_day(date_from))
     if date_to:
@@ -58,7 +59,7 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if receipt_text:
         receipt = parse_receipt_number(receipt_text)
         if receipt is None:
-            errors.append("受付番号：10桁の数字を確かめてください（確認用の数字が合いません）")
+            errors.append(gettext("受付番号：10桁の数字を確かめてください（確認用の数字が合いません）"))
             submissions = submissions.none()
         else:
             submissions = submissions.filter(receipt_number=receipt)
@@ -197,11 +198,14 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
         messages.error(request, str(exc))
         request.session["draft_reason"] = request.POST.get("reason", "")[:4000]
     except ValueError:
-        messages.error(request, "変更先の状態が正しくありません。")
+        messages.error(request, gettext("変更先の状態が正しくありません。"))
     else:
         request.session.pop("draft_reason", None)
         submission.refresh_from_db(fields=["status"])
-        messages.success(request, f"状態を「{submission.get_status_display()}」に変更しました。")
+        messages.success(
+            request,
+            gettext("状態を「%(status)s」に変更しました。") % {"status": submission.get_status_display()},
+        )
     return redirect("staff:submission", submission_id=submission.pk)
 
 
@@ -216,7 +220,7 @@ def add_note(request: HttpRequest, submission_id: int) -> HttpResponse:
     except services.SubmissionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, "内部メモを追加しました。")
+        messages.success(request, gettext("内部メモを追加しました。"))
     return redirect("staff:submission", submission_id=submission.pk)
 
 
@@ -237,10 +241,10 @@ def assign(request: HttpRequest, submission_id: int) -> HttpResponse:
             .first()
         )
         if assignee is None:
-            messages.error(request, "担当者に選べるのは、この団体の処理担当者だけです。")
+            messages.error(request, gettext("担当者に選べるのは、この団体の処理担当者だけです。"))
             return redirect("staff:submission", submission_id=submission.pk)
     services.assign(submission=submission, assignee=assignee, actor=request.user)
-    messages.success(request, "担当者を変更しました。")
+    messages.success(request, gettext("担当者を変更しました。"))
     return redirect("staff:submission", submission_id=submission.pk)
 
 
@@ -297,6 +301,11 @@ class ExportColumns:
 
 
 def _export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
+    """Header and rows of a procedure's export, in Japanese whatever language the back office is shown in.
+
+    The rows are produced lazily (the CSV streams after the view has returned), so Japanese is activated
+    inside the generator, for as long as it runs, and not only while this function does.
+    """
     columns = ExportColumns(procedure)
     version_numbers = dict(FormVersion.objects.filter(procedure=procedure).values_list("pk", "number"))
     queryset = (
@@ -304,8 +313,15 @@ def _export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
         .only("receipt_number", "submitted_at", "status", "form_version_id", "answers_data")
         .order_by("id")
     )
-    rows = (columns.row(s, version_numbers) for s in queryset.iterator(chunk_size=2000))
-    return columns.header(), rows
+
+    def rows() -> Iterator[list[str]]:
+        with translation.override("ja"):
+            for submission in queryset.iterator(chunk_size=2000):
+                yield columns.row(submission, version_numbers)
+
+    with translation.override("ja"):
+        header = columns.header()
+    return header, rows()
 
 
 def _export_filename(procedure, ext: str) -> str:
