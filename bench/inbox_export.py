@@ -108,12 +108,17 @@ def inbox_timings(client, procedure) -> dict[str, float]:
     from madoguchi.lib.receipt import format_receipt_number
 
     day = (timezone.now() - timedelta(days=1)).astimezone(JST).date().isoformat()
+    # The oldest day that has submissions at both sizes (10,000 rows span about 3.5 days).
+    old_day = (rows.order_by("submitted_at").first().submitted_at + timedelta(days=1)).astimezone(JST).date()
+    waiting = rows.filter(status="received").order_by("submitted_at", "id").values_list("id", flat=True)[10]
     return {
         "inbox first page": timed(client, base),
         "inbox deep page": timed(client, f"{base}?after={deep}"),
         "inbox 処理待ち only": timed(client, f"{base}?status=received"),
         "inbox 受付番号": timed(client, f"{base}?receipt={format_receipt_number(middle)}"),
         "inbox one day": timed(client, f"{base}?from={day}&to={day}"),
+        "inbox oldest day": timed(client, f"{base}?from={old_day}&to={old_day}"),
+        "inbox 処理待ち deep": timed(client, f"{base}?status=received&after={waiting}"),
     }
 
 
@@ -147,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-xlsx", action="store_true")
+    parser.add_argument("--inbox-only", action="store_true", help="skip the exports")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/madoguchi_bench_rows")
     dbname = database_url.rsplit("/", 1)[-1]
@@ -185,6 +191,8 @@ def main() -> None:
     exports = [("CSV UTF-8", ".csv"), ("CSV CP932", ".csv?encoding=cp932")]
     if not args.no_xlsx:
         exports.append(("xlsx", ".xlsx"))
+    if args.inbox_only:
+        exports = []
     results = {}
     for size in (SMALL, args.rows):
         started = time.perf_counter()

@@ -84,6 +84,51 @@ def test_inbox_pages_with_a_cursor(client, colleague, procedure, monkeypatch):
     assert made[0].display_receipt_number in page and made[2].display_receipt_number not in page
 
 
+def test_inbox_pages_walk_every_submission_once_in_arrival_order(client, colleague, procedure, monkeypatch):
+    import re
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from madoguchi.submissions import staff_views
+
+    monkeypatch.setattr(staff_views, "PAGE_SIZE", 2)
+    made = [make_submission(procedure).submission for _ in range(7)]
+    # Arrival times out of id order, three of them in the same microsecond, one a year ago.
+    now = timezone.now().replace(microsecond=0)
+    times = [
+        now - timedelta(days=365),
+        now,
+        now,
+        now,
+        now - timedelta(hours=1),
+        now + timedelta(seconds=1),
+        now,
+    ]
+    for submission, arrived in zip(made, times, strict=True):
+        Submission.objects.filter(pk=submission.pk).update(submitted_at=arrived)
+    expected = [
+        s.display_receipt_number
+        for s in sorted(made, key=lambda s: (times[made.index(s)], s.pk), reverse=True)
+    ]
+    client.force_login(colleague)
+    url = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+
+    def walk(params):
+        seen, query = [], dict(params)
+        while True:
+            page = client.get(url, query).content.decode()
+            seen += re.findall(r">(\d{4}-\d{4}-\d{2})</a>", page)
+            link = re.search(r'href="\?([^"]*after=(\d+)[^"]*)"', page)
+            if not link:
+                return seen
+            query = {**params, "after": link.group(2)}
+
+    assert walk({}) == expected
+    year_ago = (now - timedelta(days=365)).astimezone(staff_views.JST).date().isoformat()
+    assert walk({"from": year_ago, "to": year_ago}) == [made[0].display_receipt_number]
+
+
 def test_inbox_query_count_does_not_grow_with_rows(
     client, colleague, procedure, django_assert_max_num_queries
 ):

@@ -8,6 +8,7 @@ from urllib.parse import quote, urlencode
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -64,13 +65,25 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
         else:
             submissions = submissions.filter(receipt_number=receipt)
     after = request.GET.get("after", "")
+    cursor = None
     if after.isdigit():
-        submissions = submissions.filter(id__lt=int(after))
-    # Keyset paging on the primary key: page 20,000 costs what page 1 costs.
+        cursor = (
+            Submission.objects.filter(
+                organization_id=procedure.organization_id, procedure=procedure, pk=int(after)
+            )
+            .values_list("submitted_at", "id")
+            .first()
+        )
+    if cursor:
+        # Keyset paging in arrival order: page 20,000 costs what page 1 costs.
+        arrived, pk = cursor
+        submissions = submissions.filter(submitted_at__lte=arrived).filter(
+            Q(submitted_at__lt=arrived) | Q(id__lt=pk)
+        )
     page = list(
         submissions.select_related("assignee")
         .only("id", "receipt_number", "status", "submitted_at", "assignee__username")
-        .order_by("-id")[: PAGE_SIZE + 1]
+        .order_by("-submitted_at", "-id")[: PAGE_SIZE + 1]
     )
     has_next = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
