@@ -143,3 +143,30 @@ def test_task_left_running_by_a_killed_worker_is_requeued_and_the_mail_goes_out(
     call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0.1, verbosity=0)
     assert len(mailoutbox) == 1 and "髙橋" not in mailoutbox[0].subject
     assert OutgoingEmail.objects.get().status == OutgoingEmail.Status.SENT
+
+
+@pytest.mark.django_db
+def test_a_request_too_large_for_any_form_is_refused_before_it_is_read(client, procedure, settings):
+    from madoguchi.submissions.models import StagedUpload, Submission
+
+    settings.MAX_REQUEST_BYTES = 1024 * 1024
+    url = f"/{procedure.organization.code}/procedures/{procedure.pk}/"
+    response = client.generic(
+        "POST",
+        url,
+        b"x" * 100,
+        content_type="multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(2 * 1024 * 1024),
+    )
+    assert response.status_code == 413
+    page = response.content.decode()
+    assert "一度に送信できるのは合計1MBまでです" in page and "入力画面に戻ると表示されます" in page
+    assert not Submission.objects.exists() and not StagedUpload.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pages_carry_a_content_security_policy(client, procedure):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "Content-Security-Policy" not in client.get("/admin/login/").headers
