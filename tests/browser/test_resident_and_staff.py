@@ -124,6 +124,15 @@ def test_resident_pages_pass_axe(demo, live_server, page):
     assert axe_violations(page) == []
     page.goto(f"{live_server.url}/staff/login/")
     assert axe_violations(page) == []
+    # The same pages in English, chosen with the switcher in the header.
+    page.goto(f"{live_server.url}/312011/")
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="住民票の写しの郵送請求").click()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert axe_violations(page) == []
 
 
 def pytest_screenshot_dir():
