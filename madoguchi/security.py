@@ -37,7 +37,6 @@ class RequestLimitsMiddleware:
                 {"limit_mb": settings.MAX_REQUEST_BYTES // (1024 * 1024)},
                 status=413,
             )
-            response["Connection"] = "close"
         else:
             response = self.get_response(request)
         if not request.path.startswith("/admin/"):

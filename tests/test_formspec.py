@@ -48,6 +48,21 @@ def test_the_card_may_be_named_as_an_identity_document():
     assert spec.fields[0].options == ["マイナンバーカード"]
 
 
+def test_the_files_of_one_form_must_fit_in_one_request_together():
+    def files(*sizes):
+        return {
+            "fields": [
+                {"key": f"f{i}", "type": "file", "label": f"書類{i}", "max_size_mb": size}
+                for i, size in enumerate(sizes)
+            ]
+        }
+
+    parse_form_spec(files(20, 20))
+    with pytest.raises(FormSpecError) as exc:
+        parse_form_spec(files(20, 20, 1))
+    assert "添付ファイルの上限の合計は40MBまでです（現在 41MB）" in str(exc.value)
+
+
 def test_duplicate_keys_and_wrong_email_field_are_refused():
     with pytest.raises(FormSpecError, match="重複"):
         parse_form_spec({"fields": [{"key": "a", "type": "email", "label": "a"}] * 2})

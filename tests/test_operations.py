@@ -170,3 +170,25 @@ def test_pages_carry_a_content_security_policy(client, procedure):
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "'unsafe-inline'" not in policy
     assert "Content-Security-Policy" not in client.get("/admin/login/").headers
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "title"), [("en", "What you sent is too large"), ("ja", "送信する内容が大きすぎます")]
+)
+def test_the_413_page_is_in_the_residents_language(client, procedure, settings, language, title):
+    from django.utils import translation
+
+    settings.MAX_REQUEST_BYTES = 1024 * 1024
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    translation.activate("ja" if language == "en" else "en")  # whatever this thread served last
+    response = client.generic(
+        "POST",
+        f"/{procedure.organization.code}/procedures/{procedure.pk}/",
+        b"x",
+        content_type="multipart/form-data; boundary=b",
+        CONTENT_LENGTH=str(2 * 1024 * 1024),
+    )
+    translation.deactivate()
+    page = response.content.decode()
+    assert response.status_code == 413 and f'<html lang="{language}"' in page and title in page

@@ -435,3 +435,76 @@ def test_broken_encodings_get_a_japanese_message_not_a_500(client, procedure, bo
     response = client.generic("POST", form_url(procedure), body, content_type=content_type)
     assert response.status_code < 500
     assert message in response.content.decode()
+
+
+def test_a_version_id_in_other_digits_is_explained_not_a_500(client, procedure):
+    response = client.post(form_url(procedure), {**SIGNUP_POST, "version": "²"})
+    assert response.status_code == 200
+    assert "フォームの情報が正しくありません" in response.content.decode()
+
+
+def test_double_click_with_a_file_shows_the_receipt_even_if_the_first_click_took_the_file(
+    client, tottori, monkeypatch
+):
+    """The second click read the session before the first committed; the first then took the staged file."""
+    from django.test import Client
+
+    from madoguchi.submissions import resident_views
+
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    upload = SimpleUploadedFile("写真.png", PNG, content_type="image/png")
+    assert post_form(client, procedure, {**all_types_post(), "doc": upload}).status_code == 302
+    token = confirm_token(client, procedure)
+    claim = resident_views._claim_staged_files
+
+    def first_click_finishes_now(request, procedure_, saved):
+        monkeypatch.setattr(resident_views, "_claim_staged_files", claim)
+        other = Client()
+        other.cookies = client.cookies
+        assert other.post(confirm_url(procedure), {"token": token})["Location"].endswith("/done/")
+        return claim(request, procedure_, saved)
+
+    monkeypatch.setattr(resident_views, "_claim_staged_files", first_click_finishes_now)
+    second = client.post(confirm_url(procedure), {"token": token})
+    assert second["Location"].endswith("/done/")
+    assert Submission.objects.count() == 1
+
+
+def return_for_correction(client, procedure, colleague, reason, **answers):
+    from madoguchi.submissions import services
+
+    resident, submission = submit_and_look_up(client, procedure, all_types_post(**answers))
+    services.transition(submission=submission, to_status=Status.RETURNED, actor=colleague, reason=reason)
+    return resident, submission
+
+
+def correct(resident, **answers) -> str:
+    assert resident.post(reverse("public:status_correct"), all_types_post(**answers)).status_code == 302
+    page = resident.get(reverse("public:status_correct_confirm")).content.decode()
+    return re.search(r'name="token" value="([^"]+)"', page).group(1)
+
+
+def test_status_e_mails_follow_the_corrected_address(client, tottori, colleague):
+    from madoguchi.submissions import services
+
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    resident, submission = return_for_correction(
+        client, procedure, colleague, "メールが届きません。直してください", email="wrong@example.jp"
+    )
+    token = correct(resident, email="right@example.jp")
+    resident.post(reverse("public:status_correct_confirm"), {"token": token})
+    submission.refresh_from_db()
+    services.transition(submission=submission, to_status=Status.COMPLETED, actor=colleague)
+    assert OutgoingEmail.objects.order_by("-id").first().to == "right@example.jp"
+
+
+def test_double_click_on_resubmit_says_it_was_resubmitted(client, tottori, colleague):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    resident, submission = return_for_correction(client, procedure, colleague, "直してください")
+    token = correct(resident, phone="0857-22-8111")
+    resident.post(reverse("public:status_correct_confirm"), {"token": token})
+    resident.get(reverse("public:status_view"))  # the first click's page, which the browser never shows
+    second = resident.post(reverse("public:status_correct_confirm"), {"token": token}, follow=True)
+    page = second.content.decode()
+    assert "再提出しました" in page and "いまは修正できる状態ではありません" not in page
+    assert submission.revisions.count() == 1

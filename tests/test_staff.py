@@ -129,6 +129,15 @@ def test_inbox_pages_walk_every_submission_once_in_arrival_order(client, colleag
     assert walk({"from": year_ago, "to": year_ago}) == [made[0].display_receipt_number]
 
 
+@pytest.mark.parametrize("after", ["²", "١٢", "99999999999999999999", "-1", "abc", "0"])
+def test_inbox_ignores_a_cursor_that_is_not_an_id(client, colleague, submission, after):
+    client.force_login(colleague)
+    response = client.get(
+        reverse("staff:inbox", kwargs={"procedure_id": submission.procedure_id}), {"after": after}
+    )
+    assert response.status_code == 200 and submission.display_receipt_number in response.content.decode()
+
+
 def test_inbox_query_count_does_not_grow_with_rows(
     client, colleague, procedure, django_assert_max_num_queries
 ):

@@ -126,3 +126,57 @@ def test_the_same_token_from_concurrent_requests_makes_one_submission(procedure)
         t.join()
     assert len(receipts) == 6 and len(set(receipts)) == 1
     assert Submission.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_withdrawals_transitions_and_corrections_never_fail_or_drift(tottori, colleague):
+    """Residents and staff acting at once on one procedure with 定員: no deadlock, no error, and the seats and
+    the status counters always agree with the submissions themselves."""
+    import random
+    from collections import Counter
+
+    from madoguchi.stats.models import StatusCount
+    from madoguchi.submissions.models import Status
+
+    procedure = make_procedure(tottori, capacity=1000)
+    failures: list[str] = []
+
+    def act(seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            for n in range(25):
+                op = rnd.random()
+                try:
+                    if op < 0.4:
+                        make_submission(Procedure.objects.get(pk=procedure.pk), token=f"s{seed}-{n}")
+                        continue
+                    target = Submission.objects.filter(procedure=procedure).order_by("?").first()
+                    if target is None:
+                        continue
+                    if op < 0.6:
+                        services.withdraw(submission=target, reason="都合が悪くなりました")
+                    elif op < 0.8:
+                        to = rnd.choice([Status.IN_REVIEW, Status.RETURNED, Status.COMPLETED])
+                        services.transition(submission=target, to_status=to, actor=colleague, reason="理由")
+                    else:
+                        services.resubmit(submission=target, answers=dict(SIGNUP_ANSWERS), staged_files={})
+                except services.SubmissionError:
+                    pass  # not allowed from the status it had reached: refused with a message, as it should
+                except Exception as exc:  # a deadlock or any other error fails the test
+                    failures.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=act, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    actual = Counter(Submission.objects.filter(procedure=procedure).values_list("status", flat=True))
+    counters = {
+        s: c for s, c in StatusCount.objects.filter(procedure=procedure).values_list("status", "count") if c
+    }
+    assert counters == dict(actual)
+    procedure.refresh_from_db()
+    assert procedure.seats_taken == sum(n for status, n in actual.items() if status != Status.WITHDRAWN)

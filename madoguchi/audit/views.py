@@ -5,6 +5,7 @@ from django.shortcuts import render
 from madoguchi.accounts import access
 from madoguchi.audit.models import AuditLog
 from madoguchi.audit.services import ACTION_LABELS
+from madoguchi.lib.params import parse_id
 
 PAGE_SIZE = 100
 
@@ -17,8 +18,8 @@ def audit_log(request: HttpRequest, code: str) -> HttpResponse:
     if action in ACTION_LABELS:
         entries = entries.filter(action=action)
     before = request.GET.get("before", "")
-    if before.isdigit():
-        entries = entries.filter(id__lt=int(before))
+    if parse_id(before):
+        entries = entries.filter(id__lt=parse_id(before))
     page = list(entries.order_by("-id")[: PAGE_SIZE + 1])
     has_next = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]

@@ -59,6 +59,8 @@ FILE_TYPES: dict[str, tuple[str, ...]] = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip"),
 }
 MAX_FILE_MB = 20
+# All file fields of one form together: one submit must fit under the request limit (MAX_REQUEST_MB).
+MAX_FORM_FILES_MB = 40
 # Procedures may not collect the individual number (番号法); catch it in labels whatever the width.
 # The card itself (マイナンバーカード) may be named, e.g. as an identity document; its number may not.
 FORBIDDEN_LABEL = re.compile(r"(マイナンバー|個人番号)(?!カード)|my\s*number(?!\s*card)", re.IGNORECASE)
@@ -147,6 +149,12 @@ class FormSpec(BaseModel):
             target = next((f for f in self.fields if f.key == self.email_field), None)
             if target is None or target.type != "email":
                 raise ValueError("受付メールの送り先には、メールアドレス型の項目を指定してください")
+        total = sum(f.max_size_mb for f in self.fields if f.type == "file")
+        if total > MAX_FORM_FILES_MB:
+            raise ValueError(
+                f"添付ファイルの上限の合計は{MAX_FORM_FILES_MB}MBまでです（現在 {total}MB）。"
+                "各項目の上限を小さくしてください"
+            )
         return self
 
     @property

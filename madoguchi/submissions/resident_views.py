@@ -13,17 +13,20 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import format_inquiry_code, parse_inquiry_code, parse_receipt_number
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.submissions import intake, services
 from madoguchi.submissions.answers import read_answers
-from madoguchi.submissions.models import StagedUpload, Status, Submission
+from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
 LOOKUP_FAILURES_ALLOWED = 10
+RESUBMITTED_MESSAGE = gettext_lazy("修正した内容で再提出しました。受付番号は変わりません。")
+FILE_EXPIRED_MESSAGE = gettext_lazy("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
 LOOKUP_WINDOW_SECONDS = 15 * 60
 
 
@@ -95,9 +98,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     if posted_version != str(version.pk):
         # An older version of the page (or a tampered one): keep what still fits and ask to check.
-        known = FormVersion.objects.filter(
-            procedure=procedure, pk=posted_version if posted_version.isdigit() else 0
-        )
+        known = FormVersion.objects.filter(procedure=procedure, pk=parse_id(posted_version) or 0)
         messages.warning(
             request,
             gettext("この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。")
@@ -124,8 +125,8 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
 
 
 def _claim_staged_files(request, procedure, saved) -> tuple[dict, dict[str, StagedUpload]] | None:
-    """Split the saved answers into plain values and this session's staged files, or None (and a message)
-    when a staged file has expired. Files already attached to a submission stay among the values."""
+    """Split the saved answers into plain values and this session's staged files, or None when a staged
+    file is gone (expired, or taken by a submission). Files already attached stay among the values."""
     values = dict(saved["values"])
     staged_ids = {
         key: item["staged"]
@@ -141,9 +142,6 @@ def _claim_staged_files(request, procedure, saved) -> tuple[dict, dict[str, Stag
     staged_files = {}
     for key, staged_id in staged_ids.items():
         if staged_id not in staged_rows:
-            messages.warning(
-                request, gettext("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
-            )
             return None
         staged_files[key] = staged_rows[staged_id]
         values.pop(key)
@@ -252,6 +250,9 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     spec = version.spec
     claimed = _claim_staged_files(request, procedure, saved)
     if claimed is None:
+        if Submission.objects.filter(token=token, procedure=procedure).exists():
+            return redirect(done_url)  # a double click: the first click's submission took the files
+        messages.warning(request, FILE_EXPIRED_MESSAGE)
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     values, staged_files = claimed
     email = values.get(spec.email_field, "") if spec.email_field else ""
@@ -470,6 +471,10 @@ def status_correct(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def status_correct_confirm(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and _already_resubmitted(request):
+        # A double click on 「再提出する」: the first click did it, this one says so again.
+        messages.success(request, RESUBMITTED_MESSAGE)
+        return redirect("public:status_view")
     submission = _returned_for_correction(request)
     if isinstance(submission, HttpResponse):
         return submission
@@ -495,6 +500,7 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("public:status_correct_confirm")
     claimed = _claim_staged_files(request, procedure, saved)
     if claimed is None:
+        messages.warning(request, FILE_EXPIRED_MESSAGE)
         return redirect("public:status_correct")
     values, staged_files = claimed
     try:
@@ -503,6 +509,24 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
         messages.error(request, str(exc))
         return redirect("public:status_correct")
     request.session.pop(_correction_key(submission), None)
-    if done:
-        messages.success(request, gettext("修正した内容で再提出しました。受付番号は変わりません。"))
+    if done or _last_move_was_resubmit(submission.pk):  # or the other click of a double click did it
+        request.session[f"resubmitted:{submission.pk}"] = saved["token"]
+        messages.success(request, RESUBMITTED_MESSAGE)
     return redirect("public:status_view")
+
+
+def _already_resubmitted(request: HttpRequest) -> bool:
+    token = request.POST.get("token", "")
+    looked_up = request.session.get("status_submission")
+    if not token or not looked_up:
+        return False
+    if request.session.get(f"resubmitted:{looked_up}") == token:
+        return True
+    # Both clicks in flight at once: the second found it already moved to 処理待ち by the first.
+    saved = request.session.get(f"correct:{looked_up}") or {}
+    return saved.get("token") == token and _last_move_was_resubmit(looked_up)
+
+
+def _last_move_was_resubmit(submission_id: int) -> bool:
+    last = StatusChange.objects.filter(submission_id=submission_id).order_by("-created_at", "-id").first()
+    return last is not None and last.actor_kind == "resident" and last.reason == services.RESUBMIT_REASON

@@ -202,12 +202,13 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
         raise SubmissionError(gettext("取下げの理由を入力してください。"))
     if len(reason) > 1000:
         raise SubmissionError(gettext("取下げの理由は1,000文字以内で入力してください。"))
-    submission = _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
+    # The seat is given back before the counts move: every path locks the procedure row before the
+    # count rows, as submit() does, so a withdrawal and a submission never wait on each other.
     if submission.procedure.capacity is not None:
         Procedure.objects.filter(pk=submission.procedure_id, seats_taken__gt=0).update(
             seats_taken=F("seats_taken") - 1
         )
-    return submission
+    return _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
 
 
 RESUBMIT_REASON = "補正して再提出"
@@ -222,7 +223,8 @@ def resubmit(
     The answers it replaces are kept. Returns False, changing nothing, if it is no longer 返却中
     (a double click, or staff took it back): the caller shows the status as it is now.
     """
-    submission = Submission.objects.select_for_update().select_related("organization").get(pk=submission.pk)
+    # Only the submission's own row is locked (no join: a joined organization row would be locked too).
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
     if submission.status != Status.RETURNED:
         return False
     now = timezone.now()
@@ -238,7 +240,11 @@ def resubmit(
     for key, staged in staged_files.items():
         final_answers[key] = _attach(submission, key, staged)
     write_answers(submission, final_answers)
-    submission.save(update_fields=["answers_data", "updated_at"])
+    email_field = submission.form_version.spec.email_field
+    if email_field:
+        # Status e-mails follow the corrected address, not the one staff returned it for.
+        submission.applicant_email = final_answers.get(email_field, "") or ""
+    submission.save(update_fields=["answers_data", "applicant_email", "updated_at"])
     _move(submission, Status.RECEIVED, actor=None, actor_kind="resident", reason=RESUBMIT_REASON)
     return True
 

@@ -20,6 +20,7 @@ from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
 from madoguchi.lib import exporting
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import format_receipt_number, parse_receipt_number
 from madoguchi.lib.timeutil import JST, jst_start_of_day
 from madoguchi.procedures.formspec import FormSpec
@@ -66,10 +67,10 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
             submissions = submissions.filter(receipt_number=receipt)
     after = request.GET.get("after", "")
     cursor = None
-    if after.isdigit():
+    if parse_id(after):
         cursor = (
             Submission.objects.filter(
-                organization_id=procedure.organization_id, procedure=procedure, pk=int(after)
+                organization_id=procedure.organization_id, procedure=procedure, pk=parse_id(after)
             )
             .values_list("submitted_at", "id")
             .first()
