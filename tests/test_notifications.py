@@ -78,6 +78,7 @@ def test_failed_send_is_retried_with_backoff_then_marked_failed(settings, proced
     assert send_email.call(row.pk) == "failed"
     row.refresh_from_db()
     assert row.status == OutgoingEmail.Status.FAILED and row.attempts == 3
+    assert row.body == ""  # the inquiry code is not kept in a mail that will never go
     assert send_email.call(row.pk) == "skipped"  # running the job again does no harm
     client.force_login(colleague)
     page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()

@@ -19,7 +19,7 @@ class OutgoingEmail(models.Model):
     kind = models.CharField(max_length=32)
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=255)
-    # Cleared once sent: the receipt mail carries the inquiry code, which is kept hashed elsewhere.
+    # Cleared once sent or given up: the receipt mail carries the inquiry code, kept hashed elsewhere.
     body = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -27,8 +27,10 @@ def send_email(email_id: int) -> str:
         except Exception as exc:  # any transport error: keep the row, try again later
             email.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+                # Given up: the body (with the inquiry code) goes too; staff see the failure and call.
                 email.status = OutgoingEmail.Status.FAILED
-                email.save(update_fields=["attempts", "last_error", "status"])
+                email.body = ""
+                email.save(update_fields=["attempts", "last_error", "status", "body"])
                 return "failed"
             email.save(update_fields=["attempts", "last_error"])
             send_email.using(run_after=timezone.now() + backoff(email.attempts)).enqueue(email.pk)
