@@ -2,8 +2,8 @@
 header, with no JavaScript.
 
 Japanese stays the default. What staff wrote (titles, labels, options) is shown as written. What the system
-produces for others stays Japanese whatever language the page is shown in: the e-mails to residents, the
-CSV and Excel exports, and the texts it stores (history reasons, audit rows).
+produces for others does not follow the page: e-mails to residents are in the language the resident applied
+in, and the CSV and Excel exports and the texts it stores (history reasons, audit rows) stay Japanese.
 """
 
 import ast
@@ -143,7 +143,7 @@ def test_confirmation_and_completion_pages_are_in_english(procedure):
         in page
     )
     assert "<dt>Inquiry code</dt>" in page
-    assert "The email is in Japanese." in page
+    assert "We will send a confirmation to the email address you gave." in page
     assert "申請を受け付けました" not in page
 
 
@@ -236,15 +236,23 @@ def test_switcher_keeps_the_search_on_the_page(client, procedure):
     assert '<input type="hidden" name="next" value="/?q=%E6%95%99%E5%AE%A4">' in page
 
 
-def test_receipt_email_stays_japanese_for_an_english_resident(procedure):
+def test_e_mails_are_in_the_language_the_resident_used(procedure, colleague):
     resident = english_client()
     post_form(resident, procedure, SIGNUP_POST)
     token = re.search(r'name="token" value="([^"]+)"', resident.get(confirm_url(procedure)).content.decode())
     resident.post(confirm_url(procedure), {"token": token.group(1)})
+    submission = Submission.objects.get()
+    receipt = submission.display_receipt_number
     email = OutgoingEmail.objects.get(kind="receipt")
-    receipt = Submission.objects.get().display_receipt_number
-    assert email.subject == f"【受付】シニア向けスマートフォン教室（受付番号 {receipt}）"
-    assert "以下の内容で受け付けました。" in email.body and "到達日時：" in email.body
+    assert email.subject == f"[Received] シニア向けスマートフォン教室 (reference number {receipt})"
+    assert "We have received your application." in email.body and "\nInquiry code: " in email.body
+    assert "（" not in email.body and "：" not in email.body  # no Japanese punctuation in English
+    assert "髙橋" not in email.body  # answers are not sent by e-mail
+    # A Japanese-speaking staff member moves it: the resident is still written to in English.
+    services.transition(submission=submission, to_status=Status.IN_REVIEW, actor=colleague)
+    status = OutgoingEmail.objects.get(kind="status_in_review")
+    assert status.subject.startswith("[In progress] ") and "“In progress”" in status.body
+    assert "申請の状態" not in status.body
 
 
 def staff_client(user, language: str = "en") -> Client:
@@ -371,7 +379,7 @@ def test_staff_detail_page_and_its_actions_are_in_english(colleague, procedure, 
     assert '<h2>Internal notes <span class="meta">(not shown to the applicant)</span></h2>' in page
     assert "There are no notes." in page and ">Add note</button>" in page
     assert "<dt>氏名</dt><dd>髙橋\u3000﨑子</dd>" in page  # the label staff wrote, the resident's answer
-    # The receipt e-mail is listed as it was sent: in Japanese.
+    # The receipt e-mail is listed as it was sent: in the resident's Japanese.
     assert "【受付】シニア向けスマートフォン教室" in page and "Waiting to be sent" in page
     assert "状態を変更する" not in page and "内部メモ" not in page
 

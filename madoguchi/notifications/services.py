@@ -1,12 +1,14 @@
 """E-mail to residents. Rows are written in the caller's transaction and the task is enqueued in it too:
 the database is the outbox, so a rolled-back submission sends nothing and a committed one is never lost.
 
-The e-mails are in Japanese whatever language the page that triggered them is shown in.
+Each e-mail is in the language the resident used to submit (Submission.language), whatever language the
+page that triggered it is shown in: a staff member reading English still sends a Japanese resident Japanese.
 """
 
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext
 
 from madoguchi.notifications.models import OutgoingEmail
 
@@ -34,8 +36,11 @@ def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
         "inquiry_code": format_inquiry_code(inquiry_code),
         "site_url": settings.SITE_URL,
     }
-    with translation.override("ja"):
-        subject = f"【受付】{procedure.title}（受付番号 {submission.display_receipt_number}）"
+    with translation.override(submission.language or "ja"):
+        subject = gettext("【受付】%(title)s（受付番号 %(receipt)s）") % {
+            "title": procedure.title,
+            "receipt": submission.display_receipt_number,
+        }
         body = render_to_string("notifications/receipt_email.txt", context)
     return queue_email(
         organization_id=submission.organization_id,
@@ -56,11 +61,12 @@ def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
         "reason": reason,
         "site_url": settings.SITE_URL,
     }
-    with translation.override("ja"):
-        subject = (
-            f"【{submission.get_status_display()}】{procedure.title}"
-            f"（受付番号 {submission.display_receipt_number}）"
-        )
+    with translation.override(submission.language or "ja"):
+        subject = gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）") % {
+            "status": submission.get_status_display(),
+            "title": procedure.title,
+            "receipt": submission.display_receipt_number,
+        }
         body = render_to_string("notifications/status_email.txt", context)
     return queue_email(
         organization_id=submission.organization_id,

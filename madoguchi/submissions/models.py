@@ -33,6 +33,8 @@ class Submission(models.Model):
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The language the resident used (ja or en): their e-mails are written in it.
+    language = models.CharField(max_length=8, default="ja")
     correction_deadline = models.DateField(_("補正期限"), null=True, blank=True)
 
     class Meta:

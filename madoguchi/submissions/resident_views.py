@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -265,6 +266,7 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
                 staged_files=staged_files,
                 token=token,
                 applicant_email=email,
+                language=translation.get_language(),
             )
             if result.created:
                 # The answers leave the session and the completion enters it in the submission's own

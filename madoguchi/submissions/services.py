@@ -89,6 +89,7 @@ def submit(
     staged_files: dict[str, StagedUpload],
     token: str,
     applicant_email: str = "",
+    language: str = "ja",
 ) -> SubmitResult:
     """Receive one submission: answers, files, receipt number, history, count, e-mail in one transaction.
 
@@ -105,18 +106,21 @@ def submit(
                 staged_files=staged_files,
                 token=token,
                 applicant_email=applicant_email,
+                language=language,
             )
         except IntegrityError:
             existing = Submission.objects.filter(token=token).first()
             if existing is not None:
                 # A double click or a retried POST committed first: return that submission.
                 return SubmitResult(existing, None, created=False)
-            # Otherwise a receipt number was drawn twice (or a first-of-day count raced): try again.
+            # Otherwise a receipt number was drawn twice: draw again.
     raise SubmissionError(gettext("受付番号を発行できませんでした。時間をおいてもう一度お試しください。"))
 
 
 @transaction.atomic
-def _submit_once(*, procedure, version, answers, staged_files, token, applicant_email) -> SubmitResult:
+def _submit_once(
+    *, procedure, version, answers, staged_files, token, applicant_email, language
+) -> SubmitResult:
     now = timezone.now()
     state = procedure.reception_state(now)
     if state not in ("open", "full"):
@@ -138,6 +142,7 @@ def _submit_once(*, procedure, version, answers, staged_files, token, applicant_
         status=Status.RECEIVED,
         submitted_at=now,
         applicant_email=applicant_email,
+        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
     )
     write_answers(submission, answers)
     submission.save(force_insert=True)
