@@ -181,6 +181,30 @@ def test_full_status_machine_with_reasons(client, colleague, submission):
     assert OutgoingEmail.objects.filter(kind="status_returned").exists()
 
 
+def test_a_refused_change_keeps_the_choice_reason_and_deadline_beside_the_form(client, colleague, submission):
+    client.force_login(colleague)
+    url = reverse("staff:transition", kwargs={"submission_id": submission.pk})
+    page = client.post(
+        url, {"to": Status.RETURNED, "reason": "", "deadline": "令和8年12月25日"}, follow=True
+    ).content.decode()
+    assert 'role="alert" id="transition-error">' in page and "理由を入力してください" in page
+    assert 'id="to-returned" name="to" value="returned" checked' in page  # not back to 処理を開始する
+    assert 'value="令和8年12月25日"' in page
+    submission.refresh_from_db()
+    assert submission.status == Status.RECEIVED
+
+
+def test_a_correction_deadline_in_the_past_is_refused(client, colleague, submission):
+    client.force_login(colleague)
+    url = reverse("staff:transition", kwargs={"submission_id": submission.pk})
+    page = client.post(
+        url, {"to": Status.RETURNED, "reason": "写しが不鮮明です", "deadline": "2020/1/1"}, follow=True
+    ).content.decode()
+    assert "補正期限には今日以降の日付を入力してください" in page and ">写しが不鮮明です</textarea>" in page
+    submission.refresh_from_db()
+    assert submission.status == Status.RECEIVED and submission.correction_deadline is None
+
+
 def test_complete_and_reject(colleague, procedure):
     done = make_submission(procedure).submission
     services.transition(submission=done, to_status=Status.COMPLETED, actor=colleague)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.audit import services as audit
 from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
+from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
@@ -193,6 +194,8 @@ def transition(
             gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
             % {"status": Status(to_status).label}
         )
+    if deadline is not None and to_status == Status.RETURNED and deadline < jst_date(timezone.now()):
+        raise SubmissionError(gettext("補正期限には今日以降の日付を入力してください。"))
     return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
 
 

@@ -160,6 +160,7 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     audit.record(
         organization=submission.organization, actor=request.user, action="submission.view", obj=submission
     )
+    draft = request.session.pop(_transition_draft_key(submission), None) or {}
     transitions = [
         (to, services.TRANSITION_LABELS[to], needs_reason)
         for (frm, to), needs_reason in services.STAFF_TRANSITIONS.items()
@@ -186,35 +187,48 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "notes": submission.notes.select_related("author"),
             "emails": submission.emails.all(),
             "transitions": transitions if role in access.PROCESS else [],
+            "draft": draft,
+            "selected": draft["to"]
+            if draft.get("to") in [t[0] for t in transitions]
+            else next((t[0] for t in transitions), None),
             "can_process": role in access.PROCESS,
             "colleagues": colleagues,
         },
     )
 
 
+def _transition_draft_key(submission) -> str:
+    return f"transition:{submission.pk}"
+
+
 @login_required
 @require_POST
 def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
-    deadline = None
-    deadline_text = request.POST.get("deadline", "").strip()
+    draft = {
+        "to": request.POST.get("to", "")[:20],
+        "reason": request.POST.get("reason", "")[:4000],
+        "deadline": request.POST.get("deadline", "").strip()[:40],
+    }
     try:
-        if deadline_text:
-            deadline = ja.parse_date(deadline_text)
+        deadline = ja.parse_date(draft["deadline"]) if draft["deadline"] else None
         services.transition(
             submission=submission,
-            to_status=request.POST.get("to", ""),
+            to_status=draft["to"],
             actor=request.user,
-            reason=request.POST.get("reason", "")[:4000],
+            reason=draft["reason"],
             deadline=deadline,
         )
     except (services.SubmissionError, ja.InputError) as exc:
-        messages.error(request, str(exc))
-        request.session["draft_reason"] = request.POST.get("reason", "")[:4000]
+        # Shown beside the form, with the choice, the reason and the deadline as they were sent.
+        request.session[_transition_draft_key(submission)] = {**draft, "error": str(exc)}
     except ValueError:
-        messages.error(request, gettext("変更先の状態が正しくありません。"))
+        request.session[_transition_draft_key(submission)] = {
+            **draft,
+            "error": gettext("変更先の状態が正しくありません。"),
+        }
     else:
-        request.session.pop("draft_reason", None)
+        request.session.pop(_transition_draft_key(submission), None)
         submission.refresh_from_db(fields=["status"])
         messages.success(
             request,
