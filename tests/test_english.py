@@ -95,7 +95,7 @@ def test_validation_errors_are_in_english_and_keep_what_was_typed(tottori):
     procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
     resident = english_client()
     data = all_types_post(name__family="", name__given="", address__postal="68-857")
-    response = post_form(resident, procedure, data)
+    response = post_form(resident, procedure, data, follow=True)
     page = response.content.decode()
     assert response.status_code == 400
     assert "<title>Error: 全項目 – fill in the form" in page
@@ -108,7 +108,7 @@ def test_validation_errors_are_in_english_and_keep_what_was_typed(tottori):
 
 
 def test_one_error_reads_in_the_singular(procedure):
-    response = post_form(english_client(), procedure, {**SIGNUP_POST, "phone": "12345"})
+    response = post_form(english_client(), procedure, {**SIGNUP_POST, "phone": "12345"}, follow=True)
     page = response.content.decode()
     assert "There is a problem with 1 answer" in page
     assert "Enter a phone number of 10 or 11 digits starting with 0, like 0857-26-7111" in page
@@ -117,7 +117,9 @@ def test_one_error_reads_in_the_singular(procedure):
 def test_bad_file_is_explained_in_english(tottori):
     procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
     upload = SimpleUploadedFile("a.exe", b"MZ" + b"0" * 50)
-    page = post_form(english_client(), procedure, {**all_types_post(), "doc": upload}).content.decode()
+    page = post_form(
+        english_client(), procedure, {**all_types_post(), "doc": upload}, follow=True
+    ).content.decode()
     assert "This type of file cannot be attached. Choose a PDF or PNG file" in page
     assert "PDF or PNG, up to 1 MB" in page
 

@@ -92,7 +92,16 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     if saved.get("version") != version.pk:
         saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
-        return _render_form(request, procedure, spec, saved.get("raw", {}), {}, saved.get("staged", {}))
+        errors = saved.get("errors", {})
+        return _render_form(
+            request,
+            procedure,
+            spec,
+            saved.get("raw", {}),
+            errors,
+            saved.get("staged", {}),
+            status=400 if errors else 200,
+        )
 
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
@@ -107,7 +116,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             else gettext("フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。"),
         )
         request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
-        return _render_form(request, procedure, spec, result.raw, result.errors, staged)
+        return redirect("public:form", code=code, procedure_id=procedure.pk)
     _stage_uploads(request, procedure, result, staged)
     for key in list(staged):
         if key not in result.values:
@@ -119,9 +128,12 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         "staged": staged,
         "token": secrets.token_urlsafe(24),
         "valid": not result.errors,
+        "errors": result.errors,
     }
     if result.errors:
-        return _render_form(request, procedure, spec, result.raw, result.errors, staged, status=400)
+        # Post/Redirect/Get: the page with the errors is a GET, so the Back button from the 確認画面 (after
+        # the resident fixed them) shows the form again instead of asking to resend it.
+        return redirect("public:form", code=code, procedure_id=procedure.pk)
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
 
 
@@ -452,7 +464,17 @@ def status_correct(request: HttpRequest) -> HttpResponse:
         "correction": _correction_context(submission),
     }
     if request.method == "GET":
-        return _render_form(request, procedure, spec, saved["raw"], {}, saved["staged"], **render_args)
+        errors = saved.get("errors", {})
+        return _render_form(
+            request,
+            procedure,
+            spec,
+            saved["raw"],
+            errors,
+            saved["staged"],
+            status=400 if errors else 200,
+            **render_args,
+        )
     staged = dict(saved["staged"])
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     _stage_uploads(request, procedure, result, staged)
@@ -462,11 +484,10 @@ def status_correct(request: HttpRequest) -> HttpResponse:
         "staged": {k: v for k, v in staged.items() if k in result.values},
         "token": secrets.token_urlsafe(24),
         "valid": not result.errors,
+        "errors": result.errors,
     }
     if result.errors:
-        return _render_form(
-            request, procedure, spec, result.raw, result.errors, staged, status=400, **render_args
-        )
+        return redirect("public:status_correct")  # Post/Redirect/Get, as on the first form
     return redirect("public:status_correct_confirm")
 
 

@@ -65,6 +65,12 @@ def test_resident_signs_up_and_staff_processes_and_exports(demo, live_server, br
     page.get_by_label("電話番号").fill("０８５７－２０－３１１１")
     page.get_by_role("button", name="入力内容を確認する").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の確認")
+    # Back from the 確認画面 shows the form with the corrected answer, not a "resend?" page.
+    page.go_back()
+    expect(page.get_by_label("電話番号")).to_have_value("０８５７－２０－３１１１")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の確認")
     expect(page.locator("dl.answers")).to_contain_text("髙橋\u3000﨑子")
     expect(page.locator("dl.answers")).to_contain_text("たかはし\u3000さきこ")
     expect(page.locator("dl.answers")).to_contain_text("0857-20-3111")
