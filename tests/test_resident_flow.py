@@ -14,7 +14,7 @@ from madoguchi.procedures.services import save_form_version
 from madoguchi.stats.models import DailyCount
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Attachment, Status, Submission
-from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure
+from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure, make_submission
 
 pytestmark = pytest.mark.django_db
 
@@ -319,11 +319,28 @@ def test_status_lookup_with_wrong_code_says_so_and_is_rate_limited(client, submi
     mistyped = submission.receipt_number[:-1] + str((int(submission.receipt_number[-1]) + 1) % 10)
     response = client.post(url, {"receipt_number": mistyped, "inquiry_code": "AAAA-AAAA"})
     assert "受付番号が正しくありません" in response.content.decode()
-    for _ in range(8):
+    for _ in range(9):
         client.post(url, {"receipt_number": submission.receipt_number, "inquiry_code": "AAAA-AAAA"})
     response = client.post(url, {"receipt_number": submission.receipt_number, "inquiry_code": "AAAA-AAAA"})
     assert response.status_code == 429
-    assert "しばらく確認できません" in response.content.decode()
+    assert "この受付番号での確認に続けて失敗したため" in response.content.decode()
+
+
+def test_one_residents_mistakes_do_not_lock_out_another_on_the_same_network(client, procedure):
+    """A 公民館's Wi-Fi: one person keeps mistyping, the next person's correct codes still work."""
+    url = reverse("public:status")
+    someone = make_submission(procedure).submission
+    for _ in range(12):
+        client.post(url, {"receipt_number": someone.receipt_number, "inquiry_code": "AAAA-AAAA"})
+    assert (
+        client.post(url, {"receipt_number": someone.receipt_number, "inquiry_code": "AAAA-AAAA"}).status_code
+        == 429
+    )
+    mine = make_submission(procedure)
+    response = client.post(
+        url, {"receipt_number": mine.submission.receipt_number, "inquiry_code": mine.inquiry_code}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("public:status_view")
 
 
 def test_status_view_without_lookup_redirects(client):

@@ -25,7 +25,8 @@ from madoguchi.submissions import intake, services
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
-LOOKUP_FAILURES_ALLOWED = 10
+LOOKUP_FAILURES_PER_RECEIPT = 10
+LOOKUP_FAILURES_PER_CLIENT = 100
 RESUBMITTED_MESSAGE = gettext_lazy("修正した内容で再提出しました。受付番号は変わりません。")
 FILE_EXPIRED_MESSAGE = gettext_lazy("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
 LOOKUP_WINDOW_SECONDS = 15 * 60
@@ -324,9 +325,13 @@ def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     )
 
 
-def _client_key(request: HttpRequest) -> str:
+def _lookup_keys(request: HttpRequest, receipt: str | None) -> tuple[str, str | None]:
+    """Failure counters: one per client address (generous: a 公民館's Wi-Fi or a carrier shares one), and
+    one per 受付番号 (strict: that is where an inquiry code could be guessed)."""
     address = request.META.get("REMOTE_ADDR", "")
-    return "status-lookup:" + hashlib.sha256(address.encode()).hexdigest()[:32]
+    client = "status-lookup:client:" + hashlib.sha256(address.encode()).hexdigest()[:32]
+    number = "status-lookup:receipt:" + hashlib.sha256(receipt.encode()).hexdigest()[:32] if receipt else None
+    return client, number
 
 
 @never_cache
@@ -337,21 +342,28 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
         receipt_text = request.POST.get("receipt_number", "")[:40]
         code_text = request.POST.get("inquiry_code", "")[:40]
         context["receipt"] = receipt_text
-        key = _client_key(request)
-        failures = cache.get(key, 0)
-        if failures >= LOOKUP_FAILURES_ALLOWED:
+        receipt = parse_receipt_number(receipt_text)
+        client_key, receipt_key = _lookup_keys(request, receipt)
+        if receipt_key and cache.get(receipt_key, 0) >= LOOKUP_FAILURES_PER_RECEIPT:
+            context["error"] = gettext(
+                "この受付番号での確認に続けて失敗したため、しばらく確認できません。"
+                "15分ほど時間をおいてお試しください。"
+            )
+            return render(request, "submissions/status_lookup.html", context, status=429)
+        if cache.get(client_key, 0) >= LOOKUP_FAILURES_PER_CLIENT:
             context["error"] = gettext(
                 "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
             )
             return render(request, "submissions/status_lookup.html", context, status=429)
-        receipt = parse_receipt_number(receipt_text)
         code = parse_inquiry_code(code_text)
         submission = Submission.objects.filter(receipt_number=receipt).first() if receipt else None
         if submission and code and services.check_inquiry_code(submission, code):
-            cache.delete(key)
+            cache.delete(receipt_key)
             request.session["status_submission"] = submission.pk
             return redirect("public:status_view")
-        cache.set(key, failures + 1, LOOKUP_WINDOW_SECONDS)
+        for key in (client_key, receipt_key):
+            if key:
+                cache.set(key, cache.get(key, 0) + 1, LOOKUP_WINDOW_SECONDS)
         if receipt is None:
             context["error"] = gettext(
                 "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"
