@@ -210,7 +210,7 @@ def test_language_switcher_works_without_javascript(procedure):
     # The choice is kept: the next pages are in English too, with a way back to Japanese.
     page = resident.get(form_url(procedure)).content.decode()
     assert ">Continue</button>" in page
-    assert 'name="language" value="ja" lang="ja">日本語</button>' in page
+    assert 'name="switch_language" value="ja" lang="ja">日本語</button>' in page
 
     resident.post(
         "/i18n/setlang/",
@@ -579,3 +579,19 @@ def test_english_catalogue_is_complete_and_compiled():
             assert compiled.ngettext(msgid, e["msgid_plural"], 2) == e["msgstr[1]"], e["msgid"]
         else:
             assert compiled.gettext(msgid) == e["msgstr"], e["msgid"]
+
+
+def test_switching_language_on_a_form_keeps_what_was_typed(procedure):
+    resident = Client(enforce_csrf_checks=True)
+    page = resident.get(form_url(procedure)).content.decode()
+    assert 'form="apply-form" name="switch_language" value="en"' in page  # the switch sends the form itself
+    typed = {**SIGNUP_POST, "phone": "0857-20", "switch_language": "en"}
+    response = resident.post(
+        form_url(procedure),
+        {**typed, "version": procedure.current_version_id, "csrfmiddlewaretoken": csrf_token(page)},
+    )
+    assert response.status_code == 302 and response["Location"] == form_url(procedure)
+    page = resident.get(form_url(procedure)).content.decode()
+    assert '<html lang="en">' in page
+    assert 'value="髙橋"' in page and 'value="0857-20"' in page  # kept, and not yet judged
+    assert "There is a problem" not in page and 'role="alert"' not in page

@@ -7,6 +7,7 @@ the Back button and the 「修正する」 link all show it again.
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import transaction
@@ -107,6 +108,12 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
+    if _switching_language(request):
+        _stage_uploads(request, procedure, result, staged)
+        request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
+        return _switch_language(
+            request, reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk})
+        )
     if posted_version != str(version.pk):
         # An older version of the page (or a tampered one): keep what still fits and ask to check.
         known = FormVersion.objects.filter(procedure=procedure, pk=parse_id(posted_version) or 0)
@@ -176,6 +183,27 @@ def _stage_uploads(request, procedure, result, staged: dict) -> None:
         result.values[key] = staged[key]
 
 
+def _switching_language(request: HttpRequest) -> bool:
+    return request.POST.get("switch_language", "") in dict(settings.LANGUAGES)
+
+
+def _switch_language(request: HttpRequest, url: str) -> HttpResponse:
+    """The language switch pressed on a form page: what was typed is already kept; set the language as
+    Django's set_language view does and show the same form again."""
+    response = redirect(url)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        request.POST["switch_language"],
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response
+
+
 def _render_form(
     request, procedure, spec, raw, errors, staged, status=200, *, form_action=None, correction=None
 ) -> HttpResponse:
@@ -206,6 +234,7 @@ def _render_form(
                 "public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
             ),
             "correction": correction,
+            "keep_form_id": "apply-form",
             "fields": fields,
             "error_list": error_list,
             "has_files": any(f.type == "file" for f in spec.fields),
@@ -490,6 +519,9 @@ def status_correct(request: HttpRequest) -> HttpResponse:
     staged = dict(saved["staged"])
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     _stage_uploads(request, procedure, result, staged)
+    if _switching_language(request):
+        request.session[_correction_key(submission)] = {"raw": result.raw, "staged": staged}
+        return _switch_language(request, reverse("public:status_correct"))
     request.session[_correction_key(submission)] = {
         "raw": result.raw,
         "values": result.values,
