@@ -595,3 +595,19 @@ def test_switching_language_on_a_form_keeps_what_was_typed(procedure):
     assert '<html lang="en">' in page
     assert 'value="髙橋"' in page and 'value="0857-20"' in page  # kept, and not yet judged
     assert "There is a problem" not in page and 'role="alert"' not in page
+
+
+def test_answers_read_in_english_on_the_confirmation_page_and_stay_japanese_in_the_export(tottori, colleague):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    resident = english_client()
+    assert post_form(resident, procedure, all_types_post()).status_code == 302
+    page = resident.get(confirm_url(procedure)).content.decode()
+    assert "Agreed" in page and "同意する" not in page
+    assert "1 May 2019" in page and "令和元年" not in page
+    assert "子育て, 介護" in page  # the options staff wrote, joined the English way
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    resident.post(confirm_url(procedure), {"token": token})
+    staff = staff_client(colleague)
+    data = staff.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk}))
+    text = b"".join(data.streaming_content).decode("utf-8-sig")
+    assert "同意する" in text and "子育て、介護" in text and "Agreed" not in text

@@ -529,3 +529,22 @@ def test_double_click_on_resubmit_says_it_was_resubmitted(client, tottori, colle
     page = second.content.decode()
     assert "再提出しました" in page and "いまは修正できる状態ではありません" not in page
     assert submission.revisions.count() == 1
+
+
+def test_organization_page_says_when_a_sign_up_is_full(client, tottori):
+    procedure = make_procedure(tottori, capacity=2)
+    page = client.get(f"/{tottori.code}/").content.decode()
+    assert "残り2人" in page and "定員に達しました" not in page
+    Procedure.objects.filter(pk=procedure.pk).update(seats_taken=2)
+    page = client.get(f"/{tottori.code}/").content.decode()
+    assert "定員に達しました" in page and "残り" not in page
+
+
+def test_withdrawal_without_a_reason_is_explained_at_the_reason_box(client, procedure):
+    resident, _ = submit_and_look_up(client, procedure, SIGNUP_POST)
+    response = resident.post(reverse("public:status_withdraw"), {"reason": "  "})
+    assert response["Location"].endswith("#withdraw")
+    page = resident.get(response["Location"]).content.decode()
+    assert 'id="reason-error" role="alert">取下げの理由を入力してください。' in page
+    assert 'aria-invalid="true" aria-describedby="reason-error"' in page
+    assert "元に戻せません" in page

@@ -11,7 +11,8 @@ from typing import Any
 
 import filetype
 from django.core.files.uploadedfile import UploadedFile
-from django.utils.formats import number_format
+from django.utils import translation
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext, pgettext
 
 from madoguchi.lib import japanese as ja
@@ -257,15 +258,21 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         return f"〒{value.get('postal_code', '')} {value.get('address', '')}"
     if kind == "date":
         try:
-            return ja.format_date_both(date.fromisoformat(value))
+            day = date.fromisoformat(value)
         except ValueError:
             return str(value)
+        if translation.get_language() == "en":
+            return date_format(day, "j F Y")
+        return ja.format_date_both(day)
     if kind == "multiple_choice":
-        return "、".join(value)
+        return pgettext("list separator", "、").join(value)
     if kind == "consent":
-        return "同意する" if value else "同意しない"
+        return gettext("同意する") if value else gettext("同意しない")
     if kind == "file":
-        return f"{value.get('name', '')}（{_human_size(int(value.get('size', 0)))}）"
+        return gettext("%(name)s（%(size)s）") % {
+            "name": value.get("name", ""),
+            "size": _human_size(int(value.get("size", 0))),
+        }
     return str(value)
 
 

@@ -425,6 +425,7 @@ def status_view(request: HttpRequest) -> HttpResponse:
         return redirect("public:status")
     spec = submission.form_version.spec
     history = submission.history.all()
+    withdraw_draft = request.session.pop("withdraw_draft", None) or {}
     return render(
         request,
         "submissions/status_view.html",
@@ -436,6 +437,8 @@ def status_view(request: HttpRequest) -> HttpResponse:
             "rows": _rows(spec, read_answers(submission)),
             "can_withdraw": submission.status in services.RESIDENT_WITHDRAWABLE,
             "can_correct": submission.status == Status.RETURNED,
+            "withdraw_reason": withdraw_draft.get("reason", ""),
+            "withdraw_error": withdraw_draft.get("error"),
             "Status": Status,
         },
     )
@@ -449,10 +452,13 @@ def status_withdraw(request: HttpRequest) -> HttpResponse:
     try:
         services.withdraw(submission=submission, reason=request.POST.get("reason", ""))
     except services.SubmissionError as exc:
-        messages.error(request, str(exc))
-        request.session["withdraw_reason"] = request.POST.get("reason", "")[:1000]
-        return redirect("public:status_view")
-    request.session.pop("withdraw_reason", None)
+        # Shown at the reason box itself (the page is long on a phone), with what was typed.
+        request.session["withdraw_draft"] = {
+            "reason": request.POST.get("reason", "")[:1000],
+            "error": str(exc),
+        }
+        return redirect(reverse("public:status_view") + "#withdraw")
+    request.session.pop("withdraw_draft", None)
     messages.success(request, gettext("申請を取り下げました。"))
     return redirect("public:status_view")
 
