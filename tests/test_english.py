@@ -469,7 +469,8 @@ def test_audit_page_labels_actions_in_english(owner, colleague, procedure, submi
     assert "<td>colleague</td><td>Viewed an application</td>" in page
     assert "<td>colleague</td><td>Changed the status</td>" in page
     assert "<td>colleague</td><td>Changed the assignee</td>" in page
-    assert "from=received to=in_review" in page  # the stored detail, as stored
+    assert "Waiting → In progress" in page  # the status change, in the page's language
+    assert f'<td class="nowrap">{submission.display_receipt_number}</td>' in page  # not a table name and id
     assert "申請内容の閲覧" not in page and "submission.assign<" not in page
     page = staff_client(owner).get(url, {"action": "submission.transition"}).content.decode()
     assert '<option value="submission.transition" selected>Changed the status</option>' in page

@@ -24,7 +24,8 @@ def record(*, organization, actor, action: str, obj, detail: dict[str, Any] | No
         actor_label = actor.get_username()
         actor_obj = actor
     else:
-        actor_label = actor if isinstance(actor, str) else "申請者"
+        # A resident's own action passes "申請者"; anything else without a user is the system (commands, demo).
+        actor_label = actor if isinstance(actor, str) else "システム"
         actor_obj = None
     return AuditLog.objects.create(
         organization=organization,

@@ -6,8 +6,40 @@ from madoguchi.accounts import access
 from madoguchi.audit.models import AuditLog
 from madoguchi.audit.services import ACTION_LABELS
 from madoguchi.lib.params import parse_id
+from madoguchi.lib.receipt import format_receipt_number
+from madoguchi.procedures.models import Procedure
+from madoguchi.submissions.models import Status, Submission
 
 PAGE_SIZE = 100
+
+
+def _object_labels(entries) -> dict[tuple[str, str], str]:
+    """受付番号 for submissions and titles for procedures, two queries for the whole page."""
+    wanted: dict[str, set[int]] = {"submissions.submission": set(), "procedures.procedure": set()}
+    for entry in entries:
+        if entry.object_type in wanted and entry.object_id.isascii() and entry.object_id.isdigit():
+            wanted[entry.object_type].add(int(entry.object_id))
+    labels = {}
+    for pk, receipt in Submission.objects.filter(pk__in=wanted["submissions.submission"]).values_list(
+        "pk", "receipt_number"
+    ):
+        labels[("submissions.submission", str(pk))] = format_receipt_number(receipt)
+    for pk, title in Procedure.objects.filter(pk__in=wanted["procedures.procedure"]).values_list(
+        "pk", "title"
+    ):
+        labels[("procedures.procedure", str(pk))] = title
+    return labels
+
+
+def _status_change(detail: dict) -> str | None:
+    """'処理待ち → 完了' for a status change, in the page's language."""
+    if (
+        set(detail) != {"from", "to"}
+        or detail["from"] not in Status.values
+        or detail["to"] not in Status.values
+    ):
+        return None
+    return f"{Status(detail['from']).label} → {Status(detail['to']).label}"
 
 
 @login_required
@@ -23,8 +55,13 @@ def audit_log(request: HttpRequest, code: str) -> HttpResponse:
     page = list(entries.order_by("-id")[: PAGE_SIZE + 1])
     has_next = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
+    labels = _object_labels(page)
     for entry in page:
         entry.action_label = ACTION_LABELS.get(entry.action, entry.action)
+        entry.object_label = labels.get(
+            (entry.object_type, entry.object_id), f"{entry.object_type} #{entry.object_id}"
+        )
+        entry.change = _status_change(entry.detail)
     return render(
         request,
         "staff/audit.html",
