@@ -70,6 +70,13 @@ def test_inbox_filters_by_status_and_receipt_number(client, colleague, procedure
     assert "到達日（から）" in page
 
 
+def test_inbox_date_range_the_wrong_way_round_is_explained(client, colleague, submission):
+    client.force_login(colleague)
+    url = reverse("staff:inbox", kwargs={"procedure_id": submission.procedure_id})
+    page = client.get(url, {"from": "2026/12/1", "to": "2026/11/1"}).content.decode()
+    assert "「から」の日付が「まで」の日付より後になっています" in page
+
+
 def test_inbox_pages_with_a_cursor(client, colleague, procedure, monkeypatch):
     from madoguchi.submissions import staff_views
 

@@ -53,6 +53,11 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
         submissions = submissions.filter(status=status)
     date_from = _date_filter(request.GET.get("from", "").strip(), gettext("到達日（から）"), errors)
     date_to = _date_filter(request.GET.get("to", "").strip(), gettext("到達日（まで）"), errors)
+    if date_from and date_to and date_from > date_to:
+        errors.append(
+            gettext("到達日：「から」の日付が「まで」の日付より後になっています。入れ替えてください。")
+        )
+        submissions = submissions.none()
     if date_from:
         submissions = submissions.filter(submitted_at__gte=jst_start_of_day(date_from))
     if date_to:
