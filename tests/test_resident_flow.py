@@ -351,6 +351,8 @@ def test_status_view_without_lookup_redirects(client):
 def test_home_search_finds_procedures_across_organizations(client, procedure, council):
     page = client.get("/", {"q": "ｽﾏｰﾄﾌｫﾝ"}).content.decode()
     assert "シニア向けスマートフォン教室" in page and "検索結果 1件" in page
+    page = client.get("/", {"q": "しにあ　すまーとふぉん"}).content.decode()  # typed in hiragana
+    assert "シニア向けスマートフォン教室" in page and "検索結果 1件" in page
     assert "鳥取市" in page and "米子市" in page  # members listed
     page = client.get("/312011/").content.decode()
     assert "シニア向けスマートフォン教室" in page

@@ -1,6 +1,7 @@
 import logging
 import unicodedata
 
+import jaconv
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Q
@@ -29,9 +30,13 @@ def _search(query: str, organization: Organization | None = None):
     if organization is not None:
         procedures = procedures.filter(organization=organization)
     for word in words:
-        procedures = procedures.filter(
-            Q(title__icontains=word) | Q(summary__icontains=word) | Q(organization__name__icontains=word)
-        )
+        # すまーとふぉん finds スマートフォン and the other way round.
+        match = Q()
+        for form in {word, jaconv.hira2kata(word), jaconv.kata2hira(word)}:
+            match |= (
+                Q(title__icontains=form) | Q(summary__icontains=form) | Q(organization__name__icontains=form)
+            )
+        procedures = procedures.filter(match)
     return procedures.order_by("organization__code", "title")[:SEARCH_LIMIT]
 
 
