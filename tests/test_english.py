@@ -129,8 +129,8 @@ def test_confirmation_and_completion_pages_are_in_english(procedure):
     assert post_form(resident, procedure, SIGNUP_POST).status_code == 302
     page = resident.get(confirm_url(procedure)).content.decode()
     assert "<h1>Check your answers</h1>" in page
-    assert "Your application has not been sent yet." in page
-    assert ">Submit application</button>" in page
+    assert "Your booking is not complete yet." in page
+    assert ">Book your place</button>" in page
     assert "Go back and change your answers" in page
     assert "<dt>氏名</dt><dd>髙橋\u3000﨑子</dd>" in page  # staff's label, the resident's answer
     assert Submission.objects.count() == 0
@@ -138,7 +138,7 @@ def test_confirmation_and_completion_pages_are_in_english(procedure):
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
     page = resident.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
     submission = Submission.objects.get()
-    assert "<h1>Application received</h1>" in page
+    assert "<h1>Booking received</h1>" in page
     receipt = submission.display_receipt_number
     assert (
         f'<dt>Reference number</dt><dd class="receipt-number" data-testid="receipt-number">{receipt}</dd>'
@@ -146,7 +146,7 @@ def test_confirmation_and_completion_pages_are_in_english(procedure):
     )
     assert "<dt>Inquiry code</dt>" in page
     assert "We will send a confirmation to the email address you gave." in page
-    assert "申請を受け付けました" not in page
+    assert "お申込みを受け付けました" not in page
 
 
 def test_status_page_shows_the_status_and_messages_in_english(client, procedure, colleague):

@@ -76,7 +76,7 @@ def test_confirmation_page_shows_normalised_values_then_submit_gives_receipt(cli
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
     done = client.post(confirm_url(procedure), {"token": token}, follow=True)
     page = done.content.decode()
-    assert "申請を受け付けました" in page
+    assert "お申込みを受け付けました" in page
     submission = Submission.objects.get()
     assert submission.display_receipt_number in page
     assert re.search(r"[A-Z2-9]{4}-[A-Z2-9]{4}", page)  # the inquiry code
@@ -104,7 +104,7 @@ def test_back_to_confirmation_after_submit_shows_the_same_receipt(client, proced
     client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
     response = client.get(confirm_url(procedure), follow=True)
     assert Submission.objects.get().display_receipt_number in response.content.decode()
-    assert "申請を受け付けました" in response.content.decode()
+    assert "お申込みを受け付けました" in response.content.decode()
     page = client.get(form_url(procedure)).content.decode()  # a new application starts empty
     assert 'value="髙橋"' not in page
 
