@@ -100,7 +100,7 @@ def test_validation_errors_are_in_english_and_keep_what_was_typed(tottori):
     assert response.status_code == 400
     assert "<title>Error: 全項目 – fill in the form" in page
     assert "There are problems with 2 answers" in page
-    assert "氏名: Enter “氏名”" in page  # the label as staff wrote it, the message in English
+    assert ">Enter “氏名”</a>" in page  # the label as staff wrote it (once), the message in English
     assert "住所: Enter a postal code of 7 digits, like 680-8570" in page
     assert '<span class="visually-hidden">Error: </span>' in page
     assert "入力してください" not in page and "入力内容を確認してください" not in page

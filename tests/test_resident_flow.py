@@ -550,3 +550,26 @@ def test_withdrawal_without_a_reason_is_explained_at_the_reason_box(client, proc
     assert 'id="reason-error" role="alert">取下げの理由を入力してください。' in page
     assert 'aria-invalid="true" aria-describedby="reason-error"' in page
     assert "元に戻せません" in page
+
+
+def test_counts_take_a_unit_and_refuse_decimals(client, tottori):
+    schema = {
+        "fields": [
+            {"key": "copies", "type": "number", "label": "必要な通数", "required": True, "min_value": "1",
+             "max_value": "10", "whole_number": True, "unit": "通"},
+        ]
+    }  # fmt: skip
+    procedure = make_procedure(tottori, schema, title="証明書")
+    page = post_form(client, procedure, {"copies": "1.5"}, follow=True).content.decode()
+    assert "整数で入力してください" in page and 'value="1.5"' in page
+    assert ">必要な通数：必要な通数" not in page
+    assert post_form(client, procedure, {"copies": "２通"}).status_code == 302
+    assert "<dd>2</dd>" in client.get(confirm_url(procedure)).content.decode()
+
+
+def test_error_summary_names_the_field_once(client, procedure):
+    empty = {**SIGNUP_POST, "name__family": "", "name__given": ""}
+    page = post_form(client, procedure, empty, follow=True).content.decode()
+    assert ">「氏名」を入力してください</a>" in page and "氏名：「氏名」" not in page
+    page = post_form(client, procedure, {**SIGNUP_POST, "name__family": ""}, follow=True).content.decode()
+    assert ">氏名：姓を入力してください</a>" in page  # a message without the label gets it in front

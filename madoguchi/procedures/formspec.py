@@ -81,6 +81,8 @@ class FieldSpec(BaseModel):
     max_length: int | None = Field(default=None, ge=1, le=10000)
     min_value: Decimal | None = None
     max_value: Decimal | None = None
+    whole_number: bool = False  # counts (通数, 人数): no decimals
+    unit: str = Field(default="", max_length=10)  # 通, 人, 円: shown after the box, accepted after the number
     min_date: date | None = None
     max_date: date | None = None
     options: list[str] = Field(default_factory=list, max_length=100)

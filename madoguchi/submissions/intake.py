@@ -102,9 +102,13 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         return _check_length(text, spec.max_length or DEFAULT_MAX_LENGTH[kind])
     if kind == "number":
         text = raw[spec.key].strip()
+        if spec.unit:
+            text = text.removesuffix(spec.unit).strip()  # 「2通」 means 2
         if not text:
             return None
         number = Decimal(ja.normalize_number(text))
+        if spec.whole_number and number != number.to_integral_value():
+            raise ja.InputError(gettext("小数ではなく、整数で入力してください（例：2）"))
         if spec.min_value is not None and number < spec.min_value:
             raise ja.InputError(gettext("%(min)s以上の数値を入力してください") % {"min": spec.min_value})
         if spec.max_value is not None and number > spec.max_value:
@@ -242,9 +246,20 @@ def raw_from_values(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
             raw[spec.key] = "1" if value else ""
         elif spec.type == "file":
             raw[f"{spec.key}__remove"] = False
+        elif spec.type == "date" and value:
+            raw[spec.key] = _date_for_input(value)
         else:
             raw[spec.key] = "" if value is None else str(value)
     return raw
+
+
+def _date_for_input(value: str) -> str:
+    """A stored date as an elderly resident would type it: 昭和15年3月3日 (the parser reads it back)."""
+    try:
+        day = date.fromisoformat(value)
+        return value if translation.get_language() == "en" else ja.format_wareki(day)
+    except ValueError:
+        return value
 
 
 def display_value(spec: FieldSpec, value: Any) -> str:

@@ -53,7 +53,7 @@ RESIDENT_CERTIFICATE = {
         {"key": "address", "type": "address", "label": "住所", "required": True},
         PHONE, EMAIL,
         {"key": "copies", "type": "number", "label": "必要な通数", "required": True,
-         "min_value": "1", "max_value": "10"},
+         "min_value": "1", "max_value": "10", "whole_number": True, "unit": "通"},
         {"key": "use", "type": "dropdown", "label": "使いみち", "required": True,
          "options": ["年金の手続", "就職", "自動車の登録", "その他"]},
         {"key": "include", "type": "multiple_choice", "label": "記載する事項",
