@@ -388,6 +388,7 @@ def test_returned_submission_is_corrected_and_resubmitted_with_the_same_receipt(
     page = resident.get(reverse("public:status_correct")).content.decode()
     assert "電話番号が不通です" in page and submission.display_receipt_number in page
     assert 'value="山﨑"' in page and 'value="090-1234-5678"' in page  # the stored answers fill the form
+    assert 'value="令和元年5月1日"' in page  # a date as a resident would write it, which reads back
     assert "添付済み：写真.png" in page
 
     bad = resident.post(
