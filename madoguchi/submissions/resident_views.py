@@ -94,16 +94,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     if saved.get("version") != version.pk:
         saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
-        errors = saved.get("errors", {})
-        return _render_form(
-            request,
-            procedure,
-            spec,
-            saved.get("raw", {}),
-            errors,
-            saved.get("staged", {}),
-            status=400 if errors else 200,
-        )
+        return _render_saved_form(request, procedure, spec, saved)
 
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
@@ -202,6 +193,21 @@ def _switch_language(request: HttpRequest, url: str) -> HttpResponse:
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
     return response
+
+
+def _render_saved_form(request, procedure, spec, saved: dict, **render_args) -> HttpResponse:
+    """The form as the session holds it: what was typed, files kept, and the errors of the last try."""
+    errors = saved.get("errors", {})
+    return _render_form(
+        request,
+        procedure,
+        spec,
+        saved.get("raw", {}),
+        errors,
+        saved.get("staged", {}),
+        status=400 if errors else 200,
+        **render_args,
+    )
 
 
 def _render_form(
@@ -511,17 +517,7 @@ def status_correct(request: HttpRequest) -> HttpResponse:
         "correction": _correction_context(submission),
     }
     if request.method == "GET":
-        errors = saved.get("errors", {})
-        return _render_form(
-            request,
-            procedure,
-            spec,
-            saved["raw"],
-            errors,
-            saved["staged"],
-            status=400 if errors else 200,
-            **render_args,
-        )
+        return _render_saved_form(request, procedure, spec, saved, **render_args)
     staged = dict(saved["staged"])
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     _stage_uploads(request, procedure, result, staged)
