@@ -351,3 +351,5 @@ def test_council_sees_counts_per_member_but_no_answers(client, secretariat, coun
     assert "髙橋" not in page
     submission = Submission.objects.get()
     assert client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).status_code == 404
+    home = client.get(reverse("staff:home")).content.decode()
+    assert "加入団体と件数" in home and "所属する団体がありません" not in home
