@@ -131,6 +131,10 @@ class FieldSpec(BaseModel):
         return self.type != "heading"
 
     @property
+    def max_bytes(self) -> int:
+        return self.max_size_mb * 1024 * 1024
+
+    @property
     def accept(self) -> str:
         return ",".join(f".{ext}" for ext in self.allowed_types)
 

@@ -124,8 +124,17 @@ def test_resident_pages_pass_axe(demo, live_server, page):
     page.get_by_role("link", name="住民票の写しの郵送請求").click()
     assert axe_violations(page) == []
     page.get_by_role("button", name="入力内容を確認する").click()
-    expect(page.get_by_role("alert")).to_contain_text("入力内容を確認してください")
+    expect(page.get_by_role("alert").first).to_contain_text("入力内容を確認してください")
     assert axe_violations(page) == []
+    # A photo over the limit is refused on the phone itself, before a long upload.
+    big = {
+        "name": "免許証.jpg",
+        "mimeType": "image/jpeg",
+        "buffer": b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024),
+    }
+    page.get_by_label("本人確認書類の写し").set_input_files(big)
+    expect(page.locator("#id_document-too-large")).to_contain_text("10MBまでのファイルを選んでください")
+    assert page.get_by_label("本人確認書類の写し").evaluate("input => input.files.length") == 0
     page.goto(f"{live_server.url}/status/")
     assert axe_violations(page) == []
     page.goto(f"{live_server.url}/staff/login/")

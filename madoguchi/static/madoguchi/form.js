@@ -16,6 +16,23 @@
         .catch(function () { /* the resident types the address */ });
     });
   });
+  // A file over the field's limit is refused at once, before a long upload ends in an error page.
+  var files = document.querySelectorAll("input[type=file][data-max-bytes]");
+  Array.prototype.forEach.call(files, function (input) {
+    input.addEventListener("change", function () {
+      var old = document.getElementById(input.id + "-too-large");
+      if (old) old.parentNode.removeChild(old);
+      var file = input.files && input.files[0];
+      if (!file || file.size <= Number(input.getAttribute("data-max-bytes"))) return;
+      var message = document.createElement("p");
+      message.id = input.id + "-too-large";
+      message.className = "error-text";
+      message.setAttribute("role", "alert");
+      message.textContent = input.getAttribute("data-too-large");
+      input.parentNode.insertBefore(message, input);
+      input.value = "";
+    });
+  });
   var summary = document.querySelector(".error-summary[tabindex]");
   if (summary) summary.focus();
 })();
