@@ -574,3 +574,11 @@ def test_error_summary_names_the_field_once(client, procedure):
     assert ">「氏名」を入力してください</a>" in page and "氏名：「氏名」" not in page
     page = post_form(client, procedure, {**SIGNUP_POST, "name__family": ""}, follow=True).content.decode()
     assert ">氏名：姓を入力してください</a>" in page  # a message without the label gets it in front
+
+
+def test_a_birth_date_in_the_future_is_refused(client, tottori):
+    schema = {"fields": [{"key": "born", "type": "date", "label": "生年月日", "past_only": True}]}
+    procedure = make_procedure(tottori, schema, title="届")
+    page = post_form(client, procedure, {"born": "令和30年1月1日"}, follow=True).content.decode()
+    assert "今日より後の日付は入力できません" in page and 'value="令和30年1月1日"' in page
+    assert post_form(client, procedure, {"born": "昭和35年4月1日"}).status_code == 302

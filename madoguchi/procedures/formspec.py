@@ -85,6 +85,7 @@ class FieldSpec(BaseModel):
     unit: str = Field(default="", max_length=10)  # 通, 人, 円: shown after the box, accepted after the number
     min_date: date | None = None
     max_date: date | None = None
+    past_only: bool = False  # 生年月日 and the like: today or before
     options: list[str] = Field(default_factory=list, max_length=100)
     min_choices: int | None = Field(default=None, ge=0)
     max_choices: int | None = Field(default=None, ge=1)

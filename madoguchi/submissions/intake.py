@@ -11,11 +11,12 @@ from typing import Any
 
 import filetype
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext, pgettext
 
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.timeutil import jst_date
 from madoguchi.procedures.formspec import FILE_TYPES, FieldSpec, FormSpec
 
 DEFAULT_MAX_LENGTH = {"short_text": 200, "long_text": 4000}
@@ -197,6 +198,8 @@ def _check_date_range(spec: FieldSpec, day: date) -> None:
         raise ja.InputError(
             gettext("%(date)s以前の日付を入力してください") % {"date": ja.format_date_both(spec.max_date)}
         )
+    if spec.past_only and day > jst_date(timezone.now()):
+        raise ja.InputError(gettext("今日より後の日付は入力できません（生年月日などは過去の日付です）"))
 
 
 def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:

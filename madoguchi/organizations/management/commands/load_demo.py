@@ -48,7 +48,7 @@ RESIDENT_CERTIFICATE = {
         {"key": "intro", "type": "heading", "label": "請求する人",
          "text": "本人または同じ世帯の方が請求できます。"},
         NAME, FURIGANA,
-        {"key": "birth_date", "type": "date", "label": "生年月日", "required": True,
+        {"key": "birth_date", "type": "date", "label": "生年月日", "required": True, "past_only": True,
          "help": "和暦でも入力できます（例：昭和35年4月1日）"},
         {"key": "address", "type": "address", "label": "住所", "required": True},
         PHONE, EMAIL,
