@@ -181,7 +181,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 0)  # e.g. 31536000 once the site is only served over HTTPS
 SECURE_SSL_REDIRECT = envbool("SSL_REDIRECT")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-if envbool("BEHIND_TLS_PROXY"):
+# Behind one reverse proxy: trust its X-Forwarded-Proto, and the address it appends to X-Forwarded-For.
+BEHIND_TLS_PROXY = envbool("BEHIND_TLS_PROXY")
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = os.environ.get(

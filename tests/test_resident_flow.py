@@ -582,3 +582,25 @@ def test_a_birth_date_in_the_future_is_refused(client, tottori):
     page = post_form(client, procedure, {"born": "令和30年1月1日"}, follow=True).content.decode()
     assert "今日より後の日付は入力できません" in page and 'value="令和30年1月1日"' in page
     assert post_form(client, procedure, {"born": "昭和35年4月1日"}).status_code == 302
+
+
+def test_behind_the_proxy_each_resident_is_counted_by_their_own_address(client, procedure, settings):
+    settings.BEHIND_TLS_PROXY = True
+    url = reverse("public:status")
+    someone = make_submission(procedure).submission
+    wrong = {"receipt_number": someone.receipt_number[:-1] + "0", "inquiry_code": "AAAA-AAAA"}
+    from madoguchi.submissions import resident_views
+
+    for n in range(resident_views.LOOKUP_FAILURES_PER_CLIENT):
+        wrong["receipt_number"] = f"{n:010d}"  # many different numbers: only the per-address limit applies
+        client.post(url, wrong, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="spoofed, 203.0.113.7")
+    blocked = client.post(url, wrong, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    assert blocked.status_code == 429
+    mine = make_submission(procedure)
+    ok = client.post(
+        url,
+        {"receipt_number": mine.submission.receipt_number, "inquiry_code": mine.inquiry_code},
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",
+    )
+    assert ok.status_code == 302  # another resident behind the same proxy is not locked out

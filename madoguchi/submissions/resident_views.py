@@ -364,6 +364,9 @@ def _lookup_keys(request: HttpRequest, receipt: str | None) -> tuple[str, str | 
     """Failure counters: one per client address (generous: a 公民館's Wi-Fi or a carrier shares one), and
     one per 受付番号 (strict: that is where an inquiry code could be guessed)."""
     address = request.META.get("REMOTE_ADDR", "")
+    if settings.BEHIND_TLS_PROXY:
+        # The last address is the one our proxy saw; anything before it the client could have written.
+        address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
     client = "status-lookup:client:" + hashlib.sha256(address.encode()).hexdigest()[:32]
     number = "status-lookup:receipt:" + hashlib.sha256(receipt.encode()).hexdigest()[:32] if receipt else None
     return client, number
