@@ -612,3 +612,25 @@ def test_answers_read_in_english_on_the_confirmation_page_and_stay_japanese_in_t
     data = staff.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk}))
     text = b"".join(data.streaming_content).decode("utf-8-sig")
     assert "同意する" in text and "子育て、介護" in text and "Agreed" not in text
+
+
+def test_switching_language_shows_the_same_errors_in_the_new_language(procedure):
+    resident = Client()
+    page = post_form(resident, procedure, {**SIGNUP_POST, "phone": "12345"}, follow=True).content.decode()
+    assert 'role="alert"' in page and "電話番号" in page
+    post_form(resident, procedure, {**SIGNUP_POST, "phone": "12345", "switch_language": "en"})
+    page = resident.get(form_url(procedure)).content.decode()
+    assert '<html lang="en">' in page and 'role="alert"' in page and 'value="12345"' in page
+    assert "There is a problem with 1 answer" in page and "入力内容を確認してください" not in page
+
+
+def test_a_file_removed_before_switching_language_stays_removed(tottori):
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    resident = Client()
+    png = SimpleUploadedFile("写真.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+    post_form(resident, procedure, {**all_types_post(count="百"), "doc": png})
+    assert "写真.png" in resident.get(form_url(procedure)).content.decode()
+    post_form(resident, procedure, {**all_types_post(), "doc__remove": "1", "switch_language": "en"})
+    assert "写真.png" not in resident.get(form_url(procedure)).content.decode()
+    assert post_form(resident, procedure, all_types_post()).status_code == 302
+    assert "写真.png" not in resident.get(confirm_url(procedure)).content.decode()

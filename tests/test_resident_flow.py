@@ -150,7 +150,10 @@ def test_form_changed_between_steps_asks_to_check_again(client, procedure):
     schema["fields"] = [*schema["fields"], {"key": "memo", "type": "short_text", "label": "メモ"}]
     save_form_version(procedure=procedure, schema=schema)
     response = client.post(confirm_url(procedure), {"token": token}, follow=True)
-    assert "入力フォームが更新されました" in response.content.decode()
+    page = response.content.decode()
+    assert "入力フォームが更新されました" in page
+    assert 'value="髙橋"' in page and 'value="﨑子"' in page  # what was typed is still there
+    assert 'name="memo"' in page  # on the new version
     assert Submission.objects.count() == 0
 
 

@@ -11,6 +11,7 @@ from madoguchi.procedures.models import Procedure
 from madoguchi.submissions.models import Status, Submission
 
 PAGE_SIZE = 100
+SUBMISSION_MOVES = {"submission.transition", "submission.withdraw", "submission.resubmit"}
 
 
 def _object_labels(entries) -> dict[tuple[str, str], str]:
@@ -61,7 +62,7 @@ def audit_log(request: HttpRequest, code: str) -> HttpResponse:
         entry.object_label = labels.get(
             (entry.object_type, entry.object_id), f"{entry.object_type} #{entry.object_id}"
         )
-        entry.change = _status_change(entry.detail)
+        entry.change = _status_change(entry.detail) if entry.action in SUBMISSION_MOVES else None
     return render(
         request,
         "staff/audit.html",

@@ -101,7 +101,10 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     if _switching_language(request):
         _stage_uploads(request, procedure, result, staged)
-        request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
+        request.session[_state_key(procedure)] = {
+            "version": version.pk,
+            **_state_for_switch(request, spec, result, staged, had_errors=bool(saved.get("errors"))),
+        }
         return _switch_language(
             request, reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk})
         )
@@ -176,6 +179,17 @@ def _stage_uploads(request, procedure, result, staged: dict) -> None:
 
 def _switching_language(request: HttpRequest) -> bool:
     return request.POST.get("switch_language", "") in dict(settings.LANGUAGES)
+
+
+def _state_for_switch(request, spec, result, staged: dict, *, had_errors: bool) -> dict:
+    """What the form keeps across a language switch: what was typed, the files still attached (not those
+    the resident removed) and, if the page showed errors, the same errors in the new language."""
+    kept = {key: item for key, item in staged.items() if key in result.values}
+    state = {"raw": result.raw, "staged": kept}
+    if had_errors:
+        with translation.override(request.POST["switch_language"]):
+            state["errors"] = intake.parse(spec, request.POST, {}, staged=kept).errors
+    return state
 
 
 def _switch_language(request: HttpRequest, url: str) -> HttpResponse:
@@ -328,8 +342,12 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
                 request.session.modified = False
     except services.VersionChanged as exc:
         messages.warning(request, str(exc))
-        saved["valid"] = False
-        request.session[_state_key(procedure)] = saved
+        # Onto the new version with what was typed: the form shows it again to check and continue.
+        request.session[_state_key(procedure)] = {
+            "version": procedure.current_version_id,
+            "raw": saved.get("raw", {}),
+            "staged": saved.get("staged", {}),
+        }
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     except services.SubmissionError as exc:
         return render(
@@ -525,7 +543,9 @@ def status_correct(request: HttpRequest) -> HttpResponse:
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     _stage_uploads(request, procedure, result, staged)
     if _switching_language(request):
-        request.session[_correction_key(submission)] = {"raw": result.raw, "staged": staged}
+        request.session[_correction_key(submission)] = _state_for_switch(
+            request, spec, result, staged, had_errors=bool(saved.get("errors"))
+        )
         return _switch_language(request, reverse("public:status_correct"))
     request.session[_correction_key(submission)] = {
         "raw": result.raw,
