@@ -520,6 +520,11 @@ def test_status_e_mails_follow_the_corrected_address(client, tottori, colleague)
     )
     token = correct(resident, email="right@example.jp")
     resident.post(reverse("public:status_correct_confirm"), {"token": token})
+    ack = OutgoingEmail.objects.get(kind="resubmit")
+    assert ack.to == "right@example.jp" and ack.subject.startswith("【再提出】全項目（受付番号 ")
+    assert (
+        "修正した内容で再提出を受け付けました" in ack.body and submission.display_receipt_number in ack.body
+    )
     submission.refresh_from_db()
     services.transition(submission=submission, to_status=Status.COMPLETED, actor=colleague)
     assert OutgoingEmail.objects.order_by("-id").first().to == "right@example.jp"

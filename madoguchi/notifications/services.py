@@ -76,3 +76,31 @@ def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
         subject=subject,
         body=body,
     )
+
+
+def queue_resubmit_email(*, submission) -> OutgoingEmail:
+    """Tells the resident their corrected application (補正) arrived; the 受付番号 stays the same."""
+    from django.utils import timezone
+
+    procedure = submission.procedure
+    context = {
+        "submission": submission,
+        "procedure": procedure,
+        "organization": procedure.organization,
+        "now": timezone.now(),
+        "site_url": settings.SITE_URL,
+    }
+    with translation.override(submission.language or "ja"):
+        subject = gettext("【再提出】%(title)s（受付番号 %(receipt)s）") % {
+            "title": procedure.title,
+            "receipt": submission.display_receipt_number,
+        }
+        body = render_to_string("notifications/resubmit_email.txt", context)
+    return queue_email(
+        organization_id=submission.organization_id,
+        submission=submission,
+        kind="resubmit",
+        to=submission.applicant_email,
+        subject=subject,
+        body=body,
+    )

@@ -254,6 +254,8 @@ def resubmit(
         submission.applicant_email = final_answers.get(email_field, "") or ""
     submission.save(update_fields=["answers_data", "applicant_email", "updated_at"])
     _move(submission, Status.RECEIVED, actor=None, actor_kind="resident", reason=RESUBMIT_REASON)
+    if submission.applicant_email:
+        notify.queue_resubmit_email(submission=submission)
     return True
 
 
