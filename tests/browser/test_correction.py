@@ -78,4 +78,8 @@ def test_staff_return_the_application_and_the_resident_corrects_it(
     page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
     page.get_by_role("link", name="CSV・Excelに出力する").click()
     assert axe_violations(page) == []
+    # The back office in English passes too.
+    page.get_by_role("button", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    assert axe_violations(page) == []
     staff.close()
