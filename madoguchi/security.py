@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -31,10 +32,12 @@ class RequestLimitsMiddleware:
         except ValueError:
             length = 0
         if length > settings.MAX_REQUEST_BYTES:
+            referer = request.META.get("HTTP_REFERER", "")
+            back = referer if url_has_allowed_host_and_scheme(referer, {request.get_host()}) else ""
             response = render(
                 request,
                 "413.html",
-                {"limit_mb": settings.MAX_REQUEST_BYTES // (1024 * 1024)},
+                {"limit_mb": settings.MAX_REQUEST_BYTES // (1024 * 1024), "back": back},
                 status=413,
             )
         else:

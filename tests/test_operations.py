@@ -160,7 +160,7 @@ def test_a_request_too_large_for_any_form_is_refused_before_it_is_read(client, p
     )
     assert response.status_code == 413
     page = response.content.decode()
-    assert "一度に送信できるのは合計1MBまでです" in page and "入力画面に戻ると表示されます" in page
+    assert "一度に送信できるのは合計1MBまでです" in page
     assert not Submission.objects.exists() and not StagedUpload.objects.exists()
 
 
@@ -192,3 +192,14 @@ def test_the_413_page_is_in_the_residents_language(client, procedure, settings, 
     translation.deactivate()
     page = response.content.decode()
     assert response.status_code == 413 and f'<html lang="{language}"' in page and title in page
+
+
+@pytest.mark.django_db
+def test_the_413_page_links_back_to_the_form_on_this_site_only(client, procedure, settings):
+    settings.MAX_REQUEST_BYTES = 1024 * 1024
+    url = f"/{procedure.organization.code}/procedures/{procedure.pk}/"
+    big = {"content_type": "multipart/form-data; boundary=b", "CONTENT_LENGTH": str(2 * 1024 * 1024)}
+    page = client.generic("POST", url, b"x", HTTP_REFERER=f"http://testserver{url}", **big).content.decode()
+    assert f'href="http://testserver{url}">入力画面に戻る</a>' in page
+    page = client.generic("POST", url, b"x", HTTP_REFERER="https://evil.example/", **big).content.decode()
+    assert "evil.example" not in page and "入力画面に戻る" not in page
