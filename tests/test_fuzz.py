@@ -53,3 +53,35 @@ def test_form_post_never_500(client, all_types, data):
         assert "入力内容を確認してください" in page
     else:
         assert "入力内容の確認" in page
+
+
+@pytest.fixture
+def returned(tottori, colleague):
+    """A returned application and a resident who has looked it up, ready to correct it."""
+    from django.test import Client
+
+    from madoguchi.submissions import services
+    from madoguchi.submissions.models import Status
+    from tests.conftest import make_submission
+
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
+    answers = {"name": {"family": "山﨑", "given": "太郎"}, "agree": True}
+    made = make_submission(procedure, answers)
+    services.transition(
+        submission=made.submission, to_status=Status.RETURNED, actor=colleague, reason="直して"
+    )
+    resident = Client()
+    resident.post(
+        reverse("public:status"),
+        {"receipt_number": made.submission.receipt_number, "inquiry_code": made.inquiry_code},
+    )
+    return resident
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.fixed_dictionaries({name: TEXT for name in INPUT_NAMES}))
+def test_correction_post_never_500(returned, data):
+    response = returned.post(reverse("public:status_correct"), data, follow=True)
+    assert response.status_code in (200, 400)
+    page = response.content.decode()
+    assert "入力内容を確認してください" in page or "入力内容の確認" in page
