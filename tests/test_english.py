@@ -359,7 +359,7 @@ def test_staff_home_and_inbox_are_in_english(owner, colleague, procedure):
 
     page = staff.get(inbox_url(procedure), {"from": "あした", "receipt": "12"}).content.decode()
     assert "Received from: Enter a date like 2026-04-01, 2026/4/1 or 令和8年4月1日" in page
-    assert "Reference number: check the 10 digits (the check digits do not match)" in page
+    assert "Reference number: enter the 10 digits (for example, 4821-0395-76)" in page
     assert "No applications match." in page
 
 
@@ -423,8 +423,8 @@ def test_answers_before_a_correction_are_shown_in_english(colleague, procedure, 
     assert "<h2>Answers before correction</h2>" in page
     assert "Answers changed when resubmitted on " in page
     assert "<dt>電話番号</dt><dd>0857-20-3111</dd>" in page
-    # Stored texts keep the words they were stored with.
-    assert "写しが不鮮明" in page and "補正して再提出" in page
+    # What staff wrote is shown as written; the reason the system stores reads in the page's language.
+    assert "写しが不鮮明" in page and "Corrected and resubmitted" in page and "補正して再提出" not in page
     assert list(StatusChange.objects.filter(submission=submission).values_list("reason", flat=True))[-2:] == [
         "写しが不鮮明",
         "補正して再提出",
@@ -634,3 +634,10 @@ def test_a_file_removed_before_switching_language_stays_removed(tottori):
     assert "写真.png" not in resident.get(form_url(procedure)).content.decode()
     assert post_form(resident, procedure, all_types_post()).status_code == 302
     assert "写真.png" not in resident.get(confirm_url(procedure)).content.decode()
+
+
+def test_audit_names_actions_without_a_user_in_the_page_language(owner, procedure, submission):
+    services.withdraw(submission=submission, reason="都合")
+    page = staff_client(owner).get(reverse("staff:audit", kwargs={"code": "312011"})).content.decode()
+    assert "<td>Applicant</td><td>Withdrawn by the applicant</td>" in page
+    assert "<td>申請者</td>" not in page and "<td>システム</td>" not in page

@@ -573,7 +573,7 @@ def test_counts_take_a_unit_and_refuse_decimals(client, tottori):
     assert "整数で入力してください" in page and 'value="1.5"' in page
     assert ">必要な通数：必要な通数" not in page
     assert post_form(client, procedure, {"copies": "２通"}).status_code == 302
-    assert "<dd>2</dd>" in client.get(confirm_url(procedure)).content.decode()
+    assert "<dd>2通</dd>" in client.get(confirm_url(procedure)).content.decode()
 
 
 def test_error_summary_names_the_field_once(client, procedure):

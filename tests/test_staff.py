@@ -65,7 +65,10 @@ def test_inbox_filters_by_status_and_receipt_number(client, colleague, procedure
     page = client.get(url, {"receipt": first.receipt_number}).content.decode()
     assert first.display_receipt_number in page and second.display_receipt_number not in page
     page = client.get(url, {"receipt": "12"}).content.decode()
-    assert "10桁の数字を確かめてください" in page
+    assert "受付番号：10桁の数字で入力してください" in page
+    mistyped = first.receipt_number[:-1] + str((int(first.receipt_number[-1]) + 1) % 10)
+    page = client.get(url, {"receipt": mistyped}).content.decode()
+    assert "確認用の数字が合いません" in page
     page = client.get(url, {"from": "あした"}).content.decode()
     assert "到達日（から）" in page
 
@@ -75,6 +78,13 @@ def test_inbox_date_range_the_wrong_way_round_is_explained(client, colleague, su
     url = reverse("staff:inbox", kwargs={"procedure_id": submission.procedure_id})
     page = client.get(url, {"from": "2026/12/1", "to": "2026/11/1"}).content.decode()
     assert "「から」の日付が「まで」の日付より後になっています" in page
+
+
+def test_inbox_date_that_cannot_be_read_shows_nothing_rather_than_everything(client, colleague, submission):
+    client.force_login(colleague)
+    url = reverse("staff:inbox", kwargs={"procedure_id": submission.procedure_id})
+    page = client.get(url, {"from": "2026/13/1"}).content.decode()
+    assert "到達日（から）" in page and submission.display_receipt_number not in page
 
 
 def test_inbox_pages_with_a_cursor(client, colleague, procedure, monkeypatch):

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import pgettext_lazy
 
 from madoguchi.accounts import access
 from madoguchi.audit.models import AuditLog
@@ -11,6 +12,11 @@ from madoguchi.procedures.models import Procedure
 from madoguchi.submissions.models import Status, Submission
 
 PAGE_SIZE = 100
+# Stored in Japanese for actions without a user; shown in the page's language.
+ACTOR_LABELS = {
+    "申請者": pgettext_lazy("audit actor", "申請者"),
+    "システム": pgettext_lazy("audit actor", "システム"),
+}
 SUBMISSION_MOVES = {"submission.transition", "submission.withdraw", "submission.resubmit"}
 
 
@@ -59,6 +65,8 @@ def audit_log(request: HttpRequest, code: str) -> HttpResponse:
     labels = _object_labels(page)
     for entry in page:
         entry.action_label = ACTION_LABELS.get(entry.action, entry.action)
+        if entry.actor_id is None and entry.actor_label in ACTOR_LABELS:
+            entry.actor_label = ACTOR_LABELS[entry.actor_label]
         entry.object_label = labels.get(
             (entry.object_type, entry.object_id), f"{entry.object_type} #{entry.object_id}"
         )

@@ -282,6 +282,8 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         if translation.get_language() == "en":
             return date_format(day, "j F Y")
         return ja.format_date_both(day)
+    if kind == "number":
+        return f"{value}{spec.unit}"
     if kind == "multiple_choice":
         return pgettext("list separator", "、").join(value)
     if kind == "consent":
@@ -309,8 +311,8 @@ def export_cells(spec: FieldSpec, value: Any) -> list[str]:
     if spec.type == "address":
         value = value or {}
         return [value.get("postal_code", ""), value.get("address", "")]
-    if spec.type == "date":
-        return [value or ""]
+    if spec.type in ("date", "number"):
+        return [value or ""]  # a number stays a number in the spreadsheet, without its unit
     return [display_value(spec, value)]
 
 

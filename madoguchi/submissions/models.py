@@ -71,6 +71,15 @@ class StatusChange(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = verbose_name_plural = _("状態の履歴")
 
+    @property
+    def display_reason(self) -> str:
+        """The reason as stored, except the one the system writes itself, which reads in the page's language."""
+        from django.utils.translation import gettext
+
+        from madoguchi.submissions.services import RESUBMIT_REASON
+
+        return gettext(RESUBMIT_REASON) if self.reason == RESUBMIT_REASON else self.reason
+
 
 class Note(models.Model):
     """Internal note by staff: never shown to the resident."""

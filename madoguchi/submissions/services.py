@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
 from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
@@ -219,7 +219,8 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
     return _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
 
 
-RESUBMIT_REASON = "補正して再提出"
+# Stored in Japanese as the history reason; shown in the page's language (StatusChange.display_reason).
+RESUBMIT_REASON = gettext_noop("補正して再提出")
 
 
 @transaction.atomic

@@ -51,8 +51,11 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     status = request.GET.get("status", "")
     if status in Status.values:
         submissions = submissions.filter(status=status)
+    error_count = len(errors)
     date_from = _date_filter(request.GET.get("from", "").strip(), gettext("到達日（から）"), errors)
     date_to = _date_filter(request.GET.get("to", "").strip(), gettext("到達日（まで）"), errors)
+    if len(errors) > error_count:
+        submissions = submissions.none()  # a date that could not be read filters nothing in: show nothing
     if date_from and date_to and date_from > date_to:
         errors.append(
             gettext("到達日：「から」の日付が「まで」の日付より後になっています。入れ替えてください。")
@@ -66,7 +69,12 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if receipt_text:
         receipt = parse_receipt_number(receipt_text)
         if receipt is None:
-            errors.append(gettext("受付番号：10桁の数字を確かめてください（確認用の数字が合いません）"))
+            digits = [c for c in ja.to_halfwidth_ascii(receipt_text) if c.isascii() and c.isdigit()]
+            errors.append(
+                gettext("受付番号：10桁の数字を確かめてください（確認用の数字が合いません）")
+                if len(digits) == 10
+                else gettext("受付番号：10桁の数字で入力してください（例：4821-0395-76）")
+            )
             submissions = submissions.none()
         else:
             submissions = submissions.filter(receipt_number=receipt)
