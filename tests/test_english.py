@@ -641,3 +641,9 @@ def test_audit_names_actions_without_a_user_in_the_page_language(owner, procedur
     page = staff_client(owner).get(reverse("staff:audit", kwargs={"code": "312011"})).content.decode()
     assert "<td>Applicant</td><td>Withdrawn by the applicant</td>" in page
     assert "<td>申請者</td>" not in page and "<td>システム</td>" not in page
+
+
+def test_a_refused_character_is_quoted_the_english_way(procedure):
+    page = post_form(english_client(), procedure, {**SIGNUP_POST, "furigana": "たかはしs"}, follow=True)
+    page = page.content.decode()
+    assert "(“s” cannot be used)" in page and "「s」" not in page

@@ -22,11 +22,14 @@ import jaconv
 try:
     from django.core.exceptions import ValidationError as _DjangoValidationError
     from django.core.validators import EmailValidator as _EmailValidator
-    from django.utils.translation import gettext, gettext_lazy
+    from django.utils.translation import gettext, gettext_lazy, pgettext
 except ImportError:  # pragma: no cover - Django is a dependency of the project
     _EMAIL_VALIDATOR = None
 
     def gettext(message: str) -> str:
+        return message
+
+    def pgettext(context: str, message: str) -> str:
         return message
 
     gettext_lazy = gettext
@@ -75,7 +78,9 @@ def normalize_dashes(s: str) -> str:
 
 
 def _describe_char(c: str) -> str:
-    return f"「{c}」" if c.isprintable() and not c.isspace() else f"U+{ord(c):04X}"
+    if not c.isprintable() or c.isspace():
+        return f"U+{ord(c):04X}"
+    return pgettext("quoting a character", "「%(char)s」") % {"char": c}
 
 
 # --------------------------------------------------------------------------------------------
