@@ -647,3 +647,19 @@ def test_a_refused_character_is_quoted_the_english_way(procedure):
     page = post_form(english_client(), procedure, {**SIGNUP_POST, "furigana": "たかはしs"}, follow=True)
     page = page.content.decode()
     assert "(“s” cannot be used)" in page and "「s」" not in page
+
+
+def test_switching_language_on_the_status_page_keeps_the_withdrawal_reason_and_withdraws_nothing(procedure):
+    from tests.test_resident_flow import submit_and_look_up
+
+    resident, submission = submit_and_look_up(Client(), procedure, SIGNUP_POST)
+    page = resident.get(reverse("public:status_view")).content.decode()
+    assert 'form="withdraw-form" name="switch_language" value="en"' in page
+    response = resident.post(
+        reverse("public:status_withdraw"), {"reason": "日程が合わなくなりました", "switch_language": "en"}
+    )
+    assert response["Location"].endswith("#withdraw")
+    page = resident.get(reverse("public:status_view")).content.decode()
+    assert '<html lang="en">' in page and ">日程が合わなくなりました</textarea>" in page
+    submission.refresh_from_db()
+    assert submission.status == Status.RECEIVED

@@ -466,6 +466,7 @@ def status_view(request: HttpRequest) -> HttpResponse:
             "can_correct": submission.status == Status.RETURNED,
             "withdraw_reason": withdraw_draft.get("reason", ""),
             "withdraw_error": withdraw_draft.get("error"),
+            "keep_form_id": "withdraw-form" if submission.status in services.RESIDENT_WITHDRAWABLE else None,
             "Status": Status,
         },
     )
@@ -476,6 +477,10 @@ def status_withdraw(request: HttpRequest) -> HttpResponse:
     submission = _looked_up(request)
     if submission is None:
         return redirect("public:status")
+    if _switching_language(request):
+        # The language switch pressed while typing a reason: keep it, withdraw nothing.
+        request.session["withdraw_draft"] = {"reason": request.POST.get("reason", "")[:1000]}
+        return _switch_language(request, reverse("public:status_view") + "#withdraw")
     try:
         services.withdraw(submission=submission, reason=request.POST.get("reason", ""))
     except services.SubmissionError as exc:
