@@ -25,56 +25,56 @@ def queue_email(
     return email
 
 
-def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
-    from madoguchi.lib.receipt import format_inquiry_code
+def _queue_resident_email(*, submission, kind: str, template: str, subject, **context) -> OutgoingEmail:
+    """Render one e-mail to the applicant in the language they applied in and queue it.
 
+    `subject` is called inside that language with the title and 受付番号, so its gettext is translated there.
+    """
     procedure = submission.procedure
-    context = {
-        "submission": submission,
-        "procedure": procedure,
-        "organization": procedure.organization,
-        "inquiry_code": format_inquiry_code(inquiry_code),
-        "site_url": settings.SITE_URL,
-    }
     with translation.override(submission.language or "ja"):
-        subject = gettext("【受付】%(title)s（受付番号 %(receipt)s）") % {
-            "title": procedure.title,
-            "receipt": submission.display_receipt_number,
-        }
-        body = render_to_string("notifications/receipt_email.txt", context)
+        body = render_to_string(
+            template,
+            {
+                "submission": submission,
+                "procedure": procedure,
+                "organization": procedure.organization,
+                "site_url": settings.SITE_URL,
+                **context,
+            },
+        )
+        subject_text = subject(title=procedure.title, receipt=submission.display_receipt_number)
     return queue_email(
         organization_id=submission.organization_id,
         submission=submission,
-        kind="receipt",
+        kind=kind,
         to=submission.applicant_email,
-        subject=subject,
+        subject=subject_text,
         body=body,
     )
 
 
+def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
+    from madoguchi.lib.receipt import format_inquiry_code
+
+    return _queue_resident_email(
+        submission=submission,
+        kind="receipt",
+        template="notifications/receipt_email.txt",
+        subject=lambda **v: gettext("【受付】%(title)s（受付番号 %(receipt)s）") % v,
+        inquiry_code=format_inquiry_code(inquiry_code),
+    )
+
+
 def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
-    procedure = submission.procedure
-    context = {
-        "submission": submission,
-        "procedure": procedure,
-        "organization": procedure.organization,
-        "reason": reason,
-        "site_url": settings.SITE_URL,
-    }
-    with translation.override(submission.language or "ja"):
-        subject = gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）") % {
-            "status": submission.get_status_display(),
-            "title": procedure.title,
-            "receipt": submission.display_receipt_number,
-        }
-        body = render_to_string("notifications/status_email.txt", context)
-    return queue_email(
-        organization_id=submission.organization_id,
+    return _queue_resident_email(
         submission=submission,
         kind=f"status_{submission.status}",
-        to=submission.applicant_email,
-        subject=subject,
-        body=body,
+        template="notifications/status_email.txt",
+        subject=lambda **v: (
+            gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）")
+            % {**v, "status": submission.get_status_display()}
+        ),
+        reason=reason,
     )
 
 
@@ -82,25 +82,10 @@ def queue_resubmit_email(*, submission) -> OutgoingEmail:
     """Tells the resident their corrected application (補正) arrived; the 受付番号 stays the same."""
     from django.utils import timezone
 
-    procedure = submission.procedure
-    context = {
-        "submission": submission,
-        "procedure": procedure,
-        "organization": procedure.organization,
-        "now": timezone.now(),
-        "site_url": settings.SITE_URL,
-    }
-    with translation.override(submission.language or "ja"):
-        subject = gettext("【再提出】%(title)s（受付番号 %(receipt)s）") % {
-            "title": procedure.title,
-            "receipt": submission.display_receipt_number,
-        }
-        body = render_to_string("notifications/resubmit_email.txt", context)
-    return queue_email(
-        organization_id=submission.organization_id,
+    return _queue_resident_email(
         submission=submission,
         kind="resubmit",
-        to=submission.applicant_email,
-        subject=subject,
-        body=body,
+        template="notifications/resubmit_email.txt",
+        subject=lambda **v: gettext("【再提出】%(title)s（受付番号 %(receipt)s）") % v,
+        now=timezone.now(),
     )
