@@ -24,8 +24,9 @@ def _object_labels(entries) -> dict[tuple[str, str], str]:
     """受付番号 for submissions and titles for procedures, two queries for the whole page."""
     wanted: dict[str, set[int]] = {"submissions.submission": set(), "procedures.procedure": set()}
     for entry in entries:
-        if entry.object_type in wanted and entry.object_id.isascii() and entry.object_id.isdigit():
-            wanted[entry.object_type].add(int(entry.object_id))
+        pk = parse_id(entry.object_id)
+        if entry.object_type in wanted and pk:
+            wanted[entry.object_type].add(pk)
     labels = {}
     for pk, receipt in Submission.objects.filter(pk__in=wanted["submissions.submission"]).values_list(
         "pk", "receipt_number"

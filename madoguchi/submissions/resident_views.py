@@ -292,6 +292,10 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
     )
 
 
+def _already_submitted(procedure: Procedure, token: str) -> bool:
+    return Submission.objects.filter(token=token, procedure=procedure).exists()
+
+
 def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     token = request.POST.get("token", "")[:64]
     done_url = reverse(
@@ -299,7 +303,7 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     )
     saved = request.session.get(_state_key(procedure))
     if not token or not saved or saved.get("token") != token or not saved.get("valid"):
-        if token and Submission.objects.filter(token=token, procedure=procedure).exists():
+        if token and _already_submitted(procedure, token):
             return redirect(done_url)  # a double click or a retried POST: the same 受付番号
         messages.warning(
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
@@ -313,7 +317,7 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
     spec = version.spec
     claimed = _claim_staged_files(request, procedure, saved)
     if claimed is None:
-        if Submission.objects.filter(token=token, procedure=procedure).exists():
+        if _already_submitted(procedure, token):
             return redirect(done_url)  # a double click: the first click's submission took the files
         messages.warning(request, FILE_EXPIRED_MESSAGE)
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
