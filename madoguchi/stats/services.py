@@ -4,6 +4,7 @@ from django.db import connection
 from django.db.models import Sum
 
 from madoguchi.lib.japanese import fiscal_year
+from madoguchi.lib.sql import increment_on_conflict, insert_sql
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.stats.models import DailyCount, StatusCount
 
@@ -14,25 +15,8 @@ def _add(model, *, key: dict, organization_id: int, delta: int, **create_fields)
     One INSERT … ON CONFLICT DO UPDATE (PostgreSQL and SQLite alike): no read first, no race between two
     first submissions of a day. The ORM has no increment-upsert, hence the SQL.
     """
-    meta = model._meta
-    quote = connection.ops.quote_name
-    values = {"organization_id": organization_id, "count": delta, **key, **create_fields}
-    fields = [meta.get_field(name) for name in values]
-    table = quote(meta.db_table)
-    count = quote(meta.get_field("count").column)
-    columns = ", ".join(quote(f.column) for f in fields)
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in key)
-    placeholders = ", ".join(["%s"] * len(fields))
-    # Only quoted names from the model go into the text; every value is a parameter.
-    sql = " ".join(
-        [
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {count} = {table}.{count} + excluded.{count}",
-        ]
-    )
-    params = [
-        f.get_db_prep_value(value, connection) for f, value in zip(fields, values.values(), strict=True)
-    ]
+    row = model(organization_id=organization_id, count=delta, **key, **create_fields)
+    sql, params = insert_sql(row, on_conflict=increment_on_conflict(model, key=list(key)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -1,0 +1,70 @@
+"""INSERT statements built from model instances, for the few writes the ORM cannot say in one statement
+(an increment-upsert; several rows written together in one round trip).
+
+The column list and every value come from the model, prepared as Model.save() would prepare them
+(pre_save signals, field defaults, auto_now, JSON and time zone adaptation), so a field added to a
+model needs no change here. Only quoted names from the model and the caller's SQL expressions go
+into the text; every value is a parameter.
+"""
+
+from django.db import connection
+from django.db.models import Model
+from django.db.models.signals import pre_save
+
+
+def insert_sql(
+    obj: Model,
+    *,
+    select_from: str = "",
+    exprs: dict[str, str] | None = None,
+    expr_params: dict[str, list] | None = None,
+    on_conflict: str = "",
+    returning: str = "",
+) -> tuple[str, list]:
+    """`INSERT INTO <table> (<columns>) VALUES (…)` for obj, or `… SELECT … FROM <select_from>`.
+
+    exprs maps a field's attname to SQL written in place of its value (e.g. "sub.id" from the
+    select_from source), with expr_params[attname] as that SQL's own parameters. An auto-increment
+    primary key left unset is left to the database.
+    """
+    exprs = exprs or {}
+    expr_params = expr_params or {}
+    meta = obj._meta
+    quote = connection.ops.quote_name
+    pre_save.send(sender=type(obj), instance=obj, raw=False, using=connection.alias, update_fields=None)
+    columns: list[str] = []
+    values: list[str] = []
+    params: list = []
+    for field in meta.local_concrete_fields:
+        if field.primary_key and getattr(obj, field.attname) is None:
+            continue
+        columns.append(quote(field.column))
+        if field.attname in exprs:
+            values.append(exprs[field.attname])
+            params.extend(expr_params.get(field.attname, []))
+            continue
+        value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        if value is None:
+            values.append("NULL")  # fewer parameters: the driver caches the parsing of short statements
+        else:
+            values.append("%s")
+            params.append(value)
+    table = quote(meta.db_table)
+    listed = ", ".join(values)
+    source = f"SELECT {listed} FROM {select_from}" if select_from else f"VALUES ({listed})"  # noqa: S608
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) {source}"
+    if on_conflict:
+        sql += f" {on_conflict}"
+    if returning:
+        sql += f" RETURNING {returning}"
+    return sql, params
+
+
+def increment_on_conflict(model, *, key: list[str], field: str = "count") -> str:
+    """`ON CONFLICT (key) DO UPDATE SET field = field + the new row's field`: a counter's upsert."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    column = quote(meta.get_field(field).column)
+    conflict = ", ".join(quote(meta.get_field(name).column) for name in key)
+    return f"ON CONFLICT ({conflict}) DO UPDATE SET {column} = {table}.{column} + excluded.{column}"
