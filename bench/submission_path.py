@@ -12,6 +12,7 @@ for a resident's whole path (four requests per submission), for information.
 """
 
 import argparse
+import html
 import http.client
 import os
 import re
@@ -78,8 +79,8 @@ class Client:
         return self.cookies["csrftoken"]
 
 
-def prepare_resident(port: int, form_path: str) -> tuple[Client, str]:
-    """Fill the form and reach the 確認画面: what remains is the final click."""
+def prepare_resident(port: int, form_path: str) -> tuple[Client, dict]:
+    """Fill the form and reach the 確認画面: what remains is the final click, with what the page holds."""
     client = Client(port)
     status, page, _ = client.request("GET", form_path)
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
@@ -88,8 +89,8 @@ def prepare_resident(port: int, form_path: str) -> tuple[Client, str]:
     )
     assert status == 302, status
     status, page, _ = client.request("GET", form_path + "confirm/")
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    return client, token
+    hidden = dict(re.findall(r'<input type="hidden" name="(token|confirmed)" value="([^"]*)"', page))
+    return client, {name: html.unescape(value) for name, value in hidden.items()}
 
 
 def run_load(jobs: list, concurrency: int) -> tuple[float, list[float]]:
@@ -192,9 +193,9 @@ def main() -> None:
         residents = [prepare_resident(port, form_path) for _ in range(args.requests)]
 
         def submit_job(resident=None):
-            client, token = resident
+            client, confirmed = resident
             status, _, headers = client.request(
-                "POST", form_path + "confirm/", {"token": token, "csrfmiddlewaretoken": client.csrf()}
+                "POST", form_path + "confirm/", {**confirmed, "csrfmiddlewaretoken": client.csrf()}
             )
             assert status == 302 and headers["Location"].endswith("/done/"), status
 

@@ -99,6 +99,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # A file, not the shared in-memory database: its table locks ignore the timeout under concurrency.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+elif envbool("DB_PREPARED_STATEMENTS", "true"):
+    # Lets the resident's final submit (one long statement, submissions/single_statement.py) be prepared
+    # once per connection. The ORM's own queries bind on the client and are never prepared. Set false
+    # behind a pooler in transaction mode (pgbouncer), which cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

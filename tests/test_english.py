@@ -26,7 +26,14 @@ from madoguchi.lib.japanese import fiscal_year, format_fiscal_year
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.submissions import services
 from madoguchi.submissions.models import Status, StatusChange, Submission
-from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_ANSWERS, SIGNUP_POST, make_procedure, make_submission
+from tests.conftest import (
+    ALL_TYPES_SCHEMA,
+    SIGNUP_ANSWERS,
+    SIGNUP_POST,
+    hidden_fields,
+    make_procedure,
+    make_submission,
+)
 from tests.test_resident_flow import all_types_post, confirm_url, form_url, post_form
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +142,7 @@ def test_confirmation_and_completion_pages_are_in_english(procedure):
     assert "<dt>氏名</dt><dd>髙橋\u3000﨑子</dd>" in page  # staff's label, the resident's answer
     assert Submission.objects.count() == 0
 
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    page = resident.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
+    page = resident.post(confirm_url(procedure), hidden_fields(page), follow=True).content.decode()
     submission = Submission.objects.get()
     assert "<h1>Booking received</h1>" in page
     receipt = submission.display_receipt_number
@@ -154,8 +160,7 @@ def test_status_page_shows_the_status_and_messages_in_english(client, procedure,
 
     post_form(client, procedure, SIGNUP_POST)
     page = client.get(confirm_url(procedure)).content.decode()
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    page = client.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
+    page = client.post(confirm_url(procedure), hidden_fields(page), follow=True).content.decode()
     receipt = re.search(r'data-testid="receipt-number">([^<]+)<', page).group(1)
     code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
 
@@ -238,14 +243,18 @@ def test_switcher_keeps_the_search_on_the_page(client, procedure):
     assert '<input type="hidden" name="next" value="/?q=%E6%95%99%E5%AE%A4">' in page
 
 
-def test_e_mails_are_in_the_language_the_resident_used(procedure, colleague):
+def test_e_mails_are_in_the_language_the_resident_used(procedure, colleague, mailoutbox):
+    from madoguchi.notifications.tasks import send_email
+
     resident = english_client()
     post_form(resident, procedure, SIGNUP_POST)
-    token = re.search(r'name="token" value="([^"]+)"', resident.get(confirm_url(procedure)).content.decode())
-    resident.post(confirm_url(procedure), {"token": token.group(1)})
+    resident.post(
+        confirm_url(procedure), hidden_fields(resident.get(confirm_url(procedure)).content.decode())
+    )
     submission = Submission.objects.get()
     receipt = submission.display_receipt_number
-    email = OutgoingEmail.objects.get(kind="receipt")
+    assert send_email.call(OutgoingEmail.objects.get(kind="receipt").pk) == "sent"  # written as it is sent
+    [email] = mailoutbox
     assert email.subject == f"[Received] シニア向けスマートフォン教室 (reference number {receipt})"
     assert "We have received your application." in email.body and "\nInquiry code: " in email.body
     assert "（" not in email.body and "：" not in email.body  # no Japanese punctuation in English
@@ -381,8 +390,8 @@ def test_staff_detail_page_and_its_actions_are_in_english(colleague, procedure, 
     assert '<h2>Internal notes <span class="meta">(not shown to the applicant)</span></h2>' in page
     assert "There are no notes." in page and ">Add note</button>" in page
     assert "<dt>氏名</dt><dd>髙橋\u3000﨑子</dd>" in page  # the label staff wrote, the resident's answer
-    # The receipt e-mail is listed as it was sent: in the resident's Japanese.
-    assert "【受付】シニア向けスマートフォン教室" in page and "Waiting to be sent" in page
+    # The receipt e-mail, written by the worker as it sends it, is listed by its kind until then.
+    assert "Receipt notice: <strong" in page and "Waiting to be sent" in page
     assert "状態を変更する" not in page and "内部メモ" not in page
 
     page = staff.post(transition_url(submission), {"to": Status.RETURNED}, follow=True).content.decode()
@@ -606,8 +615,7 @@ def test_answers_read_in_english_on_the_confirmation_page_and_stay_japanese_in_t
     assert "Agreed" in page and "同意する" not in page
     assert "1 May 2019" in page and "令和元年" not in page
     assert "子育て, 介護" in page  # the options staff wrote, joined the English way
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    resident.post(confirm_url(procedure), {"token": token})
+    resident.post(confirm_url(procedure), hidden_fields(page))
     staff = staff_client(colleague)
     data = staff.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk}))
     text = b"".join(data.streaming_content).decode("utf-8-sig")

@@ -48,6 +48,10 @@ def smtp(settings):
 @pytest.mark.django_db(transaction=True)
 def test_worker_sends_the_receipt_over_smtp(smtp, procedure):
     result = make_submission(procedure)
+    queued = OutgoingEmail.objects.get()
+    assert (
+        queued.body == "" and queued.display_subject == "受付のお知らせ"
+    )  # written by the worker as it sends
     call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0.1, verbosity=0)
     assert len(smtp.messages) == 1
     message = smtp.messages[0]
@@ -58,6 +62,7 @@ def test_worker_sends_the_receipt_over_smtp(smtp, procedure):
     assert result.inquiry_code[:4] in body
     row = OutgoingEmail.objects.get()
     assert row.status == OutgoingEmail.Status.SENT and row.body == ""  # the inquiry code is not kept
+    assert row.subject == message["Subject"].strip()  # staff see what was sent
 
 
 @pytest.mark.django_db

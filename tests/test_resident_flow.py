@@ -1,5 +1,6 @@
 """The resident's path through a form, with no JavaScript: what they see at each step."""
 
+import copy
 import re
 from datetime import timedelta
 
@@ -12,9 +13,10 @@ from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version
 from madoguchi.stats.models import DailyCount
+from madoguchi.submissions import services
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Attachment, Status, Submission
-from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, make_procedure, make_submission
+from tests.conftest import ALL_TYPES_SCHEMA, SIGNUP_POST, hidden_fields, make_procedure, make_submission
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +37,13 @@ def post_form(client, procedure, data, **extra):
     return client.post(form_url(procedure), {"version": procedure.current_version_id, **data}, **extra)
 
 
-def confirm_token(client, procedure) -> str:
-    page = client.get(confirm_url(procedure)).content.decode()
-    return re.search(r'name="token" value="([^"]+)"', page).group(1)
+def done_url(procedure):
+    return reverse("public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+
+
+def confirmed_form(client, procedure) -> dict:
+    """What the 確認画面's submit button sends: the token and the confirmed answers, signed."""
+    return hidden_fields(client.get(confirm_url(procedure)).content.decode())
 
 
 def test_form_page_shows_every_field_with_labels(client, procedure):
@@ -73,8 +79,7 @@ def test_confirmation_page_shows_normalised_values_then_submit_gives_receipt(cli
     assert "sakiko@example.jp" in page
     assert Submission.objects.count() == 0  # not yet submitted
 
-    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
-    done = client.post(confirm_url(procedure), {"token": token}, follow=True)
+    done = client.post(confirm_url(procedure), hidden_fields(page), follow=True)
     page = done.content.decode()
     assert "お申込みを受け付けました" in page
     submission = Submission.objects.get()
@@ -88,9 +93,9 @@ def test_confirmation_page_shows_normalised_values_then_submit_gives_receipt(cli
 
 def test_double_click_and_retry_return_the_same_receipt_number(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
-    token = confirm_token(client, procedure)
-    first = client.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
-    second = client.post(confirm_url(procedure), {"token": token}, follow=True).content.decode()
+    confirmed = confirmed_form(client, procedure)
+    first = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
+    second = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
     submission = Submission.objects.get()
     assert submission.display_receipt_number in first
     assert submission.display_receipt_number in second
@@ -99,9 +104,62 @@ def test_double_click_and_retry_return_the_same_receipt_number(client, procedure
     assert OutgoingEmail.objects.count() == 1
 
 
+def test_a_double_click_whose_first_answer_the_browser_dropped_still_shows_the_inquiry_code(
+    client, procedure
+):
+    from django.test import Client
+
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)
+    first_click = Client()
+    first_click.cookies = copy.deepcopy(client.cookies)  # its response (and cookie) never reaches the page
+    assert first_click.post(confirm_url(procedure), confirmed).status_code == 302
+    page = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
+    submission = Submission.objects.get()
+    assert submission.display_receipt_number in page
+    code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
+    assert services.check_inquiry_code(submission, code.replace("-", ""))
+
+
+def test_what_was_confirmed_is_what_is_submitted_even_if_another_tab_changed_the_answers(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)  # tab A shows 髙橋 﨑子 to confirm
+    post_form(client, procedure, {**SIGNUP_POST, "name__given": "花子"})  # tab B changes the name
+    page = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
+    assert "お申込みを受け付けました" in page
+    assert read_answers(Submission.objects.get())["name"] == {"family": "髙橋", "given": "﨑子"}
+
+
+def test_a_changed_confirmation_submits_nothing(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)
+    data, _, signature = confirmed["confirmed"].rpartition(":")
+    for forged in (
+        {**confirmed, "confirmed": data + ":" + signature[::-1]},  # answers changed, signature broken
+        {**confirmed, "token": "another-token"},  # someone else's token with these answers
+    ):
+        response = client.post(confirm_url(procedure), forged, follow=True)
+        assert "有効期限が切れました" in response.content.decode()
+    other = make_procedure(procedure.organization, title="別の手続")
+    assert client.post(confirm_url(other), confirmed, follow=True).status_code == 200
+    assert Submission.objects.count() == 0
+
+
+def test_the_completion_page_takes_the_answers_out_of_the_session(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    client.post(confirm_url(procedure), confirmed_form(client, procedure), follow=True)
+    assert "髙橋" not in str(dict(client.session))
+    assert client.get(done_url(procedure)).status_code == 200  # reloading it still shows the receipt
+
+
+def test_the_completion_page_without_a_submission_goes_to_the_procedures(client, procedure):
+    response = client.get(done_url(procedure))
+    assert response.status_code == 302 and response["Location"] == f"/{procedure.organization.code}/"
+
+
 def test_back_to_confirmation_after_submit_shows_the_same_receipt(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
-    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
     response = client.get(confirm_url(procedure), follow=True)
     assert Submission.objects.get().display_receipt_number in response.content.decode()
     assert "お申込みを受け付けました" in response.content.decode()
@@ -129,7 +187,7 @@ def test_stale_token_asks_to_start_again_without_500(client, procedure):
 
 def test_forged_field_names_are_ignored(client, procedure):
     post_form(client, procedure, {**SIGNUP_POST, "is_admin": "1", "status": "completed"})
-    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
     submission = Submission.objects.get()
     assert submission.status == Status.RECEIVED
     assert "is_admin" not in read_answers(submission)
@@ -145,11 +203,11 @@ def test_tampered_version_keeps_values_and_explains(client, procedure):
 
 def test_form_changed_between_steps_asks_to_check_again(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
-    token = confirm_token(client, procedure)
+    confirmed = confirmed_form(client, procedure)
     schema = {**procedure.current_version.schema}
     schema["fields"] = [*schema["fields"], {"key": "memo", "type": "short_text", "label": "メモ"}]
     save_form_version(procedure=procedure, schema=schema)
-    response = client.post(confirm_url(procedure), {"token": token}, follow=True)
+    response = client.post(confirm_url(procedure), confirmed, follow=True)
     page = response.content.decode()
     assert "入力フォームが更新されました" in page
     assert 'value="髙橋"' in page and 'value="﨑子"' in page  # what was typed is still there
@@ -196,7 +254,7 @@ def test_draft_procedure_and_unknown_code_are_404_in_japanese(client, procedure)
 def test_capacity_full_says_so(client, tottori):
     procedure = make_procedure(tottori, capacity=1)
     post_form(client, procedure, SIGNUP_POST)
-    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
     other = client.__class__()
     page = other.get(form_url(procedure)).content.decode()
     assert "定員に達したため" in page
@@ -207,9 +265,9 @@ def test_capacity_full_says_so(client, tottori):
 def test_capacity_reached_between_confirm_and_submit_is_refused(client, tottori):
     procedure = make_procedure(tottori, capacity=1)
     post_form(client, procedure, SIGNUP_POST)
-    token = confirm_token(client, procedure)
+    confirmed = confirmed_form(client, procedure)
     Procedure.objects.filter(pk=procedure.pk).update(seats_taken=1)
-    response = client.post(confirm_url(procedure), {"token": token})
+    response = client.post(confirm_url(procedure), confirmed)
     assert response.status_code == 409
     assert "定員に達した" in response.content.decode()
     assert Submission.objects.count() == 0
@@ -248,7 +306,7 @@ def test_every_field_type_is_normalised_and_the_file_is_attached(client, tottori
     assert "ヤマザキ\u3000タロウ" in page
     assert "子育て、介護" in page
     assert "写真.png" in page
-    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
     submission = Submission.objects.get()
     answers = read_answers(submission)
     assert answers["title"] == "ＡＢＣ１２３"  # free text is kept as typed (only half-width kana widened)
@@ -290,7 +348,7 @@ def test_bad_files_get_a_clear_message(client, tottori, name, content, message):
 
 def test_status_page_shows_history_and_allows_withdrawal(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
-    done = client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)}, follow=True)
+    done = client.post(confirm_url(procedure), confirmed_form(client, procedure), follow=True)
     page = done.content.decode()
     receipt = re.search(r'data-testid="receipt-number">([^<]+)<', page).group(1)
     code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
@@ -366,7 +424,7 @@ def test_home_search_finds_procedures_across_organizations(client, procedure, co
 def submit_and_look_up(client, procedure, data, **files):
     """Submit through the pages, then look the submission up as the resident would, in a new browser."""
     assert post_form(client, procedure, {**data, **files}).status_code == 302
-    page = client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)}, follow=True)
+    page = client.post(confirm_url(procedure), confirmed_form(client, procedure), follow=True)
     page = page.content.decode()
     receipt = re.search(r'data-testid="receipt-number">([^<]+)<', page).group(1)
     code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
@@ -481,18 +539,18 @@ def test_double_click_with_a_file_shows_the_receipt_even_if_the_first_click_took
     procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
     upload = SimpleUploadedFile("写真.png", PNG, content_type="image/png")
     assert post_form(client, procedure, {**all_types_post(), "doc": upload}).status_code == 302
-    token = confirm_token(client, procedure)
+    confirmed = confirmed_form(client, procedure)
     claim = resident_views._claim_staged_files
 
-    def first_click_finishes_now(request, procedure_, saved):
+    def first_click_finishes_now(*args):
         monkeypatch.setattr(resident_views, "_claim_staged_files", claim)
         other = Client()
         other.cookies = client.cookies
-        assert other.post(confirm_url(procedure), {"token": token})["Location"].endswith("/done/")
-        return claim(request, procedure_, saved)
+        assert other.post(confirm_url(procedure), confirmed)["Location"].endswith("/done/")
+        return claim(*args)
 
     monkeypatch.setattr(resident_views, "_claim_staged_files", first_click_finishes_now)
-    second = client.post(confirm_url(procedure), {"token": token})
+    second = client.post(confirm_url(procedure), confirmed)
     assert second["Location"].endswith("/done/")
     assert Submission.objects.count() == 1
 

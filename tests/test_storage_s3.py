@@ -10,7 +10,7 @@ from moto import mock_aws
 from madoguchi.settings import file_storage
 from madoguchi.submissions.models import Attachment, StagedUpload
 from tests.conftest import ALL_TYPES_SCHEMA, make_procedure
-from tests.test_resident_flow import PNG, all_types_post, confirm_token, confirm_url, post_form
+from tests.test_resident_flow import PNG, all_types_post, confirm_url, confirmed_form, post_form
 
 pytestmark = pytest.mark.django_db
 BUCKET = "madoguchi-attachments"
@@ -44,7 +44,7 @@ def test_attachment_goes_to_the_bucket_and_staff_download_it(client, bucket, tot
     procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
     upload = SimpleUploadedFile("保険証.png", PNG, content_type="image/png")
     assert post_form(client, procedure, {**all_types_post(), "doc": upload}).status_code == 302
-    client.post(confirm_url(procedure), {"token": confirm_token(client, procedure)})
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
 
     attachment = Attachment.objects.get()
     [key] = keys(bucket)

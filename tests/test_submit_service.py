@@ -41,7 +41,7 @@ def test_a_failure_inside_submit_leaves_nothing_behind(procedure):
         mock.patch("madoguchi.submissions.services.count_submission", side_effect=RuntimeError("boom")),
         pytest.raises(RuntimeError),
     ):
-        make_submission(procedure)
+        make_submission(procedure, orm_path=True)
     assert Submission.objects.count() == 0
     assert OutgoingEmail.objects.count() == 0
     assert DBTaskResult.objects.count() == 0
@@ -53,7 +53,7 @@ def test_receipt_number_collision_draws_again(procedure):
     first = make_submission(procedure).submission
     numbers = iter([first.receipt_number, "4821039576"])
     with mock.patch("madoguchi.submissions.services.new_receipt_number", lambda: next(numbers)):
-        second = make_submission(procedure).submission
+        second = make_submission(procedure, orm_path=True).submission
     assert second.receipt_number == "4821039576"
 
 

@@ -5,7 +5,9 @@ Damm quasigroup catches every single-digit error and every adjacent transpositio
 secret. Uniqueness is the caller's job (unique constraint + retry on collision).
 
 An inquiry code is the secret a resident uses to look up an application: 8 characters from an
-alphabet without the look-alikes I/O/0/1 (32 symbols, 40 bits).
+alphabet without the look-alikes I/O/0/1 (32 symbols, 40 bits). It is derived from the submission's
+secret token with a keyed hash, so every step that knows the token (the completion page after a double
+click, the worker writing the receipt e-mail) gives the same code, and the code itself is never stored.
 """
 
 from __future__ import annotations
@@ -89,8 +91,12 @@ def parse_receipt_number(s: str) -> str | None:
     return t
 
 
-def new_inquiry_code() -> str:
-    return "".join(secrets.choice(INQUIRY_ALPHABET) for _ in range(INQUIRY_LENGTH))
+def inquiry_code_for(token: str) -> str:
+    """The inquiry code of the submission made with this token: 40 bits of an HMAC keyed by SECRET_KEY."""
+    from django.utils.crypto import salted_hmac
+
+    digest = int.from_bytes(salted_hmac("madoguchi.inquiry-code", token, algorithm="sha256").digest()[:5])
+    return "".join(INQUIRY_ALPHABET[(digest >> (5 * i)) & 31] for i in range(INQUIRY_LENGTH))
 
 
 def format_inquiry_code(c: str) -> str:

@@ -30,3 +30,10 @@ class OutgoingEmail(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "送信メール"
+
+    @property
+    def display_subject(self) -> str:
+        """The subject; a receipt not yet written (the worker writes it as it sends it) by its kind."""
+        from django.utils.translation import gettext
+
+        return self.subject or (gettext("受付のお知らせ") if self.kind == "receipt" else self.kind)

@@ -25,8 +25,8 @@ def queue_email(
     return email
 
 
-def _queue_resident_email(*, submission, kind: str, template: str, subject, **context) -> OutgoingEmail:
-    """Render one e-mail to the applicant in the language they applied in and queue it.
+def _render_resident_email(*, submission, template: str, subject, **context) -> tuple[str, str]:
+    """Subject and body of one e-mail to the applicant, in the language they applied in.
 
     `subject` is called inside that language with the title and 受付番号, so its gettext is translated there.
     """
@@ -42,7 +42,13 @@ def _queue_resident_email(*, submission, kind: str, template: str, subject, **co
                 **context,
             },
         )
-        subject_text = subject(title=procedure.title, receipt=submission.display_receipt_number)
+        return subject(title=procedure.title, receipt=submission.display_receipt_number), body
+
+
+def _queue_resident_email(*, submission, kind: str, template: str, subject, **context) -> OutgoingEmail:
+    subject_text, body = _render_resident_email(
+        submission=submission, template=template, subject=subject, **context
+    )
     return queue_email(
         organization_id=submission.organization_id,
         submission=submission,
@@ -53,15 +59,31 @@ def _queue_resident_email(*, submission, kind: str, template: str, subject, **co
     )
 
 
-def queue_receipt_email(*, submission, inquiry_code: str) -> OutgoingEmail:
-    from madoguchi.lib.receipt import format_inquiry_code
+RECEIPT = "receipt"
 
-    return _queue_resident_email(
+
+def queue_receipt_email(*, submission) -> OutgoingEmail:
+    """Queue the receipt. The worker writes it as it sends it (write_receipt), so the inquiry code in it
+    is never stored, and the submission's transaction holds a row and a task, not a rendering."""
+    return queue_email(
+        organization_id=submission.organization_id,
         submission=submission,
-        kind="receipt",
+        kind=RECEIPT,
+        to=submission.applicant_email,
+        subject="",
+        body="",
+    )
+
+
+def write_receipt(submission) -> tuple[str, str]:
+    """Subject and body of the receipt e-mail: title, 受付番号, the inquiry code and where to look it up."""
+    from madoguchi.lib.receipt import format_inquiry_code, inquiry_code_for
+
+    return _render_resident_email(
+        submission=submission,
         template="notifications/receipt_email.txt",
         subject=lambda **v: gettext("【受付】%(title)s（受付番号 %(receipt)s）") % v,
-        inquiry_code=format_inquiry_code(inquiry_code),
+        inquiry_code=format_inquiry_code(inquiry_code_for(submission.token)),
     )
 
 

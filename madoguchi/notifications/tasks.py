@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from madoguchi.notifications import services as notify
 from madoguchi.notifications.models import OutgoingEmail
 
 
@@ -22,6 +23,9 @@ def send_email(email_id: int) -> str:
         if email is None or email.status != OutgoingEmail.Status.PENDING:
             return "skipped"
         email.attempts += 1
+        if email.kind == notify.RECEIPT and not email.body and email.submission_id:
+            email.subject, email.body = notify.write_receipt(email.submission)
+            email.save(update_fields=["subject"])
         try:
             EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to]).send()
         except Exception as exc:  # any transport error: keep the row, try again later

@@ -9,8 +9,8 @@ import secrets
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.cache import cache
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +20,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.lib.params import parse_id
-from madoguchi.lib.receipt import format_inquiry_code, parse_inquiry_code, parse_receipt_number
+from madoguchi.lib.receipt import (
+    format_inquiry_code,
+    inquiry_code_for,
+    parse_inquiry_code,
+    parse_receipt_number,
+)
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.submissions import intake, services
 from madoguchi.submissions.answers import read_answers
@@ -31,6 +36,11 @@ LOOKUP_FAILURES_PER_CLIENT = 100
 RESUBMITTED_MESSAGE = gettext_lazy("修正した内容で再提出しました。受付番号は変わりません。")
 FILE_EXPIRED_MESSAGE = gettext_lazy("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
 LOOKUP_WINDOW_SECONDS = 15 * 60
+CONFIRMED_SALT = "madoguchi.confirmed"
+CONFIRMED_MAX_AGE = 24 * 60 * 60  # a 確認画面 left open overnight still submits
+DONE_COOKIE = "madoguchi_done"
+DONE_SALT = "madoguchi.done"
+DONE_MAX_AGE = 24 * 60 * 60
 
 
 def _procedure(code: str, procedure_id: int) -> Procedure:
@@ -91,7 +101,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     version = procedure.current_version
     spec = version.spec
     saved = request.session.get(_state_key(procedure), {})
-    if saved.get("version") != version.pk:
+    if saved.get("version") != version.pk or _submitted_token(procedure, saved):
         saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
         return _render_saved_form(request, procedure, spec, saved)
@@ -139,21 +149,28 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
 
 
-def _claim_staged_files(request, procedure, saved) -> tuple[dict, dict[str, StagedUpload]] | None:
-    """Split the saved answers into plain values and this session's staged files, or None when a staged
-    file is gone (expired, or taken by a submission). Files already attached stay among the values."""
-    values = dict(saved["values"])
-    staged_ids = {
+def _staged_ids(saved: dict) -> dict[str, int]:
+    """{field key: staged upload id} of the files among the saved answers not yet attached."""
+    values = saved["values"]
+    return {
         key: item["staged"]
         for key, item in saved.get("staged", {}).items()
         if key in values and "staged" in item
     }
+
+
+def _claim_staged_files(
+    request, procedure, answers: dict, staged_ids: dict
+) -> tuple[dict, dict[str, StagedUpload]] | None:
+    """Split the confirmed answers into plain values and this session's staged files, or None when a
+    staged file is gone (expired, or taken by a submission). Files already attached stay among the values."""
+    values = dict(answers)
     staged_rows = {
         row.pk: row
         for row in StagedUpload.objects.filter(
             pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
         )
-    }
+    } if staged_ids else {}  # fmt: skip
     staged_files = {}
     for key, staged_id in staged_ids.items():
         if staged_id not in staged_rows:
@@ -263,18 +280,56 @@ def _render_form(
     )
 
 
+def _confirmed_payload(procedure: Procedure, saved: dict) -> str:
+    """What the 確認画面 shows, signed, for its submit button to carry: the submit then writes exactly
+    what the resident confirmed (even if another tab has since changed the session), without reading
+    the session. Only the resident's own answers are in it; the signature stops any change."""
+    version = procedure.current_version
+    values = saved["values"]
+    return signing.dumps(
+        {
+            "p": procedure.pk,
+            "v": version.pk,
+            "t": saved["token"],
+            "a": values,
+            "s": _staged_ids(saved),
+            "e": values.get(version.spec.email_field, "") if version.spec.email_field else "",
+        },
+        salt=CONFIRMED_SALT,
+        compress=True,
+    )
+
+
+def _read_confirmed(request: HttpRequest, procedure_id: int) -> dict | None:
+    try:
+        confirmed = signing.loads(
+            request.POST.get("confirmed", ""), salt=CONFIRMED_SALT, max_age=CONFIRMED_MAX_AGE
+        )
+    except signing.BadSignature:  # also expired, empty or not ours
+        return None
+    if confirmed.get("p") != procedure_id or confirmed.get("t") != request.POST.get("token"):
+        return None
+    return confirmed
+
+
+def _submitted_token(procedure: Procedure, saved: dict | None) -> bool:
+    """The answers in the session were submitted already (the completion page was not seen yet)."""
+    token = (saved or {}).get("token")
+    return bool(token) and Submission.objects.filter(token=token, procedure=procedure).exists()
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
-    procedure = _procedure(code, procedure_id)
     if request.method == "POST":
-        return _submit(request, procedure)
+        return _submit(request, code, procedure_id)
+    procedure = _procedure(code, procedure_id)
+    saved = request.session.get(_state_key(procedure))
+    if saved and (saved.get("submitted") or _submitted_token(procedure, saved)):
+        return redirect("public:done", code=code, procedure_id=procedure.pk)
     state = procedure.reception_state()
     if state != "open":
         return _closed_page(request, procedure, state)
-    saved = request.session.get(_state_key(procedure))
-    if saved and saved.get("submitted"):
-        return redirect("public:done", code=code, procedure_id=procedure.pk)
     if not saved or not saved.get("valid") or saved.get("version") != procedure.current_version_id:
         return redirect("public:form", code=code, procedure_id=procedure.pk)
     spec = procedure.current_version.spec
@@ -286,67 +341,76 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
             "organization": procedure.organization,
             "rows": _rows(spec, saved["values"]),
             "token": saved["token"],
+            "confirmed": _confirmed_payload(procedure, saved),
             "form_action": reverse("public:confirm", kwargs={"code": code, "procedure_id": procedure.pk}),
             "back_url": reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk}),
         },
     )
 
 
-def _already_submitted(procedure: Procedure, token: str) -> bool:
-    return Submission.objects.filter(token=token, procedure=procedure).exists()
-
-
-def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
-    token = request.POST.get("token", "")[:64]
-    done_url = reverse(
-        "public:done", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
+def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
+    """To the completion page, with the token in a signed cookie only that page receives: it finds the
+    submission again from it, also after a double click whose first response the browser dropped."""
+    done_url = reverse("public:done", kwargs={"code": code, "procedure_id": procedure_id})
+    response = redirect(done_url)
+    response.set_signed_cookie(
+        DONE_COOKIE,
+        token,
+        salt=DONE_SALT,
+        max_age=DONE_MAX_AGE,
+        path=done_url,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
     )
-    saved = request.session.get(_state_key(procedure))
-    if not token or not saved or saved.get("token") != token or not saved.get("valid"):
-        if token and _already_submitted(procedure, token):
-            return redirect(done_url)  # a double click or a retried POST: the same 受付番号
+    return response
+
+
+def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
+    """The final click. The common case (no file to attach) is one statement and no session access."""
+    token = request.POST.get("token", "")[:64]
+    confirmed = _read_confirmed(request, procedure_id)
+    if confirmed is None:
+        if token and Submission.objects.filter(token=token, procedure_id=procedure_id).exists():
+            return _to_done(code, procedure_id, token)  # a double click or a retried POST: the same 受付番号
+        procedure = _procedure(code, procedure_id)
         messages.warning(
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         )
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
-    # The version the resident's answers were checked against: submit() refuses it if no longer current.
-    if saved["version"] == procedure.current_version_id:
-        version = procedure.current_version
-    else:
-        version = FormVersion.objects.get(pk=saved["version"], procedure=procedure)
-    spec = version.spec
-    claimed = _claim_staged_files(request, procedure, saved)
+    submit_args = {
+        "answers": confirmed["a"],
+        "token": token,
+        "applicant_email": confirmed["e"],
+        "language": translation.get_language(),
+    }
+    if not confirmed["s"]:
+        result = services.submit_confirmed(
+            organization_code=code, procedure_id=procedure_id, version_id=confirmed["v"], **submit_args
+        )
+        if result is not None:
+            return _to_done(code, procedure_id, token)
+    # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
+    procedure = _procedure(code, procedure_id)
+    version = FormVersion.objects.filter(pk=confirmed["v"], procedure=procedure).first()
+    claimed = _claim_staged_files(request, procedure, confirmed["a"], confirmed["s"]) if version else None
     if claimed is None:
-        if _already_submitted(procedure, token):
-            return redirect(done_url)  # a double click: the first click's submission took the files
+        if Submission.objects.filter(token=token, procedure=procedure).exists():
+            return _to_done(code, procedure_id, token)  # a double click: the first click took the files
         messages.warning(request, FILE_EXPIRED_MESSAGE)
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     values, staged_files = claimed
-    email = values.get(spec.email_field, "") if spec.email_field else ""
     try:
-        with transaction.atomic():
-            result = services.submit(
-                procedure=procedure,
-                version=version,
-                answers=values,
-                staged_files=staged_files,
-                token=token,
-                applicant_email=email,
-                language=translation.get_language(),
-            )
-            if result.created:
-                # The answers leave the session and the completion enters it in the submission's own
-                # commit: Back to the 確認画面 then shows the completion instead of inviting a resubmit.
-                request.session[f"done:{procedure.pk}"] = {
-                    "submission": result.submission.pk,
-                    "inquiry_code": format_inquiry_code(result.inquiry_code),
-                }
-                request.session[_state_key(procedure)] = {"submitted": result.submission.pk}
-                request.session.save()
-                request.session.modified = False
+        services.submit(
+            procedure=procedure,
+            version=version,
+            staged_files=staged_files,
+            **{**submit_args, "answers": values},
+        )
     except services.VersionChanged as exc:
         messages.warning(request, str(exc))
         # Onto the new version with what was typed: the form shows it again to check and continue.
+        saved = request.session.get(_state_key(procedure)) or {}
         request.session[_state_key(procedure)] = {
             "version": procedure.current_version_id,
             "raw": saved.get("raw", {}),
@@ -360,16 +424,23 @@ def _submit(request: HttpRequest, procedure: Procedure) -> HttpResponse:
             {"procedure": procedure, "organization": procedure.organization, "message": str(exc)},
             status=409,
         )
-    return redirect(done_url)
+    return _to_done(code, procedure_id, token)
 
 
 @never_cache
 def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     procedure = _procedure(code, procedure_id)
-    done = request.session.get(f"done:{procedure.pk}")
-    if not done:
+    saved = request.session.get(_state_key(procedure)) or {}
+    submission = None
+    for token in (request.get_signed_cookie(DONE_COOKIE, None, salt=DONE_SALT, max_age=DONE_MAX_AGE),
+                  saved.get("token")):  # fmt: skip
+        if token and submission is None:
+            submission = Submission.objects.filter(token=token, procedure=procedure).first()
+    if submission is None:
         return redirect("public:organization", code=code)
-    submission = get_object_or_404(Submission, pk=done["submission"], procedure=procedure)
+    if saved.get("token") == submission.token and "values" in saved:
+        # Submitted: the answers leave the session. The token stays, for Back and reload.
+        request.session[_state_key(procedure)] = {"submitted": submission.pk, "token": submission.token}
     return render(
         request,
         "submissions/done.html",
@@ -377,7 +448,7 @@ def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "procedure": procedure,
             "organization": procedure.organization,
             "submission": submission,
-            "inquiry_code": done.get("inquiry_code"),
+            "inquiry_code": format_inquiry_code(inquiry_code_for(submission.token)),
         },
     )
 
@@ -599,7 +670,7 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
         )
     if request.POST.get("token", "") != saved["token"]:
         return redirect("public:status_correct_confirm")
-    claimed = _claim_staged_files(request, procedure, saved)
+    claimed = _claim_staged_files(request, procedure, saved["values"], _staged_ids(saved))
     if claimed is None:
         messages.warning(request, FILE_EXPIRED_MESSAGE)
         return redirect("public:status_correct")

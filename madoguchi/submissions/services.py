@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
-from madoguchi.lib.receipt import new_inquiry_code, new_receipt_number
+from madoguchi.lib.receipt import inquiry_code_for, new_receipt_number
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
+from madoguchi.submissions import single_statement
 from madoguchi.submissions.answers import keep_revision, write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
@@ -98,31 +99,79 @@ def submit(
     """
     # The common case costs one transaction and no look-ups: the unique token and the unique receipt
     # number are checked by the database. A clash rolls everything back and tells which one it was.
+    return _with_receipt_number(
+        token,
+        lambda number: _submit_once(
+            procedure=procedure,
+            version=version,
+            answers=answers,
+            staged_files=staged_files,
+            token=token,
+            applicant_email=applicant_email,
+            language=language,
+            receipt_number=number,
+        ),
+    )
+
+
+def submit_confirmed(
+    *,
+    organization_code: str,
+    procedure_id: int,
+    version_id: int,
+    answers: dict[str, Any],
+    token: str,
+    applicant_email: str = "",
+    language: str = "ja",
+) -> SubmitResult | None:
+    """The final submit of answers with no file to attach, in one statement where the database allows.
+
+    Returns None when it cannot decide (SQLite; or the procedure is closed, full, on a new version or
+    not under that code): the caller then reads the procedure and calls submit(), which says why.
+    """
+    if not single_statement.available():
+        return None
+
+    def attempt(number: str) -> SubmitResult | None:
+        submission = single_statement.submit(
+            organization_code=organization_code,
+            procedure_id=procedure_id,
+            version_id=version_id,
+            answers=answers,
+            token=token,
+            applicant_email=applicant_email,
+            language=language,
+            receipt_number=number,
+            now=timezone.now(),
+        )
+        return None if submission is None else SubmitResult(submission, inquiry_code_for(token), created=True)
+
+    return _with_receipt_number(token, attempt)
+
+
+def _with_receipt_number(token: str, attempt):
+    """Call attempt(receipt_number) until a number is free. A token already used returns its submission:
+    a double click or a retried POST committed first. Any other failure is raised."""
     for _attempt in range(RECEIPT_NUMBER_ATTEMPTS):
+        number = new_receipt_number()
         try:
-            return _submit_once(
-                procedure=procedure,
-                version=version,
-                answers=answers,
-                staged_files=staged_files,
-                token=token,
-                applicant_email=applicant_email,
-                language=language,
-            )
+            return attempt(number)
         except IntegrityError:
             existing = Submission.objects.filter(token=token).first()
             if existing is not None:
-                # A double click or a retried POST committed first: return that submission.
                 return SubmitResult(existing, None, created=False)
-            # Otherwise a receipt number was drawn twice: draw again.
+            if not Submission.objects.filter(receipt_number=number).exists():
+                raise
+            # The receipt number was drawn twice: draw again.
     raise SubmissionError(gettext("受付番号を発行できませんでした。時間をおいてもう一度お試しください。"))
 
 
 @transaction.atomic
 def _submit_once(
-    *, procedure, version, answers, staged_files, token, applicant_email, language
+    *, procedure, version, answers, staged_files, token, applicant_email, language, receipt_number
 ) -> SubmitResult:
     now = timezone.now()
+    single_statement.learn(procedure)
     state = procedure.reception_state(now)
     if state not in ("open", "full"):
         raise ReceptionClosed(str(RECEPTION_MESSAGES[state]))
@@ -132,12 +181,12 @@ def _submit_once(
                 "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
             )
         )
-    inquiry_code = new_inquiry_code()
+    inquiry_code = inquiry_code_for(token)
     submission = Submission(
         organization_id=procedure.organization_id,
         procedure=procedure,
         form_version=version,
-        receipt_number=new_receipt_number(),
+        receipt_number=receipt_number,
         inquiry_code_hash=hash_inquiry_code(inquiry_code),
         token=token,
         status=Status.RECEIVED,
@@ -162,7 +211,7 @@ def _submit_once(
         created_at=now,
     )
     if applicant_email and procedure.send_receipt_email:
-        notify.queue_receipt_email(submission=submission, inquiry_code=inquiry_code)
+        notify.queue_receipt_email(submission=submission)
     # The rows every submission of a procedure shares (seats, the day's count) are updated last, so
     # their locks are held only until the commit that follows.
     if procedure.capacity is not None:

@@ -11,8 +11,8 @@ from madoguchi.lib.receipt import (
     damm_check_digit,
     format_inquiry_code,
     format_receipt_number,
+    inquiry_code_for,
     is_valid_damm,
-    new_inquiry_code,
     new_receipt_number,
     parse_inquiry_code,
     parse_receipt_number,
@@ -131,13 +131,21 @@ def test_inquiry_alphabet_has_no_look_alikes() -> None:
     assert not set("IO01") & set(INQUIRY_ALPHABET)
 
 
-def test_new_inquiry_code() -> None:
-    codes = {new_inquiry_code() for _ in range(200)}
-    assert len(codes) == 200
+def test_inquiry_code_is_the_same_for_a_token_and_differs_between_tokens_and_keys(settings) -> None:
+    codes = {inquiry_code_for(f"token-{i}") for i in range(2000)}
+    assert len(codes) == 2000
     for c in codes:
         assert len(c) == 8
         assert set(c) <= set(INQUIRY_ALPHABET)
         assert parse_inquiry_code(format_inquiry_code(c)) == c
+    assert inquiry_code_for("token-1") == inquiry_code_for("token-1")
+    # Every symbol of the alphabet turns up in every position: all 40 bits are used.
+    for position in range(8):
+        assert {c[position] for c in codes} == set(INQUIRY_ALPHABET)
+    # Keyed: without the server's secret key the token alone does not give the code.
+    before = inquiry_code_for("token-1")
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789abcdef"
+    assert inquiry_code_for("token-1") != before
 
 
 def test_format_inquiry_code() -> None:

@@ -1,0 +1,209 @@
+"""The resident's final submit on PostgreSQL in one statement: one round trip, one commit.
+
+services.submit() writes a submission with the ORM, row after row, in one transaction: the reference,
+used on SQLite, for attachments and whenever this module cannot decide. Here the same rows are written
+by one INSERT … WITH statement, built from the same model instances (lib/sql.py), which PostgreSQL
+executes atomically on its own:
+
+    gate    the procedure, only if it is published, in its reception window, on the confirmed form
+            version and reached under the right organization code; with a capacity, its seat is
+            taken by a conditional UPDATE (never overbooked: a concurrent update is re-checked)
+    sub     the submission
+    hist    its 受付 history row
+    mail    the receipt e-mail row, only if the procedure sends one   ─┐ the outbox: a rolled-back
+    task    the task that sends it                                  ─┘ submission sends nothing
+    daily   the day's count                                           counters last, as in the
+    status  the 処理待ち count                                          ORM path: same lock order
+
+If the gate lets nothing through (closed, full, a new form version, a wrong code, or a capacity this
+process did not know of), nothing is written and the caller takes the ORM path, which reads the
+procedure and says why. A token already used, or a receipt number drawn twice, fails the statement on
+its unique constraint and nothing is written either.
+
+The statement is prepared on the server (the same text for every submission of a kind), so
+PostgreSQL parses and plans it once per connection. A transaction pooler (pgbouncer in transaction
+mode) would need prepared statements turned off; the deployment connects directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django_tasks.utils import normalize_json
+from django_tasks_db.models import DBTaskResult
+
+from madoguchi.lib.japanese import fiscal_year
+from madoguchi.lib.receipt import inquiry_code_for
+from madoguchi.lib.sql import increment_on_conflict, insert_sql
+from madoguchi.lib.timeutil import jst_date
+from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.notifications.services import RECEIPT
+from madoguchi.notifications.tasks import send_email
+from madoguchi.procedures.models import Procedure
+from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.submissions.answers import write_answers
+from madoguchi.submissions.models import Status, StatusChange, Submission
+
+# Procedures this process has seen with a capacity: their gate takes a seat. A procedure given a
+# capacity later fails the seatless gate (it requires no capacity) and is learnt on the ORM path.
+_WITH_CAPACITY: set[int] = set()
+
+
+def learn(procedure: Procedure) -> None:
+    """Remember whether the procedure has a capacity (called wherever the ORM path has read it)."""
+    if procedure.capacity is not None:
+        _WITH_CAPACITY.add(procedure.pk)
+    else:
+        _WITH_CAPACITY.discard(procedure.pk)
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _gate_sql(with_capacity: bool) -> str:
+    p = Procedure._meta.db_table
+    o = Procedure._meta.get_field("organization").related_model._meta.db_table
+    sources = f"{o} o, (SELECT %s::timestamptz AS t) moment"
+    conditions = (
+        "o.id = p.organization_id AND p.id = %s AND o.code = %s AND p.status = %s "
+        "AND p.current_version_id = %s AND (p.opens_at IS NULL OR p.opens_at <= moment.t) "
+        "AND (p.closes_at IS NULL OR p.closes_at > moment.t)"
+    )
+    if with_capacity:
+        return (
+            f"UPDATE {p} p SET seats_taken = p.seats_taken + 1 FROM {sources} WHERE {conditions} "  # noqa: S608
+            f"AND p.capacity IS NOT NULL AND p.seats_taken < p.capacity "
+            f"RETURNING p.id, p.organization_id, p.send_receipt_email"
+        )
+    return (
+        f"SELECT p.id, p.organization_id, p.send_receipt_email FROM {p} p, {sources} "  # noqa: S608
+        f"WHERE {conditions} AND p.capacity IS NULL"
+    )
+
+
+def submit(
+    *,
+    organization_code: str,
+    procedure_id: int,
+    version_id: int,
+    answers: dict,
+    token: str,
+    applicant_email: str,
+    language: str,
+    receipt_number: str,
+    now: datetime,
+) -> Submission | None:
+    """Write the submission and everything that goes with it, or nothing and return None.
+
+    Raises IntegrityError when the token or the receipt number is taken (nothing written).
+    """
+    from madoguchi.submissions.services import hash_inquiry_code
+
+    with_capacity = procedure_id in _WITH_CAPACITY
+    day = jst_date(now)
+    submission = Submission(
+        organization_id=0,  # from the gate
+        procedure_id=procedure_id,
+        form_version_id=version_id,
+        receipt_number=receipt_number,
+        inquiry_code_hash=hash_inquiry_code(inquiry_code_for(token)),
+        token=token,
+        status=Status.RECEIVED,
+        submitted_at=now,
+        applicant_email=applicant_email,
+        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
+    )
+    write_answers(submission, answers)
+    gate_params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
+    from_gate = {"organization_id": "gate.organization_id"}
+    from_sub = {
+        "organization_id": "sub.organization_id",
+        "submission_id": "sub.id",
+        "procedure_id": "sub.procedure_id",
+    }
+    history = StatusChange(
+        organization_id=0,
+        submission_id=0,
+        from_status="",
+        to_status=Status.RECEIVED,
+        actor_kind="resident",
+        created_at=now,
+    )
+    parts = [
+        ("gate", _gate_sql(with_capacity), gate_params),
+        (
+            "sub",
+            *insert_sql(
+                submission, select_from="gate", exprs=from_gate, returning="id, organization_id, procedure_id"
+            ),
+        ),
+        ("hist", *insert_sql(history, select_from="sub", exprs=from_sub)),
+    ]
+    if applicant_email:
+        email = OutgoingEmail(
+            organization_id=0, submission_id=0, kind=RECEIPT, to=applicant_email, subject=""
+        )
+        only_if_sent = "sub, gate WHERE gate.send_receipt_email"
+        parts.append(("mail", *insert_sql(email, select_from=only_if_sent, exprs=from_sub, returning="id")))
+        parts.append(("task", *_task_sql()))
+    daily = DailyCount(procedure_id=procedure_id, day=day, fiscal_year=fiscal_year(day), count=1)
+    received = StatusCount(procedure_id=procedure_id, status=Status.RECEIVED, count=1)
+    for name, counter, key in (
+        ("daily", daily, ["procedure", "day"]),
+        ("status", received, ["procedure", "status"]),
+    ):
+        counter.organization_id = 0
+        upsert = increment_on_conflict(type(counter), key=key)
+        parts.append((name, *insert_sql(counter, select_from="sub", exprs=from_sub, on_conflict=upsert)))
+    ctes = ", ".join(f"{name} AS ({text})" for name, text, _ in parts)
+    sql = f"WITH {ctes} SELECT id, organization_id FROM sub"  # noqa: S608 (names and SQL of our own)
+    params = [value for _, _, values in parts for value in values]
+
+    row = _execute(sql, params)
+    if row is None:
+        return None
+    submission.pk, submission.organization_id = row
+    submission._state.adding, submission._state.db = False, connection.alias
+    return submission
+
+
+def _task_sql() -> tuple[str, list]:
+    """The send_email task row, as django-tasks' database backend writes it on enqueue, for the mail row."""
+    backend = send_email.get_backend()
+    template = normalize_json({"args": [0], "kwargs": {}})
+    row = DBTaskResult(
+        args_kwargs=template,
+        priority=send_email.priority,
+        task_path=send_email.module_path,
+        queue_name=send_email.queue_name,
+        run_after=send_email.run_after,
+        backend_name=backend.alias,
+    )
+    args = DBTaskResult._meta.get_field("args_kwargs").get_db_prep_save(template, connection)
+    return insert_sql(
+        row,
+        select_from="mail",
+        exprs={"args_kwargs": "jsonb_set(%s, '{args,0}', to_jsonb(mail.id))"},
+        expr_params={"args_kwargs": [args]},
+    )
+
+
+def _execute(sql: str, params: list):
+    """Run the statement as its own transaction (a savepoint inside one, as in tests), prepared."""
+    import psycopg  # only on PostgreSQL
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
+        if connection.in_atomic_block:
+            stack.enter_context(transaction.atomic())
+        # A server-side binding cursor: Django's own binds on the client, which cannot prepare.
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, prepare=True)
+            return cursor.fetchone()
+
+
+__all__ = ["IntegrityError", "available", "learn", "submit"]

@@ -1,0 +1,159 @@
+"""The final submit in one statement (PostgreSQL): it writes what the ORM path writes, or nothing."""
+
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from madoguchi.lib.receipt import inquiry_code_for
+from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.procedures.models import Procedure
+from madoguchi.procedures.services import save_form_version
+from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.submissions import services, single_statement
+from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.models import StatusChange, Submission
+from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission
+
+pytestmark = [pytest.mark.django_db, pytest.mark.database("postgresql")]
+
+
+def confirmed(procedure, token="t-one", **overrides):  # noqa: S107 (an idempotency key)
+    args = {
+        "organization_code": procedure.organization.code,
+        "procedure_id": procedure.pk,
+        "version_id": procedure.current_version_id,
+        "answers": dict(SIGNUP_ANSWERS),
+        "token": token,
+        "applicant_email": "sakiko@example.jp",
+        "language": "en",
+    }
+    return services.submit_confirmed(**{**args, **overrides})
+
+
+def row(obj, *skip):
+    return {
+        f.attname: getattr(obj, f.attname)
+        for f in obj._meta.concrete_fields
+        if f.attname not in {"id", *skip}
+    }
+
+
+def test_one_statement_writes_exactly_what_the_orm_path_writes(procedure):
+    one = confirmed(procedure, token="t-one")
+    orm = make_submission(procedure, dict(SIGNUP_ANSWERS), token="t-orm", orm_path=True)
+    orm.submission.language = "en"
+    orm.submission.save(update_fields=["language"])
+    assert one.created and one.inquiry_code == inquiry_code_for("t-one")
+    a, b = (Submission.objects.get(pk=r.submission.pk) for r in (one, orm))
+    differ = ("receipt_number", "inquiry_code_hash", "token", "submitted_at", "updated_at")
+    assert row(a, *differ) == row(b, *differ)
+    assert read_answers(a)["name"] == {"family": "髙橋", "given": "﨑子"}
+    assert services.check_inquiry_code(a, one.inquiry_code)
+    history = [row(h, "submission_id", "created_at") for h in StatusChange.objects.order_by("id")]
+    assert history[0] == history[1] and history[0]["to_status"] == "received"
+    mails = list(OutgoingEmail.objects.order_by("id"))
+    assert [m.submission_id for m in mails] == [a.pk, b.pk]
+    assert row(mails[0], "submission_id", "created_at") == row(mails[1], "submission_id", "created_at")
+    # The task row is the one django-tasks' own enqueue writes, for each e-mail.
+    tasks = list(DBTaskResult.objects.order_by("enqueued_at"))
+    assert [t.args_kwargs for t in tasks] == [{"args": [m.pk], "kwargs": {}} for m in mails]
+    skip = ("args_kwargs", "enqueued_at", "run_after")
+    assert row(tasks[0], *skip) == row(tasks[1], *skip) and tasks[0].run_after == tasks[1].run_after
+    assert DailyCount.objects.get().count == 2
+    assert StatusCount.objects.get(status="received").count == 2
+
+
+def test_the_same_token_returns_the_first_submission_and_writes_nothing_more(procedure):
+    first = confirmed(procedure, token="again")
+    second = confirmed(procedure, token="again")
+    assert not second.created and second.submission.pk == first.submission.pk
+    assert Submission.objects.count() == 1 and OutgoingEmail.objects.count() == 1
+    assert DailyCount.objects.get().count == 1 and DBTaskResult.objects.count() == 1
+
+
+def test_a_receipt_number_drawn_twice_is_drawn_again(procedure):
+    first = confirmed(procedure, token="a").submission
+    numbers = iter([first.receipt_number, "4821039576"])
+    with mock.patch("madoguchi.submissions.services.new_receipt_number", lambda: next(numbers)):
+        assert confirmed(procedure, token="b").submission.receipt_number == "4821039576"
+
+
+def test_a_failure_inside_the_statement_leaves_nothing_behind(procedure):
+    broken = "INSERT INTO notifications_outgoingemail (kind) SELECT 'x' FROM mail"  # NOT NULL fails
+    with (
+        mock.patch.object(single_statement, "_task_sql", return_value=(broken, [])),
+        pytest.raises(DatabaseError),
+    ):
+        confirmed(procedure)
+    assert Submission.objects.count() == 0 and OutgoingEmail.objects.count() == 0
+    assert StatusChange.objects.count() == 0 and DailyCount.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": Procedure.Status.CLOSED},
+        {"closes_at": timezone.now() - timedelta(minutes=1)},
+        {"opens_at": timezone.now() + timedelta(days=1)},
+        {"capacity": 1},  # a capacity this process has not seen: the ORM path reads it
+    ],
+)
+def test_a_closed_or_changed_procedure_writes_nothing_and_is_left_to_the_orm_path(procedure, change):
+    Procedure.objects.filter(pk=procedure.pk).update(**change)
+    assert confirmed(procedure) is None
+    assert Submission.objects.count() == 0 and DailyCount.objects.count() == 0
+    assert Procedure.objects.get(pk=procedure.pk).seats_taken == 0
+
+
+def test_a_new_form_version_or_another_organizations_code_writes_nothing(procedure, yonago):
+    assert confirmed(procedure, organization_code=yonago.code) is None
+    old_version = procedure.current_version_id
+    schema = {**procedure.current_version.schema}
+    schema["fields"] = [*schema["fields"], {"key": "memo", "type": "short_text", "label": "メモ"}]
+    save_form_version(procedure=procedure, schema=schema)
+    assert confirmed(procedure, version_id=old_version) is None
+    assert Submission.objects.count() == 0
+
+
+def test_no_receipt_row_when_the_procedure_sends_none(procedure):
+    Procedure.objects.filter(pk=procedure.pk).update(send_receipt_email=False)
+    assert confirmed(procedure).created
+    assert OutgoingEmail.objects.count() == 0 and DBTaskResult.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seats_are_taken_in_the_statement_and_never_overbooked(tottori):
+    procedure = make_procedure(tottori, capacity=5)
+    single_statement.learn(procedure)  # as after the first submission in this process
+    outcomes: list[str] = []
+    barrier = threading.Barrier(12)
+
+    def attempt(i: int) -> None:
+        try:
+            barrier.wait()
+            result = confirmed(procedure, token=f"seat-{i}")
+            outcomes.append("ok" if result else "left to the ORM path")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["left to the ORM path"] * 7 + ["ok"] * 5
+    assert Procedure.objects.get(pk=procedure.pk).seats_taken == 5
+    assert Submission.objects.count() == 5 and StatusCount.objects.get(status="received").count == 5
+    with pytest.raises(services.CapacityFull):  # the ORM path says why
+        make_submission(Procedure.objects.get(pk=procedure.pk), token="seat-late", orm_path=True)
+
+
+@pytest.mark.database("sqlite")
+def test_on_sqlite_the_final_submit_is_left_to_the_orm_path(procedure):
+    assert confirmed(procedure) is None
+    assert Submission.objects.count() == 0
