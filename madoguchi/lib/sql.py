@@ -7,6 +7,8 @@ model needs no change here. Only quoted names from the model and the caller's SQ
 into the text; every value is a parameter.
 """
 
+import functools
+
 from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import pre_save
@@ -29,16 +31,15 @@ def insert_sql(
     """
     exprs = exprs or {}
     expr_params = expr_params or {}
-    meta = obj._meta
-    quote = connection.ops.quote_name
-    pre_save.send(sender=type(obj), instance=obj, raw=False, using=connection.alias, update_fields=None)
+    if pre_save.has_listeners(type(obj)):
+        pre_save.send(sender=type(obj), instance=obj, raw=False, using=connection.alias, update_fields=None)
     columns: list[str] = []
     values: list[str] = []
     params: list = []
-    for field in meta.local_concrete_fields:
+    for field, column in _columns(type(obj)):
         if field.primary_key and getattr(obj, field.attname) is None:
             continue
-        columns.append(quote(field.column))
+        columns.append(column)
         if field.attname in exprs:
             values.append(exprs[field.attname])
             params.extend(expr_params.get(field.attname, []))
@@ -49,7 +50,7 @@ def insert_sql(
         else:
             values.append("%s")
             params.append(value)
-    table = quote(meta.db_table)
+    table = connection.ops.quote_name(obj._meta.db_table)
     listed = ", ".join(values)
     source = f"SELECT {listed} FROM {select_from}" if select_from else f"VALUES ({listed})"  # noqa: S608
     sql = f"INSERT INTO {table} ({', '.join(columns)}) {source}"
@@ -58,6 +59,12 @@ def insert_sql(
     if returning:
         sql += f" RETURNING {returning}"
     return sql, params
+
+
+@functools.cache
+def _columns(model) -> list[tuple]:
+    quote = connection.ops.quote_name
+    return [(field, quote(field.column)) for field in model._meta.local_concrete_fields]
 
 
 def increment_on_conflict(model, *, key: list[str], field: str = "count") -> str:

@@ -17,13 +17,20 @@ class Status(models.TextChoices):
 
 
 class Submission(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="submissions")
-    procedure = models.ForeignKey(Procedure, on_delete=models.PROTECT, related_name="submissions")
+    # Every index is written by every submission: none is kept that another already covers. The two
+    # foreign keys lead the inbox and count indexes below; the two unique keys are constraints, which
+    # on PostgreSQL do not add the LIKE-pattern index a unique CharField would (nothing searches them so).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="submissions", db_index=False
+    )
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.PROTECT, related_name="submissions", db_index=False
+    )
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="submissions")
-    receipt_number = models.CharField(_("受付番号"), max_length=10, unique=True)
+    receipt_number = models.CharField(_("受付番号"), max_length=10)
     inquiry_code_hash = models.CharField(max_length=64)
     # The idempotency key of the final submit: a double click or a retried POST finds this row again.
-    token = models.CharField(max_length=64, unique=True)
+    token = models.CharField(max_length=64)
     status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     submitted_at = models.DateTimeField(_("到達日時"), db_index=False)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
@@ -44,6 +51,10 @@ class Submission(models.Model):
             models.Index(fields=["procedure", "-submitted_at", "-id"], name="sub_inbox"),
             models.Index(fields=["procedure", "status", "-submitted_at", "-id"], name="sub_inbox_status"),
             models.Index(fields=["organization", "procedure", "status"], name="sub_counts"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["receipt_number"], name="submission_receipt_number_unique"),
+            models.UniqueConstraint(fields=["token"], name="submission_token_unique"),
         ]
         verbose_name = verbose_name_plural = _("申請")
 

@@ -173,7 +173,6 @@ def submit(
 
 def _task_sql() -> tuple[str, list]:
     """The send_email task row, as django-tasks' database backend writes it on enqueue, for the mail row."""
-    backend = send_email.get_backend()
     template = normalize_json({"args": [0], "kwargs": {}})
     row = DBTaskResult(
         args_kwargs=template,
@@ -181,7 +180,7 @@ def _task_sql() -> tuple[str, list]:
         task_path=send_email.module_path,
         queue_name=send_email.queue_name,
         run_after=send_email.run_after,
-        backend_name=backend.alias,
+        backend_name=send_email.backend,
     )
     args = DBTaskResult._meta.get_field("args_kwargs").get_db_prep_save(template, connection)
     return insert_sql(
