@@ -9,7 +9,7 @@ into the text; every value is a parameter.
 
 import functools
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.db.models.signals import pre_save
 
@@ -31,8 +31,9 @@ def insert_sql(
     """
     exprs = exprs or {}
     expr_params = expr_params or {}
+    db = connections[DEFAULT_DB_ALIAS]  # the connection itself: each value's preparation asks it things
     if pre_save.has_listeners(type(obj)):
-        pre_save.send(sender=type(obj), instance=obj, raw=False, using=connection.alias, update_fields=None)
+        pre_save.send(sender=type(obj), instance=obj, raw=False, using=db.alias, update_fields=None)
     columns: list[str] = []
     values: list[str] = []
     params: list = []
@@ -44,13 +45,13 @@ def insert_sql(
             values.append(exprs[field.attname])
             params.extend(expr_params.get(field.attname, []))
             continue
-        value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        value = field.get_db_prep_save(field.pre_save(obj, add=True), db)
         if value is None:
             values.append("NULL")  # fewer parameters: the driver caches the parsing of short statements
         else:
             values.append("%s")
             params.append(value)
-    table = connection.ops.quote_name(obj._meta.db_table)
+    table = db.ops.quote_name(obj._meta.db_table)
     listed = ", ".join(values)
     source = f"SELECT {listed} FROM {select_from}" if select_from else f"VALUES ({listed})"  # noqa: S608
     sql = f"INSERT INTO {table} ({', '.join(columns)}) {source}"
