@@ -84,12 +84,17 @@ def test_a_receipt_number_drawn_twice_is_drawn_again(procedure):
 
 
 def test_a_failure_inside_the_statement_leaves_nothing_behind(procedure):
-    broken = "INSERT INTO notifications_outgoingemail (kind) SELECT 'x' FROM mail"  # NOT NULL fails
-    with (
-        mock.patch.object(single_statement, "_task_sql", return_value=(broken, [])),
-        pytest.raises(DatabaseError),
-    ):
-        confirmed(procedure)
+    broken = mock.Mock(sql="INSERT INTO notifications_outgoingemail (kind) SELECT 'x' FROM mail")  # NOT NULL
+    broken.params.return_value = []
+    single_statement._statement.cache_clear()
+    try:
+        with (
+            mock.patch.object(single_statement, "_task_plan", return_value=broken),
+            pytest.raises(DatabaseError),
+        ):
+            confirmed(procedure)
+    finally:
+        single_statement._statement.cache_clear()
     assert Submission.objects.count() == 0 and OutgoingEmail.objects.count() == 0
     assert StatusChange.objects.count() == 0 and DailyCount.objects.count() == 0
 

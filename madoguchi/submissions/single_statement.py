@@ -28,7 +28,9 @@ mode) would need prepared statements turned off; the deployment connects directl
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+import functools
+import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -37,7 +39,7 @@ from django_tasks_db.models import DBTaskResult
 
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.lib.receipt import inquiry_code_for
-from madoguchi.lib.sql import increment_on_conflict, insert_sql
+from madoguchi.lib.sql import InsertPlan, increment_on_conflict
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.notifications.services import RECEIPT
@@ -103,10 +105,7 @@ def submit(
     """
     from madoguchi.submissions.services import hash_inquiry_code
 
-    with_capacity = procedure_id in _WITH_CAPACITY
-    day = jst_date(now)
     submission = Submission(
-        organization_id=0,  # from the gate
         procedure_id=procedure_id,
         form_version_id=version_id,
         receipt_number=receipt_number,
@@ -114,54 +113,21 @@ def submit(
         token=token,
         status=Status.RECEIVED,
         submitted_at=now,
+        updated_at=now,
         applicant_email=applicant_email,
         language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
     )
     write_answers(submission, answers)
-    gate_params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
-    from_gate = {"organization_id": "gate.organization_id"}
-    from_sub = {
-        "organization_id": "sub.organization_id",
-        "submission_id": "sub.id",
-        "procedure_id": "sub.procedure_id",
-    }
-    history = StatusChange(
-        organization_id=0,
-        submission_id=0,
-        from_status="",
-        to_status=Status.RECEIVED,
-        actor_kind="resident",
-        created_at=now,
-    )
-    parts = [
-        ("gate", _gate_sql(with_capacity), gate_params),
-        (
-            "sub",
-            *insert_sql(
-                submission, select_from="gate", exprs=from_gate, returning="id, organization_id, procedure_id"
-            ),
-        ),
-        ("hist", *insert_sql(history, select_from="sub", exprs=from_sub)),
-    ]
+    day = jst_date(now)
+    sql, plans = _statement(procedure_id in _WITH_CAPACITY, bool(applicant_email))
+    params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
+    params += plans["sub"].params(submission)
+    params += plans["hist"].params(created_at=now)
     if applicant_email:
-        email = OutgoingEmail(
-            organization_id=0, submission_id=0, kind=RECEIPT, to=applicant_email, subject=""
-        )
-        only_if_sent = "sub, gate WHERE gate.send_receipt_email"
-        parts.append(("mail", *insert_sql(email, select_from=only_if_sent, exprs=from_sub, returning="id")))
-        parts.append(("task", *_task_sql()))
-    daily = DailyCount(procedure_id=procedure_id, day=day, fiscal_year=fiscal_year(day), count=1)
-    received = StatusCount(procedure_id=procedure_id, status=Status.RECEIVED, count=1)
-    for name, counter, key in (
-        ("daily", daily, ["procedure", "day"]),
-        ("status", received, ["procedure", "status"]),
-    ):
-        counter.organization_id = 0
-        upsert = increment_on_conflict(type(counter), key=key)
-        parts.append((name, *insert_sql(counter, select_from="sub", exprs=from_sub, on_conflict=upsert)))
-    ctes = ", ".join(f"{name} AS ({text})" for name, text, _ in parts)
-    sql = f"WITH {ctes} SELECT id, organization_id FROM sub"  # noqa: S608 (names and SQL of our own)
-    params = [value for _, _, values in parts for value in values]
+        params += plans["mail"].params(to=applicant_email, created_at=now)
+        params += plans["task"].params(id=uuid.uuid4(), enqueued_at=now)
+    params += plans["daily"].params(day=day, fiscal_year=fiscal_year(day))
+    params += plans["status"].params()
 
     row = _execute(sql, params)
     if row is None:
@@ -171,20 +137,101 @@ def submit(
     return submission
 
 
-def _task_sql() -> tuple[str, list]:
+@functools.cache
+def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, InsertPlan]]:
+    """The statement's text and each row's plan, worked out once per process for each of the four kinds.
+
+    The rows below are templates: the fields named as varying are filled in for each submission, the
+    rest are the same for all (their values here are the ones written).
+    """
+    now = datetime.now(UTC)
+    from_gate = {"organization_id": "gate.organization_id"}
+    from_sub = {
+        "organization_id": "sub.organization_id",
+        "submission_id": "sub.id",
+        "procedure_id": "sub.procedure_id",
+    }
+    submission = Submission(
+        procedure_id=0,
+        form_version_id=0,
+        receipt_number="-",
+        inquiry_code_hash="-",
+        token="-",  # noqa: S106 (a template: each row has its own)
+        status=Status.RECEIVED,
+        submitted_at=now,
+        updated_at=now,
+        answers_data={},
+        applicant_email="-",
+        language="-",
+    )
+    plans = {
+        "sub": InsertPlan(
+            submission,
+            varying={
+                "procedure_id",
+                "form_version_id",
+                "receipt_number",
+                "inquiry_code_hash",
+                "token",
+                "submitted_at",
+                "updated_at",
+                "answers_data",
+                "applicant_email",
+                "language",
+            },
+            select_from="gate",
+            exprs=from_gate,
+            returning="id, organization_id, procedure_id",
+        ),
+        "hist": InsertPlan(
+            StatusChange(from_status="", to_status=Status.RECEIVED, actor_kind="resident", created_at=now),
+            varying={"created_at"},
+            select_from="sub",
+            exprs=from_sub,
+        ),
+    }
+    if with_email:
+        plans["mail"] = InsertPlan(
+            OutgoingEmail(kind=RECEIPT, to="-", subject="", created_at=now),
+            varying={"to", "created_at"}, select_from="sub, gate WHERE gate.send_receipt_email", exprs=from_sub,
+            returning="id",
+        )  # fmt: skip
+        plans["task"] = _task_plan(now)
+    day = now.date()
+    plans["daily"] = InsertPlan(
+        DailyCount(day=day, fiscal_year=fiscal_year(day), count=1),
+        varying={"day", "fiscal_year"}, select_from="sub", exprs=from_sub,
+        on_conflict=increment_on_conflict(DailyCount, key=["procedure", "day"]),
+    )  # fmt: skip
+    plans["status"] = InsertPlan(
+        StatusCount(status=Status.RECEIVED, count=1),
+        varying=set(), select_from="sub", exprs=from_sub,
+        on_conflict=increment_on_conflict(StatusCount, key=["procedure", "status"]),
+    )  # fmt: skip
+    ctes = [
+        f"gate AS ({_gate_sql(with_capacity)})",
+        *(f"{name} AS ({plan.sql})" for name, plan in plans.items()),
+    ]
+    return f"WITH {', '.join(ctes)} SELECT id, organization_id FROM sub", plans  # noqa: S608 (our own SQL)
+
+
+def _task_plan(now: datetime) -> InsertPlan:
     """The send_email task row, as django-tasks' database backend writes it on enqueue, for the mail row."""
     template = normalize_json({"args": [0], "kwargs": {}})
     row = DBTaskResult(
+        id=uuid.uuid4(),
         args_kwargs=template,
         priority=send_email.priority,
         task_path=send_email.module_path,
         queue_name=send_email.queue_name,
         run_after=send_email.run_after,
         backend_name=send_email.backend,
+        enqueued_at=now,
     )
     args = DBTaskResult._meta.get_field("args_kwargs").get_db_prep_save(template, connection)
-    return insert_sql(
+    return InsertPlan(
         row,
+        varying={"id", "enqueued_at"},
         select_from="mail",
         exprs={"args_kwargs": "jsonb_set(%s, '{args,0}', to_jsonb(mail.id))"},
         expr_params={"args_kwargs": [args]},
