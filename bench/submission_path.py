@@ -93,11 +93,11 @@ def prepare_resident(port: int, form_path: str) -> tuple[Client, dict]:
     return client, {name: html.unescape(value) for name, value in hidden.items()}
 
 
-def cpu_seconds(server_pid: int) -> tuple[float, float]:
-    """CPU time used so far by the app server's processes and by PostgreSQL's (Linux /proc): what a
-    request costs the machine, whatever its neighbours take, unlike req/s on a shared machine."""
+def cpu_snapshot(server_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by each of the app server's processes and PostgreSQL's (Linux /proc):
+    what a request costs the machine, whatever its neighbours take, unlike req/s on a shared machine."""
     tick = os.sysconf("SC_CLK_TCK")
-    server = database = 0
+    seen = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -105,15 +105,24 @@ def cpu_seconds(server_pid: int) -> tuple[float, float]:
             with open(f"/proc/{entry}/stat") as f:
                 stat = f.read()
         except OSError:
-            continue
+            continue  # gone meanwhile
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        used = int(fields[11]) + int(fields[12])  # utime + stime
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
         if int(entry) == server_pid or int(fields[1]) == server_pid:
-            server += used
+            seen[int(entry)] = ("server", used)
         elif name == "postgres":
-            database += used
-    return server / tick, database / tick
+            seen[int(entry)] = ("database", used)
+    return seen
+
+
+def cpu_used(before: dict, after: dict) -> tuple[float, float]:
+    """(app server, database) CPU seconds between two snapshots; a process that ended in between is
+    left out, one that started counts from its start."""
+    used = {"server": 0.0, "database": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return used["server"], used["database"]
 
 
 def run_load(jobs: list, concurrency: int) -> tuple[float, list[float]]:
@@ -237,16 +246,16 @@ def main() -> None:
         base_cpu: list[tuple[float, float]] = []
         sub_cpu: list[tuple[float, float]] = []
 
-        def cpu_per_request(before: tuple[float, float], requests: int) -> tuple[float, float]:
-            after = cpu_seconds(server.pid)
-            return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
+        def cpu_per_request(before: dict, requests: int) -> tuple[float, float]:
+            server_seconds, database_seconds = cpu_used(before, cpu_snapshot(server.pid))
+            return server_seconds / requests, database_seconds / requests
 
         for number in range(args.rounds):
             clients = [baseline_client() for _ in range(args.requests)]
             residents = [prepare_resident(port, form_path) for _ in range(args.requests)]
             base = sub = None
             for which in ("base", "sub") if number % 2 == 0 else ("sub", "base"):
-                cpu_before = cpu_seconds(server.pid)
+                cpu_before = cpu_snapshot(server.pid)
                 if which == "base":
                     base = run_load([lambda c=c: baseline_job(c) for c in clients], args.concurrency)
                     base_cpu.append(cpu_per_request(cpu_before, len(clients)))
