@@ -189,19 +189,30 @@ def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
 
 _SINGLE_LINE_BREAKS_RE = re.compile(r"[\t\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
 _CJK_COMPAT_RE = re.compile(r"[\uf900-\ufaff\U0002f800-\U0002fa1f]")
+_CJK_COMPAT_SPLIT_RE = re.compile(r"([\uf900-\ufaff\U0002f800-\U0002fa1f])")
+
+
+def nfc_keeping_ideographs(s: str) -> str:
+    """NFC, except that CJK compatibility ideographs stay as typed.
+
+    NFC composes what was typed in pieces (か + U+3099 → が, e + U+0301 → é), so equal text is stored
+    equally. But a compatibility ideograph (神 U+FA19, 𥳐 U+2F8xx …) has a one-character canonical
+    decomposition, so NFC would swap it for the unified ideograph (神 U+795E), and the glyph a resident
+    chose for their name or address would be lost. Those alone are left as they are.
+    """
+    if not _CJK_COMPAT_RE.search(s):
+        return unicodedata.normalize("NFC", s)
+    parts = _CJK_COMPAT_SPLIT_RE.split(s)  # text, ideograph, text, … : the odd ones are kept
+    return "".join(part if i % 2 else unicodedata.normalize("NFC", part) for i, part in enumerate(parts))
 
 
 def normalize_text(s: str, *, multiline: bool = False) -> str:
-    """Free text: half-width katakana → full-width, NFC, '\\n' line endings, trimmed.
+    """Free text: half-width katakana → full-width, NFC (keeping compatibility ideographs), '\\n' line
+    endings, trimmed.
 
     Single-line text has its newlines and tabs collapsed to single spaces.
     """
-    t = jaconv.h2z(s, kana=True, ascii=False, digit=False)
-    # CJK compatibility ideographs (神 U+FA19, 𥳐 U+2F8xx …) have singleton canonical decompositions,
-    # so NFC silently swaps them for the unified ideograph (神 U+795E) and the glyph a resident chose
-    # for a place or person name is lost; when any is present we skip NFC for the whole text.
-    if not _CJK_COMPAT_RE.search(t):
-        t = unicodedata.normalize("NFC", t)
+    t = nfc_keeping_ideographs(jaconv.h2z(s, kana=True, ascii=False, digit=False))
     t = t.replace("\r\n", "\n").replace("\r", "\n")
     if not multiline:
         t = _SINGLE_LINE_BREAKS_RE.sub(" ", t)
@@ -224,12 +235,13 @@ def _is_forbidden_in_name(c: str) -> bool:
 
 
 def normalize_name(s: str, *, max_length: int = 50) -> str:
-    """A name exactly as typed, only trimmed of surrounding spaces/tabs/newlines (incl. U+3000).
+    """A name as typed, in NFC, trimmed of surrounding spaces/tabs/newlines (incl. U+3000).
 
-    No NFC/NFKC: 髙, 﨑, 神 (U+FA19), 𠮷 and IVS sequences are kept code point for code point.
+    NFC composes only what was typed in pieces (さ + U+3099 → ざ); 髙, 﨑, 神 (U+FA19), 𠮷 and IVS
+    sequences are kept code point for code point, and no width or kana is changed (no NFKC).
     ``max_length`` counts code points.
     """
-    t = s.strip(_NAME_STRIP)
+    t = nfc_keeping_ideographs(s.strip(_NAME_STRIP))
     bad = next((c for c in t if _is_forbidden_in_name(c)), None)
     if bad is not None:
         raise InputError(

@@ -1,3 +1,5 @@
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -11,6 +13,7 @@ from madoguchi.lib.japanese import (
     format_date_both,
     format_fiscal_year,
     format_wareki,
+    nfc_keeping_ideographs,
     normalize_dashes,
     normalize_email,
     normalize_kana,
@@ -210,7 +213,7 @@ def test_kana_unknown_script_is_a_programming_error() -> None:
         ("か\u3099", False, "が"),
         ("髙﨑 𠮷野家", False, "髙﨑 𠮷野家"),
         ("\u795e社", False, "\u795e社"),
-        ("\ufa19社と か\u3099", False, "\ufa19社と か\u3099"),  # compatibility ideograph: no NFC at all
+        ("\ufa19社と か\u3099", False, "\ufa19社と が"),  # the compatibility ideograph kept, the rest composed
         ("\U0002f800", False, "\U0002f800"),
         ("葛\U000e0100城市", False, "葛\U000e0100城市"),
     ],
@@ -232,6 +235,11 @@ def test_normalize_text(raw: str, multiline: bool, expected: str) -> None:
         ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),
         ("ｶﾀｶﾅ ＡＢＣ", "ｶﾀｶﾅ ＡＢＣ"),
         ("", ""),
+        # Typed in pieces (a pasted file name, some phones): composed, so it is stored like the rest.
+        ("や\u307eさ\u3099き", "やまざき"),
+        ("Jose\u0301", "José"),
+        # …but a compatibility ideograph next to them is still the one the resident chose.
+        ("\ufa19さ\u3099き", "\ufa19ざき"),
     ],
 )
 def test_name_kept_exactly(raw: str, expected: str) -> None:
@@ -267,9 +275,19 @@ _NAME_CORE = st.text(
 
 @settings(max_examples=300, deadline=None)
 @given(_NAME_WS, _NAME_CORE, _NAME_WS)
-def test_name_property_only_strips(before: str, core: str, after: str) -> None:
+def test_name_property_only_strips_and_composes(before: str, core: str, after: str) -> None:
     x = before + core + after
-    assert normalize_name(x) == x.strip(" \t\n\r\u3000")
+    stripped = x.strip(" \t\n\r\u3000")
+    name = normalize_name(x)
+    assert name == nfc_keeping_ideographs(stripped) == normalize_name(name)
+    # The same text to Unicode, every compatibility ideograph kept, and nothing else changed once composed.
+    assert unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", stripped)
+    assert _CJK_COMPAT.findall(name) == _CJK_COMPAT.findall(stripped)
+    if unicodedata.is_normalized("NFC", stripped):
+        assert name == stripped
+
+
+_CJK_COMPAT = re.compile(r"[\uf900-\ufaff\U0002f800-\U0002fa1f]")
 
 
 # --------------------------------------------------------------------------------------------
