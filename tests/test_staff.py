@@ -8,6 +8,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from madoguchi.audit.models import AuditLog
+from madoguchi.lib.timeutil import JST
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.submissions import services
 from madoguchi.submissions.models import Status, Submission
@@ -142,7 +143,7 @@ def test_inbox_pages_walk_every_submission_once_in_arrival_order(client, colleag
             query = {**params, "after": link.group(2)}
 
     assert walk({}) == expected
-    year_ago = (now - timedelta(days=365)).astimezone(staff_views.JST).date().isoformat()
+    year_ago = (now - timedelta(days=365)).astimezone(JST).date().isoformat()
     assert walk({"from": year_ago, "to": year_ago}) == [made[0].display_receipt_number]
 
 

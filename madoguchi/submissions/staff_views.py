@@ -11,7 +11,6 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -21,12 +20,10 @@ from madoguchi.audit.models import AuditLog
 from madoguchi.lib import exporting
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
-from madoguchi.lib.receipt import format_receipt_number, parse_receipt_number
-from madoguchi.lib.timeutil import JST, jst_start_of_day
-from madoguchi.procedures.formspec import FormSpec
-from madoguchi.procedures.models import FormVersion
+from madoguchi.lib.receipt import parse_receipt_number
+from madoguchi.lib.timeutil import jst_start_of_day
 from madoguchi.stats.services import status_counts
-from madoguchi.submissions import intake, services
+from madoguchi.submissions import exports, intake, services
 from madoguchi.submissions.answers import read_answers, read_revision
 from madoguchi.submissions.models import Status, Submission
 
@@ -306,70 +303,6 @@ def attachment(request: HttpRequest, submission_id: int, attachment_id: int) -> 
     return response
 
 
-class ExportColumns:
-    """Columns of a procedure's export: every field of every version, current version's order first."""
-
-    def __init__(self, procedure):
-        versions = list(FormVersion.objects.filter(procedure=procedure).order_by("-number"))
-        self.specs: dict[int, FormSpec] = {v.pk: v.spec for v in versions}
-        self.fields = []
-        seen = set()
-        for version in versions:
-            for field in self.specs[version.pk].input_fields:
-                if field.key not in seen:
-                    seen.add(field.key)
-                    self.fields.append(field)
-
-    def header(self) -> list[str]:
-        header = ["受付番号", "到達日時", "状態", "フォームの版"]
-        for field in self.fields:
-            header.extend(intake.export_columns(field))
-        return header
-
-    def row(self, submission: Submission, version_numbers: dict[int, int]) -> list[str]:
-        answers = read_answers(submission)
-        spec = self.specs[submission.form_version_id]
-        cells = [
-            format_receipt_number(submission.receipt_number),
-            submission.submitted_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
-            Status(submission.status).label,
-            str(version_numbers[submission.form_version_id]),
-        ]
-        for field in self.fields:
-            own = spec.field(field.key) or field
-            cells.extend(intake.export_cells(own, answers.get(field.key)))
-        return cells
-
-
-def _export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
-    """Header and rows of a procedure's export, in Japanese whatever language the back office is shown in.
-
-    The rows are produced lazily (the CSV streams after the view has returned), so Japanese is activated
-    inside the generator, for as long as it runs, and not only while this function does.
-    """
-    columns = ExportColumns(procedure)
-    version_numbers = dict(FormVersion.objects.filter(procedure=procedure).values_list("pk", "number"))
-    queryset = (
-        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
-        .only("receipt_number", "submitted_at", "status", "form_version_id", "answers_data")
-        .order_by("id")
-    )
-
-    def rows() -> Iterator[list[str]]:
-        with translation.override("ja"):
-            for submission in queryset.iterator(chunk_size=2000):
-                yield columns.row(submission, version_numbers)
-
-    with translation.override("ja"):
-        header = columns.header()
-    return header, rows()
-
-
-def _export_filename(procedure, ext: str) -> str:
-    stamp = timezone.now().astimezone(JST).strftime("%Y%m%d-%H%M")
-    return f"{procedure.title}_{stamp}.{ext}"
-
-
 def _content_disposition(filename: str) -> str:
     ascii_name = "export." + filename.rsplit(".", 1)[-1]
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
@@ -420,7 +353,7 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
         obj=procedure,
         detail={"format": "csv", "encoding": encoding},
     )
-    header, rows = _export_rows(procedure)
+    header, rows = exports.export_rows(procedure)
     counter = exporting.ReplacementCounter()
 
     def stream() -> Iterator[bytes]:
@@ -432,7 +365,7 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
 
     charset = "shift_jis" if encoding == "cp932" else "utf-8"
     response = StreamingHttpResponse(stream(), content_type=f"text/csv; charset={charset}")
-    response["Content-Disposition"] = _content_disposition(_export_filename(procedure, "csv"))
+    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "csv"))
     return response
 
 
@@ -448,12 +381,12 @@ def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
         obj=procedure,
         detail={"format": "xlsx"},
     )
-    header, rows = _export_rows(procedure)
+    header, rows = exports.export_rows(procedure)
     spool = tempfile.TemporaryFile()  # openpyxl's write-only mode keeps memory flat; the file goes to disk
     exporting.xlsx_file(header, rows, spool)
     spool.seek(0)
     response = FileResponse(
         spool, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    response["Content-Disposition"] = _content_disposition(_export_filename(procedure, "xlsx"))
+    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "xlsx"))
     return response

@@ -213,7 +213,11 @@ def test_kana_unknown_script_is_a_programming_error() -> None:
         ("か\u3099", False, "が"),
         ("髙﨑 𠮷野家", False, "髙﨑 𠮷野家"),
         ("\u795e社", False, "\u795e社"),
-        ("\ufa19社と か\u3099", False, "\ufa19社と が"),  # the compatibility ideograph kept, the rest composed
+        (
+            "\ufa19社と か\u3099",
+            False,
+            "\ufa19社と が",
+        ),  # the compatibility ideograph kept, the rest composed
         ("\U0002f800", False, "\U0002f800"),
         ("葛\U000e0100城市", False, "葛\U000e0100城市"),
     ],
