@@ -50,6 +50,12 @@ staff_patterns = [
     path("procedures/<int:procedure_id>/export/", staff_views.export_page, name="export"),
     path("procedures/<int:procedure_id>/export.csv", staff_views.export_csv, name="export_csv"),
     path("procedures/<int:procedure_id>/export.xlsx", staff_views.export_xlsx, name="export_xlsx"),
+    path(
+        "procedures/<int:procedure_id>/export-files/",
+        staff_views.export_file_request,
+        name="export_file_request",
+    ),
+    path("export-files/<int:export_id>/", staff_views.export_file, name="export_file"),
     path("submissions/<int:submission_id>/", staff_views.detail, name="submission"),
     path("submissions/<int:submission_id>/transition/", staff_views.transition, name="transition"),
     path("submissions/<int:submission_id>/notes/", staff_views.add_note, name="add_note"),

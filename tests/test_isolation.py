@@ -4,7 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import get_resolver, reverse
 
-from madoguchi.submissions.models import Attachment
+from madoguchi.submissions.models import Attachment, ExportFile
 
 pytestmark = pytest.mark.django_db
 
@@ -14,6 +14,8 @@ STAFF_URLS = {
     "export": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "export_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "export_xlsx": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "export_file_request": ("post", lambda o: {"procedure_id": o["procedure"].pk}),
+    "export_file": ("get", lambda o: {"export_id": o["export_file"].pk}),
     "submission": ("get", lambda o: {"submission_id": o["submission"].pk}),
     "transition": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "add_note": ("post", lambda o: {"submission_id": o["submission"].pk}),
@@ -41,7 +43,18 @@ def objects(procedure, submission, council):
     )
     attachment.file.save("k" * 32, ContentFile(b"%PDF"), save=False)
     attachment.save()
-    return {"procedure": procedure, "submission": submission, "attachment": attachment, "council": council}
+    export_file = ExportFile(
+        organization=procedure.organization, procedure=procedure, storage_key="e" * 32, status="done", rows=1
+    )
+    export_file.file.save("e" * 32, ContentFile(b"PK"), save=False)
+    export_file.save()
+    return {
+        "procedure": procedure,
+        "submission": submission,
+        "attachment": attachment,
+        "council": council,
+        "export_file": export_file,
+    }
 
 
 def test_every_staff_url_is_listed_here():

@@ -326,23 +326,6 @@ def test_xlsx_export_has_text_cells(client, colleague, procedure):
     assert row[header.index("氏名（姓）")] == "髙橋"
 
 
-def test_xlsx_beyond_the_row_limit_points_to_csv_instead_of_waiting(
-    client, colleague, procedure, monkeypatch
-):
-    from madoguchi.submissions import staff_views
-
-    monkeypatch.setattr(staff_views, "XLSX_MAX_ROWS", 2)
-    for _ in range(3):
-        make_submission(procedure)
-    client.force_login(colleague)
-    page = client.get(reverse("staff:export", kwargs={"procedure_id": procedure.pk})).content.decode()
-    assert "（3件）" in page and "Excelファイル（.xlsx）では出力できません" in page
-    assert reverse("staff:export_xlsx", kwargs={"procedure_id": procedure.pk}) not in page
-    response = client.get(reverse("staff:export_xlsx", kwargs={"procedure_id": procedure.pk}))
-    assert response.status_code == 409 and "CSVをお使いください" in response.content.decode()
-    assert not AuditLog.objects.filter(action="submission.export").exists()
-
-
 def test_audit_log_is_visible_to_the_organizations_admin_only(client, owner, colleague, submission):
     client.force_login(colleague)
     client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk}))

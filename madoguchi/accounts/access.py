@@ -11,7 +11,7 @@ from django.http import Http404
 from madoguchi.accounts.models import CouncilRole, Membership, Role
 from madoguchi.organizations.models import Council, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.submissions.models import Attachment, Submission
+from madoguchi.submissions.models import Attachment, ExportFile, Submission
 
 SEE_ANSWERS = frozenset({Role.ADMIN, Role.PROCESSOR, Role.VIEWER})
 PROCESS = frozenset({Role.ADMIN, Role.PROCESSOR})
@@ -85,6 +85,18 @@ def access_attachment_for_user(user, submission: Submission, attachment_id: int)
     if attachment is None:
         raise Http404
     return attachment
+
+
+def access_export_file_for_user(user, export_id: int, allowed: frozenset = PROCESS) -> ExportFile:
+    export = (
+        ExportFile.objects.filter(pk=export_id, organization__memberships__user=user)
+        .select_related("procedure", "organization")
+        .first()
+    )
+    if export is None:
+        raise Http404
+    _require(user, export.organization_id, allowed)
+    return export
 
 
 def councils_for_user(user) -> QuerySet[Council]:

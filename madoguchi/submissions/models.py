@@ -153,3 +153,39 @@ class AnswerRevision(models.Model):
     class Meta:
         ordering = ["replaced_at", "id"]
         verbose_name = verbose_name_plural = _("補正前の回答")
+
+
+def export_path(instance, filename: str) -> str:
+    # A random key, never the procedure's title: the download gives the file its readable name.
+    return f"exports/{instance.organization_id}/{instance.storage_key}.xlsx"
+
+
+class ExportFile(models.Model):
+    """A large .xlsx export, built by the worker and kept for staff to download for a few days.
+
+    An Excel file is built whole before its first byte can be sent (about 5,000 rows a second); beyond
+    a size no proxy would wait for, staff ask for it here and download it when it is ready.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("作成待ち")
+        RUNNING = "running", _("作成中")
+        DONE = "done", _("作成済み")
+        FAILED = "failed", _("作成できませんでした")
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="export_files")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    storage_key = models.CharField(max_length=64, unique=True)
+    file = models.FileField(upload_to=export_path, max_length=200, blank=True)
+    rows = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["procedure", "-created_at"], name="export_file_recent")]
+        verbose_name = verbose_name_plural = _("出力ファイル")

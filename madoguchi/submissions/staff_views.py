@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
@@ -25,7 +25,7 @@ from madoguchi.lib.timeutil import jst_start_of_day
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions import exports, intake, services
 from madoguchi.submissions.answers import read_answers, read_revision
-from madoguchi.submissions.models import Status, Submission
+from madoguchi.submissions.models import ExportFile, Status, Submission
 
 PAGE_SIZE = 50
 
@@ -320,13 +320,14 @@ def export_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
     return _export_page(request, procedure, recent)
 
 
-# Excel files are built whole before the download starts (about 5,000 rows a second); beyond this many
-# rows staff get CSV, which streams from the first row.
-XLSX_MAX_ROWS = 100_000
-
-
 def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
     rows = sum(status_counts([procedure.pk])[procedure.pk].values())
+    files = list(
+        ExportFile.objects.filter(organization_id=procedure.organization_id, procedure=procedure)[:5]
+    )
+    for export in files:
+        export.shown_status = exports.shown_status(export)
+        export.shown_status_label = ExportFile.Status(export.shown_status).label
     return render(
         request,
         "staff/export.html",
@@ -335,8 +336,10 @@ def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
             "organization": procedure.organization,
             "recent": recent,
             "rows": rows,
-            "xlsx_allowed": rows <= XLSX_MAX_ROWS,
-            "xlsx_max_rows": XLSX_MAX_ROWS,
+            "xlsx_in_request": rows <= exports.XLSX_MAX_ROWS_IN_REQUEST,
+            "xlsx_max_rows": exports.XLSX_MAX_ROWS_IN_REQUEST,
+            "export_files": files,
+            "export_file_days": exports.EXPORT_FILE_DAYS,
         },
         status=status,
     )
@@ -372,8 +375,10 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
 @login_required
 def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
-    if sum(status_counts([procedure.pk])[procedure.pk].values()) > XLSX_MAX_ROWS:
-        return _export_page(request, procedure, [], status=409)
+    if sum(status_counts([procedure.pk])[procedure.pk].values()) > exports.XLSX_MAX_ROWS_IN_REQUEST:
+        return _export_page(
+            request, procedure, [], status=409
+        )  # too large to wait for: the page offers a file
     audit.record(
         organization=procedure.organization,
         actor=request.user,
@@ -389,4 +394,40 @@ def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
         spool, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "xlsx"))
+    return response
+
+
+@login_required
+@require_POST
+def export_file_request(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    exports.request_export_file(procedure=procedure, user=request.user)
+    messages.success(
+        request,
+        gettext(
+            "Excelファイルの作成を受け付けました。できあがると「出力ファイル」の一覧からダウンロードできます"
+            "（このページを再読み込みしてください）。"
+        ),
+    )
+    return redirect("staff:export", procedure_id=procedure.pk)
+
+
+@login_required
+def export_file(request: HttpRequest, export_id: int) -> FileResponse:
+    export = access.access_export_file_for_user(request.user, export_id, access.PROCESS)
+    if exports.shown_status(export) != ExportFile.Status.DONE or not export.file:
+        raise Http404
+    audit.record(
+        organization=export.organization,
+        actor=request.user,
+        action="submission.export_download",
+        obj=export.procedure,
+        detail={"format": "xlsx", "export_file": export.pk},
+    )
+    response = FileResponse(
+        export.file.open("rb"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    filename = exports.export_filename(export.procedure, "xlsx", at=export.finished_at)
+    response["Content-Disposition"] = _content_disposition(filename)
     return response
