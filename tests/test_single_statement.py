@@ -162,3 +162,50 @@ def test_seats_are_taken_in_the_statement_and_never_overbooked(tottori):
 def test_on_sqlite_the_final_submit_is_left_to_the_orm_path(procedure):
     assert confirmed(procedure) is None
     assert Submission.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_orm_path_and_the_statement_take_the_shared_rows_in_the_same_order(tottori):
+    """A submission with a file (ORM path) and one without (one statement) at once, on a procedure with
+    no 定員, so only the two counters are shared: taken in opposite orders they would deadlock."""
+    import time
+
+    from madoguchi.stats import services as stats
+
+    procedure = make_procedure(tottori)
+    make_submission(procedure, token="first of the day")  # both counter rows exist
+    errors: list[str] = []
+    orm_holds_the_days_count = threading.Event()
+    move = stats.move_status_count
+
+    def slow_move(**kwargs):
+        orm_holds_the_days_count.set()
+        time.sleep(0.5)  # between its two counters, while the statement arrives
+        return move(**kwargs)
+
+    def orm() -> None:
+        try:
+            make_submission(procedure, token="with a file", orm_path=True)
+        except Exception as exc:
+            errors.append(f"orm: {exc}")
+        finally:
+            connection.close()
+
+    def statement() -> None:
+        try:
+            orm_holds_the_days_count.wait(5)
+            time.sleep(0.1)
+            make_submission(procedure, token="without")
+        except Exception as exc:
+            errors.append(f"statement: {exc}")
+        finally:
+            connection.close()
+
+    with mock.patch.object(stats, "move_status_count", slow_move):
+        threads = [threading.Thread(target=orm), threading.Thread(target=statement)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert Submission.objects.count() == 3 and StatusCount.objects.get(status="received").count == 3

@@ -12,8 +12,8 @@ executes atomically on its own:
     hist    its 受付 history row
     mail    the receipt e-mail row, only if the procedure sends one   ─┐ the outbox: a rolled-back
     task    the task that sends it                                  ─┘ submission sends nothing
-    daily   the day's count                                           counters last, as in the
-    status  the 処理待ち count                                          ORM path: same lock order
+    daily   the day's count                                           shared rows in the ORM path's
+    status  the 処理待ち count (read from daily's row: so after it)      order: seat, day's, 処理待ち
 
 If the gate lets nothing through (closed, full, a new form version, a wrong code, or a capacity this
 process did not know of), nothing is written and the caller takes the ORM path, which reads the
@@ -198,14 +198,18 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
         )  # fmt: skip
         plans["task"] = _task_plan(now)
     day = now.date()
+    # The day's count before the 処理待ち count, as the ORM path does (stats.count_submission): the order of
+    # writing CTEs is not defined, so 処理待ち reads its row from the day's, which makes the order certain.
     plans["daily"] = InsertPlan(
         DailyCount(day=day, fiscal_year=fiscal_year(day), count=1),
         varying={"day", "fiscal_year"}, select_from="sub", exprs=from_sub,
         on_conflict=increment_on_conflict(DailyCount, key=["procedure", "day"]),
+        returning="organization_id, procedure_id",
     )  # fmt: skip
     plans["status"] = InsertPlan(
         StatusCount(status=Status.RECEIVED, count=1),
-        varying=set(), select_from="sub", exprs=from_sub,
+        varying=set(), select_from="daily",
+        exprs={"organization_id": "daily.organization_id", "procedure_id": "daily.procedure_id"},
         on_conflict=increment_on_conflict(StatusCount, key=["procedure", "status"]),
     )  # fmt: skip
     ctes = [
