@@ -30,6 +30,9 @@ if not SECRET_KEY:
     if not DEBUG and not envbool("MADOGUCHI_INSECURE_DEV_KEY"):
         raise RuntimeError("SECRET_KEY must be set (or DEBUG=true for local development)")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105
+# Keys the inquiry codes (their hashes, and their derivation from each submission's token). Its own
+# setting, so that rotating SECRET_KEY (sessions, signed pages) leaves every resident's code valid.
+INQUIRY_CODE_KEY = os.environ.get("INQUIRY_CODE_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

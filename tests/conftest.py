@@ -245,6 +245,8 @@ def pytest_collection_modifyitems(config, items):
     selected, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("database")
+        if marker and marker.args[0] not in ("postgresql", "sqlite"):
+            raise pytest.UsageError(f"{item.nodeid}: database({marker.args[0]!r}) names no database CI runs")
         (deselected if marker and marker.args[0] != connection.vendor else selected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -90,6 +90,17 @@ def test_failed_send_is_retried_with_backoff_then_marked_failed(settings, proced
     assert "送信失敗" in page and "送信できませんでした" in page
 
 
+@pytest.mark.django_db
+def test_a_worker_with_another_inquiry_code_key_sends_no_wrong_code(settings, procedure, mailoutbox):
+    make_submission(procedure)
+    row = OutgoingEmail.objects.get()
+    settings.INQUIRY_CODE_KEY = "a-worker-started-with-another-key-0123456789abcdef"
+    assert send_email.call(row.pk) == "retry"
+    row.refresh_from_db()
+    assert mailoutbox == [] and "INQUIRY_CODE_KEY" in row.last_error and row.attempts == 1
+    assert row.body == ""  # nothing of the mail is kept
+
+
 def test_backoff_grows_and_is_capped():
     assert [backoff(n) for n in (1, 2, 3)] == [
         timedelta(minutes=1),

@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -133,16 +134,91 @@ def test_what_was_confirmed_is_what_is_submitted_even_if_another_tab_changed_the
 def test_a_changed_confirmation_submits_nothing(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
     confirmed = confirmed_form(client, procedure)
-    data, _, signature = confirmed["confirmed"].rpartition(":")
+    # The answers re-signed by anyone but the server: here, another name, compressed and encoded alike.
+    payload = signing.loads(confirmed["confirmed"], salt="madoguchi.confirmed")
+    payload["a"]["name"]["given"] = "花子"
+    forged_answers = signing.dumps(
+        payload, key="not-the-server-key", salt="madoguchi.confirmed", compress=True
+    )
     for forged in (
-        {**confirmed, "confirmed": data + ":" + signature[::-1]},  # answers changed, signature broken
+        {**confirmed, "confirmed": forged_answers},
         {**confirmed, "token": "another-token"},  # someone else's token with these answers
+        {"token": confirmed["token"]},  # the token alone
     ):
         response = client.post(confirm_url(procedure), forged, follow=True)
         assert "有効期限が切れました" in response.content.decode()
     other = make_procedure(procedure.organization, title="別の手続")
-    assert client.post(confirm_url(other), confirmed, follow=True).status_code == 200
+    response = client.post(confirm_url(other), confirmed, follow=True)
+    assert "有効期限が切れました" in response.content.decode()
     assert Submission.objects.count() == 0
+
+
+def test_a_token_alone_from_another_browser_shows_nothing(client, procedure):
+    """The token is the key to the inquiry code: sent without the signed answers by anyone but the
+    browser that applied, it gives neither the receipt nor the code."""
+    from django.test import Client
+
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)
+    client.post(confirm_url(procedure), confirmed)
+    stranger = Client()
+    response = stranger.post(confirm_url(procedure), {"token": confirmed["token"]}, follow=True)
+    page = response.content.decode()
+    assert "有効期限が切れました" in page and 'data-testid="inquiry-code"' not in page
+    assert "madoguchi_done" not in stranger.cookies
+    # The browser that applied, on a page too old to carry the answers, is shown its receipt.
+    page = client.post(confirm_url(procedure), {"token": confirmed["token"]}, follow=True).content.decode()
+    assert Submission.objects.get().display_receipt_number in page
+
+
+def test_the_completion_page_needs_no_session_and_is_kept_no_longer_than_one(client, procedure, settings):
+    post_form(client, procedure, SIGNUP_POST)
+    response = client.post(confirm_url(procedure), confirmed_form(client, procedure))
+    cookie = response.cookies["madoguchi_done"]
+    assert cookie["path"] == done_url(procedure) and cookie["httponly"]
+    assert cookie["max-age"] == settings.SESSION_COOKIE_AGE
+    client.session.flush()  # the session is gone (expired, or cleared): the cookie still finds it
+    client.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+    page = client.get(done_url(procedure)).content.decode()
+    submission = Submission.objects.get()
+    code = re.search(r'data-testid="inquiry-code">([^<]+)<', page).group(1)
+    assert submission.display_receipt_number in page and services.check_inquiry_code(
+        submission, code.replace("-", "")
+    )
+
+
+def test_two_tabs_of_one_application_make_one_submission(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    tab_a = confirmed_form(client, procedure)
+    post_form(client, procedure, {**SIGNUP_POST, "name__given": "花子"})  # tab B corrects the name
+    tab_b = confirmed_form(client, procedure)
+    first = client.post(confirm_url(procedure), tab_b, follow=True).content.decode()
+    second = client.post(confirm_url(procedure), tab_a, follow=True).content.decode()
+    submission = Submission.objects.get()
+    assert read_answers(submission)["name"]["given"] == "花子"  # the one submitted first
+    assert submission.display_receipt_number in first and submission.display_receipt_number in second
+
+
+@pytest.mark.parametrize("change", ["closed", "new version"])
+def test_a_retry_after_the_procedure_closed_or_changed_shows_the_receipt_it_was_given(
+    client, procedure, change
+):
+    from django.test import Client
+
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)
+    lost = Client()
+    lost.cookies = copy.deepcopy(client.cookies)
+    lost.post(confirm_url(procedure), confirmed)  # received; its answer never reached the resident
+    if change == "closed":
+        Procedure.objects.filter(pk=procedure.pk).update(closes_at=timezone.now())
+    else:
+        schema = {**procedure.current_version.schema}
+        schema["fields"] = [*schema["fields"], {"key": "memo", "type": "short_text", "label": "メモ"}]
+        save_form_version(procedure=procedure, schema=schema)
+    page = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
+    assert Submission.objects.get().display_receipt_number in page and "受け付けました" in page
+    assert Submission.objects.count() == 1
 
 
 def test_the_completion_page_takes_the_answers_out_of_the_session(client, procedure):

@@ -83,6 +83,7 @@ def test_a_receipt_number_drawn_twice_is_drawn_again(procedure):
         assert confirmed(procedure, token="b").submission.receipt_number == "4821039576"
 
 
+@pytest.mark.django_db(transaction=True)  # autocommit, as in production: the statement is its own transaction
 def test_a_failure_inside_the_statement_leaves_nothing_behind(procedure):
     broken = mock.Mock(sql="INSERT INTO notifications_outgoingemail (kind) SELECT 'x' FROM mail")  # NOT NULL
     broken.params.return_value = []
@@ -209,3 +210,12 @@ def test_the_orm_path_and_the_statement_take_the_shared_rows_in_the_same_order(t
             t.join()
     assert errors == []
     assert Submission.objects.count() == 3 and StatusCount.objects.get(status="received").count == 3
+
+
+def test_a_kept_connection_prepares_the_statement_once(procedure, monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # as production runs
+    for token in ("p1", "p2", "p3"):
+        assert confirmed(procedure, token=token).created
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH gate AS%%'")
+        assert cursor.fetchone()[0] == 1

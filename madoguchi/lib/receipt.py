@@ -92,10 +92,15 @@ def parse_receipt_number(s: str) -> str | None:
 
 
 def inquiry_code_for(token: str) -> str:
-    """The inquiry code of the submission made with this token: 40 bits of an HMAC keyed by SECRET_KEY."""
+    """The inquiry code of the submission made with this token: 40 bits of an HMAC keyed by the server's
+    INQUIRY_CODE_KEY, so neither the token nor a copy of the database gives it away without the key."""
+    from django.conf import settings
     from django.utils.crypto import salted_hmac
 
-    digest = int.from_bytes(salted_hmac("madoguchi.inquiry-code", token, algorithm="sha256").digest()[:5])
+    key = settings.INQUIRY_CODE_KEY
+    digest = int.from_bytes(
+        salted_hmac("madoguchi.inquiry-code", token, secret=key, algorithm="sha256").digest()[:5]
+    )
     return "".join(INQUIRY_ALPHABET[(digest >> (5 * i)) & 31] for i in range(INQUIRY_LENGTH))
 
 

@@ -3,7 +3,8 @@
 
 The column list and every value come from the model, prepared as Model.save() would prepare them
 (pre_save signals, field defaults, auto_now, JSON and time zone adaptation), so a field added to a
-model needs no change here. Only quoted names from the model and the caller's SQL expressions go
+model needs no change here. An InsertPlan does that once, for its template row; its varying fields are
+then prepared for each row, without signals. Only quoted names from the model and the caller's SQL expressions go
 into the text; every value is a parameter.
 """
 
@@ -37,8 +38,9 @@ class InsertPlan:
     """insert_sql() worked out once for a kind of row: the text, and the values every such row shares,
     prepared once. Each row then prepares only the fields named as varying.
 
-    A field Model.save() would fill in afresh for each row (auto_now, auto_now_add, a primary key with a
-    default) must be named as varying or as an expression, or the plan refuses to be made.
+    A field Model.save() would fill in afresh for each row (auto_now, auto_now_add, a default computed
+    by a function, such as a primary key's uuid4) must be named as varying or as an expression, or the
+    plan refuses to be made.
     """
 
     def __init__(self, template: Model, *, varying: set[str], **insert_args):

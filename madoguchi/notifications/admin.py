@@ -5,7 +5,7 @@ from madoguchi.notifications.models import OutgoingEmail
 
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(admin.ModelAdmin):
-    list_display = ["subject", "organization", "status", "attempts", "created_at"]
+    list_display = ["display_subject", "organization", "status", "attempts", "created_at"]
     list_filter = ["status"]
     exclude = ["body"]
     readonly_fields = [

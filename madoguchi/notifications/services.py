@@ -6,6 +6,7 @@ page that triggered it is shown in: a staff member reading English still sends a
 """
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
@@ -78,12 +79,19 @@ def queue_receipt_email(*, submission) -> OutgoingEmail:
 def write_receipt(submission) -> tuple[str, str]:
     """Subject and body of the receipt e-mail: title, 受付番号, the inquiry code and where to look it up."""
     from madoguchi.lib.receipt import format_inquiry_code, inquiry_code_for
+    from madoguchi.submissions.services import check_inquiry_code
 
+    code = inquiry_code_for(submission.token)
+    if not check_inquiry_code(submission, code):
+        # This process has another INQUIRY_CODE_KEY than the one that gave the code: never send a wrong one.
+        raise ImproperlyConfigured(
+            "INQUIRY_CODE_KEY differs from the one this submission's code was made with"
+        )
     return _render_resident_email(
         submission=submission,
         template="notifications/receipt_email.txt",
         subject=lambda **v: gettext("【受付】%(title)s（受付番号 %(receipt)s）") % v,
-        inquiry_code=format_inquiry_code(inquiry_code_for(submission.token)),
+        inquiry_code=format_inquiry_code(code),
     )
 
 

@@ -23,10 +23,9 @@ def send_email(email_id: int) -> str:
         if email is None or email.status != OutgoingEmail.Status.PENDING:
             return "skipped"
         email.attempts += 1
-        if email.kind == notify.RECEIPT and not email.body and email.submission_id:
-            email.subject, email.body = notify.write_receipt(email.submission)
-            email.save(update_fields=["subject"])
         try:
+            if email.kind == notify.RECEIPT and not email.body and email.submission_id:
+                email.subject, email.body = notify.write_receipt(email.submission)
             EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to]).send()
         except Exception as exc:  # any transport error: keep the row, try again later
             email.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -34,14 +33,14 @@ def send_email(email_id: int) -> str:
                 # Given up: the body (with the inquiry code) goes too; staff see the failure and call.
                 email.status = OutgoingEmail.Status.FAILED
                 email.body = ""
-                email.save(update_fields=["attempts", "last_error", "status", "body"])
+                email.save(update_fields=["attempts", "last_error", "status", "subject", "body"])
                 return "failed"
-            email.save(update_fields=["attempts", "last_error"])
+            email.save(update_fields=["attempts", "last_error", "subject"])
             send_email.using(run_after=timezone.now() + backoff(email.attempts)).enqueue(email.pk)
             return "retry"
         email.status = OutgoingEmail.Status.SENT
         email.sent_at = timezone.now()
         email.body = ""
         email.last_error = ""
-        email.save(update_fields=["attempts", "status", "sent_at", "body", "last_error"])
+        email.save(update_fields=["attempts", "status", "sent_at", "subject", "body", "last_error"])
         return "sent"

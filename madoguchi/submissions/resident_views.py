@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.lib.params import parse_id
@@ -40,7 +41,8 @@ CONFIRMED_SALT = "madoguchi.confirmed"
 CONFIRMED_MAX_AGE = 24 * 60 * 60  # a 確認画面 left open overnight still submits
 DONE_COOKIE = "madoguchi_done"
 DONE_SALT = "madoguchi.done"
-DONE_MAX_AGE = 24 * 60 * 60
+# No longer than a session: on a shared PC in a library, the next person must not find the numbers.
+DONE_MAX_AGE = settings.SESSION_COOKIE_AGE
 
 
 def _procedure(code: str, procedure_id: int) -> Procedure:
@@ -108,11 +110,15 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
 
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
+    # One application, one token, however often it is corrected or confirmed (in one tab or several):
+    # whichever 確認画面 is submitted first is the application, and any other gives its 受付番号.
+    token = saved.get("token") or secrets.token_urlsafe(24)
     result = intake.parse(spec, request.POST, request.FILES, staged=staged)
     if _switching_language(request):
         _stage_uploads(request, procedure, result, staged)
         request.session[_state_key(procedure)] = {
             "version": version.pk,
+            "token": token,
             **_state_for_switch(request, spec, result, staged, had_errors=bool(saved.get("errors"))),
         }
         return _switch_language(
@@ -127,7 +133,12 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             if known.exists()
             else gettext("フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。"),
         )
-        request.session[_state_key(procedure)] = {"version": version.pk, "raw": result.raw, "staged": staged}
+        request.session[_state_key(procedure)] = {
+            "version": version.pk,
+            "raw": result.raw,
+            "staged": staged,
+            "token": token,
+        }
         return redirect("public:form", code=code, procedure_id=procedure.pk)
     _stage_uploads(request, procedure, result, staged)
     for key in list(staged):
@@ -138,7 +149,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         "raw": result.raw,
         "values": result.values,
         "staged": staged,
-        "token": secrets.token_urlsafe(24),
+        "token": token,
         "valid": not result.errors,
         "errors": result.errors,
     }
@@ -319,6 +330,9 @@ def _submitted_token(procedure: Procedure, saved: dict | None) -> bool:
 
 
 @never_cache
+@sensitive_post_parameters(
+    "confirmed", "token"
+)  # the answers and the key to the inquiry code: never in error reports
 @require_http_methods(["GET", "POST"])
 def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     if request.method == "POST":
@@ -371,9 +385,11 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     token = request.POST.get("token", "")[:64]
     confirmed = _read_confirmed(request, procedure_id)
     if confirmed is None:
-        if token and Submission.objects.filter(token=token, procedure_id=procedure_id).exists():
-            return _to_done(code, procedure_id, token)  # a double click or a retried POST: the same 受付番号
         procedure = _procedure(code, procedure_id)
+        saved = request.session.get(_state_key(procedure)) or {}
+        if token and saved.get("token") == token and _submitted_token(procedure, saved):
+            # This browser's own submission, sent again from a page too old to carry its answers.
+            return _to_done(code, procedure_id, token)
         messages.warning(
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         )
@@ -392,15 +408,20 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             return _to_done(code, procedure_id, token)
     # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
     procedure = _procedure(code, procedure_id)
+    if Submission.objects.filter(token=token, procedure=procedure).exists():
+        # A retry whose first answer was lost: received then, whatever has closed or changed since.
+        return _to_done(code, procedure_id, token)
     version = FormVersion.objects.filter(pk=confirmed["v"], procedure=procedure).first()
-    claimed = _claim_staged_files(request, procedure, confirmed["a"], confirmed["s"]) if version else None
-    if claimed is None:
-        if Submission.objects.filter(token=token, procedure=procedure).exists():
-            return _to_done(code, procedure_id, token)  # a double click: the first click took the files
-        messages.warning(request, FILE_EXPIRED_MESSAGE)
-        return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
-    values, staged_files = claimed
     try:
+        if version is None:
+            raise services.VersionChanged(str(services.VERSION_CHANGED_MESSAGE))
+        claimed = _claim_staged_files(request, procedure, confirmed["a"], confirmed["s"])
+        if claimed is None:
+            if Submission.objects.filter(token=token, procedure=procedure).exists():
+                return _to_done(code, procedure_id, token)  # the other click of a double click took the files
+            messages.warning(request, FILE_EXPIRED_MESSAGE)
+            return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+        values, staged_files = claimed
         services.submit(
             procedure=procedure,
             version=version,
@@ -415,6 +436,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             "version": procedure.current_version_id,
             "raw": saved.get("raw", {}),
             "staged": saved.get("staged", {}),
+            "token": token,
         }
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     except services.SubmissionError as exc:

@@ -58,6 +58,9 @@ class VersionChanged(SubmissionError):
 
 
 RECEIPT_NUMBER_ATTEMPTS = 5
+VERSION_CHANGED_MESSAGE = gettext_lazy(
+    "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
+)
 
 
 @dataclass
@@ -68,7 +71,7 @@ class SubmitResult:
 
 
 def hash_inquiry_code(code: str) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(settings.INQUIRY_CODE_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
 def check_inquiry_code(submission: Submission, code: str) -> bool:
@@ -99,19 +102,26 @@ def submit(
     """
     # The common case costs one transaction and no look-ups: the unique token and the unique receipt
     # number are checked by the database. A clash rolls everything back and tells which one it was.
-    return _with_receipt_number(
-        token,
-        lambda number: _submit_once(
-            procedure=procedure,
-            version=version,
-            answers=answers,
-            staged_files=staged_files,
-            token=token,
-            applicant_email=applicant_email,
-            language=language,
-            receipt_number=number,
-        ),
-    )
+    try:
+        return _with_receipt_number(
+            token,
+            lambda number: _submit_once(
+                procedure=procedure,
+                version=version,
+                answers=answers,
+                staged_files=staged_files,
+                token=token,
+                applicant_email=applicant_email,
+                language=language,
+                receipt_number=number,
+            ),
+        )
+    except SubmissionError:
+        # A retry of a submission received before the procedure closed, filled up or changed: that one.
+        existing = Submission.objects.filter(token=token).first()
+        if existing is None:
+            raise
+        return SubmitResult(existing, None, created=False)
 
 
 def submit_confirmed(
@@ -176,11 +186,7 @@ def _submit_once(
     if state not in ("open", "full"):
         raise ReceptionClosed(str(RECEPTION_MESSAGES[state]))
     if procedure.current_version_id != version.pk:
-        raise VersionChanged(
-            gettext(
-                "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
-            )
-        )
+        raise VersionChanged(str(VERSION_CHANGED_MESSAGE))
     inquiry_code = inquiry_code_for(token)
     submission = Submission(
         organization_id=procedure.organization_id,

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django_tasks.utils import normalize_json
+from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
 from madoguchi.lib.japanese import fiscal_year
@@ -63,7 +64,16 @@ def learn(procedure: Procedure) -> None:
 
 
 def available() -> bool:
-    return connection.vendor == "postgresql"
+    """PostgreSQL, with the receipt's task queued in the database as django-tasks-db queues it."""
+    return connection.vendor == "postgresql" and _task_rows_are_ours()
+
+
+@functools.cache
+def _task_rows_are_ours() -> bool:
+    # The statement writes the task row itself: only where the database backend would write that row,
+    # with the model's own ids. Another backend (or id function) takes the ORM path, which enqueues.
+    backend = send_email.get_backend()
+    return isinstance(backend, DatabaseBackend) and not backend.options.get("id_function")
 
 
 def _gate_sql(with_capacity: bool) -> str:
@@ -250,9 +260,11 @@ def _execute(sql: str, params: list):
     with connection.wrap_database_errors, contextlib.ExitStack() as stack:
         if connection.in_atomic_block:
             stack.enter_context(transaction.atomic())
-        # A server-side binding cursor: Django's own binds on the client, which cannot prepare.
+        # A server-side binding cursor: Django's own binds on the client, which cannot prepare. Prepared
+        # only on a connection kept across requests (DB_CONN_MAX_AGE): on a new one each time, preparing
+        # would cost a round trip and never be used again.
         with psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=bool(connection.settings_dict["CONN_MAX_AGE"]) or None)
             return cursor.fetchone()
 
 

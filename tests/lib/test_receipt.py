@@ -144,7 +144,7 @@ def test_inquiry_code_is_the_same_for_a_token_and_differs_between_tokens_and_key
         assert {c[position] for c in codes} == set(INQUIRY_ALPHABET)
     # Keyed: without the server's secret key the token alone does not give the code.
     before = inquiry_code_for("token-1")
-    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789abcdef"
+    settings.INQUIRY_CODE_KEY = "another-secret-key-for-this-test-only-0123456789abcdef"
     assert inquiry_code_for("token-1") != before
 
 
