@@ -8,8 +8,22 @@ pytestmark = [pytest.mark.django_db, pytest.mark.database("postgresql")]
 
 def test_submissions_carry_no_index_another_covers():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'submissions_submission'")
-        indexes = sorted(row[0].split(" USING btree ")[1] for row in cursor.fetchall())
+        cursor.execute(
+            "SELECT pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisunique, c.conname IS NOT NULL "
+            "FROM pg_index i LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.contype IN ('u', 'p') "
+            "WHERE i.indrelid = 'submissions_submission'::regclass"
+        )
+        rows = cursor.fetchall()
+    assert all(valid for _, valid, _, _ in rows)
+    # Unique only through constraints: the primary key, 受付番号 and the token.
+    assert sorted(
+        d.split(" USING btree ")[1] for d, _, unique, constraint in rows if unique and constraint
+    ) == [
+        "(id)",
+        "(receipt_number)",
+        "(token)",
+    ]
+    indexes = sorted(d.split(" USING btree ")[1] for d, *_ in rows)
     assert indexes == [
         "(assignee_id)",  # a user deleted: their assignments are cleared
         "(form_version_id)",  # a version deleted: refused while submissions use it

@@ -7,9 +7,11 @@ and re-add them, checking every row under lock, only to drop their indexes). Oth
 Django's own operations.
 """
 
+import time
+
 import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models
+from django.db import migrations, models, transaction
 
 TABLE = "submissions_submission"
 UNIQUE = {"submission_receipt_number_unique": "receipt_number", "submission_token_unique": "token"}
@@ -19,10 +21,16 @@ COVERED = (["receipt_number"], ["token"], ["procedure_id"], ["organization_id"])
 
 
 class OnPostgreSQLWithoutLocking(migrations.operations.base.Operation):
-    """The given operations' state; on PostgreSQL, a concurrent equivalent of their schema changes."""
+    """The given operations' state; on PostgreSQL, a concurrent equivalent of their schema changes.
+
+    Safe to run again after an interruption: an index left invalid by a cancelled CONCURRENTLY build
+    is dropped and built again, and the old constraints go only once the new ones exist. Each
+    ALTER TABLE waits at most a few seconds for its lock (then tries again), so a long transaction
+    such as a backup never makes every query on submissions queue behind the migration.
+    """
 
     reduces_to_sql = False
-    reversible = False
+    reversible = True
 
     def __init__(self, operations):
         self.operations = operations
@@ -35,32 +43,85 @@ class OnPostgreSQLWithoutLocking(migrations.operations.base.Operation):
         if schema_editor.connection.vendor == "postgresql":
             self.postgresql_forwards(schema_editor)
             return
-        state = from_state.clone()
+        with transaction.atomic(using=schema_editor.connection.alias):
+            state = from_state.clone()
+            for operation in self.operations:
+                after = state.clone()
+                operation.state_forwards(app_label, after)
+                operation.database_forwards(app_label, schema_editor, state, after)
+                state = after
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        # Back to 0004 with Django's own operations (locking, but a way back is what matters here).
+        states = [to_state.clone()]
         for operation in self.operations:
-            after = state.clone()
+            after = states[-1].clone()
             operation.state_forwards(app_label, after)
-            operation.database_forwards(app_label, schema_editor, state, after)
-            state = after
+            states.append(after)
+        with transaction.atomic(using=schema_editor.connection.alias):
+            for operation, before, after in reversed(list(zip(self.operations, states, states[1:]))):
+                operation.database_backwards(app_label, schema_editor, after, before)
 
     @staticmethod
     def postgresql_forwards(schema_editor):
-        connection, quote, run = schema_editor.connection, schema_editor.quote_name, schema_editor.execute
+        quote, run = schema_editor.quote_name, schema_editor.execute
+        for name, column in UNIQUE.items():
+            index = _index(schema_editor, name)
+            if index is not None and not index["valid"]:
+                run(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}")  # left by an interrupted build
+                index = None
+            if index is None:
+                run(f"CREATE UNIQUE INDEX CONCURRENTLY {quote(name)} ON {quote(TABLE)} ({quote(column)})")
+            if not _has_constraint(schema_editor, name):
+                _alter(schema_editor, f"ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX {quote(name)}")
+        for name in UNIQUE:
+            if not _has_constraint(schema_editor, name):
+                raise RuntimeError(f"{name} is missing: the old unique constraints are kept")
+        connection = schema_editor.connection
         with connection.cursor() as cursor:
             existing = connection.introspection.get_constraints(cursor, TABLE)
-        for name, column in UNIQUE.items():
-            if name not in existing:
-                run(f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {quote(name)} ON {quote(TABLE)} ({quote(column)})")
-                run(f"ALTER TABLE {quote(TABLE)} ADD CONSTRAINT {quote(name)} UNIQUE USING INDEX {quote(name)}")
         for name, info in existing.items():
             if name in UNIQUE or info["primary_key"] or info["columns"] not in COVERED:
                 continue
             if info["unique"]:
-                run(f"ALTER TABLE {quote(TABLE)} DROP CONSTRAINT {quote(name)}")
+                _alter(schema_editor, f"DROP CONSTRAINT IF EXISTS {quote(name)}")
             elif info["index"]:
                 run(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(name)}")
 
     def describe(self):
         return "Fewer indexes on submissions (concurrently on PostgreSQL)"
+
+
+def _index(schema_editor, name):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s", [name])
+        row = cursor.fetchone()
+    return None if row is None else {"valid": row[0]}
+
+
+def _has_constraint(schema_editor, name):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_constraint WHERE conname = %s AND contype = 'u'", [name])
+        return cursor.fetchone() is not None
+
+
+def _alter(schema_editor, change, attempts=20):
+    """ALTER TABLE waiting at most 3 s for its lock at a time, so that queries do not queue behind it."""
+    from django.db import OperationalError
+
+    quote = schema_editor.quote_name
+    schema_editor.execute("SET lock_timeout = '3s'")
+    try:
+        for attempt in range(attempts):
+            try:
+                schema_editor.execute(f"ALTER TABLE {quote(TABLE)} {change}")
+                return
+            except OperationalError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(1)
+    finally:
+        schema_editor.execute("RESET lock_timeout")
 
 
 class Migration(migrations.Migration):
