@@ -150,6 +150,9 @@ def file_storage() -> dict:
             "default_acl": None,  # objects stay private; the bucket policy decides
             "querystring_auth": True,
             "file_overwrite": False,
+            # A download is read into a temporary file, on disk beyond 8 MB: a large export or attachment
+            # never sits whole in a web worker's memory.
+            "max_memory_size": 8 * 1024 * 1024,
             # e.g. AES256 or aws:kms where the service supports it; many S3-compatible ones encrypt anyway.
             "object_parameters": {"ServerSideEncryption": os.environ["S3_SSE"]}
             if os.environ.get("S3_SSE")

@@ -49,7 +49,7 @@ def test_a_large_xlsx_is_built_by_the_worker_then_downloaded(client, colleague, 
     assert DBTaskResult.objects.filter(
         task_path__endswith="build_export_file", args_kwargs__args=[export.pk]
     ).exists()
-    assert AuditLog.objects.get(action="submission.export").detail == {
+    assert AuditLog.objects.get(action="submission.export_request").detail == {
         "format": "xlsx",
         "export_file": export.pk,
     }
@@ -66,6 +66,8 @@ def test_a_large_xlsx_is_built_by_the_worker_then_downloaded(client, colleague, 
     assert len(rows) == 3 and {r[header.index("電話番号")] for r in rows} >= {"0120123456"}  # leading 0 kept
     assert {r[header.index("氏名（姓）")] for r in rows} == {"髙橋"}
     assert AuditLog.objects.filter(action="submission.export_download", actor=colleague).count() == 1
+    page = export_page(client, large)  # 最近の出力 lists the request and the download
+    assert "（作成を依頼）" in page and "（作成したファイルをダウンロード）" in page
 
 
 def test_the_request_page_refuses_a_direct_xlsx_beyond_the_limit(client, colleague, large):
@@ -84,7 +86,7 @@ def test_a_failed_or_abandoned_build_says_so_and_offers_nothing_to_download(clie
     client.post(reverse("staff:export_file_request", kwargs={"procedure_id": large.pk}))
     abandoned = ExportFile.objects.exclude(pk=failed.pk).get()
     ExportFile.objects.filter(pk=abandoned.pk).update(
-        status=ExportFile.Status.RUNNING, created_at=timezone.now() - timedelta(hours=3)
+        status=ExportFile.Status.RUNNING, started_at=timezone.now() - timedelta(hours=3)
     )  # its worker stopped three hours ago
     page = export_page(client, large)
     assert page.count("作成できませんでした") == 2 and "もう一度作成するか、CSVをお使いください" in page
@@ -104,14 +106,80 @@ def test_a_viewer_can_neither_ask_for_nor_download_a_file(client, colleague, vie
     assert ExportFile.objects.count() == 1
 
 
-def test_files_are_deleted_seven_days_after_they_were_made(colleague, large, capsys):
-    old, new = (exports.request_export_file(procedure=large, user=colleague) for _ in range(2))
-    for export in (old, new):
-        build_export_file.call(export.pk)
-    old.refresh_from_db()
+def built(procedure, user) -> ExportFile:
+    export = exports.request_export_file(procedure=procedure, user=user)
+    assert build_export_file.call(export.pk) == "done"
+    export.refresh_from_db()
+    return export
+
+
+def test_files_are_deleted_seven_days_after_they_were_made(
+    client, colleague, large, capsys, django_capture_on_commit_callbacks
+):
+    old, new = built(large, colleague), built(large, colleague)
     ExportFile.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=8))
-    assert default_storage.exists(old.file.name)
-    call_command("purge_export_files")
+    client.force_login(colleague)
+    # Past the days files are kept, it is no longer offered, even before the purge has run.
+    assert client.get(reverse("staff:export_file", kwargs={"export_id": old.pk})).status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_export_files")
     assert "1件の出力ファイルを削除しました" in capsys.readouterr().out
-    assert not default_storage.exists(old.file.name)
+    assert not default_storage.exists(old.file.name) and default_storage.exists(new.file.name)
     assert list(ExportFile.objects.all()) == [new]
+    assert not AuditLog.objects.filter(action="submission.export_download").exists()
+
+
+def test_a_file_stored_by_a_worker_that_stopped_before_saving_its_row_is_still_purged(
+    colleague, large, django_capture_on_commit_callbacks
+):
+    export = exports.request_export_file(procedure=large, user=colleague)
+    exports.build_file(export)  # stored; then the worker stopped: the row never learnt the name
+    stored = export.file.name
+    assert default_storage.exists(stored) and not ExportFile.objects.get().file
+    ExportFile.objects.update(created_at=timezone.now() - timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_export_files", stdout=io.StringIO())
+    assert not default_storage.exists(stored)
+
+
+def test_deleting_an_export_row_anywhere_deletes_its_file(
+    colleague, large, django_capture_on_commit_callbacks
+):
+    export = built(large, colleague)
+    with django_capture_on_commit_callbacks(execute=True):
+        ExportFile.objects.filter(pk=export.pk).delete()  # as the admin's bulk delete does
+    assert not default_storage.exists(export.file.name)
+
+
+def test_a_file_gone_from_storage_is_a_404_not_a_500(client, colleague, large):
+    export = built(large, colleague)
+    default_storage.delete(export.file.name)
+    client.force_login(colleague)
+    assert client.get(reverse("staff:export_file", kwargs={"export_id": export.pk})).status_code == 404
+    assert not AuditLog.objects.filter(action="submission.export_download").exists()
+
+
+def test_asking_again_while_one_is_on_its_way_gives_that_one(client, colleague, owner, large):
+    client.force_login(colleague)
+    for _ in range(3):
+        client.post(reverse("staff:export_file_request", kwargs={"procedure_id": large.pk}))
+    client.force_login(owner)
+    client.post(reverse("staff:export_file_request", kwargs={"procedure_id": large.pk}))
+    export = ExportFile.objects.get()
+    assert DBTaskResult.objects.filter(task_path__endswith="build_export_file").count() == 1
+    build_export_file.call(export.pk)
+    client.post(reverse("staff:export_file_request", kwargs={"procedure_id": large.pk}))
+    assert ExportFile.objects.count() == 2  # once built, asking again makes a new one (new rows since)
+
+
+def test_a_build_left_by_a_stopped_worker_is_taken_over_when_its_task_runs_again(colleague, large):
+    export = exports.request_export_file(procedure=large, user=colleague)
+    ExportFile.objects.filter(pk=export.pk).update(status="running", started_at=timezone.now())
+    assert build_export_file.call(export.pk) == "skipped"  # still running somewhere: left alone
+    ExportFile.objects.filter(pk=export.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    assert build_export_file.call(export.pk) == "done"  # requeued after its worker stopped
+    # A request long in the queue is waiting, not failed.
+    waiting = exports.request_export_file(procedure=large, user=colleague)
+    ExportFile.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=5))
+    waiting.refresh_from_db()
+    assert exports.shown_status(waiting) == ExportFile.Status.PENDING

@@ -11,6 +11,7 @@ ACTION_LABELS = {
     "submission.assign": pgettext_lazy("audit action", "担当者の変更"),
     "submission.attachment_download": pgettext_lazy("audit action", "添付ファイルのダウンロード"),
     "submission.export": pgettext_lazy("audit action", "申請データの出力"),
+    "submission.export_request": pgettext_lazy("audit action", "出力ファイルの作成依頼"),
     "submission.export_download": pgettext_lazy("audit action", "出力ファイルのダウンロード"),
     "submission.withdraw": pgettext_lazy("audit action", "申請者による取下げ"),
     "submission.resubmit": pgettext_lazy("audit action", "申請者による再提出"),

@@ -93,15 +93,26 @@ def export_filename(procedure, ext: str, at=None) -> str:
 XLSX_MAX_ROWS_IN_REQUEST = 100_000
 # How long a built file is kept for download: it holds every applicant's answers.
 EXPORT_FILE_DAYS = 7
-# A file still "being built" after this long was left by a worker that stopped: shown as failed.
-EXPORT_FILE_STALE = timedelta(hours=2)
+# A build still running after this long was left by a worker that stopped (1,000,000 rows take about
+# three minutes): it is shown as failed, and a requeued task may build the file again.
+EXPORT_FILE_STALE = timedelta(hours=1)
 
 
 @transaction.atomic
 def request_export_file(*, procedure, user) -> ExportFile:
-    """Ask the worker for a procedure's .xlsx: the row, its task and the audit entry in one transaction."""
+    """Ask the worker for a procedure's .xlsx: the row, its task and the audit entry in one transaction.
+
+    While one is waiting or being built, asking again gives that one: ten clicks make one file.
+    """
+    from madoguchi.procedures.models import Procedure
     from madoguchi.submissions.tasks import build_export_file
 
+    Procedure.objects.select_for_update().filter(pk=procedure.pk).first()  # one request at a time
+    waiting = (
+        ExportFile.objects.filter(procedure=procedure, status__in=UNFINISHED).order_by("-created_at").first()
+    )
+    if waiting is not None and shown_status(waiting) != ExportFile.Status.FAILED:
+        return waiting
     export = ExportFile.objects.create(
         organization_id=procedure.organization_id,
         procedure=procedure,
@@ -111,12 +122,24 @@ def request_export_file(*, procedure, user) -> ExportFile:
     audit.record(
         organization=procedure.organization,
         actor=user,
-        action="submission.export",
+        action="submission.export_request",
         obj=procedure,
         detail={"format": "xlsx", "export_file": export.pk},
     )
     build_export_file.enqueue(export.pk)
     return export
+
+
+UNFINISHED = (ExportFile.Status.PENDING, ExportFile.Status.RUNNING)
+
+
+def stale_before():
+    return timezone.now() - EXPORT_FILE_STALE
+
+
+def is_expired(export: ExportFile) -> bool:
+    """Older than the days files are kept: gone for staff even before purge_export_files removes it."""
+    return export.created_at < timezone.now() - timedelta(days=EXPORT_FILE_DAYS)
 
 
 def build_file(export: ExportFile) -> int:
@@ -138,8 +161,11 @@ def build_file(export: ExportFile) -> int:
 
 
 def shown_status(export: ExportFile) -> str:
-    """The status staff see: a file left "being built" by a worker that stopped is shown as failed."""
-    unfinished = (ExportFile.Status.PENDING, ExportFile.Status.RUNNING)
-    if export.status in unfinished and export.created_at < timezone.now() - EXPORT_FILE_STALE:
+    """The status staff see: a build left running by a worker that stopped is shown as failed. One still
+    waiting in the queue is only waiting, however long."""
+    if (
+        export.status == ExportFile.Status.RUNNING
+        and (export.started_at or export.created_at) < stale_before()
+    ):
         return ExportFile.Status.FAILED
     return export.status

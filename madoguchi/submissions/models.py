@@ -1,5 +1,7 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Organization
@@ -183,9 +185,25 @@ class ExportFile(models.Model):
     file = models.FileField(upload_to=export_path, max_length=200, blank=True)
     rows = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["procedure", "-created_at"], name="export_file_recent")]
         verbose_name = verbose_name_plural = _("出力ファイル")
+
+
+def delete_stored_file(export: ExportFile) -> None:
+    """Remove an export's file from storage, whether or not the row ever learnt its name (a worker may
+    have stopped between storing the file and saving the row)."""
+    storage = export.file.storage
+    name = export.file.name or export_path(export, "")
+    if storage.exists(name):
+        storage.delete(name)
+
+
+@receiver(post_delete, sender=ExportFile)
+def _export_file_deleted(sender, instance: ExportFile, **kwargs) -> None:
+    # Also when its procedure is deleted (cascade); only once the deletion is committed.
+    transaction.on_commit(lambda: delete_stored_file(instance))

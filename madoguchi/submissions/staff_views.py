@@ -313,7 +313,7 @@ def export_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
     recent = AuditLog.objects.filter(
         organization_id=procedure.organization_id,
-        action="submission.export",
+        action__in=["submission.export", "submission.export_request", "submission.export_download"],
         object_type="procedures.procedure",
         object_id=str(procedure.pk),
     ).select_related("actor")[:10]
@@ -415,8 +415,16 @@ def export_file_request(request: HttpRequest, procedure_id: int) -> HttpResponse
 @login_required
 def export_file(request: HttpRequest, export_id: int) -> FileResponse:
     export = access.access_export_file_for_user(request.user, export_id, access.PROCESS)
-    if exports.shown_status(export) != ExportFile.Status.DONE or not export.file:
+    if (
+        exports.shown_status(export) != ExportFile.Status.DONE
+        or not export.file
+        or exports.is_expired(export)
+    ):
         raise Http404
+    try:
+        stored = export.file.open("rb")
+    except FileNotFoundError as exc:  # removed meanwhile (purge_export_files): as if never there
+        raise Http404 from exc
     audit.record(
         organization=export.organization,
         actor=request.user,
@@ -425,8 +433,7 @@ def export_file(request: HttpRequest, export_id: int) -> FileResponse:
         detail={"format": "xlsx", "export_file": export.pk},
     )
     response = FileResponse(
-        export.file.open("rb"),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        stored, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     filename = exports.export_filename(export.procedure, "xlsx", at=export.finished_at)
     response["Content-Disposition"] = _content_disposition(filename)

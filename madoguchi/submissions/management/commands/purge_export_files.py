@@ -17,8 +17,6 @@ class Command(BaseCommand):
         cutoff = timezone.now() - timedelta(days=days)
         removed = 0
         for export in ExportFile.objects.filter(created_at__lt=cutoff).iterator():
-            if export.file:
-                export.file.delete(save=False)
-            export.delete()
+            export.delete()  # its file goes with it (a post_delete receiver), even one the row never named
             removed += 1
         self.stdout.write(f"{removed}件の出力ファイルを削除しました")
