@@ -26,7 +26,7 @@ class QueryDictLike(dict):
 
 @settings(max_examples=300, deadline=None)
 @given(st.fixed_dictionaries({name: TEXT for name in INPUT_NAMES}))
-def test_intake_never_raises_and_keeps_names_exactly(data):
+def test_intake_never_raises_and_keeps_names_as_typed(data):
     result = intake.parse(SPEC, QueryDictLike(data), {})
     family, given_name = data["name__family"], data["name__given"]
     if "name" in result.values:

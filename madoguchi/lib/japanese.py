@@ -3,8 +3,8 @@
 Every ``normalize_*`` / ``parse_*`` function either returns the canonical value or raises
 :class:`InputError`, whose ``str()`` is a polite message that says what to fix (Japanese, or the
 active language when a translation exists).
-Names are never normalised beyond trimming: rare kanji, compatibility ideographs and IVS
-sequences must round-trip exactly.
+Names are only trimmed and put in NFC, which composes what was typed in pieces; rare kanji,
+compatibility ideographs (which NFC alone would replace) and IVS sequences round-trip exactly.
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ def test_normalize_text(raw: str, multiline: bool, expected: str) -> None:
         ("\ufa19さ\u3099き", "\ufa19ざき"),
     ],
 )
-def test_name_kept_exactly(raw: str, expected: str) -> None:
+def test_name_kept_as_typed_in_nfc(raw: str, expected: str) -> None:
     assert normalize_name(raw) == expected
 
 
@@ -287,6 +287,8 @@ def test_name_property_only_strips_and_composes(before: str, core: str, after: s
     # The same text to Unicode, every compatibility ideograph kept, and nothing else changed once composed.
     assert unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", stripped)
     assert _CJK_COMPAT.findall(name) == _CJK_COMPAT.findall(stripped)
+    # And in NFC everywhere else: every stretch between compatibility ideographs is normalised.
+    assert all(unicodedata.is_normalized("NFC", part) for part in _CJK_COMPAT.split(name))
     if unicodedata.is_normalized("NFC", stripped):
         assert name == stripped
 
