@@ -187,7 +187,7 @@ def test_the_completion_page_needs_no_session_and_is_kept_no_longer_than_one(cli
     )
 
 
-def test_two_tabs_of_one_application_make_one_submission(client, procedure):
+def test_two_tabs_of_one_application_make_one_submission_and_the_later_is_told(client, procedure):
     post_form(client, procedure, SIGNUP_POST)
     tab_a = confirmed_form(client, procedure)
     post_form(client, procedure, {**SIGNUP_POST, "name__given": "花子"})  # tab B corrects the name
@@ -197,6 +197,38 @@ def test_two_tabs_of_one_application_make_one_submission(client, procedure):
     submission = Submission.objects.get()
     assert read_answers(submission)["name"]["given"] == "花子"  # the one submitted first
     assert submission.display_receipt_number in first and submission.display_receipt_number in second
+    assert "別の画面から先に送信されていました" not in first
+    assert "別の画面から先に送信されていました" in second  # tab A's 﨑子 was not sent, and it says so
+    again = client.post(confirm_url(procedure), tab_b, follow=True).content.decode()  # a double click
+    assert "別の画面から先に送信されていました" not in again
+
+
+def test_back_to_the_form_after_sending_says_it_was_sent_from_here(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    client.post(confirm_url(procedure), confirmed_form(client, procedure), follow=True)
+    submission = Submission.objects.get()
+    page = client.get(form_url(procedure)).content.decode()
+    assert f"この端末からすでに送信されています（受付番号 {submission.display_receipt_number}）" in page
+    post_form(client, procedure, {**SIGNUP_POST, "name__given": "花子"})  # a second, on purpose
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
+    assert Submission.objects.count() == 2
+
+
+def test_a_submit_refused_as_closed_says_nothing_was_received(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    confirmed = confirmed_form(client, procedure)
+    Procedure.objects.filter(pk=procedure.pk).update(status=Procedure.Status.CLOSED)
+    response = client.post(confirm_url(procedure), confirmed)
+    page = response.content.decode()
+    assert response.status_code == 409
+    assert "送信された内容は受け付けられませんでした" in page and "受付は終了しました" in page
+
+
+def test_the_completion_page_says_when_it_was_withdrawn_since(client, procedure):
+    post_form(client, procedure, SIGNUP_POST)
+    client.post(confirm_url(procedure), confirmed_form(client, procedure))
+    Submission.objects.update(status=Status.WITHDRAWN)
+    assert "その後取り下げられました" in client.get(done_url(procedure)).content.decode()
 
 
 @pytest.mark.parametrize("change", ["closed", "new version"])

@@ -35,6 +35,10 @@ from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Sub
 LOOKUP_FAILURES_PER_RECEIPT = 10
 LOOKUP_FAILURES_PER_CLIENT = 100
 RESUBMITTED_MESSAGE = gettext_lazy("修正した内容で再提出しました。受付番号は変わりません。")
+ANSWERS_SENT_ELSEWHERE_MESSAGE = gettext_lazy(
+    "この申請・申込みは、別の画面から先に送信されていました。受け付けたのは先に送信された内容で、"
+    "この画面で確認した内容は送信されていません。内容を変えたいときは、担当課にご連絡ください。"
+)
 FILE_EXPIRED_MESSAGE = gettext_lazy("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
 LOOKUP_WINDOW_SECONDS = 15 * 60
 CONFIRMED_SALT = "madoguchi.confirmed"
@@ -103,10 +107,11 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     version = procedure.current_version
     spec = version.spec
     saved = request.session.get(_state_key(procedure), {})
-    if saved.get("version") != version.pk or _submitted_token(procedure, saved):
+    sent_from_here = _sent_from_here(procedure, saved)
+    if saved.get("version") != version.pk or sent_from_here:
         saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
-        return _render_saved_form(request, procedure, spec, saved)
+        return _render_saved_form(request, procedure, spec, saved, sent_from_here=sent_from_here)
 
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
@@ -237,7 +242,9 @@ def _switch_language(request: HttpRequest, url: str) -> HttpResponse:
     return response
 
 
-def _render_saved_form(request, procedure, spec, saved: dict, **render_args) -> HttpResponse:
+def _render_saved_form(
+    request, procedure, spec, saved: dict, *, sent_from_here=None, **render_args
+) -> HttpResponse:
     """The form as the session holds it: what was typed, files kept, and the errors of the last try."""
     errors = saved.get("errors", {})
     return _render_form(
@@ -248,12 +255,23 @@ def _render_saved_form(request, procedure, spec, saved: dict, **render_args) -> 
         errors,
         saved.get("staged", {}),
         status=400 if errors else 200,
+        sent_from_here=sent_from_here,
         **render_args,
     )
 
 
 def _render_form(
-    request, procedure, spec, raw, errors, staged, status=200, *, form_action=None, correction=None
+    request,
+    procedure,
+    spec,
+    raw,
+    errors,
+    staged,
+    status=200,
+    *,
+    form_action=None,
+    correction=None,
+    sent_from_here=None,
 ) -> HttpResponse:
     fields = []
     for field in spec.fields:
@@ -282,6 +300,7 @@ def _render_form(
                 "public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk}
             ),
             "correction": correction,
+            "sent_from_here": sent_from_here,
             "keep_form_id": "apply-form",
             "fields": fields,
             "error_list": error_list,
@@ -321,6 +340,24 @@ def _read_confirmed(request: HttpRequest, procedure_id: int) -> dict | None:
     if confirmed.get("p") != procedure_id or confirmed.get("t") != request.POST.get("token"):
         return None
     return confirmed
+
+
+def _sent_from_here(procedure: Procedure, saved: dict) -> Submission | None:
+    """The submission this browser last sent for the procedure, if the session still remembers it: the
+    form then says so, so that Back after the completion page does not lead to a second one unawares."""
+    if saved.get("submitted"):
+        return Submission.objects.filter(pk=saved["submitted"], procedure=procedure).first()
+    if saved.get("token"):
+        return Submission.objects.filter(token=saved["token"], procedure=procedure).first()
+    return None
+
+
+def _note_if_other_answers_were_sent(request: HttpRequest, submission: Submission, confirmed: dict) -> None:
+    """This 確認画面's answers lost to another tab's, sent first with the same application: say so."""
+    files = set(confirmed["s"])
+    stored = read_answers(submission)
+    if any(stored.get(key) != value for key, value in confirmed["a"].items() if key not in files):
+        messages.warning(request, ANSWERS_SENT_ELSEWHERE_MESSAGE)
 
 
 def _submitted_token(procedure: Procedure, saved: dict | None) -> bool:
@@ -405,11 +442,15 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             organization_code=code, procedure_id=procedure_id, version_id=confirmed["v"], **submit_args
         )
         if result is not None:
+            if not result.created:
+                _note_if_other_answers_were_sent(request, result.submission, confirmed)
             return _to_done(code, procedure_id, token)
     # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
     procedure = _procedure(code, procedure_id)
-    if Submission.objects.filter(token=token, procedure=procedure).exists():
+    existing = Submission.objects.filter(token=token, procedure=procedure).first()
+    if existing is not None:
         # A retry whose first answer was lost: received then, whatever has closed or changed since.
+        _note_if_other_answers_were_sent(request, existing, confirmed)
         return _to_done(code, procedure_id, token)
     version = FormVersion.objects.filter(pk=confirmed["v"], procedure=procedure).first()
     try:
@@ -422,12 +463,14 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             messages.warning(request, FILE_EXPIRED_MESSAGE)
             return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
         values, staged_files = claimed
-        services.submit(
+        result = services.submit(
             procedure=procedure,
             version=version,
             staged_files=staged_files,
             **{**submit_args, "answers": values},
         )
+        if not result.created:
+            _note_if_other_answers_were_sent(request, result.submission, confirmed)
     except services.VersionChanged as exc:
         messages.warning(request, str(exc))
         # Onto the new version with what was typed: the form shows it again to check and continue.
@@ -443,7 +486,12 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         return render(
             request,
             "submissions/closed.html",
-            {"procedure": procedure, "organization": procedure.organization, "message": str(exc)},
+            {
+                "procedure": procedure,
+                "organization": procedure.organization,
+                "message": str(exc),
+                "not_received": True,
+            },
             status=409,
         )
     return _to_done(code, procedure_id, token)
