@@ -251,3 +251,14 @@ def pytest_collection_modifyitems(config, items):
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = selected
+
+
+def run_at_once(*functions) -> None:
+    """Run the functions in threads started together, and wait for all (each closes its own connection)."""
+    import threading
+
+    threads = [threading.Thread(target=function) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

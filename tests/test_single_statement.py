@@ -17,7 +17,7 @@ from madoguchi.stats.models import DailyCount, StatusCount
 from madoguchi.submissions import services, single_statement
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StatusChange, Submission
-from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission
+from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission, run_at_once
 
 pytestmark = [pytest.mark.django_db, pytest.mark.database("postgresql")]
 
@@ -147,11 +147,7 @@ def test_seats_are_taken_in_the_statement_and_never_overbooked(tottori):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(*(lambda i=i: attempt(i) for i in range(12)))
     assert sorted(outcomes) == ["left to the ORM path"] * 7 + ["ok"] * 5
     assert Procedure.objects.get(pk=procedure.pk).seats_taken == 5
     assert Submission.objects.count() == 5 and StatusCount.objects.get(status="received").count == 5
@@ -203,11 +199,7 @@ def test_the_orm_path_and_the_statement_take_the_shared_rows_in_the_same_order(t
             connection.close()
 
     with mock.patch.object(stats, "move_status_count", slow_move):
-        threads = [threading.Thread(target=orm), threading.Thread(target=statement)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_at_once(orm, statement)
     assert errors == []
     assert Submission.objects.count() == 3 and StatusCount.objects.get(status="received").count == 3
 

@@ -15,7 +15,7 @@ from madoguchi.stats.models import DailyCount
 from madoguchi.stats.services import count_submission
 from madoguchi.submissions import services
 from madoguchi.submissions.models import StatusChange, Submission
-from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission
+from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission, run_at_once
 
 
 @pytest.mark.django_db
@@ -94,11 +94,7 @@ def test_capacity_is_never_overbooked_under_concurrent_submits(tottori):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(*(lambda i=i: attempt(i) for i in range(12)))
     procedure.refresh_from_db()
     assert outcomes.count("ok") == 5 and outcomes.count("full") == 7
     assert Submission.objects.filter(procedure=procedure).count() == 5
@@ -119,11 +115,7 @@ def test_the_same_token_from_concurrent_requests_makes_one_submission(procedure)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(*[attempt] * 6)
     assert len(receipts) == 6 and len(set(receipts)) == 1
     assert Submission.objects.count() == 1
 
@@ -167,11 +159,7 @@ def test_concurrent_submits_withdrawals_transitions_and_corrections_never_fail_o
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=act, args=(seed,)) for seed in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(*(lambda seed=seed: act(seed) for seed in range(6)))
     assert failures == []
     actual = Counter(Submission.objects.filter(procedure=procedure).values_list("status", flat=True))
     counters = {
