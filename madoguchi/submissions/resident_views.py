@@ -360,12 +360,6 @@ def _note_if_other_answers_were_sent(request: HttpRequest, submission: Submissio
         messages.warning(request, ANSWERS_SENT_ELSEWHERE_MESSAGE)
 
 
-def _submitted_token(procedure: Procedure, saved: dict | None) -> bool:
-    """The answers in the session were submitted already (the completion page was not seen yet)."""
-    token = (saved or {}).get("token")
-    return bool(token) and Submission.objects.filter(token=token, procedure=procedure).exists()
-
-
 @never_cache
 @sensitive_post_parameters(
     "confirmed", "token"
@@ -376,7 +370,7 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
         return _submit(request, code, procedure_id)
     procedure = _procedure(code, procedure_id)
     saved = request.session.get(_state_key(procedure))
-    if saved and (saved.get("submitted") or _submitted_token(procedure, saved)):
+    if saved and _sent_from_here(procedure, saved):
         return redirect("public:done", code=code, procedure_id=procedure.pk)
     state = procedure.reception_state()
     if state != "open":
@@ -424,7 +418,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     if confirmed is None:
         procedure = _procedure(code, procedure_id)
         saved = request.session.get(_state_key(procedure)) or {}
-        if token and saved.get("token") == token and _submitted_token(procedure, saved):
+        if token and saved.get("token") == token and _sent_from_here(procedure, saved):
             # This browser's own submission, sent again from a page too old to carry its answers.
             return _to_done(code, procedure_id, token)
         messages.warning(

@@ -70,6 +70,11 @@ class SubmitResult:
     created: bool
 
 
+def resident_language(language: str) -> str:
+    """The language a resident's e-mails are written in: the page's, if the site offers it."""
+    return language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+
+
 def hash_inquiry_code(code: str) -> str:
     return hmac.new(settings.INQUIRY_CODE_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
 
@@ -198,7 +203,7 @@ def _submit_once(
         status=Status.RECEIVED,
         submitted_at=now,
         applicant_email=applicant_email,
-        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
+        language=resident_language(language),
     )
     write_answers(submission, answers)
     submission.save(force_insert=True)

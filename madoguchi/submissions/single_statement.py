@@ -32,7 +32,6 @@ import functools
 import uuid
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django_tasks.utils import normalize_json
 from django_tasks_db.backend import DatabaseBackend
@@ -113,7 +112,7 @@ def submit(
 
     Raises IntegrityError when the token or the receipt number is taken (nothing written).
     """
-    from madoguchi.submissions.services import hash_inquiry_code
+    from madoguchi.submissions.services import hash_inquiry_code, resident_language
 
     submission = Submission(
         procedure_id=procedure_id,
@@ -125,7 +124,7 @@ def submit(
         submitted_at=now,
         updated_at=now,
         applicant_email=applicant_email,
-        language=language if language in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE,
+        language=resident_language(language),
     )
     write_answers(submission, answers)
     day = jst_date(now)
