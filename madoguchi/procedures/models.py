@@ -6,6 +6,31 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Department, Organization
 
+# The council's template library is browsed by these; a procedure carries one too, for residents.
+CATEGORIES = [
+    ("kosodate", "子育て"),
+    ("kaigo", "介護"),
+    ("zei", "税"),
+    ("shomeisho", "証明書"),
+    ("hikkoshi", "引越し"),
+    ("event", "イベント・講座"),
+    ("survey", "アンケート"),
+    ("shisetsu", "施設利用"),
+    ("hojokin", "補助金"),
+    ("bosai", "防災・被災者支援"),
+    ("shokuin", "職員向け調査"),
+]
+LIFE_EVENTS = [
+    ("birth", "出産・子育て"),
+    ("moving", "引越し"),
+    ("marriage", "結婚・離婚"),
+    ("care", "介護・福祉"),
+    ("death", "おくやみ"),
+    ("work", "仕事・事業"),
+    ("disaster", "災害"),
+    ("learning", "学び・催し"),
+]
+
 
 class Procedure(models.Model):
     class Kind(models.TextChoices):
@@ -43,6 +68,20 @@ class Procedure(models.Model):
     capacity = models.PositiveIntegerField("定員", null=True, blank=True)
     seats_taken = models.PositiveIntegerField("申込数", default=0, editable=False)
     send_receipt_email = models.BooleanField("受付メールを送る", default=True)
+    notify_emails = models.TextField("新しい申請を知らせる職員のメールアドレス", blank=True)
+    category = models.CharField("分類", max_length=16, choices=CATEGORIES, blank=True)
+    # The builder's working copy of the form: edited freely, published as a new FormVersion.
+    # None while it is the same as the current version.
+    draft_schema = models.JSONField("編集中のフォーム定義", null=True, blank=True, editable=False)
+    draft_revision = models.PositiveIntegerField(default=0, editable=False)
+    # Where a copy came from: a template of the council, or a procedure the prefecture distributed.
+    source_template = models.ForeignKey(
+        "ProcedureTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
+    source_procedure = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="distributed_copies"
+    )
+    source_version_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     current_version = models.ForeignKey(
         "FormVersion",
         verbose_name="現在の版",
@@ -109,3 +148,43 @@ class FormVersion(models.Model):
         from madoguchi.procedures.formspec import FormSpec
 
         return FormSpec.model_validate(self.schema)
+
+
+class ProcedureTemplate(models.Model):
+    """A procedure shared with a council's members: its portable definition, copied by any member.
+
+    Owned by the council (every member reads it); `organization` is the member that shared it.
+    """
+
+    council = models.ForeignKey(
+        "organizations.Council", on_delete=models.CASCADE, related_name="procedure_templates"
+    )
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name="共有した団体",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    procedure = models.ForeignKey(
+        Procedure, null=True, blank=True, on_delete=models.SET_NULL, related_name="shared_as"
+    )
+    title = models.CharField("名称", max_length=200)
+    summary = models.TextField("概要", blank=True)
+    kind = models.CharField("種類", max_length=16, choices=Procedure.Kind.choices)
+    category = models.CharField("分類", max_length=16, choices=CATEGORIES)
+    life_events = models.JSONField("ライフイベント", default=list, blank=True)
+    definition = models.JSONField("手続の定義")  # the portable document (procedures/portable.py)
+    search_text = models.TextField(blank=True, editable=False)  # folded title, summary and labels
+    copy_count = models.PositiveIntegerField("コピーされた数", default=0, editable=False)
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "title"]
+        verbose_name = verbose_name_plural = "ひな形"
+
+    def __str__(self) -> str:
+        return self.title
