@@ -93,6 +93,11 @@ class FieldSpec(BaseModel):
     max_size_mb: int = Field(default=10, ge=1, le=MAX_FILE_MB)
     allowed_types: list[str] = Field(default_factory=lambda: ["pdf", "jpg", "png"])
     text: str = Field(default="", max_length=5000)
+    # English beside the Japanese, for a resident who chose English; empty falls back to Japanese.
+    label_en: str = Field(default="", max_length=200)
+    help_en: str = Field(default="", max_length=1000)
+    text_en: str = Field(default="", max_length=5000)
+    options_en: list[str] = Field(default_factory=list, max_length=100)
 
     @field_validator("allowed_types")
     @classmethod

@@ -68,6 +68,8 @@ class Procedure(models.Model):
     capacity = models.PositiveIntegerField("定員", null=True, blank=True)
     seats_taken = models.PositiveIntegerField("申込数", default=0, editable=False)
     send_receipt_email = models.BooleanField("受付メールを送る", default=True)
+    title_en = models.CharField("手続名（英語）", max_length=200, blank=True)
+    summary_en = models.TextField("概要（英語）", blank=True)
     notify_emails = models.TextField("新しい申請を知らせる職員のメールアドレス", blank=True)
     category = models.CharField("分類", max_length=16, choices=CATEGORIES, blank=True)
     # The builder's working copy of the form: edited freely, published as a new FormVersion.
