@@ -20,10 +20,10 @@ def test_all_field_types_are_accepted():
         ({"key": "x", "type": "short_text", "label": "ﾏｲﾅﾝﾊﾞｰ"}, "マイナンバー"),
         ({"key": "x", "type": "dropdown", "label": "地区"}, "選択肢が必要"),
         ({"key": "x", "type": "dropdown", "label": "地区", "options": ["東", "東"]}, "重複"),
-        ({"key": "Bad-Key", "type": "short_text", "label": "a"}, "key"),
-        ({"key": "x", "type": "colour", "label": "a"}, "type"),
+        ({"key": "Bad-Key", "type": "short_text", "label": "a"}, "1番目の項目「a」の項目キー：半角の英小文字で始め"),
+        ({"key": "x", "type": "colour", "label": "a"}, "1番目の項目「a」の種類：この値は使えません"),
         ({"key": "x", "type": "file", "label": "a", "allowed_types": ["exe"]}, "使えないファイル形式"),
-        ({"key": "x", "type": "short_text", "label": "a", "onclick": "alert(1)"}, "onclick"),
+        ({"key": "x", "type": "short_text", "label": "a", "onclick": "alert(1)"}, "「onclick」：この名前の設定はありません"),
     ],
 )
 def test_invalid_fields_are_refused_with_a_message(field, message):

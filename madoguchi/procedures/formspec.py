@@ -8,7 +8,7 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -177,21 +177,134 @@ class FormSpec(BaseModel):
         return next((f for f in self.fields if f.key == key), None)
 
 
-class FormSpecError(ValueError):
-    """The document is not a valid form; `messages` are Japanese, one per problem."""
+ATTRIBUTE_LABELS: dict[str, str] = {
+    "key": "項目キー",
+    "type": "種類",
+    "label": "項目名",
+    "help": "説明",
+    "required": "必須",
+    "max_length": "最大文字数",
+    "min_value": "最小値",
+    "max_value": "最大値",
+    "whole_number": "整数のみ",
+    "unit": "単位",
+    "min_date": "いちばん早い日付",
+    "max_date": "いちばん遅い日付",
+    "past_only": "今日以前のみ",
+    "options": "選択肢",
+    "min_choices": "最少の選択数",
+    "max_choices": "最多の選択数",
+    "script": "ふりがなの文字",
+    "max_size_mb": "ファイルの上限（MB）",
+    "allowed_types": "ファイル形式",
+    "text": "説明文",
+    "label_en": "項目名（英語）",
+    "help_en": "説明（英語）",
+    "text_en": "説明文（英語）",
+    "options_en": "選択肢（英語）",
+    "fields": "項目",
+    "email_field": "受付メールの送り先",
+}
 
-    def __init__(self, messages: list[str]):
+
+def _japanese_message(error: dict) -> str:
+    """One pydantic error in plain Japanese; the library's English never reaches staff."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"])).removeprefix("Value error, ")
+    messages = {
+        "missing": "入力してください",
+        "string_too_short": "入力してください",
+        "string_too_long": "{max_length}文字以内にしてください",
+        "too_long": "{max_length}個までにしてください",
+        "too_short": "{min_length}個以上必要です",
+        "literal_error": "この値は使えません（使えるもの：{expected}）",
+        "extra_forbidden": "この名前の設定はありません",
+        "string_pattern_mismatch": "半角の英小文字で始め、英小文字・数字・_（アンダースコア）だけにしてください",
+        "int_parsing": "整数にしてください",
+        "int_type": "整数にしてください",
+        "int_from_float": "整数にしてください",
+        "decimal_parsing": "数値にしてください",
+        "decimal_type": "数値にしてください",
+        "date_parsing": "日付は 2026-04-01 の形にしてください",
+        "date_from_datetime_parsing": "日付は 2026-04-01 の形にしてください",
+        "date_type": "日付は 2026-04-01 の形にしてください",
+        "bool_parsing": "true か false にしてください",
+        "bool_type": "true か false にしてください",
+        "string_type": "文字列にしてください",
+        "list_type": "一覧（リスト）にしてください",
+        "dict_type": "オブジェクト（{…}）にしてください",
+        "model_type": "オブジェクト（{…}）にしてください",
+        "model_attributes_type": "オブジェクト（{…}）にしてください",
+        "greater_than_equal": "{ge}以上にしてください",
+        "less_than_equal": "{le}以下にしてください",
+        "greater_than": "{gt}より大きくしてください",
+        "less_than": "{lt}より小さくしてください",
+    }
+    template = messages.get(kind, "値が正しくありません")
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+class FormProblem(NamedTuple):
+    """One thing wrong with a form definition, and where: `field_index` into `fields` (0-based) and the
+    `attribute` of that field, or None for the form as a whole."""
+
+    message: str
+    field_index: int | None = None
+    attribute: str | None = None
+
+
+def describe_problems(exc: ValidationError, document: object) -> list[FormProblem]:
+    """Japanese messages for a pydantic error on a form definition, each naming the item it is about.
+
+    `document` is the definition that was validated (to name a field by its label: 3番目の項目「氏名」).
+    """
+    fields = document.get("fields") if isinstance(document, dict) else None
+    problems = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        text = _japanese_message(error)
+        index = attribute = None
+        if loc[:1] == ["fields"] and len(loc) >= 2 and isinstance(loc[1], int):
+            index = loc[1]
+            rest = [str(p) for p in loc[2:]]
+            attribute = rest[0] if rest else None
+            where = f"{index + 1}番目の項目"
+            if isinstance(fields, list) and index < len(fields) and isinstance(fields[index], dict):
+                label = fields[index].get("label")
+                if isinstance(label, str) and label.strip():
+                    where += f"「{label.strip()[:40]}」"
+            if attribute is not None:
+                what = ATTRIBUTE_LABELS.get(attribute, f"「{attribute}」")
+                if len(rest) > 1 and rest[1].isdigit():
+                    what += f"の{int(rest[1]) + 1}番目"
+                where += f"の{what}"
+            text = f"{where}：{text}"
+        elif loc:
+            what = ATTRIBUTE_LABELS.get(str(loc[0]), f"「{loc[0]}」")
+            text = f"{what}：{text}"
+        problems.append(FormProblem(text, index, attribute))
+    return problems
+
+
+class FormSpecError(ValueError):
+    """The document is not a valid form; `messages` are Japanese, one per problem, and `problems` say
+    which field each is about."""
+
+    def __init__(self, messages: list[str], problems: list[FormProblem] | None = None):
         super().__init__("\n".join(messages))
         self.messages = messages
+        self.problems = problems or [FormProblem(m) for m in messages]
 
 
 def parse_form_spec(document: object) -> FormSpec:
+    """Validate a form definition. Raises FormSpecError (Japanese, one message per problem)."""
     try:
         return FormSpec.model_validate(document)
     except ValidationError as exc:
-        messages = []
-        for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"])
-            text = error["msg"].removeprefix("Value error, ")
-            messages.append(f"{where}: {text}" if where else text)
-        raise FormSpecError(messages) from None
+        problems = describe_problems(exc, document)
+        raise FormSpecError([p.message for p in problems], problems) from None
