@@ -470,3 +470,11 @@ def normalize_email(s: str) -> str:
     if not _valid_email(t):
         raise InputError(str(_EMAIL_MESSAGE))
     return t
+
+
+def search_fold(s: str) -> str:
+    """Text folded for searching: NFKC (ＡＢＣ → abc, ｶﾅ → カナ), katakana as hiragana, lower case.
+
+    Fold both the stored text and the query, then compare: スマホ, すまほ and ｽﾏﾎ all meet.
+    """
+    return jaconv.kata2hira(unicodedata.normalize("NFKC", s)).lower()

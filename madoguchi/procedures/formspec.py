@@ -207,7 +207,7 @@ ATTRIBUTE_LABELS: dict[str, str] = {
 }
 
 
-def _japanese_message(error: dict) -> str:
+def japanese_message(error: dict) -> str:
     """One pydantic error in plain Japanese; the library's English never reaches staff."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -242,6 +242,8 @@ def _japanese_message(error: dict) -> str:
         "greater_than": "{gt}より大きくしてください",
         "less_than": "{lt}より小さくしてください",
     }
+    if kind == "literal_error" and "expected" in ctx:
+        ctx = {**ctx, "expected": str(ctx["expected"]).replace(" or ", ", ").replace(", ", "、")}
     template = messages.get(kind, "値が正しくありません")
     try:
         return template.format(**ctx)
@@ -267,7 +269,7 @@ def describe_problems(exc: ValidationError, document: object) -> list[FormProble
     problems = []
     for error in exc.errors():
         loc = list(error["loc"])
-        text = _japanese_message(error)
+        text = japanese_message(error)
         index = attribute = None
         if loc[:1] == ["fields"] and len(loc) >= 2 and isinstance(loc[1], int):
             index = loc[1]
