@@ -6,6 +6,7 @@ from madoguchi.accounts import views as account_views
 from madoguchi.api.api import api
 from madoguchi.audit import views as audit_views
 from madoguchi.organizations import views as org_views
+from madoguchi.procedures import views as builder_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import resident_views, staff_views
 
@@ -67,6 +68,58 @@ staff_patterns = [
     ),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
     path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
+    # The builder and the council's template library
+    path("organizations/<orgcode:code>/procedures/new/", builder_views.procedure_new, name="procedure_new"),
+    path(
+        "organizations/<orgcode:code>/procedures/import/",
+        builder_views.import_definition,
+        name="procedure_import",
+    ),
+    path("procedures/<int:procedure_id>/build/", builder_views.builder_page, name="builder"),
+    path(
+        "procedures/<int:procedure_id>/build/settings/",
+        builder_views.builder_settings,
+        name="builder_settings",
+    ),
+    path(
+        "procedures/<int:procedure_id>/build/fields/new/", builder_views.field_new, name="builder_field_new"
+    ),
+    path(
+        "procedures/<int:procedure_id>/build/fields/<slug:key>/",
+        builder_views.field_edit,
+        name="builder_field",
+    ),
+    path(
+        "procedures/<int:procedure_id>/build/fields/<slug:key>/<slug:action>/",
+        builder_views.field_action,
+        name="builder_field_action",
+    ),
+    path(
+        "procedures/<int:procedure_id>/build/receipt/", builder_views.email_field, name="builder_email_field"
+    ),
+    path("procedures/<int:procedure_id>/build/publish/", builder_views.publish, name="builder_publish"),
+    path("procedures/<int:procedure_id>/build/discard/", builder_views.discard, name="builder_discard"),
+    path(
+        "procedures/<int:procedure_id>/build/status/", builder_views.procedure_status, name="builder_status"
+    ),
+    path("procedures/<int:procedure_id>/build/preview/", builder_views.preview, name="builder_preview"),
+    path("procedures/<int:procedure_id>/build/update/", builder_views.update_review, name="builder_update"),
+    path("procedures/<int:procedure_id>/versions/", builder_views.versions, name="versions"),
+    path(
+        "procedures/<int:procedure_id>/versions/<int:number>/publish/",
+        builder_views.version_publish,
+        name="version_publish",
+    ),
+    path(
+        "procedures/<int:procedure_id>/definition.json",
+        builder_views.export_definition,
+        name="procedure_export",
+    ),
+    path("procedures/<int:procedure_id>/share/", builder_views.share, name="procedure_share"),
+    path("procedures/<int:procedure_id>/distribute/", builder_views.distribute, name="procedure_distribute"),
+    path("templates/", builder_views.template_list, name="templates"),
+    path("templates/<int:template_id>/", builder_views.template_detail, name="template"),
+    path("templates/<int:template_id>/copy/", builder_views.template_copy, name="template_copy"),
 ]
 
 urlpatterns = [

@@ -16,6 +16,7 @@ from madoguchi.submissions.models import Attachment, ExportFile, Submission
 SEE_ANSWERS = frozenset({Role.ADMIN, Role.PROCESSOR, Role.VIEWER})
 PROCESS = frozenset({Role.ADMIN, Role.PROCESSOR})
 ADMIN = frozenset({Role.ADMIN})
+BUILD = frozenset({Role.ADMIN, Role.EDITOR})  # make, change and publish procedures
 ANY = frozenset(Role.values)
 
 
@@ -110,3 +111,26 @@ def access_council_for_user(user, council_id: int) -> Council:
     if council is None:
         raise Http404
     return council
+
+
+def access_template_for_user(user, template_id: int):
+    """A template of a council that one of the user's organizations belongs to; 404 otherwise."""
+    from madoguchi.procedures.models import ProcedureTemplate
+
+    template = (
+        ProcedureTemplate.objects.filter(pk=template_id, council__members__memberships__user=user)
+        .select_related("council", "organization")
+        .first()
+    )
+    if template is None:
+        raise Http404
+    return template
+
+
+def templates_for_user(user):
+    from madoguchi.procedures.models import ProcedureTemplate
+
+    if not user.is_authenticated:
+        return ProcedureTemplate.objects.none()
+    councils = Council.objects.filter(members__memberships__user=user)
+    return ProcedureTemplate.objects.filter(council__in=councils)

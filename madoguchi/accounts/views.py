@@ -44,5 +44,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "statuses": statuses,
             "councils": access.councils_for_user(request.user),
             "admin_of": [o for o in organizations if roles[o.pk] in access.ADMIN],
+            "builder_of": [o for o in organizations if roles[o.pk] in access.BUILD],
         },
     )

@@ -124,6 +124,8 @@ class FieldSpec(BaseModel):
             raise ValueError(f"「{self.label}」の最小値が最大値より大きくなっています")
         if self.min_date and self.max_date and self.min_date > self.max_date:
             raise ValueError(f"「{self.label}」の開始日が終了日より後になっています")
+        if self.options_en and len(self.options_en) != len(self.options):
+            raise ValueError(f"「{self.label}」の英語の選択肢は、日本語の選択肢と同じ数にしてください")
         if any(asks_for_individual_number(t) for t in (self.label, self.help, self.text, *self.options)):
             raise ValueError("マイナンバー（個人番号）を入力させる項目は作れません")
         return self
@@ -258,6 +260,7 @@ class FormProblem(NamedTuple):
     message: str
     field_index: int | None = None
     attribute: str | None = None
+    detail: str = ""  # the message without saying where, for showing next to the input itself
 
 
 def describe_problems(exc: ValidationError, document: object) -> list[FormProblem]:
@@ -269,7 +272,7 @@ def describe_problems(exc: ValidationError, document: object) -> list[FormProble
     problems = []
     for error in exc.errors():
         loc = list(error["loc"])
-        text = japanese_message(error)
+        text = detail = japanese_message(error)
         index = attribute = None
         if loc[:1] == ["fields"] and len(loc) >= 2 and isinstance(loc[1], int):
             index = loc[1]
@@ -289,7 +292,7 @@ def describe_problems(exc: ValidationError, document: object) -> list[FormProble
         elif loc:
             what = ATTRIBUTE_LABELS.get(str(loc[0]), f"「{loc[0]}」")
             text = f"{what}：{text}"
-        problems.append(FormProblem(text, index, attribute))
+        problems.append(FormProblem(text, index, attribute, detail))
     return problems
 
 

@@ -272,6 +272,7 @@ def _render_form(
     form_action=None,
     correction=None,
     sent_from_here=None,
+    preview=None,
 ) -> HttpResponse:
     fields = []
     for field in spec.fields:
@@ -305,8 +306,19 @@ def _render_form(
             "fields": fields,
             "error_list": error_list,
             "has_files": any(f.type == "file" for f in spec.fields),
+            "preview": preview,
         },
         status=status,
+    )
+
+
+def render_form_preview(
+    request, procedure, spec, raw, errors, *, form_action: str, checked: bool
+) -> HttpResponse:
+    """The resident's form page for a form not yet published (the builder's preview): the same template and
+    the same checks, with a banner saying nothing is sent. `checked`: the answers were just checked."""
+    return _render_form(
+        request, procedure, spec, raw, errors, {}, form_action=form_action, preview={"checked": checked}
     )
 
 
