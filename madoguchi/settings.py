@@ -102,6 +102,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # A file, not the shared in-memory database: its table locks ignore the timeout under concurrency.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # Django's, keeping the organization guards (triggers) when a migration rebuilds a table.
+    DATABASES["default"]["ENGINE"] = "madoguchi.lib.sqlite"
 elif envbool("DB_PREPARED_STATEMENTS", "true"):
     # Lets the resident's final submit (one long statement, submissions/single_statement.py) be prepared
     # once per connection. The ORM's own queries bind on the client and are never prepared. Set false
