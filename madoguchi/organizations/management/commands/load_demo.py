@@ -1,4 +1,5 @@
-"""Demo data: 鳥取県 and its 19 municipalities in one council, staff of each role, three procedures.
+"""Demo data: 鳥取県 and its 19 municipalities in one council, staff of each role, three procedures, and the
+council's template library.
 
 Idempotent: running it again changes nothing that is already there.
 """
@@ -13,6 +14,7 @@ from django.utils import timezone
 from madoguchi.accounts.models import CouncilRole, Membership, Role
 from madoguchi.organizations.models import Council, CouncilMembership, Department, Organization
 from madoguchi.organizations.services import import_organizations
+from madoguchi.procedures.library import load_library
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version, set_procedure_status
 
@@ -30,6 +32,8 @@ USERS = [
     ("tottori-admin", "312011", Role.ADMIN, "鳥取市 管理者"),
     ("tottori-staff", "312011", Role.PROCESSOR, "鳥取市 処理担当者"),
     ("tottori-viewer", "312011", Role.VIEWER, "鳥取市 閲覧者"),
+    ("tottori-editor", "312011", Role.EDITOR, "鳥取市 編集者：フォームを作って公開する"),
+    ("wakasa-editor", "313254", Role.EDITOR, "若桜町 編集者：まだ手続のない町。ひな形から作る"),
     ("yonago-staff", "312029", Role.PROCESSOR, "米子市 処理担当者"),
     ("pref-admin", "310000", Role.ADMIN, "鳥取県 管理者"),
 ]
@@ -135,6 +139,7 @@ class Command(BaseCommand):
             purpose=purpose, retention_years=Procedure.Retention.ONE, capacity=20,
             closes_at=now + timedelta(days=365),
         )  # fmt: skip
+        load_library(council=council)
         self.stdout.write(self.style.SUCCESS("デモデータを登録しました。"))
         self.stdout.write(f"デモ用ログイン（パスワードはすべて {DEMO_PASSWORD}）:")
         for username, label in demo_logins():
