@@ -101,7 +101,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads (runserver, live_server, the worker) write; wait instead of failing at once.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # A file, not the shared in-memory database: its table locks ignore the timeout under concurrency.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_FILE", str(BASE_DIR / "test-db.sqlite3"))}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_FILE", str(BASE_DIR / "test-db.sqlite3"))
+    }
     # Django's, keeping the organization guards (triggers) when a migration rebuilds a table.
     DATABASES["default"]["ENGINE"] = "madoguchi.lib.sqlite"
 elif envbool("DB_PREPARED_STATEMENTS", "true"):
