@@ -3,6 +3,7 @@ from typing import Any
 from django.utils.translation import pgettext_lazy
 
 from madoguchi.audit.models import AuditLog
+from madoguchi.lib import integrity
 
 ACTION_LABELS = {
     "submission.view": pgettext_lazy("audit action", "申請内容の閲覧"),
@@ -22,6 +23,9 @@ ACTION_LABELS = {
 
 def record(*, organization, actor, action: str, obj, detail: dict[str, Any] | None = None) -> AuditLog:
     """Record one audit row. Callers run inside the transaction of the change they record."""
+    if organization is not None and integrity.is_audited(obj):
+        # An organization's audit page shows its entries' objects: never one of another organization.
+        integrity.check_same_organization(organization, obj)
     if actor is not None and getattr(actor, "is_authenticated", False):
         actor_label = actor.get_username()
         actor_obj = actor

@@ -11,6 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
 
+from madoguchi.lib.integrity import check_same_organization
 from madoguchi.notifications.models import OutgoingEmail
 
 
@@ -19,6 +20,7 @@ def queue_email(
 ) -> OutgoingEmail:
     from madoguchi.notifications.tasks import send_email
 
+    check_same_organization(organization_id, submission)
     email = OutgoingEmail.objects.create(
         organization_id=organization_id, submission=submission, kind=kind, to=to, subject=subject, body=body
     )

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
+from madoguchi.lib.integrity import OtherOrganizationError
 from madoguchi.lib.receipt import inquiry_code_for, new_receipt_number
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
@@ -55,6 +56,10 @@ class CapacityFull(SubmissionError):
 
 class VersionChanged(SubmissionError):
     pass
+
+
+class OtherOrganization(SubmissionError, OtherOrganizationError):
+    """A form version or a file of another procedure was given: nothing is written."""
 
 
 RECEIPT_NUMBER_ATTEMPTS = 5
@@ -190,6 +195,7 @@ def _submit_once(
     state = procedure.reception_state(now)
     if state not in ("open", "full"):
         raise ReceptionClosed(str(RECEPTION_MESSAGES[state]))
+    _check_own(procedure, version, staged_files)
     if procedure.current_version_id != version.pk:
         raise VersionChanged(str(VERSION_CHANGED_MESSAGE))
     inquiry_code = inquiry_code_for(token)
@@ -234,6 +240,21 @@ def _submit_once(
             raise CapacityFull(str(RECEPTION_MESSAGES["full"]))
     count_submission(procedure=procedure, at=now)
     return SubmitResult(submission, inquiry_code, created=True)
+
+
+def _check_own(
+    procedure: Procedure, version: FormVersion | None, staged_files: dict[str, StagedUpload]
+) -> None:
+    """The version and the files are the procedure's own (the database would refuse them otherwise)."""
+    if version is not None and (
+        version.procedure_id != procedure.pk or version.organization_id != procedure.organization_id
+    ):
+        raise OtherOrganization(gettext("この入力フォームは、この手続のものではありません。"))
+    for staged in staged_files.values():
+        if staged.procedure_id != procedure.pk or staged.organization_id != procedure.organization_id:
+            raise OtherOrganization(
+                gettext("添付ファイルの情報が正しくありません。もう一度ファイルを選んでください。")
+            )
 
 
 @transaction.atomic
@@ -297,6 +318,8 @@ def resubmit(
     if submission.status != Status.RETURNED:
         return False
     now = timezone.now()
+    if staged_files:
+        _check_own(submission.procedure, None, staged_files)
     keep_revision(submission, at=now)
     own = set(submission.attachments.values_list("pk", flat=True))
     final_answers = {}
