@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from madoguchi.organizations.models import Council, CouncilMembership, Department, Organization
@@ -10,8 +11,27 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "name_kana"]
 
 
+class DepartmentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Department
+        fields = ["organization", "name", "phone", "email"]
+
+    def clean_organization(self):
+        organization = self.cleaned_data["organization"]
+        if self.instance.pk and organization.pk != self.instance.organization_id:
+            # Its procedures would show another organization's 所属 (the database refuses it too).
+            used = self.instance.procedure_set.count()
+            if used:
+                raise forms.ValidationError(
+                    f"この所属は{used}件の手続の担当所属になっているため、団体を変更できません。"
+                    "新しい団体には所属を追加してください。"
+                )
+        return organization
+
+
 @admin.register(Department)
 class DepartmentAdmin(admin.ModelAdmin):
+    form = DepartmentAdminForm
     list_display = ["name", "organization"]
     search_fields = ["name"]
 

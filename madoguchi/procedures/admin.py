@@ -3,9 +3,13 @@ import json
 from django import forms
 from django.contrib import admin
 
+from madoguchi.lib.params import parse_id
+from madoguchi.organizations.models import Department
 from madoguchi.procedures.formspec import FormSpecError, parse_form_spec
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.procedures.services import save_form_version
+
+DEPARTMENT_OF_ANOTHER_ORGANIZATION = "担当所属は、この手続の団体の所属から選んでください。"
 
 
 class ProcedureAdminForm(forms.ModelForm):
@@ -28,6 +32,43 @@ class ProcedureAdminForm(forms.ModelForm):
             self.fields["form_schema"].initial = json.dumps(
                 self.instance.current_version.schema, ensure_ascii=False, indent=2
             )
+        if "department" in self.fields:
+            self._offer_own_departments()
+
+    def _organization_id(self) -> int | None:
+        """The procedure's organization: its own once saved (not editable then), else the one chosen."""
+        if self.instance.pk:
+            return self.instance.organization_id
+        if self.is_bound:
+            return parse_id(str(self.data.get(self.add_prefix("organization"), "")))
+        initial = self.initial.get("organization")
+        return getattr(initial, "pk", None) or parse_id(str(initial or ""))
+
+    def _offer_own_departments(self) -> None:
+        field = self.fields["department"]
+        organization_id = self._organization_id()
+        if organization_id is not None:
+            field.queryset = Department.objects.filter(organization_id=organization_id)
+        else:  # a new procedure, no organization chosen yet: every 所属, named with its organization
+            field.queryset = Department.objects.select_related("organization")
+            field.label_from_instance = lambda department: (
+                f"{department.organization.name}　{department.name}"
+            )
+        field.error_messages["invalid_choice"] = DEPARTMENT_OF_ANOTHER_ORGANIZATION
+
+    def clean(self):
+        cleaned = super().clean()
+        organization_id = (
+            cleaned["organization"].pk if cleaned.get("organization") else self._organization_id()
+        )
+        department = cleaned.get("department")
+        if (
+            department is not None
+            and organization_id is not None
+            and department.organization_id != organization_id
+        ):
+            self.add_error("department", DEPARTMENT_OF_ANOTHER_ORGANIZATION)
+        return cleaned
 
     def clean_form_schema(self):
         try:
@@ -47,6 +88,11 @@ class ProcedureAdmin(admin.ModelAdmin):
     list_filter = ["status", "kind", "organization"]
     search_fields = ["title"]
     readonly_fields = ["seats_taken"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # A procedure stays in its organization: its versions and submissions are that organization's.
+        return [*fields, "organization"] if obj is not None else fields
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
