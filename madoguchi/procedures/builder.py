@@ -8,7 +8,9 @@ import copy
 import re
 from typing import Any
 
-from madoguchi.procedures.formspec import ATTRIBUTE_LABELS, FIELD_TYPE_LABELS
+from pydantic import ValidationError
+
+from madoguchi.procedures.formspec import ATTRIBUTE_LABELS, FIELD_TYPE_LABELS, FormSpec
 
 EMPTY_FORM: dict[str, Any] = {"fields": [], "email_field": None}
 # Readable keys for the field types residents see most; others become q1, q2, ...
@@ -114,10 +116,22 @@ def _label(field: dict) -> str:
     return str(field.get("label") or field.get("key") or "")
 
 
+def _normalized(schema: dict | None) -> dict | None:
+    """The definition with every default written out, so a setting left out and one set to its default
+    compare equal (versions saved before a setting existed lack it)."""
+    if schema is None:
+        return None
+    try:
+        return FormSpec.model_validate(schema).model_dump(mode="json")
+    except ValidationError:
+        return schema
+
+
 def describe_changes(old: dict | None, new: dict | None) -> list[str]:
     """What changed from `old` to `new`, one Japanese line each, for the version history and for an update
     offered to a copy: fields added, removed and relabelled, options added and removed, other settings,
     order, and where the receipt e-mail goes. An empty list means the two forms are the same."""
+    old, new = _normalized(old), _normalized(new)
     old_fields = {f.get("key"): f for f in fields_of(old)}
     new_fields = {f.get("key"): f for f in fields_of(new)}
     lines: list[str] = []

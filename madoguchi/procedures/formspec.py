@@ -8,8 +8,10 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, NamedTuple
 
+from django.utils import translation
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FieldType = Literal[
@@ -28,6 +30,7 @@ FieldType = Literal[
     "file",
     "consent",
     "heading",
+    "group",
 ]
 
 FIELD_TYPE_LABELS: dict[str, str] = {
@@ -46,6 +49,7 @@ FIELD_TYPE_LABELS: dict[str, str] = {
     "file": "添付ファイル",
     "consent": "同意チェック",
     "heading": "見出し・説明文",
+    "group": "繰り返しの項目（世帯員など）",
 }
 CHOICE_TYPES = {"single_choice", "multiple_choice", "dropdown"}
 TEXT_TYPES = {"short_text", "long_text"}
@@ -68,6 +72,75 @@ FORBIDDEN_LABEL = re.compile(r"(マイナンバー|個人番号)(?!カード)|my
 
 def asks_for_individual_number(text: str) -> bool:
     return bool(FORBIDDEN_LABEL.search(unicodedata.normalize("NFKC", text)))
+
+
+ConditionOp = Literal[
+    "equals", "not_equals", "one_of", "contains", "empty", "not_empty", "gt", "gte", "lt", "lte"
+]
+CONDITION_OP_LABELS: dict[str, str] = {
+    "equals": "が次と同じ",
+    "not_equals": "が次と違う",
+    "one_of": "が次のどれか",
+    "contains": "に次を含む",
+    "empty": "が空欄",
+    "not_empty": "が空欄でない",
+    "gt": "が次より大きい（後）",
+    "gte": "が次以上（以後）",
+    "lt": "が次より小さい（前）",
+    "lte": "が次以下（以前）",
+}
+COMPARISONS = {"gt", "gte", "lt", "lte"}
+
+
+class Condition(BaseModel):
+    """「項目 `field` の答え `op` `value`」. Conditions in a list must all hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(max_length=40)
+    op: ConditionOp
+    value: str | list[str] | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _short(cls, value):
+        items = value if isinstance(value, list) else [value] if value is not None else []
+        if len(items) > 100 or any(len(v) > 200 for v in items):
+            raise ValueError("条件の値が長すぎます（200文字・100個まで）")
+        return value
+
+
+class SkipRule(BaseModel):
+    """After its page: when every condition holds, go on at page `goto` (a later page)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: list[Condition] = Field(default_factory=list, max_length=10)
+    goto: str = Field(max_length=40)
+
+
+class PageSpec(BaseModel):
+    """A page of the form: its fields by key, when it is shown, where to go after it. A page with an
+    `exit_message` ends the form there: the resident reads the message and cannot submit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length=40)
+    title: str = Field(default="", max_length=200)
+    title_en: str = Field(default="", max_length=200)
+    fields: list[str] = Field(default_factory=list, max_length=200)
+    show_if: list[Condition] = Field(default_factory=list, max_length=10)
+    skip_to: list[SkipRule] = Field(default_factory=list, max_length=10)
+    exit_message: str = Field(default="", max_length=2000)
+    exit_message_en: str = Field(default="", max_length=2000)
+
+    @property
+    def is_exit(self) -> bool:
+        return bool(self.exit_message)
+
+
+def _in_page_language(japanese: str, english: str) -> str:
+    return english if english and translation.get_language() == "en" else japanese
 
 
 class FieldSpec(BaseModel):
@@ -98,6 +171,14 @@ class FieldSpec(BaseModel):
     help_en: str = Field(default="", max_length=1000)
     text_en: str = Field(default="", max_length=5000)
     options_en: list[str] = Field(default_factory=list, max_length=100)
+    # Shown only when every condition holds; otherwise not asked, not checked, not stored.
+    show_if: list[Condition] = Field(default_factory=list, max_length=10)
+    # A repeating group (世帯員 1..N): its own fields, asked once per item.
+    fields: list["FieldSpec"] = Field(default_factory=list, max_length=20)
+    min_items: int = Field(default=1, ge=0, le=50)
+    max_items: int = Field(default=10, ge=1, le=50)
+    item_label: str = Field(default="", max_length=40)
+    item_label_en: str = Field(default="", max_length=40)
 
     @field_validator("allowed_types")
     @classmethod
@@ -124,6 +205,19 @@ class FieldSpec(BaseModel):
             raise ValueError(f"「{self.label}」の最小値が最大値より大きくなっています")
         if self.min_date and self.max_date and self.min_date > self.max_date:
             raise ValueError(f"「{self.label}」の開始日が終了日より後になっています")
+        if self.type == "group":
+            if not self.fields:
+                raise ValueError(f"「{self.label}」には、繰り返す項目が必要です")
+            inner = [f for f in self.fields if f.type in ("group", "file")]
+            if inner:
+                raise ValueError(f"「{self.label}」の中には、繰り返しの項目や添付ファイルは入れられません")
+            keys = [f.key for f in self.fields]
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"「{self.label}」の中の項目キーが重複しています")
+            if self.min_items > self.max_items:
+                raise ValueError(f"「{self.label}」の最少の数が最多の数より大きくなっています")
+        elif self.fields:
+            raise ValueError(f"「{self.label}」は繰り返しの項目ではないため、中に項目を持てません")
         if self.options_en and len(self.options_en) != len(self.options):
             raise ValueError(f"「{self.label}」の英語の選択肢は、日本語の選択肢と同じ数にしてください")
         if any(asks_for_individual_number(t) for t in (self.label, self.help, self.text, *self.options)):
@@ -138,6 +232,35 @@ class FieldSpec(BaseModel):
     def is_input(self) -> bool:
         return self.type != "heading"
 
+    # What a resident sees: the English text when the page is in English and one was written, else Japanese.
+    @property
+    def shown_label(self) -> str:
+        return _in_page_language(self.label, self.label_en)
+
+    @property
+    def shown_help(self) -> str:
+        return _in_page_language(self.help, self.help_en)
+
+    @property
+    def shown_text(self) -> str:
+        return _in_page_language(self.text, self.text_en)
+
+    @property
+    def shown_item_label(self) -> str:
+        return _in_page_language(self.item_label or self.label, self.item_label_en)
+
+    @property
+    def shown_options(self) -> list[tuple[str, str]]:
+        """(value, text) of each option: the value stays the Japanese option, whatever the page shows."""
+        if self.options_en and translation.get_language() == "en":
+            return list(zip(self.options, self.options_en, strict=False))
+        return [(o, o) for o in self.options]
+
+    def shown_option(self, value: str) -> str:
+        if self.options_en and translation.get_language() == "en" and value in self.options:
+            return self.options_en[self.options.index(value)]
+        return value
+
     @property
     def max_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
@@ -147,11 +270,17 @@ class FieldSpec(BaseModel):
         return ",".join(f".{ext}" for ext in self.allowed_types)
 
 
+FieldSpec.model_rebuild()
+
+
 class FormSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     fields: list[FieldSpec] = Field(min_length=1, max_length=200)
     email_field: str | None = None  # the key of the e-mail field the receipt is sent to
+    # Pages in order, each naming its fields; none: every field on one page (or one question per page).
+    pages: list[PageSpec] = Field(default_factory=list, max_length=50)
+    one_question_per_page: bool = False
 
     @model_validator(mode="after")
     def _unique_keys(self) -> "FormSpec":
@@ -176,7 +305,18 @@ class FormSpec(BaseModel):
         return [f for f in self.fields if f.is_input]
 
     def field(self, key: str) -> FieldSpec | None:
-        return next((f for f in self.fields if f.key == key), None)
+        return self.by_key.get(key)
+
+    @cached_property
+    def by_key(self) -> dict[str, FieldSpec]:
+        return {f.key: f for f in self.fields}
+
+    @cached_property
+    def has_rules(self) -> bool:
+        """Any condition or skip at all: forms without one take the quick path everywhere."""
+        return any(f.show_if for f in self.fields) or any(
+            p.show_if or p.skip_to or p.is_exit for p in self.pages
+        )
 
 
 ATTRIBUTE_LABELS: dict[str, str] = {
@@ -206,6 +346,16 @@ ATTRIBUTE_LABELS: dict[str, str] = {
     "options_en": "選択肢（英語）",
     "fields": "項目",
     "email_field": "受付メールの送り先",
+    "show_if": "表示する条件",
+    "min_items": "最少の数",
+    "max_items": "最多の数",
+    "item_label": "1件の呼び名",
+    "item_label_en": "1件の呼び名（英語）",
+    "pages": "ページ",
+    "skip_to": "ページの移動",
+    "exit_message": "終了ページの文",
+    "title": "ページ名",
+    "one_question_per_page": "1ページに1問",
 }
 
 
@@ -307,9 +457,16 @@ class FormSpecError(ValueError):
 
 
 def parse_form_spec(document: object) -> FormSpec:
-    """Validate a form definition. Raises FormSpecError (Japanese, one message per problem)."""
+    """Validate a form definition, its pages and rules included. Raises FormSpecError (Japanese, one
+    message per problem, each naming the field it is about)."""
+    from madoguchi.procedures.rules import check_rules
+
     try:
-        return FormSpec.model_validate(document)
+        spec = FormSpec.model_validate(document)
     except ValidationError as exc:
         problems = describe_problems(exc, document)
         raise FormSpecError([p.message for p in problems], problems) from None
+    problems = check_rules(spec)
+    if problems:
+        raise FormSpecError([p.message for p in problems], problems)
+    return spec

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -108,6 +108,15 @@ class Procedure(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the page's language: English when chosen and written, else Japanese."""
+        return self.title_en if self.title_en and translation.get_language() == "en" else self.title
+
+    @property
+    def shown_summary(self) -> str:
+        return self.summary_en if self.summary_en and translation.get_language() == "en" else self.summary
 
     def reception_state(self, now=None) -> str:
         """'open', 'not_published', 'not_yet', 'ended' or 'full' for the resident's eyes."""

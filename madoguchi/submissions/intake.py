@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext, pgettext
 
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.timeutil import jst_date
+from madoguchi.procedures import rules
 from madoguchi.procedures.formspec import FILE_TYPES, FieldSpec, FormSpec
 
 DEFAULT_MAX_LENGTH = {"short_text": 200, "long_text": 4000}
@@ -30,6 +31,10 @@ class Intake:
     raw: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     uploads: dict[str, tuple[UploadedFile, str]] = field(default_factory=dict)  # key → (file, content type)
+    flow: rules.Flow | None = None  # the pages and fields these answers lead to
+
+
+GROUP_COUNT = "__count"
 
 
 def subkeys(spec: FieldSpec) -> list[str]:
@@ -41,46 +46,96 @@ def subkeys(spec: FieldSpec) -> list[str]:
     return [spec.key]
 
 
-def read_raw(form: FormSpec, data) -> dict[str, Any]:
-    """What the resident sent for each field of the form, as sent (strings or lists of strings)."""
+def item_spec(group: FieldSpec, index: int, sub: FieldSpec) -> FieldSpec:
+    """A field of a repeating group's item `index` (0-based), named for its inputs: 世帯員 2's 氏名 is
+    `members__1__name`."""
+    return sub.model_copy(update={"key": f"{group.key}__{index}__{sub.key}"})
+
+
+def group_count(spec: FieldSpec, raw: dict) -> int:
+    """How many items of a repeating group the page shows (at least its minimum, at least one)."""
+    try:
+        count = int(str(raw.get(spec.key + GROUP_COUNT, "")).strip() or 0)
+    except ValueError:
+        count = 0
+    return min(max(count, spec.min_items, 1), spec.max_items)
+
+
+def _read_one(spec: FieldSpec, data, raw: dict) -> None:
+    if spec.type == "multiple_choice":
+        raw[spec.key] = [str(v) for v in data.getlist(spec.key)][: len(spec.options)]
+    elif spec.type == "file":
+        raw[f"{spec.key}__remove"] = data.get(f"{spec.key}__remove", "") == "1"
+    elif spec.type == "group":
+        raw[spec.key + GROUP_COUNT] = str(data.get(spec.key + GROUP_COUNT, ""))[:3]
+        for index in range(group_count(spec, raw)):
+            for sub in spec.fields:
+                if sub.is_input:
+                    _read_one(item_spec(spec, index, sub), data, raw)
+    else:
+        for name in subkeys(spec):
+            raw[name] = str(data.get(name, ""))
+
+
+def read_raw(form: FormSpec, data, keys: set[str] | None = None) -> dict[str, Any]:
+    """What the resident sent for each field of the form (or of `keys` only), as sent."""
     raw: dict[str, Any] = {}
     for spec in form.input_fields:
-        if spec.type == "multiple_choice":
-            raw[spec.key] = [str(v) for v in data.getlist(spec.key)][: len(spec.options)]
-        elif spec.type == "file":
-            raw[f"{spec.key}__remove"] = data.get(f"{spec.key}__remove", "") == "1"
-        else:
-            for name in subkeys(spec):
-                raw[name] = str(data.get(name, ""))
+        if keys is None or spec.key in keys:
+            _read_one(spec, data, raw)
     return raw
 
 
-def parse(form: FormSpec, data, files, *, staged: dict[str, dict] | None = None) -> Intake:
-    """Validate every field. `staged` maps file field keys to files attached on an earlier try."""
-    result = Intake(raw=read_raw(form, data))
+def parse(
+    form: FormSpec,
+    data,
+    files,
+    *,
+    staged: dict[str, dict] | None = None,
+    page_keys: set[str] | None = None,
+    known: dict[str, Any] | None = None,
+) -> Intake:
+    """Validate what was sent, following the form's rules: a field that is not shown is not read, not
+    checked and not kept. `staged` maps file field keys to files attached on an earlier try.
+
+    With `page_keys`, only those fields (one page) are read; the answers of other fields come from
+    `known` (earlier pages), for the conditions that depend on them.
+    """
+    result = Intake(raw=read_raw(form, data, page_keys))
     staged = staged or {}
-    for spec in form.input_fields:
+    known = known or {}
+
+    def answer(spec: FieldSpec):
+        if page_keys is not None and spec.key not in page_keys:
+            return known.get(spec.key)
         try:
             value = _parse_field(spec, result.raw, files, staged, result)
         except ja.InputError as exc:
             result.errors[spec.key] = str(exc)
-            continue
+            return None
         if _is_empty(value):
             if spec.required:
                 result.errors[spec.key] = _required_message(spec)
-            continue
+            return None
         result.values[spec.key] = value
+        return value
+
+    result.flow = rules.walk(form, answer)
+    if form.has_rules:
+        shown = set(result.flow.shown)
+        result.values = {k: v for k, v in result.values.items() if k in shown}
+        result.errors = {k: v for k, v in result.errors.items() if k in shown}
     return result
 
 
 def _required_message(spec: FieldSpec) -> str:
     if spec.type == "consent":
-        return gettext("「%(label)s」に同意いただく必要があります") % {"label": spec.label}
+        return gettext("「%(label)s」に同意いただく必要があります") % {"label": spec.shown_label}
     if spec.type in ("single_choice", "multiple_choice", "dropdown"):
-        return gettext("「%(label)s」を選択してください") % {"label": spec.label}
+        return gettext("「%(label)s」を選択してください") % {"label": spec.shown_label}
     if spec.type == "file":
-        return gettext("「%(label)s」のファイルを添付してください") % {"label": spec.label}
-    return gettext("「%(label)s」を入力してください") % {"label": spec.label}
+        return gettext("「%(label)s」のファイルを添付してください") % {"label": spec.shown_label}
+    return gettext("「%(label)s」を入力してください") % {"label": spec.shown_label}
 
 
 def _is_empty(value: Any) -> bool:
@@ -178,6 +233,8 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         return chosen
     if kind == "consent":
         return raw[spec.key] in ("1", "on", "yes")
+    if kind == "group":
+        return _parse_group(spec, raw, result)
     if kind == "file":
         upload = files.get(spec.key) if files else None
         if upload is not None and upload.size:
@@ -187,6 +244,43 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
             return staged[spec.key]
         return None
     raise ja.InputError(gettext("この項目は受け付けられません"))
+
+
+def item_name(spec: FieldSpec, index: int) -> str:
+    """「世帯員 2」: the group's item label (or its label) and the item's number, in the page language."""
+    return f"{spec.shown_item_label} {index + 1}"
+
+
+def _parse_group(spec: FieldSpec, raw: dict, result: Intake) -> list[dict] | None:
+    """The items of a repeating group: each a dict of its fields' clean answers; empty items dropped."""
+    items = []
+    for index in range(group_count(spec, raw)):
+        item = {}
+        for sub in spec.fields:
+            if not sub.is_input:
+                continue
+            named = item_spec(spec, index, sub)
+            try:
+                value = _parse_field(named, raw, None, {}, result)
+            except ja.InputError as exc:
+                raise ja.InputError(
+                    gettext("%(item)s の「%(label)s」：%(message)s")
+                    % {"item": item_name(spec, index), "label": sub.label, "message": exc}
+                ) from None
+            if not _is_empty(value):
+                item[sub.key] = value
+        if not item:
+            continue
+        for sub in spec.fields:
+            if sub.is_input and sub.required and sub.key not in item:
+                raise ja.InputError(
+                    gettext("%(item)s の「%(label)s」を入力してください")
+                    % {"item": item_name(spec, index), "label": sub.label}
+                )
+        items.append(item)
+    if items and len(items) < spec.min_items:
+        raise ja.InputError(gettext("%(min)s件以上入力してください") % {"min": spec.min_items})
+    return items or None
 
 
 def _check_date_range(spec: FieldSpec, day: date) -> None:
@@ -251,6 +345,18 @@ def raw_from_values(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
             raw[f"{spec.key}__remove"] = False
         elif spec.type == "date" and value:
             raw[spec.key] = _date_for_input(value)
+        elif spec.type == "group":
+            items = value or []
+            raw[spec.key + GROUP_COUNT] = str(len(items))
+            for index, item in enumerate(items):
+                for sub in spec.fields:
+                    if sub.is_input:
+                        named = item_spec(spec, index, sub)
+                        raw.update(
+                            raw_from_values(
+                                FormSpec.model_construct(fields=[named]), {named.key: item.get(sub.key)}
+                            )
+                        )
         else:
             raw[spec.key] = "" if value is None else str(value)
     return raw
@@ -285,7 +391,20 @@ def display_value(spec: FieldSpec, value: Any) -> str:
     if kind == "number":
         return f"{value}{spec.unit}"
     if kind == "multiple_choice":
-        return pgettext("list separator", "、").join(value)
+        return pgettext("list separator", "、").join(spec.shown_option(v) for v in value)
+    if kind in ("single_choice", "dropdown"):
+        return spec.shown_option(value)
+    if kind == "group":
+        lines = []
+        for index, item in enumerate(value):
+            parts = [
+                gettext("%(label)s：%(value)s")
+                % {"label": sub.shown_label, "value": display_value(sub, item.get(sub.key))}
+                for sub in spec.fields
+                if sub.is_input and item.get(sub.key) not in (None, "", [])
+            ]
+            lines.append(f"{item_name(spec, index)}　" + pgettext("list separator", "、").join(parts))
+        return "\n".join(lines)
     if kind == "consent":
         return gettext("同意する") if value else gettext("同意しない")
     if kind == "file":

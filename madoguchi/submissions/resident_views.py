@@ -79,9 +79,9 @@ def _rows(spec, values: dict) -> list[dict]:
     rows = []
     for field in spec.fields:
         if field.type == "heading":
-            rows.append({"heading": field.label, "text": field.text})
+            rows.append({"heading": field.shown_label, "text": field.shown_text})
             continue
-        rows.append({"label": field.label, "value": intake.display_value(field, values.get(field.key))})
+        rows.append({"label": field.shown_label, "value": intake.display_value(field, values.get(field.key))})
     return rows
 
 
