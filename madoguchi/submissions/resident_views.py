@@ -5,6 +5,7 @@ the Back button and the 「修正する」 link all show it again.
 """
 
 import hashlib
+import json
 import secrets
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -27,6 +29,7 @@ from madoguchi.lib.receipt import (
     parse_inquiry_code,
     parse_receipt_number,
 )
+from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.submissions import intake, services
 from madoguchi.submissions.answers import read_answers
@@ -75,14 +78,41 @@ def _session_hash(request: HttpRequest) -> str:
 
 
 def _rows(spec, values: dict) -> list[dict]:
-    """Label and display text of every answered or asked field, in form order."""
+    """Label and display text of every field the resident was asked, in form order."""
     rows = []
-    for field in spec.fields:
+    shown = set(rules.evaluate(spec, values).shown) if spec.has_rules else None
+    for field in rules.field_order(spec):
+        if shown is not None and field.key not in shown:
+            continue
         if field.type == "heading":
             rows.append({"heading": field.shown_label, "text": field.shown_text})
             continue
         rows.append({"label": field.shown_label, "value": intake.display_value(field, values.get(field.key))})
     return rows
+
+
+def _sections(spec, values: dict, code: str, procedure_id: int) -> list[dict]:
+    """The 確認画面 of a form with pages: each page on the resident's path with its answers and a 変更 link
+    that comes back to the 確認画面. A form of one page has none (its rows stand alone)."""
+    if len(rules.pages_of(spec)) < 2:
+        return []
+    flow = rules.evaluate(spec, values)
+    shown = set(flow.shown)
+    url = reverse("public:form", kwargs={"code": code, "procedure_id": procedure_id})
+    english = translation.get_language() == "en"
+    sections = []
+    for page in flow.pages:
+        if page.is_exit:
+            continue
+        page_spec = spec.model_construct(fields=[spec.field(k) for k in page.fields if k in shown])
+        sections.append(
+            {
+                "title": (page.title_en if english and page.title_en else page.title) or "",
+                "rows": _rows(page_spec, values),
+                "change_url": f"{url}?page={page.key}&return=confirm",
+            }
+        )
+    return sections
 
 
 def _closed_page(request, procedure: Procedure, state: str) -> HttpResponse:
@@ -111,58 +141,175 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     if saved.get("version") != version.pk or sent_from_here:
         saved = {}  # nothing typed yet, a new version of the form, or already submitted: start afresh
     if request.method == "GET":
-        return _render_saved_form(request, procedure, spec, saved, sent_from_here=sent_from_here)
+        return _render_saved_form(
+            request,
+            procedure,
+            spec,
+            saved,
+            sent_from_here=sent_from_here,
+            page_key=request.GET.get("page") or saved.get("page"),
+            return_to_confirm=request.GET.get("return") == "confirm" and bool(saved.get("valid")),
+        )
 
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
     # One application, one token, however often it is corrected or confirmed (in one tab or several):
     # whichever 確認画面 is submitted first is the application, and any other gives its 受付番号.
     token = saved.get("token") or secrets.token_urlsafe(24)
-    result = intake.parse(spec, request.POST, request.FILES, staged=staged)
+    all_pages = rules.pages_of(spec)
+    page = next((p for p in all_pages if p.key == request.POST.get("page")), all_pages[0])
+    paged = len(all_pages) > 1
+    page_keys = set(page.fields) if paged else None
+    known = saved.get("values", {}) if paged else {}
+    result = intake.parse(spec, request.POST, request.FILES, staged=staged, page_keys=page_keys, known=known)
+    raw = {**saved.get("raw", {}), **result.raw} if paged else result.raw
+    values = {**{k: v for k, v in known.items() if k not in page.fields}, **result.values}
+    form_url = reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk})
     if _switching_language(request):
         _stage_uploads(request, procedure, result, staged)
+        state = _state_for_switch(
+            request,
+            spec,
+            result,
+            staged,
+            had_errors=bool(saved.get("errors")),
+            page_keys=page_keys,
+            known=known,
+        )
         request.session[_state_key(procedure)] = {
             "version": version.pk,
             "token": token,
-            **_state_for_switch(request, spec, result, staged, had_errors=bool(saved.get("errors"))),
+            **state,
+            "raw": {**raw, **state["raw"]},
+            "values": {**values, **result.values},
+            "page": page.key,
         }
-        return _switch_language(
-            request, reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk})
-        )
+        return _switch_language(request, _page_url(form_url, page, paged))
     if posted_version != str(version.pk):
         # An older version of the page (or a tampered one): keep what still fits and ask to check.
-        known = FormVersion.objects.filter(procedure=procedure, pk=parse_id(posted_version) or 0)
+        known_version = FormVersion.objects.filter(procedure=procedure, pk=parse_id(posted_version) or 0)
         messages.warning(
             request,
             gettext("この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。")
-            if known.exists()
+            if known_version.exists()
             else gettext("フォームの情報が正しくありません。入力内容を確認して、もう一度お進みください。"),
         )
         request.session[_state_key(procedure)] = {
             "version": version.pk,
-            "raw": result.raw,
+            "raw": raw,
             "staged": staged,
             "token": token,
         }
         return redirect("public:form", code=code, procedure_id=procedure.pk)
     _stage_uploads(request, procedure, result, staged)
+    values.update({key: staged[key] for key in result.uploads})
     for key in list(staged):
-        if key not in result.values:
+        if (page_keys is None or key in page_keys) and key not in result.values:
             staged.pop(key)
-    request.session[_state_key(procedure)] = {
+    state = {
         "version": version.pk,
-        "raw": result.raw,
-        "values": result.values,
+        "raw": raw,
+        "values": values,
         "staged": staged,
         "token": token,
-        "valid": not result.errors,
-        "errors": result.errors,
+        "page": page.key,
     }
+    changed_items = _change_group_items(spec, page, raw, request.POST)
+    going_back = "go_back" in request.POST
+    if changed_items or going_back:
+        # Another item, one item less, or back a page: keep everything typed, judge nothing yet.
+        flow = rules.evaluate(spec, values)
+        if going_back:
+            keys = [p.key for p in flow.pages]
+            position = keys.index(page.key) if page.key in keys else 0
+            state["page"] = keys[max(position - 1, 0)] if keys else page.key
+        request.session[_state_key(procedure)] = state
+        target = next((p for p in all_pages if p.key == state["page"]), page)
+        return redirect(
+            _page_url(form_url, target, paged) + (f"#field-{changed_items}" if changed_items else "")
+        )
     if result.errors:
         # Post/Redirect/Get: the page with the errors is a GET, so the Back button from the 確認画面 (after
         # the resident fixed them) shows the form again instead of asking to resend it.
-        return redirect("public:form", code=code, procedure_id=procedure.pk)
+        request.session[_state_key(procedure)] = {**state, "valid": False, "errors": result.errors}
+        return redirect(_page_url(form_url, page, paged))
+    if paged:
+        flow = rules.evaluate(spec, values)
+        keys = [p.key for p in flow.pages]
+        following = keys[keys.index(page.key) + 1] if page.key in keys[:-1] else None
+        if flow.exit is not None and (following is None or following == flow.exit.key):
+            request.session[_state_key(procedure)] = {**state, "valid": False, "page": flow.exit.key}
+            return redirect(_page_url(form_url, flow.exit, paged))
+        if following is not None and request.POST.get("return_to") != "confirm":
+            request.session[_state_key(procedure)] = {**state, "valid": False, "page": following}
+            return redirect(f"{form_url}?page={following}")
+        # The last page (or a change from the 確認画面): every answer is read again, rules and all.
+        whole = intake.parse(spec, _as_post(raw), None, staged=staged)
+        if whole.flow.exit is not None:
+            request.session[_state_key(procedure)] = {**state, "valid": False, "page": whole.flow.exit.key}
+            return redirect(_page_url(form_url, whole.flow.exit, paged))
+        if whole.errors:
+            first = next((p for p in whole.flow.pages if set(p.fields) & set(whole.errors)), page)
+            request.session[_state_key(procedure)] = {
+                **state, "valid": False, "errors": whole.errors, "page": first.key,
+            }  # fmt: skip
+            return redirect(_page_url(form_url, first, paged))
+        state["values"] = whole.values
+    request.session[_state_key(procedure)] = {**state, "valid": True, "errors": {}}
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
+
+
+def _page_url(form_url: str, page, paged: bool) -> str:
+    return f"{form_url}?page={page.key}" if paged else form_url
+
+
+def _as_post(raw: dict) -> MultiValueDict:
+    """Kept raw input read back as a form post (for the last look at every page together)."""
+    data = MultiValueDict()
+    for name, value in raw.items():
+        if isinstance(value, list):
+            data.setlist(name, [str(v) for v in value])
+        elif isinstance(value, bool):
+            data[name] = "1" if value else ""
+        else:
+            data[name] = str(value)
+    return data
+
+
+def _change_group_items(spec, page, raw: dict, data) -> str | None:
+    """「追加する」 or 「削除」 pressed on a repeating group of this page: change the kept input and return the
+    group's key. Items after a removed one move up."""
+    add, remove = data.get("group_add", ""), data.get("group_remove", "")
+    key = add or remove.rpartition(":")[0]
+    group = spec.field(key) if key else None
+    if group is None or group.type != "group" or key not in page.fields:
+        return None
+    count = intake.group_count(group, raw)
+    names = lambda index: [  # noqa: E731
+        name
+        for sub in group.fields
+        if sub.is_input
+        for name in _input_names(intake.item_spec(group, index, sub))
+    ]
+    if add:
+        raw[key + intake.GROUP_COUNT] = str(min(count + 1, group.max_items))
+        return key
+    index = parse_id(remove.rpartition(":")[2])
+    if index is None or index >= count:
+        return None
+    for i in range(index, count - 1):
+        for here, there in zip(names(i), names(i + 1), strict=True):
+            raw[here] = raw.get(there, "")
+    for name in names(count - 1):
+        raw.pop(name, None)
+    raw[key + intake.GROUP_COUNT] = str(max(count - 1, 0))
+    return key
+
+
+def _input_names(spec) -> list[str]:
+    if spec.type == "file":
+        return [f"{spec.key}__remove"]
+    return intake.subkeys(spec)
 
 
 def _staged_ids(saved: dict) -> dict[str, int]:
@@ -189,6 +336,8 @@ def _claim_staged_files(
     } if staged_ids else {}  # fmt: skip
     staged_files = {}
     for key, staged_id in staged_ids.items():
+        if key not in values:
+            continue  # a file for a question the rules no longer show: not attached
         if staged_id not in staged_rows:
             return None
         staged_files[key] = staged_rows[staged_id]
@@ -214,14 +363,22 @@ def _switching_language(request: HttpRequest) -> bool:
     return request.POST.get("switch_language", "") in dict(settings.LANGUAGES)
 
 
-def _state_for_switch(request, spec, result, staged: dict, *, had_errors: bool) -> dict:
+def _state_for_switch(
+    request, spec, result, staged: dict, *, had_errors: bool, page_keys=None, known=None
+) -> dict:
     """What the form keeps across a language switch: what was typed, the files still attached (not those
     the resident removed) and, if the page showed errors, the same errors in the new language."""
-    kept = {key: item for key, item in staged.items() if key in result.values}
+    kept = {
+        key: item
+        for key, item in staged.items()
+        if key in result.values or (page_keys is not None and key not in page_keys)
+    }
     state = {"raw": result.raw, "staged": kept}
     if had_errors:
         with translation.override(request.POST["switch_language"]):
-            state["errors"] = intake.parse(spec, request.POST, {}, staged=kept).errors
+            state["errors"] = intake.parse(
+                spec, request.POST, {}, staged=kept, page_keys=page_keys, known=known
+            ).errors
     return state
 
 
@@ -256,8 +413,57 @@ def _render_saved_form(
         saved.get("staged", {}),
         status=400 if errors else 200,
         sent_from_here=sent_from_here,
+        values=saved.get("values", {}),
         **render_args,
     )
+
+
+def _condition_text(spec, conditions) -> str:
+    """「「世帯の人数」が次以上：2」の場合に答えてください: shown where the browser cannot hide the field."""
+    from madoguchi.procedures.formspec import CONDITION_OP_LABELS
+
+    parts = []
+    for c in conditions:
+        target = spec.field(c.field)
+        label = target.shown_label if target else c.field
+        value = "、".join(c.value) if isinstance(c.value, list) else (c.value or "")
+        if target is not None and target.options:
+            value = "、".join(
+                target.shown_option(v) for v in (c.value if isinstance(c.value, list) else [c.value])
+            )
+        parts.append(
+            gettext("「%(label)s」%(op)s%(value)s")
+            % {"label": label, "op": CONDITION_OP_LABELS[c.op], "value": f"：{value}" if value else ""}
+        )
+    return gettext("%(conditions)s の場合にお答えください。") % {"conditions": gettext("、かつ").join(parts)}
+
+
+def _field_context(spec, field, raw, errors, staged) -> dict:
+    context = {
+        "spec": field,
+        "error": errors.get(field.key),
+        "value": raw.get(field.key, [] if field.type == "multiple_choice" else ""),
+        "family": raw.get(f"{field.key}__family", ""),
+        "given": raw.get(f"{field.key}__given", ""),
+        "postal": raw.get(f"{field.key}__postal", ""),
+        "address": raw.get(f"{field.key}__address", ""),
+        "staged": staged.get(field.key),
+    }
+    if field.type == "group":
+        count = intake.group_count(field, raw)
+        context["items"] = [
+            {
+                "name": intake.item_name(field, index),
+                "index": index,
+                "fields": [
+                    _field_context(spec, intake.item_spec(field, index, sub), raw, {}, {})
+                    for sub in field.fields
+                ],
+            }
+            for index in range(count)
+        ]
+        context["can_add"] = count < field.max_items
+    return context
 
 
 def _render_form(
@@ -273,22 +479,51 @@ def _render_form(
     correction=None,
     sent_from_here=None,
     preview=None,
+    values=None,
+    page_key=None,
+    return_to_confirm=False,
 ) -> HttpResponse:
+    """One page of the form (or, for a 補正 and the builder's preview, every page at once). Conditions on
+    answers of earlier pages are decided here; a field whose condition depends on the same page is sent
+    with its condition, which the page's script applies and the text under it explains."""
+    all_pages = rules.pages_of(spec)
+    paged = len(all_pages) > 1 and correction is None and preview is None
+    values = values or {}
+    page = None
+    path: list = []
+    if paged:
+        path = rules.evaluate(spec, values).pages or all_pages[:1]
+        page = next((p for p in path if p.key == page_key), path[0])
+        keys = [p.key for p in path]
+        decided = {k for p in path[: keys.index(page.key)] for k in p.fields}
+        page_fields = [spec.field(k) for k in page.fields if spec.field(k) is not None]
+    else:
+        decided = set()
+        page_fields = rules.field_order(spec)
     fields = []
-    for field in spec.fields:
-        fields.append(
-            {
-                "spec": field,
-                "error": errors.get(field.key),
-                "value": raw.get(field.key, [] if field.type == "multiple_choice" else ""),
-                "family": raw.get(f"{field.key}__family", ""),
-                "given": raw.get(f"{field.key}__given", ""),
-                "postal": raw.get(f"{field.key}__postal", ""),
-                "address": raw.get(f"{field.key}__address", ""),
-                "staged": staged.get(field.key),
-            }
-        )
-    error_list = [(f["spec"], f["error"]) for f in fields if f["error"]]
+    headings = {p.fields[0]: p for p in all_pages if p.fields and p.title} if spec.pages and not paged else {}
+    for field in page_fields:
+        if field.key in headings:
+            fields.append(
+                {
+                    "page_title": headings[field.key].title_en
+                    if translation.get_language() == "en" and headings[field.key].title_en
+                    else headings[field.key].title
+                }
+            )
+        context = _field_context(spec, field, raw, errors, staged)
+        if field.show_if:
+            if all(c.field in decided for c in field.show_if):
+                if not rules.all_hold(field.show_if, spec, values):
+                    continue
+            else:
+                context["show_if"] = json.dumps(
+                    [c.model_dump(mode="json") for c in field.show_if], ensure_ascii=False
+                )
+                context["condition_text"] = _condition_text(spec, field.show_if)
+        fields.append(context)
+    error_list = [(f["spec"], f["error"]) for f in fields if f.get("error")]
+    position = path.index(page) if paged else 0
     return render(
         request,
         "submissions/form.html",
@@ -307,6 +542,25 @@ def _render_form(
             "error_list": error_list,
             "has_files": any(f.type == "file" for f in spec.fields),
             "preview": preview,
+            "page": page,
+            "page_title": (
+                page.title_en if translation.get_language() == "en" and page.title_en else page.title
+            )
+            if page
+            else "",
+            "exit_message": (
+                page.exit_message_en
+                if translation.get_language() == "en" and page.exit_message_en
+                else page.exit_message
+            )
+            if page is not None and page.is_exit
+            else "",
+            "pages": path,
+            "page_number": position + 1,
+            "is_first_page": position == 0,
+            "is_last_page": not paged or position == len(path) - 1,
+            "return_to_confirm": return_to_confirm,
+            "has_conditions": any("show_if" in f for f in fields),
         },
         status=status,
     )
@@ -336,10 +590,21 @@ def _confirmed_payload(procedure: Procedure, saved: dict) -> str:
             "a": values,
             "s": _staged_ids(saved),
             "e": values.get(version.spec.email_field, "") if version.spec.email_field else "",
+            "r": version.spec.has_rules,
         },
         salt=CONFIRMED_SALT,
         compress=True,
     )
+
+
+def _shown_answers(confirmed: dict) -> dict:
+    """The rules once more at the final click, for a form that has any: only answers to fields the form
+    shows are stored. (A form without rules shows every field: nothing to read.)"""
+    answers = confirmed["a"]
+    if not confirmed.get("r"):
+        return answers
+    version = FormVersion.objects.filter(pk=confirmed["v"]).only("schema").first()
+    return answers if version is None else rules.shown_answers(version.spec, answers)
 
 
 def _read_confirmed(request: HttpRequest, procedure_id: int) -> dict | None:
@@ -397,6 +662,7 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
             "procedure": procedure,
             "organization": procedure.organization,
             "rows": _rows(spec, saved["values"]),
+            "sections": _sections(spec, saved["values"], code, procedure.pk),
             "token": saved["token"],
             "confirmed": _confirmed_payload(procedure, saved),
             "form_action": reverse("public:confirm", kwargs={"code": code, "procedure_id": procedure.pk}),
@@ -438,7 +704,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         )
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
     submit_args = {
-        "answers": confirmed["a"],
+        "answers": _shown_answers(confirmed),
         "token": token,
         "applicant_email": confirmed["e"],
         "language": translation.get_language(),
@@ -462,7 +728,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     try:
         if version is None:
             raise services.VersionChanged(str(services.VERSION_CHANGED_MESSAGE))
-        claimed = _claim_staged_files(request, procedure, confirmed["a"], confirmed["s"])
+        claimed = _claim_staged_files(request, procedure, submit_args["answers"], confirmed["s"])
         if claimed is None:
             if Submission.objects.filter(token=token, procedure=procedure).exists():
                 return _to_done(code, procedure_id, token)  # the other click of a double click took the files
