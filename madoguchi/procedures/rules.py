@@ -3,7 +3,8 @@ and whether a rule set is sound. The server decides with these functions on ever
 the browser's script only mirrors them for convenience.
 
 A condition may only name a field that comes before it (earlier page, or earlier on the same page), and a
-skip only goes forward, so evaluation is one pass in form order and a rule set can never loop.
+skip only goes forward, so evaluation is one pass in form order and a rule set can never loop. An exit page
+is entered by a skip (or by its own conditions), never just because it comes next.
 An answer to a field that is not shown is dropped: never checked, never stored.
 """
 
@@ -151,11 +152,13 @@ def walk(spec: FormSpec, answer: Callable[[FieldSpec], Any]) -> Flow:
         return flow
     index = {p.key: i for i, p in enumerate(pages)}
     flow = Flow()
-    i = 0
+    i, jumped = 0, False
     while i < len(pages):
         page = pages[i]
-        if not all_hold(page.show_if, spec, flow.values):
-            i += 1
+        # An exit page is entered by a skip, or in turn when its own conditions say so; never by default.
+        passing_exit = page.is_exit and not jumped and not page.show_if
+        if passing_exit or not all_hold(page.show_if, spec, flow.values):
+            i, jumped = i + 1, False
             continue
         flow.pages.append(page)
         for key in page.fields:
@@ -170,10 +173,10 @@ def walk(spec: FormSpec, answer: Callable[[FieldSpec], Any]) -> Flow:
         if page.is_exit:
             flow.exit = page
             break
-        following = i + 1
+        following, jumped = i + 1, False
         for rule in page.skip_to:
             if all_hold(rule.when, spec, flow.values):
-                following = index.get(rule.goto, following)
+                following, jumped = index.get(rule.goto, following), True
                 break
         i = max(following, i + 1)
     return flow
@@ -238,27 +241,28 @@ def _finishable(pages: list[PageSpec], index: dict[str, int]) -> bool:
     """Whether some answers reach the end of the form without an exit page. A condition may or may not
     hold, except that a skip without conditions is always taken; a page shown only under conditions may
     or may not be shown."""
-    reachable, stack = set(), [0]
+    seen, stack = set(), [(0, False)]
     while stack:
-        i = stack.pop()
+        i, jumped = stack.pop()
         if i >= len(pages):
             return True
-        if i in reachable:
+        if (i, jumped) in seen:
             continue
-        reachable.add(i)
+        seen.add((i, jumped))
         page = pages[i]
+        if page.is_exit and not jumped and not page.show_if:
+            stack.append((i + 1, False))  # passed by in turn
+            continue
         if page.show_if:
-            stack.append(i + 1)  # the page may be skipped
+            stack.append((i + 1, False))  # the page may be skipped
         if page.is_exit:
             continue
-        after = i + 1
         for rule in page.skip_to:
-            target = index.get(rule.goto, after)
-            stack.append(target)
+            stack.append((index.get(rule.goto, i + 1), True))
             if not rule.when:
                 break  # always taken: the later rules and the next page are never reached this way
         else:
-            stack.append(after)
+            stack.append((i + 1, False))
     return False
 
 
