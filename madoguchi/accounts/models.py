@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from madoguchi.organizations.models import Council, Organization
+from madoguchi.organizations.models import Council, Department, Organization
 
 
 class Role(models.TextChoices):
@@ -18,6 +18,8 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField("役割", max_length=16, choices=Role.choices)
+    # 所属: of the same organization only (accounts/services.py checks it; the form offers no others).
+    departments = models.ManyToManyField(Department, verbose_name="所属", blank=True, related_name="members")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")]
