@@ -55,6 +55,37 @@ def access_organization_for_user(user, code: str, allowed: frozenset = ANY) -> O
     return organization
 
 
+def access_membership_for_user(user, code: str, membership_id: int, allowed: frozenset = ADMIN) -> Membership:
+    """One staff member of the organization `code`, for its admin. An outsider gets 404, a member who is
+    not an admin 403, and a member of another organization (even the user's own) 404."""
+    organization = access_organization_for_user(user, code, allowed)
+    membership = (
+        Membership.objects.filter(pk=membership_id, organization=organization)
+        .select_related("user", "organization")
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def staff_of_organization(organization: Organization) -> QuerySet[Membership]:
+    """The organization's staff with their users and 所属; the organization comes from an access_ helper."""
+    return (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .prefetch_related("departments")
+        .order_by("user__username")
+    )
+
+
+def departments_of_organization(organization: Organization):
+    """The organization's 所属 (課), by name; the organization comes from an access_ helper."""
+    from madoguchi.organizations.models import Department
+
+    return Department.objects.filter(organization=organization).order_by("name")
+
+
 def access_procedure_for_user(user, procedure_id: int, allowed: frozenset = ANY) -> Procedure:
     procedure = (
         Procedure.objects.filter(pk=procedure_id, organization__memberships__user=user)

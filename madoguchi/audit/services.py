@@ -16,6 +16,12 @@ ACTION_LABELS = {
     "submission.export_download": pgettext_lazy("audit action", "出力ファイルのダウンロード"),
     "submission.withdraw": pgettext_lazy("audit action", "申請者による取下げ"),
     "submission.resubmit": pgettext_lazy("audit action", "申請者による再提出"),
+    "staff.invite": pgettext_lazy("audit action", "職員の招待"),
+    "staff.invite_resend": pgettext_lazy("audit action", "招待メールの再送"),
+    "staff.role": pgettext_lazy("audit action", "職員の役割の変更"),
+    "staff.departments": pgettext_lazy("audit action", "職員の所属の変更"),
+    "staff.remove": pgettext_lazy("audit action", "職員の登録解除"),
+    "staff.password_set": pgettext_lazy("audit action", "リンクからのパスワード設定"),
     "procedure.publish": pgettext_lazy("audit action", "手続の公開・版の作成"),
     "procedure.status": pgettext_lazy("audit action", "手続の状態変更"),
 }
