@@ -46,6 +46,31 @@ staff_patterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Forgotten password, and the set-password link of the invitation and reset mails
+    path("password/forgot/", account_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/forgot/sent/", account_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/set/done/",
+        account_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("password/set/<uidb64>/", account_views.SetPasswordView.as_view(), name="password_reset_confirm"),
+    # 職員の管理: each organization's admin runs its staff accounts
+    path("organizations/<orgcode:code>/staff/", account_views.staff_list, name="staff_list"),
+    path("organizations/<orgcode:code>/staff/invite/", account_views.staff_invite, name="staff_invite"),
+    path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/", account_views.staff_edit, name="staff_edit"
+    ),
+    path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/remove/",
+        account_views.staff_remove,
+        name="staff_remove",
+    ),
+    path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/resend/",
+        account_views.staff_resend_invitation,
+        name="staff_resend_invitation",
+    ),
     path("", account_views.home, name="home"),
     path("procedures/<int:procedure_id>/", staff_views.inbox, name="inbox"),
     path("procedures/<int:procedure_id>/export/", staff_views.export_page, name="export"),

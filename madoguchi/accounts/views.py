@@ -1,8 +1,20 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access
+from madoguchi.accounts import access, services
+from madoguchi.accounts.forms import (
+    InviteForm,
+    MembershipForm,
+    PasswordResetRequestForm,
+    StaffSetPasswordForm,
+)
 from madoguchi.accounts.models import Role
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats.services import status_counts
@@ -47,3 +59,219 @@ def home(request: HttpRequest) -> HttpResponse:
             "builder_of": [o for o in organizations if roles[o.pk] in access.BUILD],
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------
+# 職員の管理: the organization's admin invites, changes and removes its staff
+# ------------------------------------------------------------------------------------------------
+
+
+def _member_row(membership) -> dict:
+    user = membership.user
+    return {
+        "membership": membership,
+        "user": user,
+        "name": user.get_full_name(),
+        "role": Role(membership.role).label,
+        "departments": "、".join(d.name for d in membership.departments.all()),
+        "active": user.is_active,
+        "invited": user.is_active and not user.has_usable_password(),
+    }
+
+
+@login_required
+def staff_list(request: HttpRequest, code: str) -> HttpResponse:
+    organization = access.access_organization_for_user(request.user, code, access.ADMIN)
+    rows = [_member_row(m) for m in access.staff_of_organization(organization)]
+    return render(request, "staff/accounts/list.html", {"organization": organization, "rows": rows})
+
+
+# Shown on the invite and edit pages under each role, so the admin picks knowing what it allows.
+ROLE_CHOICES = [
+    (Role.ADMIN, Role.ADMIN.label, gettext_lazy("すべての操作、職員の管理、監査ログ")),
+    (Role.EDITOR, Role.EDITOR.label, gettext_lazy("手続とフォームの作成・変更（申請内容は見られません）")),
+    (Role.PROCESSOR, Role.PROCESSOR.label, gettext_lazy("申請の閲覧・処理・出力")),
+    (Role.VIEWER, Role.VIEWER.label, gettext_lazy("申請の閲覧のみ")),
+]
+
+
+# Where the error summary's link for each field goes (the first input of a group).
+ERROR_ANCHORS = {
+    "email": "id_email",
+    "name": "id_name",
+    "role": "role-admin",
+    "departments": "departments",
+}
+
+
+def _form_context(organization, form, **extra) -> dict:
+    error_list = [
+        (ERROR_ANCHORS.get(field), message) for field, texts in form.errors.items() for message in texts
+    ]
+    return {
+        "organization": organization,
+        "form": form,
+        "roles": ROLE_CHOICES,
+        "error_list": error_list,
+        **extra,
+    }
+
+
+@login_required
+def staff_invite(request: HttpRequest, code: str) -> HttpResponse:
+    organization = access.access_organization_for_user(request.user, code, access.ADMIN)
+    departments = list(access.departments_of_organization(organization))
+    if request.method != "POST":
+        form = InviteForm(
+            organization=organization, departments=departments, initial={"role": Role.PROCESSOR}
+        )
+        return render(request, "staff/accounts/invite.html", _form_context(organization, form))
+    form = InviteForm(request.POST, organization=organization, departments=departments)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            membership = services.invite_staff(
+                actor=request.user,
+                organization=organization,
+                email=data["email"],
+                name=data["name"],
+                role=data["role"],
+                department_ids=data["departments"],
+            )
+        except services.StaffError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            messages.success(
+                request,
+                gettext("%(email)s を%(role)sとして登録し、お知らせのメールを送りました。")
+                % {"email": membership.user.email, "role": Role(membership.role).label},
+            )
+            return redirect("staff:staff_list", code=organization.code)
+    return render(request, "staff/accounts/invite.html", _form_context(organization, form), status=400)
+
+
+@login_required
+def staff_edit(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
+    membership = access.access_membership_for_user(request.user, code, membership_id)
+    organization = membership.organization
+    departments = list(access.departments_of_organization(organization))
+    context = {"row": _member_row(membership), "is_self": membership.user_id == request.user.pk}
+    if request.method != "POST":
+        initial = {"role": membership.role, "departments": [str(d.pk) for d in membership.departments.all()]}
+        form = MembershipForm(organization=organization, departments=departments, initial=initial)
+        return render(request, "staff/accounts/edit.html", _form_context(organization, form, **context))
+    form = MembershipForm(request.POST, organization=organization, departments=departments)
+    if form.is_valid():
+        try:
+            services.change_membership(
+                actor=request.user,
+                membership=membership,
+                role=form.cleaned_data["role"],
+                department_ids=form.cleaned_data["departments"],
+            )
+        except services.StaffError as exc:
+            form.add_error(exc.field or None, str(exc))
+        else:
+            messages.success(request, gettext("%(email)s の役割と所属を保存しました。") % _who(membership))
+            if access.roles_for_user(request.user).get(organization.pk) not in access.ADMIN:
+                return redirect("staff:home")  # the admin made themselves something else
+            return redirect("staff:staff_list", code=organization.code)
+    return render(
+        request, "staff/accounts/edit.html", _form_context(organization, form, **context), status=400
+    )
+
+
+def _who(membership) -> dict:
+    return {"email": membership.user.email or membership.user.get_username()}
+
+
+@login_required
+def staff_remove(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
+    membership = access.access_membership_for_user(request.user, code, membership_id)
+    organization = membership.organization
+    context = {
+        "organization": organization,
+        "row": _member_row(membership),
+        "is_self": membership.user_id == request.user.pk,
+    }
+    if request.method != "POST":
+        return render(request, "staff/accounts/remove.html", context)
+    try:
+        switched_off = services.remove_membership(actor=request.user, membership=membership)
+    except services.StaffError as exc:
+        return render(request, "staff/accounts/remove.html", {**context, "error": str(exc)}, status=400)
+    if switched_off:
+        message = gettext(
+            "%(email)s を職員から外しました。ほかの団体に所属していないため、ログインもできなくなりました。"
+        )
+    else:
+        message = gettext("%(email)s を職員から外しました。")
+    messages.success(request, message % _who(membership))
+    if context["is_self"]:
+        return redirect("staff:home")
+    return redirect("staff:staff_list", code=organization.code)
+
+
+@require_POST
+@login_required
+def staff_resend_invitation(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
+    membership = access.access_membership_for_user(request.user, code, membership_id)
+    try:
+        services.resend_invitation(actor=request.user, membership=membership)
+    except services.StaffError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, gettext("%(email)s に招待のメールをもう一度送りました。") % _who(membership)
+        )
+    return redirect("staff:staff_edit", code=membership.organization.code, membership_id=membership.pk)
+
+
+# ------------------------------------------------------------------------------------------------
+# Forgotten password and the set-password link (Django's views, our forms and outbox)
+# ------------------------------------------------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """「パスワードを忘れた方」: the same answer whether or not the address is known."""
+
+    form_class = PasswordResetRequestForm
+    template_name = "registration/password_reset_form.html"
+    success_url = reverse_lazy("staff:password_reset_done")
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class SetPasswordView(auth_views.PasswordResetConfirmView):
+    """The link from the invitation or the forgotten-password mail.
+
+    The token arrives in the query string (?token=), which the access log leaves out; Django's view keeps
+    it in the session and redirects at once to this path without it, and checks it again on the POST.
+    """
+
+    form_class = StaffSetPasswordForm
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("staff:password_reset_complete")
+
+    def dispatch(self, request, *args, **kwargs):
+        kwargs["token"] = request.GET.get("token") or self.reset_url_token
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        return user if user is not None and services.can_use_set_password_link(user) else None
+
+    def form_valid(self, form):
+        try:
+            services.set_password_from_link(user=self.user, password=form.cleaned_data["new_password1"])
+        except ValidationError as exc:
+            form.add_error("new_password2", exc)
+            return self.form_invalid(form)
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"
