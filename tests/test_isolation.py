@@ -26,8 +26,21 @@ STAFF_URLS = {
     ),
     "audit": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "council": ("get", lambda o: {"council_id": o["council"].pk}),
+    "staff_list": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "staff_invite": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "staff_edit": ("post", lambda o: _tottori_member(o)),
+    "staff_remove": ("post", lambda o: _tottori_member(o)),
+    "staff_resend_invitation": ("post", lambda o: _tottori_member(o)),
 }
 NOT_OBJECT_URLS = {"login", "logout", "home"}
+NOT_OBJECT_URLS |= {
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+}
+# Pages of the organization's admin only: a colleague (processor) gets 403 there (tests/test_staff_accounts.py).
+ADMIN_ONLY_URLS = {"staff_list", "staff_invite", "staff_edit", "staff_remove", "staff_resend_invitation"}
 
 
 @pytest.fixture
@@ -73,7 +86,7 @@ def test_outsider_gets_404(client, outsider, objects, name):
     assert "ページが見つかりません" in response.content.decode()
 
 
-@pytest.mark.parametrize("name", sorted(set(STAFF_URLS) - {"council", "audit"}))
+@pytest.mark.parametrize("name", sorted(set(STAFF_URLS) - {"council", "audit"} - ADMIN_ONLY_URLS))
 def test_colleague_in_the_same_organization_is_let_in(client, colleague, objects, name):
     method, kwargs = STAFF_URLS[name]
     client.force_login(colleague)
@@ -94,3 +107,17 @@ def test_outsider_home_does_not_list_other_organizations(client, outsider, objec
     page = client.get(reverse("staff:home")).content.decode()
     assert "シニア向けスマートフォン教室" not in page
     assert "米子市" in page
+
+
+def _tottori_member(o) -> dict:
+    """URL kwargs of a staff member of 鳥取市, for the 職員の管理 pages."""
+    from django.contrib.auth import get_user_model
+
+    from madoguchi.accounts.models import Membership
+
+    user = get_user_model().objects.get_or_create(username="member-of-tottori")[0]
+    organization = o["procedure"].organization
+    membership = Membership.objects.get_or_create(
+        user=user, organization=organization, defaults={"role": "viewer"}
+    )[0]
+    return {"code": organization.code, "membership_id": membership.pk}
