@@ -122,6 +122,17 @@ staff_patterns = [
     path(
         "procedures/<int:procedure_id>/build/receipt/", builder_views.email_field, name="builder_email_field"
     ),
+    path("procedures/<int:procedure_id>/build/pages/", builder_views.pages, name="builder_pages"),
+    path(
+        "procedures/<int:procedure_id>/build/pages/<slug:page_key>/",
+        builder_views.page_edit,
+        name="builder_page",
+    ),
+    path(
+        "procedures/<int:procedure_id>/build/pages/<slug:page_key>/<slug:action>/",
+        builder_views.page_action,
+        name="builder_page_action",
+    ),
     path("procedures/<int:procedure_id>/build/publish/", builder_views.publish, name="builder_publish"),
     path("procedures/<int:procedure_id>/build/discard/", builder_views.discard, name="builder_discard"),
     path(

@@ -24,6 +24,17 @@ ACTION_LABELS = {
     "staff.password_set": pgettext_lazy("audit action", "リンクからのパスワード設定"),
     "procedure.publish": pgettext_lazy("audit action", "手続の公開・版の作成"),
     "procedure.status": pgettext_lazy("audit action", "手続の状態変更"),
+    "procedure.create": pgettext_lazy("audit action", "手続の作成"),
+    "procedure.settings": pgettext_lazy("audit action", "手続の設定の変更"),
+    "procedure.draft": pgettext_lazy("audit action", "フォームの編集"),
+    "procedure.discard": pgettext_lazy("audit action", "公開していない変更の取消し"),
+    "procedure.import": pgettext_lazy("audit action", "ファイルからの手続の作成"),
+    "procedure.share": pgettext_lazy("audit action", "ひな形としての共有"),
+    "procedure.copy_template": pgettext_lazy("audit action", "ひな形からの手続の作成"),
+    "procedure.distribute": pgettext_lazy("audit action", "市町村への配布"),
+    "procedure.receive": pgettext_lazy("audit action", "県から配布された手続の受取り"),
+    "procedure.accept_update": pgettext_lazy("audit action", "配布元の更新の取込み"),
+    "procedure.ignore_update": pgettext_lazy("audit action", "配布元の更新の見送り"),
 }
 
 

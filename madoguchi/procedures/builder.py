@@ -57,6 +57,13 @@ def add_field(schema: dict, field: dict, *, after: str | None = None) -> dict:
     result["fields"] = fields
     if field.get("type") == "email" and not result.get("email_field"):
         result["email_field"] = field["key"]  # the first e-mail field receives the receipt
+    pages = result.get("pages") or []
+    if pages:
+        home = next((p for p in pages if after in p.get("fields", [])), None) if after else None
+        if home is None:
+            home = next((p for p in reversed(pages) if not p.get("exit_message")), pages[-1])
+        keys = home.setdefault("fields", [])
+        keys.insert(keys.index(after) + 1 if after in keys else len(keys), field["key"])
     return result
 
 
@@ -70,14 +77,41 @@ def replace_field(schema: dict, key: str, field: dict) -> dict:
 
 
 def move_field(schema: dict, key: str, offset: int) -> dict:
+    """Move a field one place up (-1) or down (+1); with pages, past a page's edge into the next page."""
     result = copy.deepcopy(schema)
-    index, field = find(result, key)
+    pages = [p for p in result.get("pages") or [] if not p.get("exit_message")]
+    if not pages:
+        index, field = find(result, key)
+        target = index + offset
+        if not 0 <= target < len(result["fields"]):
+            raise DraftError("これ以上動かせません。")
+        result["fields"].pop(index)
+        result["fields"].insert(target, field)
+        return result
+    find(result, key)
+    number = next((i for i, p in enumerate(pages) if key in p.get("fields", [])), None)
+    if number is None:
+        raise DraftError("この項目はどのページにも入っていません。ページを選び直してください。")
+    keys = pages[number]["fields"]
+    index = keys.index(key)
     target = index + offset
-    if not 0 <= target < len(result["fields"]):
+    if 0 <= target < len(keys):
+        keys.insert(target, keys.pop(index))
+    elif 0 <= number + offset < len(pages):
+        keys.pop(index)
+        neighbour = pages[number + offset].setdefault("fields", [])
+        neighbour.insert(len(neighbour) if offset < 0 else 0, key)
+    else:
         raise DraftError("これ以上動かせません。")
-    result["fields"].pop(index)
-    result["fields"].insert(target, field)
+    _order_fields_by_pages(result)
     return result
+
+
+def _order_fields_by_pages(result: dict) -> None:
+    """Keep the field list in the order residents meet the fields (pages, then fields within a page)."""
+    order = [k for p in result.get("pages") or [] for k in p.get("fields", [])]
+    rank = {k: i for i, k in enumerate(order)}
+    result["fields"].sort(key=lambda f: rank.get(f.get("key"), len(rank)))
 
 
 def duplicate_field(schema: dict, key: str) -> tuple[dict, str]:
@@ -90,9 +124,14 @@ def duplicate_field(schema: dict, key: str) -> tuple[dict, str]:
 
 
 def delete_field(schema: dict, key: str) -> dict:
+    """Remove a field (and its place on its page). Conditions that named it stay, and are shown as
+    problems to fix before publishing."""
     result = copy.deepcopy(schema)
     index, _ = find(result, key)
     result["fields"].pop(index)
+    for page in result.get("pages") or []:
+        if key in page.get("fields", []):
+            page["fields"].remove(key)
     if result.get("email_field") == key:
         emails = [f["key"] for f in result["fields"] if f.get("type") == "email"]
         result["email_field"] = emails[0] if emails else None
@@ -107,6 +146,127 @@ def set_email_field(schema: dict, key: str | None) -> dict:
             raise DraftError("受付メールの送り先には、メールアドレスの項目を選んでください。")
     result["email_field"] = key or None
     return result
+
+
+# Pages ------------------------------------------------------------------------------------------------
+
+PAGE_MODES = ("single", "pages", "per_question")
+
+
+def page_mode(schema: dict) -> str:
+    if schema.get("pages"):
+        return "pages"
+    return "per_question" if schema.get("one_question_per_page") else "single"
+
+
+def set_page_mode(schema: dict, mode: str) -> dict:
+    """One page for every field, pages of the editor's making, or one question per page. Going to pages
+    puts every field on a first page; leaving pages forgets them (and their skips)."""
+    if mode not in PAGE_MODES:
+        raise DraftError("ページの分け方を選んでください。")
+    result = copy.deepcopy(schema)
+    if mode == "pages":
+        if not result.get("pages"):
+            result["pages"] = [{"key": "page1", "title": "", "fields": [f["key"] for f in fields_of(result)]}]
+        result["one_question_per_page"] = False
+    else:
+        result["pages"] = []
+        result["one_question_per_page"] = mode == "per_question"
+    return result
+
+
+def _new_page_key(schema: dict) -> str:
+    taken = {p.get("key") for p in schema.get("pages") or []}
+    n = len(taken) + 1
+    while f"page{n}" in taken:
+        n += 1
+    return f"page{n}"
+
+
+def find_page(schema: dict, key: str) -> tuple[int, dict]:
+    for index, page in enumerate(schema.get("pages") or []):
+        if page.get("key") == key:
+            return index, page
+    raise DraftError("このページは見つかりません。ほかの人が削除したか、画面が古くなっています。")
+
+
+def add_page(schema: dict, *, title: str = "", exit_message: str = "") -> tuple[dict, str]:
+    """A new empty page at the end (an exit page when it has a message); returns its key."""
+    result = copy.deepcopy(schema)
+    pages = result.setdefault("pages", [])
+    if not pages:
+        result = set_page_mode(result, "pages")
+        pages = result["pages"]
+    key = _new_page_key(result)
+    page = {"key": key, "title": title, "fields": []}
+    if exit_message:
+        page["exit_message"] = exit_message
+    pages.append(page)
+    return result, key
+
+
+def update_page(schema: dict, key: str, values: dict) -> dict:
+    """Change a page's title, English title, conditions, skips or exit message (its fields stay)."""
+    result = copy.deepcopy(schema)
+    _, page = find_page(result, key)
+    for name in ("title", "title_en", "show_if", "skip_to", "exit_message", "exit_message_en"):
+        if name in values:
+            if values[name] in ("", [], None):
+                page.pop(name, None)
+            else:
+                page[name] = values[name]
+    return result
+
+
+def move_page(schema: dict, key: str, offset: int) -> dict:
+    result = copy.deepcopy(schema)
+    index, _ = find_page(result, key)
+    target = index + offset
+    if not 0 <= target < len(result["pages"]):
+        raise DraftError("これ以上動かせません。")
+    result["pages"].insert(target, result["pages"].pop(index))
+    _order_fields_by_pages(result)
+    return result
+
+
+def delete_page(schema: dict, key: str) -> dict:
+    """Remove a page; its fields join the page before it (or the one after, for the first page)."""
+    result = copy.deepcopy(schema)
+    index, page = find_page(result, key)
+    pages = result["pages"]
+    if len(pages) == 1:
+        raise DraftError(
+            "最後のページは削除できません。ページに分けるのをやめるときは「1ページ」を選んでください。"
+        )
+    pages.pop(index)
+    if page.get("fields"):
+        keeper = pages[index - 1] if index > 0 else pages[0]
+        keeper.setdefault("fields", [])
+        if index > 0:
+            keeper["fields"].extend(page["fields"])
+        else:
+            keeper["fields"][:0] = page["fields"]
+    _order_fields_by_pages(result)
+    return result
+
+
+def set_field_page(schema: dict, key: str, page_key: str) -> dict:
+    """Move a field to the end of another page."""
+    result = copy.deepcopy(schema)
+    find(result, key)
+    _, target = find_page(result, page_key)
+    if target.get("exit_message"):
+        raise DraftError("終了ページには質問を入れられません。")
+    for page in result["pages"]:
+        if key in page.get("fields", []):
+            page["fields"].remove(key)
+    target.setdefault("fields", []).append(key)
+    _order_fields_by_pages(result)
+    return result
+
+
+def page_of(schema: dict, key: str) -> str | None:
+    return next((p.get("key") for p in schema.get("pages") or [] if key in p.get("fields", [])), None)
 
 
 # What changed ---------------------------------------------------------------------------------------
@@ -125,6 +285,47 @@ def _normalized(schema: dict | None) -> dict | None:
         return FormSpec.model_validate(schema).model_dump(mode="json")
     except ValidationError:
         return schema
+
+
+def _page_name(page: dict) -> str:
+    return str(page.get("title") or page.get("key") or "")
+
+
+def _page_changes(old: dict, new: dict) -> list[str]:
+    lines = []
+    if page_mode(old) != page_mode(new):
+        names = {"single": "1ページ", "pages": "ページに分ける", "per_question": "1ページに1問"}
+        lines.append(f"ページの分け方を「{names[page_mode(old)]}」から「{names[page_mode(new)]}」に変更")
+    before = {p.get("key"): p for p in old.get("pages") or []}
+    after = {p.get("key"): p for p in new.get("pages") or []}
+    for key, page in after.items():
+        if key not in before:
+            kind = "終了ページ" if page.get("exit_message") else "ページ"
+            lines.append(f"{kind}「{_page_name(page)}」を追加")
+    for key, page in before.items():
+        if key not in after:
+            lines.append(f"ページ「{_page_name(page)}」を削除")
+    for key, page in after.items():
+        previous = before.get(key)
+        if previous is None:
+            continue
+        name = _page_name(page)
+        if previous.get("title", "") != page.get("title", ""):
+            lines.append(f"ページ名を「{_page_name(previous)}」から「{name}」に変更")
+        if previous.get("show_if", []) != page.get("show_if", []):
+            lines.append(f"ページ「{name}」を表示する条件を変更")
+        if previous.get("skip_to", []) != page.get("skip_to", []):
+            lines.append(f"ページ「{name}」のあとの移動先を変更")
+        if previous.get("exit_message", "") != page.get("exit_message", ""):
+            lines.append(f"終了ページ「{name}」の文を変更")
+        moved_in = [k for k in page.get("fields", []) if k not in previous.get("fields", [])]
+        if moved_in and before:
+            lines.append(f"ページ「{name}」に入る項目を変更")
+    if [p.get("key") for p in old.get("pages") or [] if p.get("key") in after] != [
+        p.get("key") for p in new.get("pages") or [] if p.get("key") in before
+    ]:
+        lines.append("ページの順序を変更")
+    return lines
 
 
 def describe_changes(old: dict | None, new: dict | None) -> list[str]:
@@ -174,6 +375,7 @@ def describe_changes(old: dict | None, new: dict | None) -> list[str]:
     kept_new = [k for k in new_fields if k in old_fields]
     if kept_old != kept_new:
         lines.append("項目の順序を変更")
+    lines.extend(_page_changes(old or {}, new or {}))
     if (old or {}).get("email_field") != (new or {}).get("email_field"):
         target = new_fields.get((new or {}).get("email_field"))
         lines.append(

@@ -5,6 +5,7 @@ A field form turns what staff typed into a field definition and checks it with t
 every message lands next to the input it is about, in Japanese.
 """
 
+import re
 import unicodedata
 
 from django import forms
@@ -13,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError
 
 from madoguchi.lib import japanese as ja
+from madoguchi.procedures.builder import KEY_RE
 from madoguchi.procedures.formspec import (
     CHOICE_TYPES,
+    CONDITION_OP_LABELS,
     FIELD_TYPE_LABELS,
     FILE_TYPES,
     MAX_FILE_MB,
@@ -162,11 +165,23 @@ class FieldForm(forms.Form):
         "furigana": ["script", "max_length"],
         "file": ["allowed_types", "max_size_mb"],
         "heading": ["text", "text_en"],
+        "group": ["item_label", "item_label_en", "min_items", "max_items"],
     }
+    CONDITION_ROWS = 3
+    SUB_ROWS = 8
+    SUB_TYPES = [
+        "name", "furigana", "date", "short_text", "long_text", "number", "phone", "email", "address",
+        "single_choice", "multiple_choice", "dropdown", "consent",
+    ]  # fmt: skip
 
-    def __init__(self, *args, field_type: str, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, field_type: str, schema: dict | None = None, key: str | None = None, **kwargs):
+        """`schema`: the draft the field belongs to (for the fields a condition may name and the pages);
+        `key`: the field being edited, or None for a new one (placed at the end)."""
+        initial = kwargs.pop("initial", None) or {}
+        super().__init__(*args, initial=initial, **kwargs)
         self.field_type = field_type
+        self.schema = schema or {"fields": []}
+        self.key = key
         extra = {
             "max_length": forms.IntegerField(
                 label=_("最大文字数"), min_value=1, max_value=10000, required=False
@@ -216,8 +231,24 @@ class FieldForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 3}),
             ),
         }
+        extra.update(
+            {
+                "item_label": forms.CharField(
+                    label=_("1件の呼び名（例：世帯員、参加者）"), max_length=40, required=False
+                ),
+                "item_label_en": forms.CharField(
+                    label=_("1件の呼び名（英語）"), max_length=40, required=False
+                ),
+                "min_items": forms.IntegerField(label=_("最少の件数"), min_value=0, max_value=50, initial=1),
+                "max_items": forms.IntegerField(label=_("最多の件数"), min_value=1, max_value=50, initial=10),
+            }
+        )
         for name in self.TYPE_FIELDS.get(field_type, []):
             self.fields[name] = extra[name]
+        self._add_condition_rows(initial)
+        self._add_page_choice(initial)
+        if field_type == "group":
+            self._add_sub_rows(initial)
         if field_type == "heading":
             self.fields["label"].label = _("見出し")
             del self.fields["required"]
@@ -230,9 +261,161 @@ class FieldForm(forms.Form):
     def type_label(self) -> str:
         return FIELD_TYPE_LABELS[self.field_type]
 
+    # Conditions ("show this question only when…") ----------------------------------------------------
+
+    def condition_targets(self) -> list[dict]:
+        """The fields a condition of this one may name: those before it that hold a simple answer."""
+        order = [k for p in self.schema.get("pages") or [] for k in p.get("fields", [])] or [
+            f.get("key") for f in self.schema.get("fields", [])
+        ]
+        by_key = {f.get("key"): f for f in self.schema.get("fields", [])}
+        before = order[: order.index(self.key)] if self.key in order else order
+        return [
+            by_key[k]
+            for k in before
+            if k in by_key and by_key[k].get("type") not in ("heading", "file", "group")
+        ]
+
+    def _add_condition_rows(self, initial: dict) -> None:
+        targets = self.condition_targets()
+        choices = [("", _("（選ばない）"))] + [(f["key"], f.get("label", f["key"])) for f in targets]
+        existing = initial.get("show_if") or []
+        for i in range(self.CONDITION_ROWS):
+            condition = existing[i] if i < len(existing) else {}
+            value = condition.get("value")
+            self.fields[f"cond_field_{i}"] = forms.ChoiceField(
+                label=_("条件%(n)s：項目") % {"n": i + 1},
+                choices=choices,
+                required=False,
+                initial=condition.get("field", ""),
+            )
+            self.fields[f"cond_op_{i}"] = forms.ChoiceField(
+                label=_("条件%(n)s：答えが") % {"n": i + 1},
+                choices=list(CONDITION_OP_LABELS.items()),
+                required=False,
+                initial=condition.get("op", "equals"),
+            )
+            self.fields[f"cond_value_{i}"] = forms.CharField(
+                label=_("条件%(n)s：値") % {"n": i + 1},
+                max_length=2000,
+                required=False,
+                initial="、".join(value) if isinstance(value, list) else (value or ""),
+                help_text=_("「次のどれか」は、値を「、」で区切ります。") if i == 0 else "",
+            )
+
+    def condition_rows(self) -> list[tuple]:
+        return [
+            (self[f"cond_field_{i}"], self[f"cond_op_{i}"], self[f"cond_value_{i}"])
+            for i in range(self.CONDITION_ROWS)
+        ]
+
+    def _conditions(self) -> list[dict]:
+        conditions = []
+        for i in range(self.CONDITION_ROWS):
+            target = self.cleaned_data.get(f"cond_field_{i}")
+            if not target:
+                continue
+            op = self.cleaned_data.get(f"cond_op_{i}") or "equals"
+            text = (self.cleaned_data.get(f"cond_value_{i}") or "").strip()
+            condition = {"field": target, "op": op}
+            if op == "one_of":
+                condition["value"] = [v.strip() for v in re.split(r"[、,，\n]", text) if v.strip()]
+            elif op not in ("empty", "not_empty"):
+                condition["value"] = text
+            conditions.append(condition)
+        return conditions
+
+    # The page the field is on ---------------------------------------------------------------------------
+
+    def _add_page_choice(self, initial: dict) -> None:
+        pages = [p for p in self.schema.get("pages") or [] if not p.get("exit_message")]
+        if not pages:
+            return
+        current = next((p["key"] for p in pages if self.key in p.get("fields", [])), pages[-1]["key"])
+        self.fields["page"] = forms.ChoiceField(
+            label=_("この項目を置くページ"),
+            choices=[
+                (p["key"], p.get("title") or _("%(n)sページ目") % {"n": i + 1}) for i, p in enumerate(pages)
+            ],
+            initial=initial.get("page", current),
+        )
+
+    # A repeating group's own fields -------------------------------------------------------------------
+
+    def _add_sub_rows(self, initial: dict) -> None:
+        existing = initial.get("fields") or []
+        types = [(t, FIELD_TYPE_LABELS[t]) for t in self.SUB_TYPES]
+        for i in range(self.SUB_ROWS):
+            sub = existing[i] if i < len(existing) else {}
+            self.fields[f"sub_key_{i}"] = forms.CharField(
+                required=False, widget=forms.HiddenInput, initial=sub.get("key", "")
+            )
+            self.fields[f"sub_label_{i}"] = forms.CharField(
+                label=_("%(n)s番目の項目名") % {"n": i + 1},
+                max_length=200,
+                required=False,
+                initial=sub.get("label", ""),
+            )
+            self.fields[f"sub_type_{i}"] = forms.ChoiceField(
+                label=_("%(n)s番目の種類") % {"n": i + 1},
+                choices=types,
+                required=False,
+                initial=sub.get("type", "short_text"),
+            )
+            self.fields[f"sub_required_{i}"] = forms.BooleanField(
+                label=_("%(n)s番目を必須にする") % {"n": i + 1},
+                required=False,
+                initial=sub.get("required", False),
+            )
+            self.fields[f"sub_options_{i}"] = forms.CharField(
+                label=_("%(n)s番目の選択肢（選ぶ種類のとき、「、」で区切る）") % {"n": i + 1},
+                max_length=2000,
+                required=False,
+                initial="、".join(sub.get("options", [])),
+            )
+
+    def sub_rows(self) -> list[tuple]:
+        if self.field_type != "group":
+            return []
+        return [
+            (
+                self[f"sub_key_{i}"],
+                self[f"sub_label_{i}"],
+                self[f"sub_type_{i}"],
+                self[f"sub_required_{i}"],
+                self[f"sub_options_{i}"],
+            )
+            for i in range(self.SUB_ROWS)
+        ]
+
+    def _sub_fields(self) -> list[dict]:
+        subs, taken = [], set()
+        for i in range(self.SUB_ROWS):
+            label = (self.cleaned_data.get(f"sub_label_{i}") or "").strip()
+            if not label:
+                continue
+            kind = self.cleaned_data.get(f"sub_type_{i}") or "short_text"
+            key = self.cleaned_data.get(f"sub_key_{i}") or ""
+            if not KEY_RE.fullmatch(key) or key in taken:
+                key = next(f"s{n}" for n in range(1, 100) if f"s{n}" not in taken)
+            taken.add(key)
+            sub = {"key": key, "type": kind, "label": label}
+            if self.cleaned_data.get(f"sub_required_{i}"):
+                sub["required"] = True
+            if kind in CHOICE_TYPES:
+                options = self.cleaned_data.get(f"sub_options_{i}") or ""
+                sub["options"] = [o.strip() for o in re.split(r"[、,，\n]", options) if o.strip()]
+            subs.append(sub)
+        return subs
+
+    def basic_fields(self) -> list:
+        prefixes = ("cond_", "sub_")
+        return [bf for bf in self if not bf.name.startswith(prefixes) and bf.name != "page"]
+
     @staticmethod
     def initial_from(definition: dict) -> dict:
-        """The form's initial values from a stored field definition."""
+        """The form's initial values from a stored field definition (conditions and a group's fields are
+        spread over their rows by the form itself)."""
         initial = dict(definition)
         for name in ("options", "options_en"):
             if name in initial:
@@ -253,9 +436,15 @@ class FieldForm(forms.Form):
         for name in ("min_date", "max_date"):
             if name in data:
                 data[name] = data[name].isoformat()
+        data = {k: v for k, v in data.items() if not k.startswith(("cond_", "sub_")) and k != "page"}
         definition = {"key": key, "type": self.field_type, **data}
         if definition.get("required") is False:
             del definition["required"]
+        conditions = self._conditions()
+        if conditions:
+            definition["show_if"] = conditions
+        if self.field_type == "group":
+            definition["fields"] = self._sub_fields()
         try:
             spec = FieldSpec.model_validate(definition)
         except ValidationError as exc:
@@ -264,6 +453,18 @@ class FieldForm(forms.Form):
                 self.add_error(attribute if attribute in self.fields else None, japanese_message(error))
             return None
         return spec.model_dump(mode="json", exclude_defaults=True) | {"key": key, "type": self.field_type}
+
+    def chosen_page(self) -> str | None:
+        return self.cleaned_data.get("page") if "page" in self.fields else None
+
+    def place_rule_problems(self, problems) -> bool:
+        """Put the form's rule problems about this field next to its conditions; True if there were any."""
+        found = False
+        for problem in problems:
+            if problem.attribute == "show_if":
+                self.add_error("cond_field_0", problem.detail or problem.message)
+                found = True
+        return found
 
     def clean(self):
         data = super().clean()
@@ -300,3 +501,134 @@ class ImportForm(forms.Form):
 def clean_text(value: str) -> str:
     """A search box's text, folded for the template library's search column."""
     return ja.search_fold(value.strip())[:100]
+
+
+class PageForm(forms.Form):
+    """A page's title, when it is shown, where to go after it, and (for an exit page) its message."""
+
+    title = forms.CharField(label=_("ページ名"), max_length=200, required=False)
+    title_en = forms.CharField(label=_("ページ名（英語）"), max_length=200, required=False)
+    CONDITION_ROWS = 2
+    SKIP_ROWS = 3
+
+    def __init__(self, *args, schema: dict, key: str, **kwargs):
+        initial = kwargs.pop("initial", None) or {}
+        super().__init__(*args, initial=initial, **kwargs)
+        self.schema, self.key = schema, key
+        pages = schema.get("pages") or []
+        index = next(i for i, p in enumerate(pages) if p.get("key") == key)
+        page = pages[index]
+        self.is_exit = bool(page.get("exit_message"))
+        by_key = {f.get("key"): f for f in schema.get("fields", [])}
+
+        def simple(keys):
+            return [
+                (k, by_key[k].get("label", k))
+                for k in keys
+                if k in by_key and by_key[k].get("type") not in ("heading", "file", "group")
+            ]
+
+        earlier = simple([k for p in pages[:index] for k in p.get("fields", [])])
+        upto_here = earlier + simple(page.get("fields", []))
+        later_pages = [
+            (p["key"], p.get("title") or _("%(n)sページ目") % {"n": i + 1})
+            for i, p in enumerate(pages)
+            if i > index
+        ]
+        if self.is_exit:
+            self.fields["exit_message"] = forms.CharField(
+                label=_("終了ページに表示する文"),
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 4}),
+                help_text=_("申請できない理由と、代わりの連絡先などを書きます。"),
+            )
+            self.fields["exit_message_en"] = forms.CharField(
+                label=_("終了ページの文（英語）"),
+                max_length=2000,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+        self.condition_rows = self._rows("cond", earlier, page.get("show_if") or [], self.CONDITION_ROWS)
+        self.skip_rows = []
+        if not self.is_exit and later_pages:
+            skips = page.get("skip_to") or []
+            whens = [(s.get("when") or [{}])[0] for s in skips]
+            rows = self._rows("skip", upto_here, whens, self.SKIP_ROWS, allow_always=True)
+            for i, row in enumerate(rows):
+                name = f"skip_goto_{i}"
+                self.fields[name] = forms.ChoiceField(
+                    label=_("移動%(n)s：移動先のページ") % {"n": i + 1},
+                    choices=[("", _("（選ばない）")), *later_pages],
+                    required=False,
+                    initial=skips[i].get("goto", "") if i < len(skips) else "",
+                )
+                self.skip_rows.append((*row, self[name]))
+        _guard_text_inputs(self)
+        for field in self.fields.values():
+            if not isinstance(field.widget, forms.CheckboxInput):
+                field.widget.attrs.setdefault("class", "input")
+
+    def _rows(
+        self, prefix: str, targets, existing: list, count: int, allow_always: bool = False
+    ) -> list[tuple]:
+        if not targets and not allow_always:
+            return []
+        first = _("（いつでも）") if allow_always else _("（選ばない）")
+        rows = []
+        for i in range(count):
+            condition = existing[i] if i < len(existing) else {}
+            value = condition.get("value")
+            names = (f"{prefix}_field_{i}", f"{prefix}_op_{i}", f"{prefix}_value_{i}")
+            label = _("移動%(n)s：条件の項目") if prefix == "skip" else _("条件%(n)s：項目")
+            self.fields[names[0]] = forms.ChoiceField(
+                label=label % {"n": i + 1},
+                choices=[("", first), *targets],
+                required=False,
+                initial=condition.get("field", ""),
+            )
+            self.fields[names[1]] = forms.ChoiceField(
+                label=_("答えが"),
+                choices=list(CONDITION_OP_LABELS.items()),
+                required=False,
+                initial=condition.get("op", "equals"),
+            )
+            self.fields[names[2]] = forms.CharField(
+                label=_("値"), max_length=2000, required=False,
+                initial="、".join(value) if isinstance(value, list) else (value or ""),
+            )  # fmt: skip
+            rows.append(tuple(self[n] for n in names))
+        return rows
+
+    def _condition(self, prefix: str, i: int) -> dict | None:
+        target = self.cleaned_data.get(f"{prefix}_field_{i}")
+        if not target:
+            return None
+        op = self.cleaned_data.get(f"{prefix}_op_{i}") or "equals"
+        text = (self.cleaned_data.get(f"{prefix}_value_{i}") or "").strip()
+        condition = {"field": target, "op": op}
+        if op == "one_of":
+            condition["value"] = [v.strip() for v in re.split(r"[、,，\n]", text) if v.strip()]
+        elif op not in ("empty", "not_empty"):
+            condition["value"] = text
+        return condition
+
+    def values(self) -> dict:
+        values = {
+            "title": self.cleaned_data.get("title", ""),
+            "title_en": self.cleaned_data.get("title_en", ""),
+        }
+        values["show_if"] = [c for i in range(len(self.condition_rows)) if (c := self._condition("cond", i))]
+        skips = []
+        for i in range(len(self.skip_rows)):
+            goto = self.cleaned_data.get(f"skip_goto_{i}")
+            if goto:
+                condition = self._condition("skip", i)
+                skips.append({"when": [condition] if condition else [], "goto": goto})
+        values["skip_to"] = skips
+        if self.is_exit:
+            values["exit_message"] = self.cleaned_data.get("exit_message", "")
+            values["exit_message_en"] = self.cleaned_data.get("exit_message_en", "")
+        return values
+
+    def basic_fields(self) -> list:
+        return [self[n] for n in ("title", "title_en", "exit_message", "exit_message_en") if n in self.fields]

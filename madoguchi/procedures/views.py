@@ -74,6 +74,22 @@ def _render_builder(request, procedure: Procedure, *, status: int = 200, extra_p
     ]
     current = procedure.current_version
     changes = builder.describe_changes(current.schema if current else None, schema)
+    by_key = {f["definition"].get("key"): f for f in fields}
+    page_groups, placed = [], set()
+    for number, page in enumerate(schema.get("pages") or [], start=1):
+        members = [by_key[k] for k in page.get("fields", []) if k in by_key]
+        placed.update(page.get("fields", []))
+        page_groups.append(
+            {
+                "page": page,
+                "number": number,
+                "fields": members,
+                "first": number == 1,
+                "last": number == len(schema["pages"]),
+                "skips": len(page.get("skip_to") or []),
+            }
+        )
+    unplaced = [f for f in fields if f["definition"].get("key") not in placed] if page_groups else []
     return render(
         request,
         "staff/builder/builder.html",
@@ -81,6 +97,9 @@ def _render_builder(request, procedure: Procedure, *, status: int = 200, extra_p
             "procedure": procedure,
             "organization": procedure.organization,
             "fields": fields,
+            "page_groups": page_groups,
+            "unplaced": unplaced,
+            "page_mode": builder.page_mode(schema),
             "general_problems": [*extra_problems, *general],
             "field_types": [(t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPE_ORDER],
             "email_fields": [f for f in builder.fields_of(schema) if f.get("type") == "email"],
@@ -181,17 +200,20 @@ def field_new(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if len(builder.fields_of(services.draft_of(procedure))) >= 200:
         messages.error(request, gettext("項目は200個までです。"))
         return redirect(_builder_url(procedure))
-    form = forms.FieldForm(request.POST or None, field_type=field_type)
+    schema = services.draft_of(procedure)
+    form = forms.FieldForm(request.POST or None, field_type=field_type, schema=schema)
     if request.method == "POST" and "label" in request.POST:
-        schema = services.draft_of(procedure)
         key = builder.new_key(schema, field_type)
         definition = form.field_definition(key)
+        new_schema = None
         if definition is not None:
             after = request.POST.get("after") or None
             try:
                 new_schema = builder.add_field(schema, definition, after=after)
             except builder.DraftError:
                 new_schema = builder.add_field(schema, definition)
+            new_schema = _placed(new_schema, key, form)
+        if new_schema is not None and not _rule_problems(form, new_schema, key):
             if _save(request, procedure, new_schema, f"項目「{definition['label']}」を追加"):
                 messages.success(
                     request, gettext("項目「%(label)s」を追加しました。") % {"label": definition["label"]}
@@ -213,20 +235,45 @@ def field_edit(request: HttpRequest, procedure_id: int, key: str) -> HttpRespons
         return redirect(_builder_url(procedure))
     field_type = definition.get("type", "")
     if request.method == "POST":
-        form = forms.FieldForm(request.POST, field_type=field_type)
+        form = forms.FieldForm(request.POST, field_type=field_type, schema=schema, key=key)
         new = form.field_definition(key)
-        if new is not None:
-            if _save(
-                request, procedure, builder.replace_field(schema, key, new), f"項目「{new['label']}」を変更"
-            ):
+        new_schema = _placed(builder.replace_field(schema, key, new), key, form) if new is not None else None
+        if new_schema is not None and not _rule_problems(form, new_schema, key):
+            if _save(request, procedure, new_schema, f"項目「{new['label']}」を変更"):
                 messages.success(
                     request, gettext("項目「%(label)s」を保存しました。") % {"label": new["label"]}
                 )
                 return redirect(_builder_url(procedure, f"field-{key}"))
             return _field_page(request, procedure, form, key=key, status=409, conflict=True)
         return _field_page(request, procedure, form, key=key, status=400)
-    form = forms.FieldForm(initial=forms.FieldForm.initial_from(definition), field_type=field_type)
+    form = forms.FieldForm(
+        initial=forms.FieldForm.initial_from(definition), field_type=field_type, schema=schema, key=key
+    )
     return _field_page(request, procedure, form, key=key)
+
+
+def _placed(schema: dict, key: str, form) -> dict:
+    """The field moved to the page chosen on its form, if the form has pages."""
+    page = form.chosen_page()
+    if page and builder.page_of(schema, key) != page:
+        try:
+            return builder.set_field_page(schema, key, page)
+        except builder.DraftError as exc:
+            form.add_error("page", str(exc))
+    return schema
+
+
+def _rule_problems(form, schema: dict, key: str) -> bool:
+    """Refuse a field whose conditions cannot work (a deleted or later field, a value not among the
+    options…), with the message at its conditions. Problems elsewhere in the draft are for publishing."""
+    if form.errors:
+        return True
+    try:
+        parse_form_spec(schema)
+    except FormSpecError as exc:
+        index = next(i for i, f in enumerate(builder.fields_of(schema)) if f.get("key") == key)
+        return form.place_rule_problems([p for p in exc.problems if p.field_index == index])
+    return False
 
 
 @login_required
@@ -629,3 +676,102 @@ def update_review(request: HttpRequest, procedure_id: int) -> HttpResponse:
             "changes": builder.describe_changes(mine, offer.schema),
         },
     )
+
+
+# Pages -------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def pages(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    """Choose how the form is split into pages, or add a page (or an exit page) at the end."""
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
+    schema = services.draft_of(procedure)
+    action = request.POST.get("action", "")
+    try:
+        if action == "mode":
+            mode = request.POST.get("mode", "")
+            schema, change = builder.set_page_mode(schema, mode), "ページの分け方を変更"
+            anchor = "pages"
+        elif action in ("add", "add_exit"):
+            exit_message = (
+                gettext("この手続は、お答えの内容では申請できません。") if action == "add_exit" else ""
+            )
+            schema, key = builder.add_page(schema, exit_message=exit_message)
+            change = "終了ページを追加" if exit_message else "ページを追加"
+            anchor = f"page-{key}"
+        else:
+            raise Http404
+    except builder.DraftError as exc:
+        messages.error(request, str(exc))
+        return redirect(_builder_url(procedure, "pages"))
+    if _save(request, procedure, schema, change):
+        messages.success(request, gettext("%(change)sしました。") % {"change": change})
+    return redirect(_builder_url(procedure, anchor))
+
+
+@login_required
+def page_edit(request: HttpRequest, procedure_id: int, page_key: str) -> HttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
+    schema = services.draft_of(procedure)
+    try:
+        _, page = builder.find_page(schema, page_key)
+    except builder.DraftError as exc:
+        messages.error(request, str(exc))
+        return redirect(_builder_url(procedure, "pages"))
+    form = forms.PageForm(request.POST or None, schema=schema, key=page_key, initial=page)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            new_schema = builder.update_page(schema, page_key, form.values())
+            problems = []
+            try:
+                parse_form_spec(new_schema)
+            except FormSpecError as exc:
+                name = page.get("title") or page_key
+                problems = [p.message for p in exc.problems if p.field_index is None and name in p.message]
+                problems += [p.message for p in exc.problems if "終了ページに着く" in p.message]
+            for message in problems:
+                form.add_error(None, message)
+            if not problems:
+                if _save(request, procedure, new_schema, f"ページ「{page.get('title') or page_key}」を変更"):
+                    messages.success(request, gettext("ページの設定を保存しました。"))
+                    return redirect(_builder_url(procedure, f"page-{page_key}"))
+                status = 409
+    return render(
+        request,
+        "staff/builder/page.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "form": form,
+            "page_key": page_key,
+            "revision": request.POST.get("revision") or procedure.draft_revision,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def page_action(request: HttpRequest, procedure_id: int, page_key: str, action: str) -> HttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
+    schema = services.draft_of(procedure)
+    try:
+        _, page = builder.find_page(schema, page_key)
+        name = page.get("title") or page_key
+        if action == "up":
+            schema, change = builder.move_page(schema, page_key, -1), f"ページ「{name}」を上へ移動"
+        elif action == "down":
+            schema, change = builder.move_page(schema, page_key, 1), f"ページ「{name}」を下へ移動"
+        elif action == "delete":
+            schema, change = builder.delete_page(schema, page_key), f"ページ「{name}」を削除"
+        else:
+            raise Http404
+    except builder.DraftError as exc:
+        messages.error(request, str(exc))
+        return redirect(_builder_url(procedure, "pages"))
+    if _save(request, procedure, schema, change):
+        messages.success(request, gettext("%(change)sしました。") % {"change": change})
+    return redirect(_builder_url(procedure, "pages"))
