@@ -233,3 +233,30 @@ def test_the_version_history_names_rule_and_page_changes(client, procedure):
     page = client.get(url(procedure)).content.decode()
     assert "ページの分け方を「1ページ」から「ページに分ける」に変更" in page
     assert "ページ「page2」を追加" in page and "項目「下の子の名前」（短い文章）を追加" in page
+
+
+def test_the_preview_goes_page_by_page_as_a_resident_would_and_stores_nothing(client, procedure):
+    name, children, income = keys(procedure)
+    post(client, procedure, "builder_pages", {"action": "mode", "mode": "pages"})
+    post(client, procedure, "builder_pages", {"action": "add"})
+    post(
+        client,
+        procedure,
+        "builder_field",
+        {"label": "世帯の所得", "required": "on", "page": "page2"},
+        key=income,
+    )
+    preview = url(procedure, "builder_preview")
+    client.get(url(procedure))  # the builder page shows (and so clears) the messages of the edits
+    page = client.get(preview).content.decode()
+    assert "プレビューです" in page and "1 / 2 ページ" in page and "世帯の所得" not in page
+    response = client.post(preview, {"page": "page1", f"{name}__family": "髙橋", f"{name}__given": "﨑子"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "お子さんの人数" in page and "1 / 2 ページ" in page
+    page = client.post(
+        preview, {"page": "page1", f"{name}__family": "髙橋", f"{name}__given": "﨑子", children: "1人"}
+    ).content.decode()
+    assert "2 / 2 ページ" in page and "世帯の所得" in page
+    page = client.post(preview, {"page": "page2", income: "100"}).content.decode()
+    assert "入力内容に問題はありません" in page
+    assert not Submission.objects.exists()

@@ -399,10 +399,52 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
             "staff/builder/preview_unavailable.html",
             {"procedure": procedure, "problems": exc.messages},
         )
-    raw, errors, checked = {}, {}, False
+    from madoguchi.procedures import rules
+    from madoguchi.submissions.resident_views import change_group_items
+
+    key = f"builder-preview:{procedure.pk}"
+    state = request.session.get(key) or {}
+    if state.get("revision") != procedure.draft_revision:
+        state = {}  # the draft changed: start the preview afresh
+    raw, values = state.get("raw", {}), state.get("values", {})
+    errors, checked = {}, False
+    page_key = request.GET.get("page") or state.get("page")
     if request.method == "POST":
-        result = intake.parse(spec, request.POST, request.FILES)
-        raw, errors, checked = result.raw, result.errors, True
+        pages = rules.pages_of(spec)
+        paged = len(pages) > 1
+        page = next((p for p in pages if p.key == request.POST.get("page")), pages[0])
+        page_keys = set(page.fields) if paged else None
+        result = intake.parse(
+            spec, request.POST, request.FILES, page_keys=page_keys, known=values if paged else {}
+        )
+        raw = {**raw, **result.raw} if paged else result.raw
+        values = {**{k: v for k, v in values.items() if k not in page.fields}, **result.values}
+        page_key = page.key
+        flow = rules.evaluate(spec, values)
+        keys = [p.key for p in flow.pages]
+        if change_group_items(spec, page, raw, request.POST):
+            pass
+        elif "go_back" in request.POST:
+            position = keys.index(page.key) if page.key in keys else 0
+            page_key = keys[max(position - 1, 0)] if keys else page.key
+        elif result.errors:
+            errors = result.errors
+        elif paged and page.key in keys[:-1] and request.POST.get("return_to") != "confirm":
+            page_key = keys[keys.index(page.key) + 1]
+        elif flow.exit is not None:
+            page_key = flow.exit.key
+        else:
+            whole = intake.parse(spec, _posted(raw), None) if paged else result
+            errors = whole.errors
+            first = next((p for p in whole.flow.pages if set(p.fields) & set(errors)), None)
+            page_key = first.key if first else page_key
+            checked = not errors
+        request.session[key] = {
+            "revision": procedure.draft_revision,
+            "raw": raw,
+            "values": values,
+            "page": page_key,
+        }
     response = render_form_preview(
         request,
         procedure,
@@ -411,6 +453,8 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
         errors,
         form_action=reverse("staff:builder_preview", kwargs={"procedure_id": procedure.pk}),
         checked=checked,
+        values=values,
+        page_key=page_key,
     )
     # Shown inside the builder page (same origin) at phone width.
     response["Content-Security-Policy"] = (
@@ -418,6 +462,12 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
         "form-action 'self'; frame-ancestors 'self'"
     )
     return response
+
+
+def _posted(raw: dict):
+    from madoguchi.submissions.resident_views import _as_post
+
+    return _as_post(raw)
 
 
 @login_required

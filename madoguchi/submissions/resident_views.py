@@ -487,7 +487,7 @@ def _render_form(
     answers of earlier pages are decided here; a field whose condition depends on the same page is sent
     with its condition, which the page's script applies and the text under it explains."""
     all_pages = rules.pages_of(spec)
-    paged = len(all_pages) > 1 and correction is None and preview is None
+    paged = len(all_pages) > 1 and correction is None
     values = values or {}
     page = None
     path: list = []
@@ -567,13 +567,28 @@ def _render_form(
 
 
 def render_form_preview(
-    request, procedure, spec, raw, errors, *, form_action: str, checked: bool
+    request, procedure, spec, raw, errors, *, form_action: str, checked: bool, values=None, page_key=None
 ) -> HttpResponse:
-    """The resident's form page for a form not yet published (the builder's preview): the same template and
-    the same checks, with a banner saying nothing is sent. `checked`: the answers were just checked."""
+    """The resident's form page for a form not yet published (the builder's preview): the same template,
+    pages and checks, with a banner saying nothing is sent. `checked`: every page was just checked."""
     return _render_form(
-        request, procedure, spec, raw, errors, {}, form_action=form_action, preview={"checked": checked}
+        request,
+        procedure,
+        spec,
+        raw,
+        errors,
+        {},
+        status=400 if errors else 200,
+        form_action=form_action,
+        preview={"checked": checked},
+        values=values,
+        page_key=page_key,
     )
+
+
+def change_group_items(spec, page, raw: dict, data) -> str | None:
+    """「追加する」 or 「削除」 of a repeating group, for the builder's preview too."""
+    return _change_group_items(spec, page, raw, data)
 
 
 def _confirmed_payload(procedure: Procedure, saved: dict) -> str:
