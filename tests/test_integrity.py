@@ -20,6 +20,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from madoguchi.accounts.models import Membership, Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
 from madoguchi.lib import integrity
@@ -153,6 +154,11 @@ WRITES = {
     "StatusCount.procedure": lambda w, mine, theirs: StatusCount.objects.create(
         organization=mine, procedure=w.procedure[theirs], status=_unique(), count=1
     ),
+    "Membership.departments": lambda w, mine, theirs: _membership(mine).departments.add(w.department[theirs]),
+    "Membership.departments (changed)": lambda w, mine, theirs: _change(
+        Membership.departments.through.objects.get(membership=_membership(mine, w.department[mine])),
+        department=w.department[theirs],
+    ),
     "AuditLog (a submission)": lambda w, mine, theirs: _audit(mine, w.submission[theirs]),
     "AuditLog (a procedure)": lambda w, mine, theirs: _audit(mine, w.procedure[theirs]),
     "AuditLog (a form version)": lambda w, mine, theirs: _audit(mine, w.version[theirs]),
@@ -164,6 +170,9 @@ MOVES = {
     "Procedure.organization": lambda w, mine, theirs: _change(w.procedure[theirs], organization=mine),
     "FormVersion.organization": lambda w, mine, theirs: _change(w.version[theirs], organization=mine),
     "Submission.organization": lambda w, mine, theirs: _change(w.submission[theirs], organization=mine),
+    "Membership.organization": lambda w, mine, theirs: _change(
+        _membership(theirs, w.department[theirs]), organization=mine
+    ),
 }
 
 
@@ -174,6 +183,13 @@ def _change(row, **values):
         setattr(row, name, value)
     row.save(update_fields=list(values))
     return row
+
+
+def _membership(organization, *departments):
+    user = get_user_model().objects.create_user(f"staff-{_unique()}")
+    membership = Membership.objects.create(user=user, organization=organization, role=Role.PROCESSOR)
+    membership.departments.set(departments)
+    return membership
 
 
 def _submission(organization, *, procedure, version):
@@ -284,7 +300,6 @@ def test_every_reference_between_organization_owned_rows_is_guarded_or_allowed_t
     }
     guarded_otherwise = {
         ("submissions.Submission", "procedure"),  # by form_version's guard (the version's own procedure)
-        ("accounts.Membership", "departments"),  # by the accounts service only, not yet by the database
     }
     owned = {
         model
@@ -522,8 +537,13 @@ def test_admin_does_not_move_a_department_its_procedures_use(client, operator, w
     assert "団体を変更できません" in response.content.decode()
     assert Department.objects.get(pk=department.pk).organization == tottori
 
+    staffed = Department.objects.create(organization=tottori, name="職員のいる課")
+    _membership(tottori, staffed)
+    url = reverse("admin:organizations_department_change", args=[staffed.pk])
+    response = client.post(url, {**data, "name": staffed.name})
+    assert "職員1人の所属になっているため、団体を変更できません" in response.content.decode()
+
     spare = Department.objects.create(organization=tottori, name="予備の課")
-    data["name"] = spare.name
     url = reverse("admin:organizations_department_change", args=[spare.pk])
-    assert client.post(url, data).status_code == 302
+    assert client.post(url, {**data, "name": spare.name}).status_code == 302
     assert Department.objects.get(pk=spare.pk).organization == yonago

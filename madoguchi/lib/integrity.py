@@ -4,7 +4,8 @@ Rows of an organization carry an `organization` foreign key (STYLE.md 4). When o
 another, both must belong to the same organization: a 米子市 procedure given a 鳥取市 所属 showed 鳥取市's
 telephone number on 米子市's pages and e-mails. The database refuses such a write on SQLite and on
 PostgreSQL alike, with BEFORE INSERT/UPDATE triggers built here from REFERENCES and AUDITED (installed by
-the migration procedures/0003); the services check first and say why in Japanese (OtherOrganizationError).
+the migrations procedures/0003 and organizations/0002); the services check first and say why in Japanese
+(OtherOrganizationError).
 
 Guarded: the row, its foreign key → the row it refers to, and what must agree
 -----------------------------------------------------------------------------
@@ -22,13 +23,15 @@ Guarded: the row, its foreign key → the row it refers to, and what must agree
 - submissions.StagedUpload / ExportFile .procedure → Procedure                          the same organization
 - notifications.OutgoingEmail.submission → Submission    the same organization (when set)
 - stats.DailyCount / StatusCount .procedure → Procedure  the same organization
+- accounts.Membership.departments        → Department    the membership's organization (a table of pairs
+                                                         with no organization of its own: a staff member's 所属)
 - audit.AuditLog (object_type, object_id) → an object of a type in AUDITED: the same organization, when the
   entry has one and the object still exists (an entry may name an object deleted since). An organization's
   audit page labels its entries with the objects' titles and 受付番号, so an entry must not name another's.
 
 And from the other side: the organization of a referenced row (and the procedure of a form version) cannot
-change while a guarded row refers to it. Each check is one look-up by primary key; the other side's is one
-by an indexed foreign key, made only when the organization actually changes.
+change while a guarded row refers to it. Each check is one look-up by primary key (two for a table of
+pairs); the other side's is one by an indexed foreign key, made only when the organization changes.
 
 Allowed to cross organizations, not guarded
 -------------------------------------------
@@ -40,8 +43,6 @@ Allowed to cross organizations, not guarded
   FormVersion.created_by, AuditLog.actor, ProcedureTemplate.shared_by): a user belongs to organizations
   through Membership, which may end while the history of what they did stays. The staff views offer as
   assignee only the organization's processors.
-- accounts.Membership.departments (a membership's 所属, of its own organization): checked by the accounts
-  service; not guarded here yet.
 """
 
 # Every name in the SQL built here comes from the models' metadata, never from input.
@@ -72,15 +73,17 @@ def check_same_organization(organization, *rows, message=None) -> None:
 
 @dataclass(frozen=True)
 class Reference:
-    """A foreign key of an organization-owned row, and the pairs (field of the row, field of the row it
-    refers to) that must be equal. "pk" names the primary key."""
+    """A foreign key (or many-to-many field) of an organization-owned row, and the pairs (field of the row,
+    field of the row it refers to) that must be equal. "pk" names the primary key."""
 
     model: str
     field: str
     match: tuple[tuple[str, str], ...] = (("organization", "organization"),)
 
 
-REFERENCES = (
+# Each migration installs the whole set of its time: a trigger is replaced whole, and the trigger of a
+# referenced table lists every table that refers to it. A new reference makes a new set and a migration.
+FIRST = (  # procedures/0003
     Reference("procedures.Procedure", "department"),
     Reference("procedures.Procedure", "current_version", match=(("pk", "procedure"),)),
     Reference("procedures.FormVersion", "procedure"),
@@ -100,6 +103,10 @@ REFERENCES = (
     Reference("stats.DailyCount", "procedure"),
     Reference("stats.StatusCount", "procedure"),
 )
+# organizations/0002: a staff member's 所属 (Membership.departments, a table of pairs with no organization of
+# its own: the membership's organization is compared with the department's).
+WITH_MEMBERSHIP_DEPARTMENTS = (*FIRST, Reference("accounts.Membership", "departments"))
+REFERENCES = WITH_MEMBERSHIP_DEPARTMENTS
 
 # Audit entries name their object by type and id, without a foreign key. For these types the object
 # belongs to the entry's organization.
@@ -126,18 +133,35 @@ def is_audited(obj) -> bool:
 class _Guard:
     name: str
     table: str
+    pk: str
     column: str
     target: str
     target_pk: str
-    pairs: list[tuple[str, str]]  # (column of the row, column of the row it refers to)
+    pairs: list[tuple[str, str]]  # (column of the row, or of its source; column of the row it refers to)
     may_be_null: list[str]  # columns of the row that skip the check when NULL
     watched: list[str]  # columns whose update is checked
+    # A many-to-many table's row compares the row it pairs (source table, its primary key, column naming it).
+    source: tuple[str, str, str] | None = None
 
     @property
     def message(self) -> str:
         # No quote in it: it goes into the SQL as a literal.
-        agree = " and ".join(f"{self.target}.{theirs} = {self.table}.{mine}" for mine, theirs in self.pairs)
+        holder = self.source[0] if self.source else self.table
+        agree = " and ".join(f"{self.target}.{theirs} = {holder}.{mine}" for mine, theirs in self.pairs)
         return f"{REFUSED}: {self.table}.{self.column} must name a row with {agree}"
+
+    def exists(self, q, row: str) -> str:
+        """SQL: the row it refers to exists and agrees (`row` names the row checked: NEW, or an alias)."""
+        tables = f"{q(self.target)} t"
+        conditions = [f"t.{q(self.target_pk)} = {row}.{q(self.column)}"]
+        holder = row
+        if self.source:
+            table, pk, via = self.source
+            tables += f", {q(table)} s"
+            conditions.append(f"s.{q(pk)} = {row}.{q(via)}")
+            holder = "s"
+        conditions += [f"t.{q(theirs)} = {holder}.{q(mine)}" for mine, theirs in self.pairs]
+        return f"SELECT 1 FROM {tables} WHERE {' AND '.join(conditions)}"
 
 
 @dataclass
@@ -159,12 +183,15 @@ def _column(model, name: str) -> str:
     return model._meta.pk.column if name == "pk" else model._meta.get_field(name).column
 
 
-def _guards(apps) -> list[_Guard]:
+def _guards(apps, references) -> list[_Guard]:
     guards = []
-    for reference in REFERENCES:
+    for reference in references:
         model = apps.get_model(reference.model)
         fk = model._meta.get_field(reference.field)
         target = fk.related_model
+        if fk.many_to_many:
+            guards.append(_pairs_guard(model, fk, reference))
+            continue
         pairs = [(_column(model, mine), _column(target, theirs)) for mine, theirs in reference.match]
         nullable = [fk.column] + [
             _column(model, mine)
@@ -176,6 +203,7 @@ def _guards(apps) -> list[_Guard]:
             _Guard(
                 name=f"{PREFIX}{model._meta.db_table}_{fk.column}",
                 table=model._meta.db_table,
+                pk=pk,
                 column=fk.column,
                 target=target._meta.db_table,
                 target_pk=target._meta.pk.column,
@@ -187,14 +215,40 @@ def _guards(apps) -> list[_Guard]:
     return guards
 
 
+def _pairs_guard(model, field, reference) -> _Guard:
+    """The table of a many-to-many field: each pair's two rows agree."""
+    through = field.remote_field.through
+    target = field.related_model
+    column, via = field.m2m_reverse_name(), field.m2m_column_name()
+    return _Guard(
+        name=f"{PREFIX}{through._meta.db_table}_{column}",
+        table=through._meta.db_table,
+        pk=through._meta.pk.column,
+        column=column,
+        target=target._meta.db_table,
+        target_pk=target._meta.pk.column,
+        pairs=[(_column(model, mine), _column(target, theirs)) for mine, theirs in reference.match],
+        may_be_null=[column],
+        watched=[column, via],
+        source=(model._meta.db_table, model._meta.pk.column, via),
+    )
+
+
 def _owners(guards: list[_Guard]) -> list[_Owner]:
     owners: dict[str, _Owner] = {}
+
+    def owner(table, pk, keys, referrer):
+        entry = owners.setdefault(table, _Owner(f"{PREFIX}{table}_owner", table, pk, [], []))
+        entry.keys += [key for key in keys if key not in entry.keys]
+        entry.referrers.append(referrer)
+
     for guard in guards:
-        owner = owners.setdefault(
-            guard.target, _Owner(f"{PREFIX}{guard.target}_owner", guard.target, guard.target_pk, [], [])
+        owner(
+            guard.target, guard.target_pk, [theirs for _, theirs in guard.pairs], (guard.table, guard.column)
         )
-        owner.keys += [theirs for _, theirs in guard.pairs if theirs not in owner.keys]
-        owner.referrers.append((guard.table, guard.column))
+        if guard.source:
+            table, pk, via = guard.source
+            owner(table, pk, [mine for mine, _ in guard.pairs], (guard.table, via))
     return list(owners.values())
 
 
@@ -220,7 +274,7 @@ class _Trigger:
     drop: str
 
 
-def _sqlite_triggers(apps, q) -> list[_Trigger]:
+def _sqlite_triggers(apps, q, references) -> list[_Trigger]:
     """The triggers on SQLite: the check is the trigger's WHEN clause."""
 
     def both(table, name, watched, when, message):
@@ -237,15 +291,11 @@ def _sqlite_triggers(apps, q) -> list[_Trigger]:
         ]
 
     triggers = []
-    guards = _guards(apps)
+    guards = _guards(apps, references)
     for guard in guards:
         when = " AND ".join(
             [f"NEW.{q(c)} IS NOT NULL" for c in guard.may_be_null]
-            + [
-                f"NOT EXISTS (SELECT 1 FROM {q(guard.target)} t WHERE t.{q(guard.target_pk)} = NEW.{q(guard.column)}"
-                + "".join(f" AND t.{q(theirs)} = NEW.{q(mine)}" for mine, theirs in guard.pairs)
-                + ")"
-            ]
+            + [f"NOT EXISTS ({guard.exists(q, 'NEW')})"]
         )
         triggers += both(guard.table, guard.name, guard.watched, when, guard.message)
     for owner in _owners(guards):
@@ -293,7 +343,7 @@ def _function(name: str, body: str, declare: str = "") -> str:
     )
 
 
-def _postgresql_triggers(apps, q) -> tuple[list[str], list[_Trigger], list[str]]:
+def _postgresql_triggers(apps, q, references) -> tuple[list[str], list[_Trigger], list[str]]:
     """(functions, triggers, statements dropping the functions) on PostgreSQL. Each function is PL/pgSQL
     with a static query, planned once per connection."""
     functions, triggers = [], []
@@ -311,12 +361,9 @@ def _postgresql_triggers(apps, q) -> tuple[list[str], list[_Trigger], list[str]]
             )
         )
 
-    guards = _guards(apps)
+    guards = _guards(apps, references)
     for guard in guards:
-        refers = (
-            f"SELECT 1 FROM {q(guard.target)} t WHERE t.{q(guard.target_pk)} = NEW.{q(guard.column)}"
-            + "".join(f" AND t.{q(theirs)} = NEW.{q(mine)}" for mine, theirs in guard.pairs)
-        )
+        refers = guard.exists(q, "NEW")
         present = " AND ".join(f"NEW.{q(c)} IS NOT NULL" for c in guard.may_be_null)
         add(
             guard.table,
@@ -368,8 +415,17 @@ def _by_table(triggers: list[_Trigger]) -> dict[str, list[_Trigger]]:
     return tables
 
 
-def install(schema_editor, apps=global_apps) -> None:
-    """Create (or replace) every guard, then check the rows already stored.
+def _triggers(connection, apps, references) -> list[_Trigger]:
+    q = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        return _postgresql_triggers(apps, q, references)[1]
+    if connection.vendor == "sqlite":
+        return _sqlite_triggers(apps, q, references)
+    raise NotImplementedError(f"no organization guards for {connection.vendor}")
+
+
+def install(schema_editor, apps=global_apps, references=REFERENCES) -> None:
+    """Create (or replace) the guards of `references` and AUDITED, then check the rows already stored.
 
     On PostgreSQL each table's triggers are created in a transaction of their own, waiting at most 3 s at
     a time for the table's lock: the migration never holds two tables' locks at once (no deadlock with a
@@ -379,32 +435,30 @@ def install(schema_editor, apps=global_apps) -> None:
     """
     connection, q = schema_editor.connection, schema_editor.quote_name
     if connection.vendor == "postgresql":
-        functions, triggers, _ = _postgresql_triggers(apps, q)
+        functions, triggers, _ = _postgresql_triggers(apps, q, references)
         with transaction.atomic(using=connection.alias):
             for sql in functions:
                 schema_editor.execute(sql, None)
         for table_triggers in _by_table(triggers).values():
             _locking_briefly(schema_editor, [t.create for t in table_triggers])
-    elif connection.vendor == "sqlite":
+    else:
         with transaction.atomic(using=connection.alias):
-            for trigger in _sqlite_triggers(apps, q):
+            for trigger in _triggers(connection, apps, references):
                 schema_editor.execute(trigger.drop, None)
                 schema_editor.execute(trigger.create, None)
-    else:
-        raise NotImplementedError(f"no organization guards for {connection.vendor}")
-    found = violations(connection, apps)
+    found = violations(connection, apps, references)
     if found:
-        uninstall(schema_editor, apps)
+        uninstall(schema_editor, apps, references)
         raise RuntimeError(
             "Rows refer to rows of another organization; correct them (e.g. a procedure's 担当所属 in "
             "/admin/) and migrate again:\n" + "\n".join(found)
         )
 
 
-def uninstall(schema_editor, apps=global_apps) -> None:
+def uninstall(schema_editor, apps=global_apps, references=REFERENCES) -> None:
     connection, q = schema_editor.connection, schema_editor.quote_name
     if connection.vendor == "postgresql":
-        _, triggers, drops = _postgresql_triggers(apps, q)
+        _, triggers, drops = _postgresql_triggers(apps, q, references)
         for table_triggers in _by_table(triggers).values():
             _locking_briefly(schema_editor, [t.drop for t in table_triggers])
         with transaction.atomic(using=connection.alias):
@@ -412,8 +466,28 @@ def uninstall(schema_editor, apps=global_apps) -> None:
                 schema_editor.execute(sql, None)
     else:
         with transaction.atomic(using=connection.alias):
-            for trigger in _sqlite_triggers(apps, q):
+            for trigger in _triggers(connection, apps, references):
                 schema_editor.execute(trigger.drop, None)
+
+
+def replace(schema_editor, apps, old, new) -> None:
+    """Go from the guards of `old` to those of `new` (a later migration, or its way back)."""
+    connection = schema_editor.connection
+    kept = {t.name for t in _triggers(connection, apps, new)}
+    gone = [t for t in _triggers(connection, apps, old) if t.name not in kept]
+    if connection.vendor == "postgresql":
+        for table_triggers in _by_table(gone).values():
+            _locking_briefly(schema_editor, [t.drop for t in table_triggers])
+        with transaction.atomic(using=connection.alias):
+            for trigger in gone:
+                schema_editor.execute(
+                    f"DROP FUNCTION IF EXISTS {schema_editor.quote_name(trigger.name)}()", None
+                )
+    else:
+        with transaction.atomic(using=connection.alias):
+            for trigger in gone:
+                schema_editor.execute(trigger.drop, None)
+    install(schema_editor, apps, new)
 
 
 def _locking_briefly(schema_editor, statements, attempts: int = 20) -> None:
@@ -431,12 +505,9 @@ def _locking_briefly(schema_editor, statements, attempts: int = 20) -> None:
             time.sleep(1)
 
 
-def expected(connection, apps=global_apps) -> set[str]:
-    """Names of the guard triggers that REFERENCES and AUDITED call for on this database."""
-    q = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        return {t.name for t in _postgresql_triggers(apps, q)[1]}
-    return {t.name for t in _sqlite_triggers(apps, q)}
+def expected(connection, apps=global_apps, references=REFERENCES) -> set[str]:
+    """Names of the guard triggers that `references` and AUDITED call for on this database."""
+    return {t.name for t in _triggers(connection, apps, references)}
 
 
 def installed(connection) -> set[str]:
@@ -453,18 +524,16 @@ def installed(connection) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def violations(connection, apps=global_apps, limit: int = 10) -> list[str]:
+def violations(connection, apps=global_apps, references=REFERENCES, limit: int = 10) -> list[str]:
     """Stored rows that cross organizations, as readable lines (at most `limit` per reference)."""
     q = connection.ops.quote_name
     found = []
     with connection.cursor() as cursor:
-        for guard in _guards(apps):
+        for guard in _guards(apps, references):
             present = " AND ".join(f"c.{q(c)} IS NOT NULL" for c in guard.may_be_null)
-            agree = " AND ".join(f"t.{q(theirs)} = c.{q(mine)}" for mine, theirs in guard.pairs)
             cursor.execute(
-                f"SELECT c.{q('id')}, c.{q(guard.column)} FROM {q(guard.table)} c "
-                f"JOIN {q(guard.target)} t ON t.{q(guard.target_pk)} = c.{q(guard.column)} "
-                f"WHERE {present} AND NOT ({agree}) ORDER BY 1 LIMIT {int(limit)}"
+                f"SELECT c.{q(guard.pk)}, c.{q(guard.column)} FROM {q(guard.table)} c "
+                f"WHERE {present} AND NOT EXISTS ({guard.exists(q, 'c')}) ORDER BY 1 LIMIT {int(limit)}"
             )
             found += [
                 f"{guard.table} id {row_id}: {guard.column} = {target_id} ({guard.target} of another organization)"

@@ -19,12 +19,13 @@ class DepartmentAdminForm(forms.ModelForm):
     def clean_organization(self):
         organization = self.cleaned_data["organization"]
         if self.instance.pk and organization.pk != self.instance.organization_id:
-            # Its procedures would show another organization's 所属 (the database refuses it too).
-            used = self.instance.procedure_set.count()
-            if used:
+            # Its procedures would show another organization's 所属, its staff would belong to another
+            # organization's 所属 (the database refuses both too).
+            procedures, staff = self.instance.procedure_set.count(), self.instance.members.count()
+            if procedures or staff:
                 raise forms.ValidationError(
-                    f"この所属は{used}件の手続の担当所属になっているため、団体を変更できません。"
-                    "新しい団体には所属を追加してください。"
+                    f"この所属は手続{procedures}件の担当所属、職員{staff}人の所属になっているため、"
+                    "団体を変更できません。新しい団体には所属を追加してください。"
                 )
         return organization
 

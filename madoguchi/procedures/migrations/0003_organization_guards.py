@@ -12,11 +12,11 @@ from madoguchi.lib import integrity
 
 
 def forwards(apps, schema_editor):
-    integrity.install(schema_editor, apps)
+    integrity.install(schema_editor, apps, integrity.FIRST)
 
 
 def backwards(apps, schema_editor):
-    integrity.uninstall(schema_editor, apps)
+    integrity.uninstall(schema_editor, apps, integrity.FIRST)
 
 
 class Migration(migrations.Migration):
