@@ -1,11 +1,16 @@
 """The builder's conditions, pages, skips, exit pages and repeating groups, by plain form posts: refused with
 a message at the spot when they cannot work, followed by the resident's form once published."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from madoguchi.procedures import services
+from madoguchi.procedures import rules, services
+from madoguchi.procedures.formspec import parse_form_spec
 from madoguchi.procedures.models import Procedure
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Submission
@@ -260,3 +265,51 @@ def test_the_preview_goes_page_by_page_as_a_resident_would_and_stores_nothing(cl
     page = client.post(preview, {"page": "page2", income: "100"}).content.decode()
     assert "入力内容に問題はありません" in page
     assert not Submission.objects.exists()
+
+
+CONDITIONS = st.sampled_from(
+    [
+        None,
+        {"field": "a", "op": "equals", "value": "はい"},
+        {"field": "a", "op": "not_equals", "value": "はい"},
+        {"field": "a", "op": "empty"},
+        {"field": "b", "op": "gt", "value": "3"},
+        {"field": "b", "op": "lte", "value": "3"},
+        {"field": "b", "op": "not_empty"},
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    conditions=st.lists(CONDITIONS, min_size=3, max_size=3),
+    a=st.sampled_from([None, "はい", "いいえ"]),
+    b=st.sampled_from([None, "1", "3", "7"]),
+)
+def test_the_preview_shows_exactly_the_questions_the_server_would_ask(client, tottori, conditions, a, b):
+    fields = [
+        {"key": "a", "type": "single_choice", "label": "A", "options": ["はい", "いいえ"]},
+        {"key": "b", "type": "number", "label": "B"},
+    ]
+    for key, condition in zip("cde", conditions, strict=True):
+        fields.append(
+            {
+                "key": key,
+                "type": "short_text",
+                "label": key.upper(),
+                **({"show_if": [condition]} if condition else {}),
+            }
+        )
+    schema = {
+        "fields": fields,
+        "pages": [{"key": "p1", "fields": ["a", "b"]}, {"key": "p2", "fields": ["c", "d", "e"]}],
+    }
+    procedure = Procedure.objects.create(organization=tottori, title="プレビュー", draft_schema=schema)
+    values = {k: v for k, v in (("a", a), ("b", b)) if v is not None}
+    session = client.session
+    session[f"builder-preview:{procedure.pk}"] = {"revision": 0, "raw": {}, "values": values, "page": "p2"}
+    session.save()
+    page = client.get(url(procedure, "builder_preview")).content.decode()
+    rendered = set(re.findall(r'id="field-([cde])"', page))
+    expected = set(rules.evaluate(parse_form_spec(schema), values).shown) & set("cde")
+    assert rendered == expected
