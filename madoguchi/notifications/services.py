@@ -121,3 +121,71 @@ def queue_resubmit_email(*, submission) -> OutgoingEmail:
         subject=lambda **v: gettext("【再提出】%(title)s（受付番号 %(receipt)s）") % v,
         now=timezone.now(),
     )
+
+
+STAFF_NEW = "staff_new"
+# Submissions are told to staff once they are this old, so one still committing is not passed over.
+STAFF_NOTICE_DELAY_SECONDS = 60
+
+
+def queue_staff_notices(*, now=None) -> int:
+    """For every procedure with staff addresses (Procedure.notify_emails), queue one e-mail per address
+    telling them how many submissions arrived since the last notice, with their 受付番号 and the inbox link.
+    No answer and no name is in it: the inbox shows those to whoever may see them.
+
+    Run by `manage.py notify_staff` every few minutes. Idempotent: each submission is told once (the
+    procedure keeps the arrival time, UTC, of the last one told). Returns the number of e-mails queued.
+    """
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from madoguchi.lib.receipt import format_receipt_number
+    from madoguchi.procedures.models import Procedure
+    from madoguchi.submissions.models import Submission
+
+    now = now or timezone.now()
+    until = now - timedelta(seconds=STAFF_NOTICE_DELAY_SECONDS)
+    queued = 0
+    for procedure_id in Procedure.objects.exclude(notify_emails="").values_list("pk", flat=True):
+        with transaction.atomic():
+            procedure = (
+                Procedure.objects.select_for_update()
+                .select_related("organization", "department")
+                .get(pk=procedure_id)
+            )
+            arrived = Submission.objects.filter(
+                organization_id=procedure.organization_id, procedure=procedure, submitted_at__lte=until
+            )
+            if procedure.staff_notified_through is not None:
+                arrived = arrived.filter(submitted_at__gt=procedure.staff_notified_through)
+            rows = list(arrived.order_by("submitted_at").values_list("receipt_number", "submitted_at")[:1001])
+            if not rows:
+                continue
+            with translation.override("ja"):
+                body = render_to_string(
+                    "notifications/staff_new_email.txt",
+                    {
+                        "procedure": procedure,
+                        "count": len(rows) if len(rows) <= 1000 else "1000以上",
+                        "receipts": [format_receipt_number(r) for r, _ in rows[:50]],
+                        "more": max(len(rows) - 50, 0),
+                        "inbox_url": settings.SITE_URL
+                        + reverse("staff:inbox", kwargs={"procedure_id": procedure.pk}),
+                    },
+                )
+            subject = f"【新着】{procedure.title}（{len(rows)}件）"
+            for address in procedure.notify_emails.split():
+                queue_email(
+                    organization_id=procedure.organization_id,
+                    kind=STAFF_NEW,
+                    to=address,
+                    subject=subject,
+                    body=body,
+                )
+                queued += 1
+            last = rows[-1][1] if len(rows) <= 1000 else rows[999][1]
+            Procedure.objects.filter(pk=procedure.pk).update(staff_notified_through=last)
+    return queued

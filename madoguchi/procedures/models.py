@@ -71,6 +71,8 @@ class Procedure(models.Model):
     title_en = models.CharField("手続名（英語）", max_length=200, blank=True)
     summary_en = models.TextField("概要（英語）", blank=True)
     notify_emails = models.TextField("新しい申請を知らせる職員のメールアドレス", blank=True)
+    # Arrival time (UTC) of the last submission told to `notify_emails` (notify_staff, run by cron).
+    staff_notified_through = models.DateTimeField(null=True, blank=True, editable=False)
     category = models.CharField("分類", max_length=16, choices=CATEGORIES, blank=True)
     # The builder's working copy of the form: edited freely, published as a new FormVersion.
     # None while it is the same as the current version.
