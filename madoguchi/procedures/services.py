@@ -195,8 +195,10 @@ def publish(*, procedure: Procedure, actor) -> FormVersion:
 
     Raises FormSpecError (Japanese, per field) if the draft is not a complete form; nothing changes then.
     """
+    # Only the procedure's row is locked: PostgreSQL cannot lock the nullable side of the outer join to
+    # current_version (a procedure not yet published has none).
     procedure = (
-        Procedure.objects.select_for_update()
+        Procedure.objects.select_for_update(of=("self",))
         .select_related("organization", "current_version")
         .get(pk=procedure.pk)
     )
