@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Literal, NamedTuple
 
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 FieldType = Literal[
@@ -34,22 +35,22 @@ FieldType = Literal[
 ]
 
 FIELD_TYPE_LABELS: dict[str, str] = {
-    "short_text": "短い文章",
-    "long_text": "長い文章",
-    "number": "数値",
-    "email": "メールアドレス",
-    "phone": "電話番号",
-    "address": "郵便番号・住所",
-    "name": "氏名（姓・名）",
-    "furigana": "ふりがな",
-    "date": "日付",
-    "single_choice": "単一選択（ラジオボタン）",
-    "multiple_choice": "複数選択（チェックボックス）",
-    "dropdown": "プルダウン",
-    "file": "添付ファイル",
-    "consent": "同意チェック",
-    "heading": "見出し・説明文",
-    "group": "繰り返しの項目（世帯員など）",
+    "short_text": _("短い文章"),
+    "long_text": _("長い文章"),
+    "number": _("数値"),
+    "email": _("メールアドレス"),
+    "phone": _("電話番号"),
+    "address": _("郵便番号・住所"),
+    "name": _("氏名（姓・名）"),
+    "furigana": _("ふりがな"),
+    "date": _("日付"),
+    "single_choice": _("単一選択（ラジオボタン）"),
+    "multiple_choice": _("複数選択（チェックボックス）"),
+    "dropdown": _("プルダウン"),
+    "file": _("添付ファイル"),
+    "consent": _("同意チェック"),
+    "heading": _("見出し・説明文"),
+    "group": _("繰り返しの項目（世帯員など）"),
 }
 CHOICE_TYPES = {"single_choice", "multiple_choice", "dropdown"}
 TEXT_TYPES = {"short_text", "long_text"}
@@ -78,16 +79,16 @@ ConditionOp = Literal[
     "equals", "not_equals", "one_of", "contains", "empty", "not_empty", "gt", "gte", "lt", "lte"
 ]
 CONDITION_OP_LABELS: dict[str, str] = {
-    "equals": "が次と同じ",
-    "not_equals": "が次と違う",
-    "one_of": "が次のどれか",
-    "contains": "に次を含む",
-    "empty": "が空欄",
-    "not_empty": "が空欄でない",
-    "gt": "が次より大きい（後）",
-    "gte": "が次以上（以後）",
-    "lt": "が次より小さい（前）",
-    "lte": "が次以下（以前）",
+    "equals": _("が次と同じ"),
+    "not_equals": _("が次と違う"),
+    "one_of": _("が次のどれか"),
+    "contains": _("に次を含む"),
+    "empty": _("が空欄"),
+    "not_empty": _("が空欄でない"),
+    "gt": _("が次より大きい（後）"),
+    "gte": _("が次以上（以後）"),
+    "lt": _("が次より小さい（前）"),
+    "lte": _("が次以下（以前）"),
 }
 COMPARISONS = {"gt", "gte", "lt", "lte"}
 

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
@@ -288,21 +288,25 @@ def field_action(request: HttpRequest, procedure_id: int, key: str, action: str)
         anchor = f"field-{key}"
         if action == "up":
             schema, change = builder.move_field(schema, key, -1), f"項目「{label}」を上へ移動"
+            notice = gettext("「%(label)s」を上へ移動しました。")
         elif action == "down":
             schema, change = builder.move_field(schema, key, 1), f"項目「{label}」を下へ移動"
+            notice = gettext("「%(label)s」を下へ移動しました。")
         elif action == "duplicate":
             schema, new_key = builder.duplicate_field(schema, key)
             change, anchor = f"項目「{label}」を複製", f"field-{new_key}"
+            notice = gettext("「%(label)s」を複製しました。")
         elif action == "delete":
             schema, change = builder.delete_field(schema, key), f"項目「{label}」を削除"
             anchor = "fields"
+            notice = gettext("「%(label)s」を削除しました。")
         else:
             raise Http404
     except builder.DraftError as exc:
         messages.error(request, str(exc))
         return redirect(_builder_url(procedure, f"field-{key}"))
     if _save(request, procedure, schema, change):
-        messages.success(request, gettext("%(change)sしました。") % {"change": change})
+        messages.success(request, notice % {"label": label})
     return redirect(_builder_url(procedure, anchor))
 
 
@@ -678,7 +682,11 @@ def distribute(request: HttpRequest, procedure_id: int) -> HttpResponse:
             except services.ProcedureError as exc:
                 error = str(exc)
             else:
-                messages.success(request, gettext("%(n)s団体に配布しました。") % {"n": len(copies)})
+                messages.success(
+                    request,
+                    ngettext("%(n)s団体に配布しました。", "%(n)s団体に配布しました。", len(copies))
+                    % {"n": len(copies)},
+                )
                 return redirect(_builder_url(procedure))
     return render(
         request,
@@ -742,21 +750,23 @@ def pages(request: HttpRequest, procedure_id: int) -> HttpResponse:
         if action == "mode":
             mode = request.POST.get("mode", "")
             schema, change = builder.set_page_mode(schema, mode), "ページの分け方を変更"
-            anchor = "pages"
+            anchor, notice = "pages", gettext("ページの分け方を保存しました。")
         elif action in ("add", "add_exit"):
-            exit_message = (
-                gettext("この手続は、お答えの内容では申請できません。") if action == "add_exit" else ""
-            )
+            # Residents read it in Japanese, whatever language the editor's screen is in.
+            exit_message = "この手続は、お答えの内容では申請できません。" if action == "add_exit" else ""
             schema, key = builder.add_page(schema, exit_message=exit_message)
             change = "終了ページを追加" if exit_message else "ページを追加"
             anchor = f"page-{key}"
+            notice = (
+                gettext("終了ページを追加しました。") if exit_message else gettext("ページを追加しました。")
+            )
         else:
             raise Http404
     except builder.DraftError as exc:
         messages.error(request, str(exc))
         return redirect(_builder_url(procedure, "pages"))
     if _save(request, procedure, schema, change):
-        messages.success(request, gettext("%(change)sしました。") % {"change": change})
+        messages.success(request, notice)
     return redirect(_builder_url(procedure, anchor))
 
 
@@ -813,15 +823,18 @@ def page_action(request: HttpRequest, procedure_id: int, page_key: str, action: 
         name = page.get("title") or page_key
         if action == "up":
             schema, change = builder.move_page(schema, page_key, -1), f"ページ「{name}」を上へ移動"
+            notice = gettext("ページを上へ移動しました。")
         elif action == "down":
             schema, change = builder.move_page(schema, page_key, 1), f"ページ「{name}」を下へ移動"
+            notice = gettext("ページを下へ移動しました。")
         elif action == "delete":
             schema, change = builder.delete_page(schema, page_key), f"ページ「{name}」を削除"
+            notice = gettext("ページを削除しました。")
         else:
             raise Http404
     except builder.DraftError as exc:
         messages.error(request, str(exc))
         return redirect(_builder_url(procedure, "pages"))
     if _save(request, procedure, schema, change):
-        messages.success(request, gettext("%(change)sしました。") % {"change": change})
+        messages.success(request, notice)
     return redirect(_builder_url(procedure, "pages"))

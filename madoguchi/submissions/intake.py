@@ -265,7 +265,7 @@ def _parse_group(spec: FieldSpec, raw: dict, result: Intake) -> list[dict] | Non
             except ja.InputError as exc:
                 raise ja.InputError(
                     gettext("%(item)s の「%(label)s」：%(message)s")
-                    % {"item": item_name(spec, index), "label": sub.label, "message": exc}
+                    % {"item": item_name(spec, index), "label": sub.shown_label, "message": exc}
                 ) from None
             if not _is_empty(value):
                 item[sub.key] = value
@@ -275,11 +275,14 @@ def _parse_group(spec: FieldSpec, raw: dict, result: Intake) -> list[dict] | Non
             if sub.is_input and sub.required and sub.key not in item:
                 raise ja.InputError(
                     gettext("%(item)s の「%(label)s」を入力してください")
-                    % {"item": item_name(spec, index), "label": sub.label}
+                    % {"item": item_name(spec, index), "label": sub.shown_label}
                 )
         items.append(item)
     if items and len(items) < spec.min_items:
-        raise ja.InputError(gettext("%(min)s件以上入力してください") % {"min": spec.min_items})
+        raise ja.InputError(
+            ngettext("%(min)s件以上入力してください", "%(min)s件以上入力してください", spec.min_items)
+            % {"min": spec.min_items}
+        )
     return items or None
 
 

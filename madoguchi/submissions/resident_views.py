@@ -433,7 +433,11 @@ def _condition_text(spec, conditions) -> str:
             )
         parts.append(
             gettext("「%(label)s」%(op)s%(value)s")
-            % {"label": label, "op": CONDITION_OP_LABELS[c.op], "value": f"：{value}" if value else ""}
+            % {
+                "label": label,
+                "op": CONDITION_OP_LABELS[c.op],
+                "value": gettext("：%(value)s") % {"value": value} if value else "",
+            }
         )
     return gettext("%(conditions)s の場合にお答えください。") % {"conditions": gettext("、かつ").join(parts)}
 
