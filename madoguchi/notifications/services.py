@@ -152,7 +152,7 @@ def queue_staff_notices(*, now=None) -> int:
     for procedure_id in Procedure.objects.exclude(notify_emails="").values_list("pk", flat=True):
         with transaction.atomic():
             procedure = (
-                Procedure.objects.select_for_update()
+                Procedure.objects.select_for_update(of=("self",))
                 .select_related("organization", "department")
                 .get(pk=procedure_id)
             )
