@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from madoguchi.procedures.formspec import ATTRIBUTE_LABELS, FIELD_TYPE_LABELS, FormSpec
+from madoguchi.procedures.formspec import ATTRIBUTE_LABELS, FIELD_TYPE_LABELS, FieldSpec, FormSpec
 
 EMPTY_FORM: dict[str, Any] = {"fields": [], "email_field": None}
 # Readable keys for the field types residents see most; others become q1, q2, ...
@@ -284,7 +284,15 @@ def _normalized(schema: dict | None) -> dict | None:
     try:
         return FormSpec.model_validate(schema).model_dump(mode="json")
     except ValidationError:
-        return schema
+        pass
+    # A draft not yet complete: fill in the defaults of each field that is valid on its own.
+    fields = []
+    for field in fields_of(schema):
+        try:
+            fields.append(FieldSpec.model_validate(field).model_dump(mode="json"))
+        except ValidationError:
+            fields.append(field)
+    return {**schema, "fields": fields}
 
 
 def _page_name(page: dict) -> str:

@@ -101,6 +101,7 @@ def _render_builder(request, procedure: Procedure, *, status: int = 200, extra_p
             "unplaced": unplaced,
             "page_mode": builder.page_mode(schema),
             "general_problems": [*extra_problems, *general],
+            "field_problems": any(f["problems"] for f in fields),
             "field_types": [(t, FIELD_TYPE_LABELS[t]) for t in FIELD_TYPE_ORDER],
             "email_fields": [f for f in builder.fields_of(schema) if f.get("type") == "email"],
             "email_field": schema.get("email_field"),
@@ -387,6 +388,13 @@ def procedure_status(request: HttpRequest, procedure_id: int) -> HttpResponse:
     return redirect(_builder_url(procedure))
 
 
+# The preview is shown inside the builder page (same origin) at phone width.
+PREVIEW_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
 @login_required
 @xframe_options_sameorigin
 def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
@@ -398,11 +406,13 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
     try:
         spec = parse_form_spec(services.draft_of(procedure))
     except FormSpecError as exc:
-        return render(
+        response = render(
             request,
             "staff/builder/preview_unavailable.html",
             {"procedure": procedure, "problems": exc.messages},
         )
+        response["Content-Security-Policy"] = PREVIEW_POLICY
+        return response
     from madoguchi.procedures import rules
     from madoguchi.submissions.resident_views import change_group_items
 
@@ -460,11 +470,7 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
         values=values,
         page_key=page_key,
     )
-    # Shown inside the builder page (same origin) at phone width.
-    response["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'self'"
-    )
+    response["Content-Security-Policy"] = PREVIEW_POLICY
     return response
 
 
@@ -626,6 +632,10 @@ def template_copy(request: HttpRequest, template_id: int) -> HttpResponse:
         request,
         gettext(
             "ひな形をコピーしました。担当所属と受付期間を確かめて、必要なら項目を直してから公開してください。"
+        )
+        if organization.departments.exists()
+        else gettext(
+            "ひな形をコピーしました。受付期間を確かめて、必要なら項目を直してから公開してください。"
         ),
     )
     return redirect(reverse("staff:builder_settings", kwargs={"procedure_id": procedure.pk}))
