@@ -57,6 +57,12 @@ staff_patterns = [
     path("password/set/<uidb64>/", account_views.SetPasswordView.as_view(), name="password_reset_confirm"),
     # 職員の管理: each organization's admin runs its staff accounts
     path("organizations/<orgcode:code>/staff/", account_views.staff_list, name="staff_list"),
+    path("organizations/<orgcode:code>/departments/", org_views.departments, name="departments"),
+    path(
+        "organizations/<orgcode:code>/departments/<int:department_id>/",
+        org_views.department_edit,
+        name="department",
+    ),
     path("organizations/<orgcode:code>/staff/invite/", account_views.staff_invite, name="staff_invite"),
     path(
         "organizations/<orgcode:code>/staff/<int:membership_id>/", account_views.staff_edit, name="staff_edit"

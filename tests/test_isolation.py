@@ -55,6 +55,11 @@ STAFF_URLS = {
     "procedure_share": ("post", lambda o: {"procedure_id": o["procedure"].pk}),
     "procedure_distribute": ("post", lambda o: {"procedure_id": o["procedure"].pk}),
     "staff_list": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "departments": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "department": (
+        "post",
+        lambda o: {"code": o["procedure"].organization.code, "department_id": o["procedure"].department_id},
+    ),
     "staff_invite": ("post", lambda o: {"code": o["procedure"].organization.code}),
     "staff_edit": ("post", lambda o: _tottori_member(o)),
     "staff_remove": ("post", lambda o: _tottori_member(o)),
@@ -73,7 +78,15 @@ NOT_OBJECT_URLS |= {
     "password_reset_complete",
 }
 # Pages of the organization's admin only: a colleague (processor) gets 403 there (tests/test_staff_accounts.py).
-ADMIN_ONLY_URLS = {"staff_list", "staff_invite", "staff_edit", "staff_remove", "staff_resend_invitation"}
+ADMIN_ONLY_URLS = {
+    "departments",
+    "department",
+    "staff_list",
+    "staff_invite",
+    "staff_edit",
+    "staff_remove",
+    "staff_resend_invitation",
+}
 
 
 @pytest.fixture
@@ -119,7 +132,9 @@ def test_outsider_gets_404(client, outsider, objects, name):
     assert "ページが見つかりません" in response.content.decode()
 
 
-@pytest.mark.parametrize("name", sorted(set(STAFF_URLS) - {"council", "audit"} - ADMIN_ONLY_URLS - BUILDER_URLS))
+@pytest.mark.parametrize(
+    "name", sorted(set(STAFF_URLS) - {"council", "audit"} - ADMIN_ONLY_URLS - BUILDER_URLS)
+)
 def test_colleague_in_the_same_organization_is_let_in(client, colleague, objects, name):
     method, kwargs = STAFF_URLS[name]
     client.force_login(colleague)

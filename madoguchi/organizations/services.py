@@ -50,3 +50,61 @@ def import_organizations(*, prefecture: str | None, path: Path = CODES_CSV) -> t
         created += was_created
         updated += not was_created
     return created, updated
+
+
+class DepartmentError(ValueError):
+    """A 所属 change refused; the message is Japanese, for the organization's admin."""
+
+
+@transaction.atomic
+def save_department(*, organization, actor, department=None, name: str, phone: str = "", email: str = ""):
+    """Add a 所属 (section) to `organization`, or change `department` (which must be the organization's).
+
+    Its phone and e-mail are shown to residents on the procedures it owns. Raises DepartmentError for a
+    name already used in the organization or a department of another organization. Audited.
+    """
+    from madoguchi.audit import services as audit
+    from madoguchi.organizations.models import Department
+
+    if department is not None and department.organization_id != organization.pk:
+        raise DepartmentError("ほかの団体の所属は変更できません。")
+    clash = Department.objects.filter(organization=organization, name=name)
+    if department is not None:
+        clash = clash.exclude(pk=department.pk)
+    if clash.exists():
+        raise DepartmentError(f"「{name}」という所属はもうあります。")
+    before = None
+    if department is None:
+        department = Department.objects.create(organization=organization, name=name, phone=phone, email=email)
+        action = "department.create"
+    else:
+        before = {"name": department.name, "phone": department.phone, "email": department.email}
+        department.name, department.phone, department.email = name, phone, email
+        department.save(update_fields=["name", "phone", "email"])
+        action = "department.update"
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        obj=department,
+        detail={"before": before, "after": {"name": name, "phone": phone, "email": email}},
+    )
+    return department
+
+
+@transaction.atomic
+def delete_department(*, organization, actor, department) -> None:
+    """Remove a 所属 no procedure and no staff member uses. Raises DepartmentError otherwise."""
+    from madoguchi.audit import services as audit
+
+    if department.organization_id != organization.pk:
+        raise DepartmentError("ほかの団体の所属は削除できません。")
+    if department.procedure_set.exists():
+        raise DepartmentError(f"「{department.name}」は手続の担当所属になっているため、削除できません。")
+    if department.members.exists():
+        raise DepartmentError(f"「{department.name}」に職員がいるため、削除できません。")
+    audit.record(
+        organization=organization, actor=actor, action="department.delete", obj=department,
+        detail={"name": department.name},
+    )  # fmt: skip
+    department.delete()

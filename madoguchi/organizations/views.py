@@ -2,13 +2,21 @@ import logging
 import unicodedata
 
 import jaconv
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from madoguchi.accounts import access
+from madoguchi.lib import japanese as ja
+from madoguchi.organizations import services
 from madoguchi.organizations.models import Council, Organization
 from madoguchi.procedures.models import Procedure
 
@@ -108,3 +116,95 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     return render(request, "403_csrf.html", status=403)
+
+
+# 所属の管理: the organization's admin keeps its sections and their contacts -------------------------------
+
+
+class DepartmentForm(forms.Form):
+    name = forms.CharField(label=_("所属名（例：市民生活部 市民課）"), max_length=128)
+    phone = forms.CharField(
+        label=_("電話番号"),
+        max_length=32,
+        required=False,
+        help_text=_("住民に表示されます（例：0857-20-3111）"),
+    )
+    email = forms.EmailField(label=_("メールアドレス"), max_length=254, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "input"
+            field.validators.append(_no_control_characters)
+
+    def clean_phone(self):
+        text = self.cleaned_data["phone"].strip()
+        if not text:
+            return ""
+        try:
+            return ja.normalize_phone(text)
+        except ja.InputError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+def _no_control_characters(value) -> None:
+    if isinstance(value, str) and any(unicodedata.category(c) == "Cc" for c in value):
+        raise forms.ValidationError(_("使えない文字（制御文字）が含まれています。"))
+
+
+@login_required
+def departments(request: HttpRequest, code: str) -> HttpResponse:
+    organization = access.access_organization_for_user(request.user, code, access.ADMIN)
+    form = DepartmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_department(organization=organization, actor=request.user, **form.cleaned_data)
+        except services.DepartmentError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, gettext("所属を追加しました。"))
+            return redirect("staff:departments", code=code)
+    return render(
+        request,
+        "staff/departments.html",
+        {
+            "organization": organization,
+            "form": form,
+            "departments": access.departments_of_organization(organization),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+def department_edit(request: HttpRequest, code: str, department_id: int) -> HttpResponse:
+    organization = access.access_organization_for_user(request.user, code, access.ADMIN)
+    department = access.departments_of_organization(organization).filter(pk=department_id).first()
+    if department is None:
+        raise Http404
+    if request.method == "POST" and "delete" in request.POST:
+        try:
+            services.delete_department(organization=organization, actor=request.user, department=department)
+        except services.DepartmentError as exc:
+            messages.error(request, str(exc))
+            return redirect("staff:department", code=code, department_id=department.pk)
+        messages.success(request, gettext("所属を削除しました。"))
+        return redirect("staff:departments", code=code)
+    initial = {"name": department.name, "phone": department.phone, "email": department.email}
+    form = DepartmentForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_department(
+                organization=organization, actor=request.user, department=department, **form.cleaned_data
+            )
+        except services.DepartmentError as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, gettext("所属を保存しました。"))
+            return redirect("staff:departments", code=code)
+    return render(
+        request,
+        "staff/department.html",
+        {"organization": organization, "form": form, "department": department},
+        status=400 if form.errors else 200,
+    )

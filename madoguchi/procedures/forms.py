@@ -87,6 +87,10 @@ class ProcedureSettingsForm(forms.ModelForm):
         self.organization = organization
         self.fields["department"].queryset = organization.departments.order_by("name")
         self.fields["department"].empty_label = _("（選んでください）")
+        if not self.fields["department"].queryset.exists():
+            self.fields["department"].help_text = _(
+                "所属がまだありません。団体の管理者が「所属の管理」で追加すると、ここで選べます。"
+            )
         self.fields["category"].required = False
         _guard_text_inputs(self)
         for name, field in self.fields.items():
