@@ -1,8 +1,10 @@
 """The builder in Debian's chromium, tried as a new member of staff would.
 
 An editor of 若桜町, a town with no procedures yet, copies a template from the council's library, renames
-it, changes one option and publishes it, counting every click and every input typed in; a resident then
-applies on a small phone with JavaScript on and again with it off. Every builder page passes axe at phone
+it, changes one option, adds a rule (the allergy question only for those tasting the emergency food) and
+publishes it, counting every click and every input typed in (19 of the 25 allowed); a resident then applies
+on a small phone with JavaScript on (the question hides and shows) and again with it off (the question is
+explained, and its answer is not stored). Every builder page passes axe at phone
 and desktop width, the field controls work from the keyboard, and unsaved edits are never lost silently.
 """
 
@@ -18,6 +20,8 @@ from madoguchi.accounts.models import Role
 from madoguchi.organizations.models import CouncilMembership, Organization
 from madoguchi.procedures import services
 from madoguchi.procedures.library import load_library
+from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.models import Submission
 from tests.conftest import PASSWORD, make_procedure, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 TITLE = "総合防災訓練の参加申込み"  # a template of the bundled library
 NEW_TITLE = "若桜町総合防災訓練の参加申込み"
 OLD_OPTION = "自家用車（駐車場に限りがあります）"
+ALLERGY = "食物アレルギー（非常食を試食する場合）"
 NEW_OPTION = "自家用車（若桜町役場の駐車場をご利用ください）"
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "is_mobile": False, "has_touch": False}
 
@@ -106,7 +111,7 @@ def of_field(action: str, label: str) -> re.Pattern:
     return re.compile(rf"^{action}\s*：{re.escape(label)}$")
 
 
-def apply_as_resident(page, live_server) -> str:
+def apply_as_resident(page, live_server, *, javascript: bool) -> str:
     """Fill in the published form on the town's page, check the 確認画面, submit; the 受付番号."""
     page.goto(f"{live_server.url}/313254/")
     page.get_by_role("link", name=NEW_TITLE).click()
@@ -119,12 +124,23 @@ def apply_as_resident(page, live_server) -> str:
     page.get_by_label("住所", exact=True).fill("鳥取県八頭郡若桜町大字若桜801番地5")
     page.get_by_label("電話番号").fill("0858-82-2211")
     page.get_by_label("メールアドレス").fill("hanako@example.jp")
+    allergy = page.locator("#field-allergies")
+    if javascript:
+        expect(allergy).to_be_hidden()  # shown only to those who will taste the emergency food
+        page.get_by_label("非常食の試食").check()
+        expect(allergy).to_be_visible()
+        page.get_by_label("非常食の試食").uncheck()
+        expect(allergy).to_be_hidden()
+    else:
+        expect(allergy).to_contain_text("「体験したいこと」に次を含む：非常食の試食 の場合にお答えください。")
+        page.get_by_label(ALLERGY).fill("そば（送っても保存されない）")
     page.get_by_label(NEW_OPTION).check()
     page.get_by_label("天候などにより内容を変えたり中止したりすることがあることを了承します").check()
     page.get_by_role("button", name="入力内容を確認する").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の確認")
     expect(page.locator("dl.answers")).to_contain_text(NEW_OPTION)
     expect(page.locator("dl.answers")).to_contain_text("若桜\u3000花子")
+    expect(page.locator("dl.answers")).not_to_contain_text(ALLERGY)  # not asked: not shown, not stored
     page.get_by_role("button", name="この内容で申し込む").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("お申込みを受け付けました")
     receipt = page.get_by_test_id("receipt-number").inner_text()
@@ -164,6 +180,14 @@ def test_a_new_town_copies_a_template_publishes_it_and_a_resident_applies(
     expect(page.get_by_role("status")).to_have_text("項目「会場までの交通手段」を保存しました。")
     expect(page.get_by_text(f"選択肢：徒歩、自転車、{NEW_OPTION}、その他")).to_be_visible()
 
+    # A rule: the allergy question only for those who will taste the emergency food.
+    me.click(page.get_by_role("link", name=of_field("編集", ALLERGY)))
+    me.select(page.get_by_label("条件1：項目"), "体験したいこと")
+    me.select(page.get_by_label("条件1：答えが"), "に次を含む")
+    me.fill(page.get_by_label("条件1：値"), "非常食の試食")
+    me.click(page.get_by_role("button", name="保存する"))
+    expect(page.get_by_role("status")).to_have_text(f"項目「{ALLERGY}」を保存しました。")
+
     me.click(page.get_by_role("button", name="公開する", exact=True))
     expect(page.get_by_role("status")).to_contain_text("第1版として公開しました")
     expect(page.get_by_test_id("procedure-status")).to_have_text("公開中")
@@ -174,9 +198,11 @@ def test_a_new_town_copies_a_template_publishes_it_and_a_resident_applies(
     receipts = set()
     for javascript in (True, False):
         resident = browser.new_context(**browser_context_args, java_script_enabled=javascript)
-        receipts.add(apply_as_resident(resident.new_page(), live_server))
+        receipts.add(apply_as_resident(resident.new_page(), live_server, javascript=javascript))
         resident.close()
     assert len(receipts) == 2
+    for submission in Submission.objects.filter(procedure__title=NEW_TITLE):
+        assert "allergies" not in read_answers(submission)  # the question the rule did not ask
 
 
 # axe on every builder page, at 360 px and at 1280 px ------------------------------------------------
