@@ -38,6 +38,49 @@ def no_control_characters(value) -> None:
         )
 
 
+def add_condition_fields(
+    form, prefix: str, targets, existing: list, count: int, *, first: str, label: str
+) -> list:
+    """`count` rows of 「項目・答えが・値」 inputs named `{prefix}_field_{i}`, `_op_`, `_value_`, filled from the
+    `existing` conditions; returns the rows of bound fields. `targets`: (key, label) of the fields a
+    condition may name; `first`: the text of 'no field'; `label`: the row's label with %(n)s."""
+    rows = []
+    for i in range(count):
+        condition = existing[i] if i < len(existing) else {}
+        value = condition.get("value")
+        names = (f"{prefix}_field_{i}", f"{prefix}_op_{i}", f"{prefix}_value_{i}")
+        form.fields[names[0]] = forms.ChoiceField(
+            label=label % {"n": i + 1}, choices=[("", first), *targets], required=False,
+            initial=condition.get("field", ""),
+        )  # fmt: skip
+        form.fields[names[1]] = forms.ChoiceField(
+            label=_("条件%(n)s：答えが") % {"n": i + 1}, choices=list(CONDITION_OP_LABELS.items()),
+            required=False, initial=condition.get("op", "equals"),
+        )  # fmt: skip
+        form.fields[names[2]] = forms.CharField(
+            label=_("条件%(n)s：値") % {"n": i + 1}, max_length=2000, required=False,
+            initial="、".join(value) if isinstance(value, list) else (value or ""),
+        )  # fmt: skip
+        rows.append(tuple(form[n] for n in names))
+    return rows
+
+
+def read_condition(cleaned_data: dict, prefix: str, i: int) -> dict | None:
+    """The condition of row `i` (see add_condition_fields), or None where no field was chosen.
+    「次のどれか」 takes several values, separated by 、 , or new lines."""
+    target = cleaned_data.get(f"{prefix}_field_{i}")
+    if not target:
+        return None
+    op = cleaned_data.get(f"{prefix}_op_{i}") or "equals"
+    text = (cleaned_data.get(f"{prefix}_value_{i}") or "").strip()
+    condition = {"field": target, "op": op}
+    if op == "one_of":
+        condition["value"] = [v.strip() for v in re.split(r"[、,，\n]", text) if v.strip()]
+    elif op not in ("empty", "not_empty"):
+        condition["value"] = text
+    return condition
+
+
 def _guard_text_inputs(form: forms.BaseForm) -> None:
     for field in form.fields.values():
         if isinstance(field, forms.CharField):
@@ -281,53 +324,19 @@ class FieldForm(forms.Form):
         ]
 
     def _add_condition_rows(self, initial: dict) -> None:
-        targets = self.condition_targets()
-        choices = [("", _("（選ばない）"))] + [(f["key"], f.get("label", f["key"])) for f in targets]
-        existing = initial.get("show_if") or []
-        for i in range(self.CONDITION_ROWS):
-            condition = existing[i] if i < len(existing) else {}
-            value = condition.get("value")
-            self.fields[f"cond_field_{i}"] = forms.ChoiceField(
-                label=_("条件%(n)s：項目") % {"n": i + 1},
-                choices=choices,
-                required=False,
-                initial=condition.get("field", ""),
-            )
-            self.fields[f"cond_op_{i}"] = forms.ChoiceField(
-                label=_("条件%(n)s：答えが") % {"n": i + 1},
-                choices=list(CONDITION_OP_LABELS.items()),
-                required=False,
-                initial=condition.get("op", "equals"),
-            )
-            self.fields[f"cond_value_{i}"] = forms.CharField(
-                label=_("条件%(n)s：値") % {"n": i + 1},
-                max_length=2000,
-                required=False,
-                initial="、".join(value) if isinstance(value, list) else (value or ""),
-                help_text=_("「次のどれか」は、値を「、」で区切ります。") if i == 0 else "",
-            )
+        targets = [(f["key"], f.get("label", f["key"])) for f in self.condition_targets()]
+        self._condition_rows = add_condition_fields(
+            self, "cond", targets, initial.get("show_if") or [], self.CONDITION_ROWS,
+            first=_("（選ばない）"), label=_("条件%(n)s：項目"),
+        )  # fmt: skip
+        self.fields["cond_value_0"].help_text = _("「次のどれか」は、値を「、」で区切ります。")
 
     def condition_rows(self) -> list[tuple]:
-        return [
-            (self[f"cond_field_{i}"], self[f"cond_op_{i}"], self[f"cond_value_{i}"])
-            for i in range(self.CONDITION_ROWS)
-        ]
+        return self._condition_rows
 
     def _conditions(self) -> list[dict]:
-        conditions = []
-        for i in range(self.CONDITION_ROWS):
-            target = self.cleaned_data.get(f"cond_field_{i}")
-            if not target:
-                continue
-            op = self.cleaned_data.get(f"cond_op_{i}") or "equals"
-            text = (self.cleaned_data.get(f"cond_value_{i}") or "").strip()
-            condition = {"field": target, "op": op}
-            if op == "one_of":
-                condition["value"] = [v.strip() for v in re.split(r"[、,，\n]", text) if v.strip()]
-            elif op not in ("empty", "not_empty"):
-                condition["value"] = text
-            conditions.append(condition)
-        return conditions
+        found = (read_condition(self.cleaned_data, "cond", i) for i in range(self.CONDITION_ROWS))
+        return [c for c in found if c]
 
     # The page the field is on ---------------------------------------------------------------------------
 
@@ -572,49 +581,15 @@ class PageForm(forms.Form):
             if not isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs.setdefault("class", "input")
 
-    def _rows(
-        self, prefix: str, targets, existing: list, count: int, allow_always: bool = False
-    ) -> list[tuple]:
+    def _rows(self, prefix: str, targets, existing: list, count: int, allow_always: bool = False) -> list:
         if not targets and not allow_always:
             return []
         first = _("（いつでも）") if allow_always else _("（選ばない）")
-        rows = []
-        for i in range(count):
-            condition = existing[i] if i < len(existing) else {}
-            value = condition.get("value")
-            names = (f"{prefix}_field_{i}", f"{prefix}_op_{i}", f"{prefix}_value_{i}")
-            label = _("移動%(n)s：条件の項目") if prefix == "skip" else _("条件%(n)s：項目")
-            self.fields[names[0]] = forms.ChoiceField(
-                label=label % {"n": i + 1},
-                choices=[("", first), *targets],
-                required=False,
-                initial=condition.get("field", ""),
-            )
-            self.fields[names[1]] = forms.ChoiceField(
-                label=_("答えが"),
-                choices=list(CONDITION_OP_LABELS.items()),
-                required=False,
-                initial=condition.get("op", "equals"),
-            )
-            self.fields[names[2]] = forms.CharField(
-                label=_("値"), max_length=2000, required=False,
-                initial="、".join(value) if isinstance(value, list) else (value or ""),
-            )  # fmt: skip
-            rows.append(tuple(self[n] for n in names))
-        return rows
+        label = _("移動%(n)s：条件の項目") if prefix == "skip" else _("条件%(n)s：項目")
+        return add_condition_fields(self, prefix, targets, existing, count, first=first, label=label)
 
     def _condition(self, prefix: str, i: int) -> dict | None:
-        target = self.cleaned_data.get(f"{prefix}_field_{i}")
-        if not target:
-            return None
-        op = self.cleaned_data.get(f"{prefix}_op_{i}") or "equals"
-        text = (self.cleaned_data.get(f"{prefix}_value_{i}") or "").strip()
-        condition = {"field": target, "op": op}
-        if op == "one_of":
-            condition["value"] = [v.strip() for v in re.split(r"[、,，\n]", text) if v.strip()]
-        elif op not in ("empty", "not_empty"):
-            condition["value"] = text
-        return condition
+        return read_condition(self.cleaned_data, prefix, i)
 
     def values(self) -> dict:
         values = {

@@ -437,36 +437,25 @@ def offered_update(procedure: Procedure) -> FormVersion | None:
 
 
 @transaction.atomic
-def accept_update(*, procedure: Procedure, actor, number: int) -> Procedure:
-    """Take the source's version `number` into this copy's draft (to review and publish); nothing else."""
+def decide_update(*, procedure: Procedure, actor, number: int, accept: bool) -> Procedure:
+    """Take the source's version `number` into this copy's draft (to review and publish), or leave it;
+    either way it is no longer offered. Raises ProcedureError if that version is no longer on offer."""
     locked = Procedure.objects.select_for_update().select_related("organization").get(pk=procedure.pk)
     offer = offered_update(locked)
     if offer is None or offer.number != number:
         raise ProcedureError("この更新はもうありません。画面を開き直してください。")
-    locked.draft_schema = offer.schema
-    locked.draft_revision += 1
+    fields = ["source_version_number", "updated_at"]
+    if accept:
+        locked.draft_schema = offer.schema
+        locked.draft_revision += 1
+        fields += ["draft_schema", "draft_revision"]
     locked.source_version_number = offer.number
-    locked.save(update_fields=["draft_schema", "draft_revision", "source_version_number", "updated_at"])
+    locked.save(update_fields=fields)
     audit.record(
         organization=locked.organization,
         actor=actor,
-        action="procedure.accept_update",
+        action="procedure.accept_update" if accept else "procedure.ignore_update",
         obj=locked,
         detail={"version": number},
     )
-    return locked
-
-
-@transaction.atomic
-def ignore_update(*, procedure: Procedure, actor, number: int) -> Procedure:
-    locked = Procedure.objects.select_for_update().select_related("organization").get(pk=procedure.pk)
-    offer = offered_update(locked)
-    if offer is None or offer.number != number:
-        raise ProcedureError("この更新はもうありません。画面を開き直してください。")
-    locked.source_version_number = offer.number
-    locked.save(update_fields=["source_version_number", "updated_at"])
-    audit.record(
-        organization=locked.organization, actor=actor, action="procedure.ignore_update", obj=locked,
-        detail={"version": number},
-    )  # fmt: skip
     return locked

@@ -722,13 +722,13 @@ def update_review(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if request.method == "POST":
         number = parse_id(request.POST.get("number", "")) or 0
         try:
-            if request.POST.get("decision") == "accept":
-                services.accept_update(procedure=procedure, actor=request.user, number=number)
+            accept = request.POST.get("decision") == "accept"
+            services.decide_update(procedure=procedure, actor=request.user, number=number, accept=accept)
+            if accept:
                 messages.success(
                     request, gettext("更新を下書きに取り込みました。確かめてから公開してください。")
                 )
             else:
-                services.ignore_update(procedure=procedure, actor=request.user, number=number)
                 messages.success(request, gettext("この更新は取り込まないことにしました。"))
         except services.ProcedureError as exc:
             messages.error(request, str(exc))
