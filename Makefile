@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE := madoguchi.settings
 
-.PHONY: run test lint format worker install migrate demo bench locale clean
+.PHONY: run test lint format worker install migrate demo bench bench-path locale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ format: install
 
 bench: install
 	$(PY) bench/submission_path.py
+
+bench-path: install
+	$(PY) bench/submission_path.py --mode path
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles
