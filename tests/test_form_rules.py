@@ -408,3 +408,37 @@ def test_a_form_without_rules_takes_the_quick_path():
     spec = FormSpec.model_validate({"fields": [{"key": "a", "type": "short_text", "label": "A"}]})
     assert not spec.has_rules
     assert rules.shown_answers(spec, {"a": "x", "zzz": "y"}) == {"a": "x", "zzz": "y"}
+
+
+@pytest.mark.django_db
+def test_staff_see_the_questions_the_resident_was_asked_and_the_groups_items(household, colleague):
+    from tests.conftest import make_submission
+
+    answers = {
+        "name": {"family": "髙橋", "given": "﨑子"}, "email": "sakiko@example.jp", "status": "世帯で申請",
+        "members": [{"name": {"family": "髙橋", "given": "一郎"}, "relation": "配偶者"}],
+        "income": "0", "income_note": "無職のため", "agree": True,
+    }  # fmt: skip
+    submission = make_submission(household, answers).submission
+    staff = Client()
+    staff.force_login(colleague)
+    page = staff.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "所得が0円の理由" in page and "無職のため" in page
+    assert "世帯員 1　氏名：髙橋　一郎、続柄：配偶者" in page
+    assert "証明書の番号" in page  # asked (household), left empty
+    alone = make_submission(household, {**answers, "status": "本人のみ", "income": "100"}).submission
+    page = staff.get(reverse("staff:submission", kwargs={"submission_id": alone.pk})).content.decode()
+    assert "証明書の番号" not in page and "所得が0円の理由" not in page and "世帯員" not in page
+
+
+@pytest.mark.django_db
+def test_the_write_path_itself_drops_answers_the_rules_do_not_ask_for(household):
+    from tests.conftest import make_submission
+
+    answers = {
+        "name": {"family": "髙橋", "given": "﨑子"}, "email": "sakiko@example.jp", "status": "本人のみ",
+        "members": [{"name": {"family": "髙橋", "given": "一郎"}, "relation": "配偶者"}],
+        "income": "100", "income_note": "送りつけた文", "proof": "X-1", "agree": True,
+    }  # fmt: skip
+    submission = make_submission(household, answers, orm_path=True).submission
+    assert set(read_answers(submission)) == {"name", "email", "status", "income", "agree"}

@@ -17,6 +17,7 @@ from madoguchi.lib.integrity import OtherOrganizationError
 from madoguchi.lib.receipt import inquiry_code_for, new_receipt_number
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
+from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
 from madoguchi.submissions import single_statement
@@ -109,7 +110,14 @@ def submit(
     """Receive one submission: answers, files, receipt number, history, count, e-mail in one transaction.
 
     A second call with the same token returns the first submission, whatever happened in between.
+    Answers to questions the form's rules do not show are dropped here too (procedures/rules.py), and so
+    are their files, whoever calls.
     """
+    if version.spec.has_rules:
+        flow = rules.evaluate(version.spec, answers)  # no condition names a file: files do not change it
+        shown = set(flow.shown)
+        answers = flow.values
+        staged_files = {key: staged for key, staged in staged_files.items() if key in shown}
     # The common case costs one transaction and no look-ups: the unique token and the unique receipt
     # number are checked by the database. A clash rolls everything back and tells which one it was.
     try:

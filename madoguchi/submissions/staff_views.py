@@ -22,6 +22,7 @@ from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import parse_receipt_number
 from madoguchi.lib.timeutil import jst_start_of_day
+from madoguchi.procedures import rules
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions import exports, intake, services
 from madoguchi.submissions.answers import read_answers, read_revision
@@ -130,8 +131,12 @@ def _answer_rows(submission: Submission) -> list[dict]:
     spec = submission.form_version.spec
     answers = read_answers(submission)
     attachments = {a.pk: a for a in submission.attachments.all()}
+    # Questions the resident's answers did not lead to were never asked: they are left out.
+    shown = set(rules.evaluate(spec, answers).shown) if spec.has_rules else None
     rows = []
-    for field in spec.fields:
+    for field in rules.field_order(spec):
+        if shown is not None and field.key not in shown:
+            continue
         if field.type == "heading":
             rows.append({"heading": field.label})
             continue

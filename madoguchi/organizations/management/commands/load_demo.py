@@ -154,7 +154,11 @@ class Command(BaseCommand):
             admin.set_password(DEMO_PASSWORD)
             admin.save()
         for username, code, role, _label in USERS:
-            user, created = User.objects.get_or_create(username=username)
+            # An address of the reserved example domain, so 「パスワードを忘れた方」 can be tried (the mail
+            # appears in make run's console).
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.jp"}
+            )
             if created:
                 user.set_password(DEMO_PASSWORD)
                 user.save()
