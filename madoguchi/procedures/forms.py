@@ -39,7 +39,7 @@ def no_control_characters(value) -> None:
 
 
 def add_condition_fields(
-    form, prefix: str, targets, existing: list, count: int, *, first: str, label: str
+    form, prefix: str, targets, existing: list, count: int, *, first: str, label: str, value_help: str = ""
 ) -> list:
     """`count` rows of 「項目・答えが・値」 inputs named `{prefix}_field_{i}`, `_op_`, `_value_`, filled from the
     `existing` conditions; returns the rows of bound fields. `targets`: (key, label) of the fields a
@@ -60,6 +60,7 @@ def add_condition_fields(
         form.fields[names[2]] = forms.CharField(
             label=_("条件%(n)s：値") % {"n": i + 1}, max_length=2000, required=False,
             initial="、".join(value) if isinstance(value, list) else (value or ""),
+            help_text=value_help if i == 0 else "",
         )  # fmt: skip
         rows.append(tuple(form[n] for n in names))
     return rows
@@ -328,8 +329,8 @@ class FieldForm(forms.Form):
         self._condition_rows = add_condition_fields(
             self, "cond", targets, initial.get("show_if") or [], self.CONDITION_ROWS,
             first=_("（選ばない）"), label=_("条件%(n)s：項目"),
+            value_help=_("「次のどれか」は、値を「、」で区切ります。"),
         )  # fmt: skip
-        self.fields["cond_value_0"].help_text = _("「次のどれか」は、値を「、」で区切ります。")
 
     def condition_rows(self) -> list[tuple]:
         return self._condition_rows
@@ -586,7 +587,10 @@ class PageForm(forms.Form):
             return []
         first = _("（いつでも）") if allow_always else _("（選ばない）")
         label = _("移動%(n)s：条件の項目") if prefix == "skip" else _("条件%(n)s：項目")
-        return add_condition_fields(self, prefix, targets, existing, count, first=first, label=label)
+        return add_condition_fields(
+            self, prefix, targets, existing, count, first=first, label=label,
+            value_help=_("「次のどれか」は、値を「、」で区切ります。"),
+        )  # fmt: skip
 
     def _condition(self, prefix: str, i: int) -> dict | None:
         return read_condition(self.cleaned_data, prefix, i)
