@@ -3,9 +3,13 @@
 Rows of an organization carry an `organization` foreign key (STYLE.md 4). When one such row refers to
 another, both must belong to the same organization: a 米子市 procedure given a 鳥取市 所属 showed 鳥取市's
 telephone number on 米子市's pages and e-mails. The database refuses such a write on SQLite and on
-PostgreSQL alike, with BEFORE INSERT/UPDATE triggers built here from REFERENCES and AUDITED (installed by
-the migrations procedures/0003 and organizations/0002); the services check first and say why in Japanese
+PostgreSQL alike, with triggers built here from REFERENCES and AUDITED (installed by the migrations
+procedures/0003 and organizations/0002); the services check first and say why in Japanese
 (OtherOrganizationError).
+
+A referring row is checked by an AFTER INSERT / UPDATE OF trigger, which fails the statement that wrote
+it. AFTER, not BEFORE: the day's and status counters are upserts, and an upsert that finds its row (every
+submission but the first of a day) updates the count without calling any trigger.
 
 Guarded: the row, its foreign key → the row it refers to, and what must agree
 -----------------------------------------------------------------------------
@@ -283,7 +287,7 @@ def _sqlite_triggers(apps, q, references) -> list[_Trigger]:
             _Trigger(
                 table,
                 f"{name}_{suffix}",
-                f"CREATE TRIGGER {q(name + '_' + suffix)} BEFORE {event} ON {q(table)} "
+                f"CREATE TRIGGER {q(name + '_' + suffix)} AFTER {event} ON {q(table)} "
                 f"WHEN {when} BEGIN SELECT RAISE(ABORT, '{message}'); END",
                 f"DROP TRIGGER IF EXISTS {q(name + '_' + suffix)}",
             )
@@ -348,14 +352,14 @@ def _postgresql_triggers(apps, q, references) -> tuple[list[str], list[_Trigger]
     with a static query, planned once per connection."""
     functions, triggers = [], []
 
-    def add(table, name, body, events, *, when="", declare=""):
+    def add(table, name, body, events, *, timing="AFTER", when="", declare=""):
         functions.append(_function(q(name), body, declare))
         when = f" WHEN ({when})" if when else ""
         triggers.append(
             _Trigger(
                 table,
                 name,
-                f"CREATE OR REPLACE TRIGGER {q(name)} BEFORE {events} ON {q(table)} "
+                f"CREATE OR REPLACE TRIGGER {q(name)} {timing} {events} ON {q(table)} "
                 f"FOR EACH ROW{when} EXECUTE FUNCTION {q(name)}()",
                 f"DROP TRIGGER IF EXISTS {q(name)} ON {q(table)}",
             )
@@ -383,6 +387,7 @@ def _postgresql_triggers(apps, q, references) -> tuple[list[str], list[_Trigger]
             owner.name,
             f"    IF {referred} THEN\n        {_raise(owner.message)}\n    END IF;\n    RETURN NEW;",
             f"UPDATE OF {', '.join(q(k) for k in owner.keys)}",
+            timing="BEFORE",
             # Called only when a key actually changes: a save() that writes every column costs nothing.
             when=changed,
         )
