@@ -183,6 +183,9 @@ MAX_REQUEST_BYTES = envint("MAX_REQUEST_MB", 50) * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MAX_UPLOAD_REQUEST_BYTES = envint("MAX_UPLOAD_REQUEST_BYTES", 30 * 1024 * 1024)
 
+# Django's database sessions, each read or write one statement (lib/sessions.py): every step of a
+# resident's form reads or writes its session.
+SESSION_ENGINE = "madoguchi.lib.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False" if DEBUG else "True")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
