@@ -427,7 +427,7 @@ def _condition_text(spec, conditions) -> str:
         target = spec.field(c.field)
         label = target.shown_label if target else c.field
         value = "、".join(c.value) if isinstance(c.value, list) else (c.value or "")
-        if target is not None and target.options:
+        if target is not None and target.options and c.value not in (None, "", []):  # not for 空欄でない
             value = "、".join(
                 target.shown_option(v) for v in (c.value if isinstance(c.value, list) else [c.value])
             )
