@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE := madoguchi.settings
 
-.PHONY: run test lint format worker install migrate demo bench bench-path locale clean
+.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder locale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench: install
 
 bench-path: install
 	$(PY) bench/submission_path.py --mode path
+
+bench-builder: install
+	$(PY) bench/builder.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 media staticfiles
