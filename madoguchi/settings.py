@@ -106,11 +106,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Django's, keeping the organization guards (triggers) when a migration rebuilds a table.
     DATABASES["default"]["ENGINE"] = "madoguchi.lib.sqlite"
-elif envbool("DB_PREPARED_STATEMENTS", "true"):
-    # Lets the resident's final submit (one long statement, submissions/single_statement.py) be prepared
-    # once per connection. The ORM's own queries bind on the client and are never prepared. Set false
-    # behind a pooler in transaction mode (pgbouncer), which cannot keep prepared statements.
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
+else:
+    # Lets the resident's final submit (one long statement, submissions/single_statement.py) and the reads
+    # of every step (lib/prepared.py) be prepared once per connection; nothing else is prepared. The ORM's
+    # own queries bind on the client and are never prepared. Set false behind a pooler in transaction mode
+    # (pgbouncer), which cannot keep prepared statements: then the connection prepares none at all.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        1_000_000 if envbool("DB_PREPARED_STATEMENTS", "true") else None
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

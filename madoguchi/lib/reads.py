@@ -6,13 +6,16 @@ machine) than PostgreSQL spends answering it. A RowRead says the same SELECT as
 `Model.objects.select_related(...).filter(...)`, its text made once from the models, and makes the same
 instances the ORM makes: Model.from_db with each field's own conversion from the database (JSON,
 and SQLite's dates and booleans), the related rows cached on their foreign keys (None for an empty one).
-Only exact matches on the model's own fields and on those of a related row are offered.
+On PostgreSQL the statement is prepared where that pays (lib/prepared.py). Only exact matches on the
+model's own fields and on those of a related row are offered.
 """
 
 import functools
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
+
+from madoguchi.lib import prepared
 
 
 class RowRead:
@@ -30,7 +33,7 @@ class RowRead:
             alias, field = self._where(db.alias, lookup)
             conditions.append(f"{alias}.{db.ops.quote_name(field.column)} = %s")
             params.append(field.get_db_prep_value(value, db, prepared=False))
-        with db.cursor() as cursor:
+        with prepared.cursor(db) as cursor:
             cursor.execute(f"{select} WHERE {' AND '.join(conditions)} LIMIT 2", params)
             rows = cursor.fetchall()
         if not rows:

@@ -4,7 +4,8 @@ Every step of a resident's form reads or writes the session. Django's own store 
 ORM (which costs the app server more CPU than PostgreSQL spends on the statement), asks whether a new
 random key is already taken before inserting it (the primary key says so anyway), and wraps each single
 write in a transaction of its own: six statements where two do. This store says the same in plain SQL
-built from the model; deleting, clearing expired sessions and the async methods stay Django's.
+built from the model, prepared on PostgreSQL where that pays (lib/prepared.py); deleting, clearing expired
+sessions and the async methods stay Django's.
 
 settings.SESSION_ENGINE = "madoguchi.lib.sessions"
 """
@@ -18,13 +19,15 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+from madoguchi.lib import prepared
+
 
 class SessionStore(db.SessionStore):
     def load(self) -> dict:
         connection = connections[router.db_for_read(self.model)]
         sql = _statements(self.model, connection.alias)["load"]
         now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
+        with prepared.cursor(connection) as cursor:
             cursor.execute(sql, [self.session_key, now])
             row = cursor.fetchone()
         if row is None:  # unknown or expired: a new session, as Django's store does
@@ -34,7 +37,7 @@ class SessionStore(db.SessionStore):
 
     def exists(self, session_key: str) -> bool:
         connection = connections[router.db_for_read(self.model)]
-        with connection.cursor() as cursor:
+        with prepared.cursor(connection) as cursor:
             cursor.execute(_statements(self.model, connection.alias)["exists"], [session_key])
             return cursor.fetchone() is not None
 
@@ -50,7 +53,7 @@ class SessionStore(db.SessionStore):
         connection = connections[router.db_for_write(self.model)]
         statements = _statements(self.model, connection.alias)
         values = [self.encode(data), connection.ops.adapt_datetimefield_value(self.get_expiry_date())]
-        with connection.cursor() as cursor:
+        with prepared.cursor(connection) as cursor:
             if must_create:
                 try:
                     # Inside a caller's transaction, a savepoint: a key already taken must not spoil it.

@@ -58,3 +58,37 @@ def test_a_submission_by_its_token_and_procedure(procedure):
         read.get(token=submission.token, procedure=procedure.pk), Submission.objects.get(pk=submission.pk)
     )
     assert read.get(token=submission.token, procedure=procedure.pk + 1) is None
+
+
+@pytest.mark.database("postgresql")
+def test_on_a_kept_connection_the_read_is_prepared_once_and_reads_the_same(tottori, monkeypatch):
+    from django.db import connection
+
+    procedure = make_procedure(tottori)
+    theirs = Procedure.objects.select_related("organization", "department", "current_version").get(
+        pk=procedure.pk
+    )
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # as production runs
+    for _ in range(3):
+        ours = PROCEDURE.get(pk=procedure.pk, organization__code=tottori.code)
+        same_row(ours, theirs)
+        same_row(ours.current_version, theirs.current_version)
+    assert PROCEDURE.get(pk=procedure.pk, organization__code="999999") is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT t0.%%'")
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.database("postgresql")
+def test_with_prepared_statements_off_nothing_is_prepared(tottori, monkeypatch):
+    from django.db import connection
+
+    procedure = make_procedure(tottori)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.ensure_connection()
+    monkeypatch.setattr(connection.connection, "prepare_threshold", None)  # DB_PREPARED_STATEMENTS=false
+    for _ in range(3):
+        assert PROCEDURE.get(pk=procedure.pk).pk == procedure.pk
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0

@@ -81,3 +81,28 @@ def test_a_clash_inside_a_transaction_leaves_the_transaction_usable():
         with pytest.raises(CreateError):
             SessionStore(first.session_key).save(must_create=True)
         assert Session.objects.count() == 1  # still usable (the INSERT had its own savepoint)
+
+
+@pytest.mark.database("postgresql")
+def test_on_a_kept_connection_the_statements_are_prepared_and_errors_are_the_same(monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # as production runs
+    session = SessionStore()
+    session["a"] = 1
+    session.save()
+    again = SessionStore(session.session_key)
+    assert again["a"] == 1
+    again["a"] = 2
+    again.save()
+    assert DjangoStore(session.session_key)["a"] == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%django_session%%'"
+        )
+        assert cursor.fetchone()[0] == 3  # read, write a new one, write again
+    with pytest.raises(CreateError):
+        SessionStore(session.session_key).save(must_create=True)
+    Session.objects.all().delete()
+    with pytest.raises(UpdateError):
+        again.save()
