@@ -353,6 +353,16 @@ def test_export_then_import_then_export_gives_the_same_file(editor, tottori, yon
 
 
 HOSTILE = [
+    (
+        json.dumps({"format": "madoguchi.procedure", "format_version": 1, "procedure": {"title": "t"},
+                    "form": {"fields": [{"key": "n", "type": "short_text", "label": "a\u0000b"}]}}).encode(),
+        "使えない文字（制御文字）が含まれています",
+    ),
+    (
+        json.dumps({"format": "madoguchi.procedure", "format_version": 1, "procedure": {"title": "t\u0007"},
+                    "form": {"fields": [{"key": "n", "type": "short_text", "label": "名前"}]}}).encode(),
+        "使えない文字（制御文字）が含まれています",
+    ),
     (b"not json", "JSONの形式が正しくありません"),
     (b"\xff\xfe\x00", "UTF-8ではありません"),
     (b"[]", "手続の定義ではありません"),

@@ -313,3 +313,27 @@ def test_the_preview_shows_exactly_the_questions_the_server_would_ask(client, to
     rendered = set(re.findall(r'id="field-([cde])"', page))
     expected = set(rules.evaluate(parse_form_spec(schema), values).shown) & set("cde")
     assert rendered == expected
+
+
+def test_a_condition_whose_field_moved_below_is_kept_and_explained_not_dropped(client, procedure):
+    _name, children, income = keys(procedure)
+    post(client, procedure, "builder_field", {"label": "世帯の所得", "required": "on", "cond_field_0": children,
+                                              "cond_op_0": "equals", "cond_value_0": "2人以上"}, key=income)  # fmt: skip
+    post(
+        client, procedure, "builder_field_action", {}, key=income, action="up"
+    )  # now above its condition's field
+    page = client.get(url(procedure, "builder_field", key=income)).content.decode()
+    assert "selected>お子さんの人数</option>" in page.replace('" selected', " selected")
+    response = post(client, procedure, "builder_field", {"label": "世帯の所得（円）", "required": "on",
+                                                         "cond_field_0": children, "cond_op_0": "equals",
+                                                         "cond_value_0": "2人以上"}, key=income)  # fmt: skip
+    assert (
+        response.status_code == 400
+        and "後ろにある項目「お子さんの人数」は使えません" in response.content.decode()
+    )
+    field = next(f for f in draft(procedure)["fields"] if f["key"] == income)
+    assert field["show_if"] and field["label"] == "世帯の所得"  # nothing dropped, nothing half-saved
+
+
+def test_a_repeating_group_is_offered_among_the_field_types(client, procedure):
+    assert 'value="group"' in client.get(url(procedure)).content.decode()

@@ -442,3 +442,15 @@ def test_the_write_path_itself_drops_answers_the_rules_do_not_ask_for(household)
     }  # fmt: skip
     submission = make_submission(household, answers, orm_path=True).submission
     assert set(read_answers(submission)) == {"name", "email", "status", "income", "agree"}
+
+
+@pytest.mark.django_db
+def test_the_confirmation_page_lists_a_question_shown_by_an_answer_on_an_earlier_page(household):
+    resident = Client()
+    post_page(resident, household, "who", {**WHO, "status": "世帯で申請"})
+    post_page(resident, household, "members", {"members__count": "1", "members__0__name__family": "髙橋",
+                                                "members__0__name__given": "一郎", "members__0__relation": "子"})  # fmt: skip
+    post_page(resident, household, "income", {"income": "100", "proof": "A-1"})
+    post_page(resident, household, "agree", {"agree": "1"})
+    page = resident.get(confirm_url(household)).content.decode()
+    assert "証明書の番号" in page and "A-1" in page  # on the 収入 page, shown by the 申請する人 page

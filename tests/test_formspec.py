@@ -18,12 +18,28 @@ def test_all_field_types_are_accepted():
         ({"key": "x", "type": "short_text", "label": "マイナンバー"}, "マイナンバー"),
         ({"key": "x", "type": "short_text", "label": "個人番号（12桁）"}, "マイナンバー"),
         ({"key": "x", "type": "short_text", "label": "ﾏｲﾅﾝﾊﾞｰ"}, "マイナンバー"),
+        ({"key": "x", "type": "short_text", "label": "マイ ナンバー"}, "マイナンバー"),
+        ({"key": "x", "type": "short_text", "label": "まいなんばー"}, "マイナンバー"),
+        ({"key": "x", "type": "short_text", "label": "マイナンバーカードの番号（12桁）"}, "マイナンバー"),
+        ({"key": "x", "type": "short_text", "label": "個人番号カードの裏面の番号"}, "マイナンバー"),
+        (
+            {"key": "x", "type": "short_text", "label": "カードの番号", "label_en": "Your My Number"},
+            "マイナンバー",
+        ),
+        ({"key": "x", "type": "short_text", "label": "番号", "help_en": "individual number"}, "マイナンバー"),
+        ({"key": "x", "type": "short_text", "label": "名前\x00"}, "制御文字"),
         ({"key": "x", "type": "dropdown", "label": "地区"}, "選択肢が必要"),
         ({"key": "x", "type": "dropdown", "label": "地区", "options": ["東", "東"]}, "重複"),
-        ({"key": "Bad-Key", "type": "short_text", "label": "a"}, "1番目の項目「a」の項目キー：半角の英小文字で始め"),
+        (
+            {"key": "Bad-Key", "type": "short_text", "label": "a"},
+            "1番目の項目「a」の項目キー：半角の英小文字で始め",
+        ),
         ({"key": "x", "type": "colour", "label": "a"}, "1番目の項目「a」の種類：この値は使えません"),
         ({"key": "x", "type": "file", "label": "a", "allowed_types": ["exe"]}, "使えないファイル形式"),
-        ({"key": "x", "type": "short_text", "label": "a", "onclick": "alert(1)"}, "「onclick」：この名前の設定はありません"),
+        (
+            {"key": "x", "type": "short_text", "label": "a", "onclick": "alert(1)"},
+            "「onclick」：この名前の設定はありません",
+        ),
     ],
 )
 def test_invalid_fields_are_refused_with_a_message(field, message):

@@ -318,7 +318,7 @@ def test_every_reference_between_organization_owned_rows_is_guarded_or_allowed_t
 
 
 def test_every_guard_is_installed():
-    assert integrity.expected(connection) <= integrity.installed(connection)
+    assert integrity.installed(connection) == integrity.expected(connection)
 
 
 def test_rows_written_through_the_services_cross_nothing(world, colleague, tottori):

@@ -303,7 +303,7 @@ def test_a_user_of_another_organization_is_added_and_told_without_a_link(owner, 
     assert "ユーザー名：outsider" in email.body
     assert AuditLog.objects.get(action="staff.invite").detail["new_user"] is False
     outsider.refresh_from_db()
-    assert outsider.get_full_name() == "鳥取 花子"  # they had no name; one is set
+    assert outsider.get_full_name() == ""  # an existing account is never renamed by another organization
 
 
 def test_inviting_someone_already_here_is_explained_and_keeps_what_was_typed(owner, tottori, colleague):

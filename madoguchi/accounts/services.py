@@ -293,9 +293,8 @@ def invite_staff(
                 if not user.email:
                     user.email = email
                     changed.append("email")
-                if not user.get_full_name():
-                    user.last_name = name
-                    changed.append("last_name")
+                # An account that exists belongs to its holder: another organization's invitation never
+                # renames it (the name typed here is for new accounts only).
                 if changed:
                     user.save(update_fields=changed)
                 new_user = False

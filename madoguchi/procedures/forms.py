@@ -263,6 +263,7 @@ class FieldForm(forms.Form):
             ),
             "allowed_types": forms.MultipleChoiceField(
                 label=_("受け付けるファイル形式"),
+                initial=["pdf", "jpg", "png"],
                 choices=[(t, t.upper()) for t in FILE_TYPES],
                 widget=forms.CheckboxSelectMultiple,
             ),
@@ -318,9 +319,13 @@ class FieldForm(forms.Form):
         ]
         by_key = {f.get("key"): f for f in self.schema.get("fields", [])}
         before = order[: order.index(self.key)] if self.key in order else order
+        # A field its stored conditions name stays on offer even after it moved below this one: the condition
+        # is shown as it is, and saving says what is wrong with it instead of dropping it silently.
+        named = [c.get("field") for c in (by_key.get(self.key) or {}).get("show_if") or []]
+        keys = before + [k for k in named if k not in before]
         return [
             by_key[k]
-            for k in before
+            for k in keys
             if k in by_key and by_key[k].get("type") not in ("heading", "file", "group")
         ]
 

@@ -68,11 +68,20 @@ MAX_FILE_MB = 20
 MAX_FORM_FILES_MB = 40
 # Procedures may not collect the individual number (番号法); catch it in labels whatever the width.
 # The card itself (マイナンバーカード) may be named, e.g. as an identity document; its number may not.
-FORBIDDEN_LABEL = re.compile(r"(マイナンバー|個人番号)(?!カード)|my\s*number(?!\s*card)", re.IGNORECASE)
+# Read after folding (NFKC, katakana as hiragana, no spaces): マイ ナンバー, まいなんばー and ﾏｲﾅﾝﾊﾞｰ are caught,
+# and so is the card's own number (マイナンバーカードの番号, 個人番号カードの裏面).
+FORBIDDEN_LABEL = re.compile(
+    r"(まいなんばー|個人番号)(?!かーど)"
+    r"|(まいなんばー|個人番号)かーど(の|に記載の|記載の)?(裏面の|裏の|うらの)?(番号|12桁)"
+    r"|mynumber(?!card)|mynumbercard(no|number|back)|individualnumber",
+    re.IGNORECASE,
+)
 
 
 def asks_for_individual_number(text: str) -> bool:
-    return bool(FORBIDDEN_LABEL.search(unicodedata.normalize("NFKC", text)))
+    folded = "".join(unicodedata.normalize("NFKC", text).split())
+    folded = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in folded)
+    return bool(FORBIDDEN_LABEL.search(folded))
 
 
 ConditionOp = Literal[
@@ -221,7 +230,17 @@ class FieldSpec(BaseModel):
             raise ValueError(f"「{self.label}」は繰り返しの項目ではないため、中に項目を持てません")
         if self.options_en and len(self.options_en) != len(self.options):
             raise ValueError(f"「{self.label}」の英語の選択肢は、日本語の選択肢と同じ数にしてください")
-        if any(asks_for_individual_number(t) for t in (self.label, self.help, self.text, *self.options)):
+        texts = (
+            self.label,
+            self.help,
+            self.text,
+            *self.options,
+            self.label_en,
+            self.help_en,
+            self.text_en,
+            *self.options_en,
+        )
+        if any(asks_for_individual_number(t) for t in texts):
             raise ValueError("マイナンバー（個人番号）を入力させる項目は作れません")
         return self
 
@@ -457,11 +476,50 @@ class FormSpecError(ValueError):
         self.problems = problems or [FormProblem(m) for m in messages]
 
 
+def control_character_paths(document: object, path: tuple = ()) -> list[tuple]:
+    """Where a string holds NUL or another control character (tab and line breaks aside), as paths into
+    the document: pasted from other systems, and refused by PostgreSQL's JSON (NUL)."""
+    if isinstance(document, str):
+        bad = any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in document)
+        return [path] if bad else []
+    if isinstance(document, dict):
+        return [p for key, value in document.items() for p in control_character_paths(value, (*path, key))]
+    if isinstance(document, list):
+        return [p for i, value in enumerate(document) for p in control_character_paths(value, (*path, i))]
+    return []
+
+
+def _control_character_problems(document: object) -> list[FormProblem]:
+    problems = []
+    fields = document.get("fields") if isinstance(document, dict) else None
+    for path in control_character_paths(document)[:20]:
+        text = "使えない文字（制御文字）が含まれています"
+        index = attribute = None
+        where = ""
+        if path[:1] == ("fields",) and len(path) > 1 and isinstance(path[1], int):
+            index = path[1]
+            attribute = str(path[2]) if len(path) > 2 else None
+            where = f"{index + 1}番目の項目"
+            if isinstance(fields, list) and isinstance(fields[index], dict):
+                label = fields[index].get("label")
+                if isinstance(label, str) and label.strip() and not control_character_paths(label):
+                    where += f"「{label.strip()[:40]}」"
+            if attribute:
+                where += f"の{ATTRIBUTE_LABELS.get(attribute, attribute)}"
+        elif path:
+            where = ATTRIBUTE_LABELS.get(str(path[0]), str(path[0]))
+        problems.append(FormProblem(f"{where}：{text}" if where else text, index, attribute, text))
+    return problems
+
+
 def parse_form_spec(document: object) -> FormSpec:
     """Validate a form definition, its pages and rules included. Raises FormSpecError (Japanese, one
     message per problem, each naming the field it is about)."""
     from madoguchi.procedures.rules import check_rules
 
+    problems = _control_character_problems(document)
+    if problems:
+        raise FormSpecError([p.message for p in problems], problems)
     try:
         spec = FormSpec.model_validate(document)
     except ValidationError as exc:

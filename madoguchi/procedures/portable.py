@@ -28,6 +28,7 @@ from madoguchi.procedures.formspec import (
     FormSpec,
     FormSpecError,
     asks_for_individual_number,
+    control_character_paths,
     japanese_message,
     parse_form_spec,
 )
@@ -105,6 +106,8 @@ def parse_definition(document: Any) -> Definition:
             [f"この形式の版（{version!r}）は読み込めません。読み込めるのは版{FORMAT_VERSION}です。"]
         )
     messages = []
+    if control_character_paths(document.get("procedure")):
+        messages.append("手続の説明に、使えない文字（制御文字）が含まれています。")
     unknown = sorted(set(document) - {"format", "format_version", "procedure", "form"})
     if unknown:
         messages.append(f"知らない設定があります：{'、'.join(map(str, unknown))}")

@@ -27,7 +27,7 @@ from madoguchi.procedures.models import CATEGORIES, LIFE_EVENTS, Procedure
 # The order staff meet the types in, most used first.
 FIELD_TYPE_ORDER = [
     "name", "furigana", "address", "phone", "email", "date", "short_text", "long_text", "number",
-    "single_choice", "multiple_choice", "dropdown", "file", "consent", "heading",
+    "single_choice", "multiple_choice", "dropdown", "file", "consent", "heading", "group",
 ]  # fmt: skip
 
 
@@ -293,6 +293,8 @@ def field_action(request: HttpRequest, procedure_id: int, key: str, action: str)
         elif action == "down":
             schema, change = builder.move_field(schema, key, 1), f"項目「{label}」を下へ移動"
             notice = gettext("「%(label)s」を下へ移動しました。")
+        elif action == "duplicate" and len(builder.fields_of(schema)) >= 200:
+            raise builder.DraftError(gettext("項目は200個までです。"))
         elif action == "duplicate":
             schema, new_key = builder.duplicate_field(schema, key)
             change, anchor = f"項目「{label}」を複製", f"field-{new_key}"

@@ -85,12 +85,12 @@ def _session_hash(request: HttpRequest) -> str:
     return hashlib.sha256(_session_key(request).encode()).hexdigest()
 
 
-def _rows(spec, values: dict) -> list[dict]:
-    """Label and display text of every field the resident was asked, in form order."""
+def _rows(spec, values: dict, only: set[str] | None = None) -> list[dict]:
+    """Label and display text of every field the resident was asked (of `only`, one page's), in form order."""
     rows = []
     shown = set(rules.evaluate(spec, values).shown) if spec.has_rules else None
     for field in rules.field_order(spec):
-        if shown is not None and field.key not in shown:
+        if (shown is not None and field.key not in shown) or (only is not None and field.key not in only):
             continue
         if field.type == "heading":
             rows.append({"heading": field.shown_label, "text": field.shown_text})
@@ -112,11 +112,10 @@ def _sections(spec, values: dict, code: str, procedure_id: int) -> list[dict]:
     for page in flow.pages:
         if page.is_exit:
             continue
-        page_spec = spec.model_construct(fields=[spec.field(k) for k in page.fields if k in shown])
         sections.append(
             {
                 "title": (page.title_en if english and page.title_en else page.title) or "",
-                "rows": _rows(page_spec, values),
+                "rows": _rows(spec, values, only=set(page.fields) & shown),
                 "change_url": f"{url}?page={page.key}&return=confirm",
             }
         )
