@@ -524,3 +524,32 @@ def test_the_prefecture_distributes_a_procedure_and_later_offers_an_update(pref,
 def test_only_the_prefecture_distributes(editor, tottori):
     procedure = make_procedure(tottori)
     assert staff_client(editor).get(builder_url(procedure, "procedure_distribute")).status_code == 404
+
+
+def test_two_windows_saving_the_settings_do_not_overwrite_each_other_silently(editor, new_procedure):
+    client = staff_client(editor)
+    url = builder_url(new_procedure, "builder_settings")
+    token = re.search(r'name="settings_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    base = {"title": "犬の登録申請", "kind": "application", "retention_years": "5", "settings_token": token}
+    assert client.post(url, {**base, "capacity": "20"}).status_code == 302  # the other window
+    response = client.post(url, {**base, "title": "犬の登録と鑑札の交付"})  # this window, loaded before
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "先に変更したため、まだ保存していません" in page and 'value="犬の登録と鑑札の交付"' in page
+    new_procedure.refresh_from_db()
+    assert new_procedure.title == "犬の登録申請" and new_procedure.capacity == 20
+
+
+def test_a_builder_action_reached_after_signing_in_again_leads_back_to_the_builder(editor, new_procedure):
+    response = staff_client(editor).get(builder_url(new_procedure, "builder_publish"))
+    assert response.status_code == 302 and response["Location"] == builder_url(new_procedure)
+    new_procedure.refresh_from_db()
+    assert new_procedure.current_version is None  # nothing was done
+
+
+def test_template_search_finds_by_category_name(editor, council):
+    from madoguchi.procedures.library import load_library
+
+    load_library(council=council)
+    page = staff_client(editor).get(reverse("staff:templates"), {"q": "防災"}).content.decode()
+    assert "罹災証明書" in page and "被災者生活再建支援金" in page

@@ -126,9 +126,13 @@ class ProcedureSettingsForm(forms.ModelForm):
         }
         labels = {"category": _("分類")}
 
+    settings_token = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization = organization
+        if self.instance.pk:
+            self.fields["settings_token"].initial = settings_token(self.instance)
         self.fields["department"].queryset = organization.departments.order_by("name")
         self.fields["department"].empty_label = _("（選んでください）")
         if not self.fields["department"].queryset.exists():
@@ -184,6 +188,22 @@ class ProcedureSettingsForm(forms.ModelForm):
 
     def values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+    def changed_elsewhere(self, current) -> bool:
+        """Whether someone saved these settings since this page was loaded (then nothing is saved)."""
+        sent = self.cleaned_data.get("settings_token")
+        return bool(sent) and sent != settings_token(current)
+
+
+def settings_token(procedure) -> str:
+    """A fingerprint of a procedure's settings as stored, carried by the settings page."""
+    import hashlib
+
+    values = [
+        str(getattr(procedure, name + "_id", None) or getattr(procedure, name))
+        for name in ProcedureSettingsForm.Meta.fields
+    ]
+    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
 
 
 class FieldForm(forms.Form):

@@ -283,7 +283,9 @@ def check_rules(spec: FormSpec) -> list[FormProblem]:
             for key in page.fields:
                 if key not in spec.by_key:
                     problems.append(
-                        FormProblem(f"ページ「{page.title or page.key}」に、ない項目「{key}」があります")
+                        FormProblem(
+                            f"ページ「{page.title or page.key}」に、ない項目（削除された項目）があります"
+                        )
                     )
                 elif key in placed:
                     problems.append(
@@ -304,8 +306,8 @@ def check_rules(spec: FormSpec) -> list[FormProblem]:
                     )
                 )
     earlier: set[str] = set()
-    for page in pages:
-        owner = f"ページ「{page.title or page.key}」"
+    for number, page in enumerate(pages, start=1):
+        owner = f"ページ「{page.title}」" if page.title else f"{number}ページ目"
         for condition in page.show_if:
             message = _check_condition(spec, condition, earlier, owner)
             if message:

@@ -279,9 +279,15 @@ def export_procedure(procedure: Procedure) -> dict:
     return portable.definition_document(procedure, draft_of(procedure))
 
 
-def _template_search_text(title: str, summary: str, form: dict) -> str:
+def _template_search_text(title: str, summary: str, form: dict, category: str = "", life_events=()) -> str:
+    """Title, summary, labels, and the names of its category and life events (防災 finds 罹災証明書)."""
+    from madoguchi.procedures.models import CATEGORIES, LIFE_EVENTS
+
     labels = " ".join(str(f.get("label", "")) for f in form.get("fields", []))
-    return ja.search_fold(f"{title} {summary} {labels}")
+    names = " ".join(
+        [dict(CATEGORIES).get(category, ""), *(dict(LIFE_EVENTS).get(e, "") for e in life_events)]
+    )
+    return ja.search_fold(f"{title} {summary} {labels} {names}")
 
 
 @transaction.atomic
@@ -311,7 +317,9 @@ def share_as_template(*, procedure: Procedure, council, actor, category: str, li
         "category": category,
         "life_events": life_events,
         "definition": document,
-        "search_text": _template_search_text(procedure.title, procedure.summary, document["form"]),
+        "search_text": _template_search_text(
+            procedure.title, procedure.summary, document["form"], category, life_events
+        ),
         "shared_by": actor if getattr(actor, "is_authenticated", False) else None,
     }
     template, created = ProcedureTemplate.objects.update_or_create(
@@ -349,7 +357,9 @@ def save_library_template(*, council, document: dict, organization=None):
             "category": section.category or "survey",
             "life_events": list(section.life_events),
             "definition": normalized,
-            "search_text": _template_search_text(section.title, section.summary, normalized["form"]),
+            "search_text": _template_search_text(
+                section.title, section.summary, normalized["form"], section.category, section.life_events
+            ),
         },
     )
     return template

@@ -6,6 +6,9 @@ quicker. Editors and admins of the procedure's organization may build; anyone el
 or 403 (other roles).
 """
 
+import functools
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
@@ -29,6 +32,21 @@ FIELD_TYPE_ORDER = [
     "name", "furigana", "address", "phone", "email", "date", "short_text", "long_text", "number",
     "single_choice", "multiple_choice", "dropdown", "file", "consent", "heading", "group",
 ]  # fmt: skip
+
+
+def post_only(view):
+    """A builder action is a form post. Reached by GET (a login after the session ran out brings the
+    browser back to the action's address), it goes to the builder page instead of an error page."""
+
+    @functools.wraps(view)
+    def wrapper(request, procedure_id: int, *args, **kwargs):
+        if request.method != "POST":
+            access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
+            messages.info(request, gettext("ログインし直しました。もう一度操作してください。"))
+            return redirect(reverse("staff:builder", kwargs={"procedure_id": procedure_id}))
+        return view(request, procedure_id, *args, **kwargs)
+
+    return wrapper
 
 
 def _builder_url(procedure: Procedure, anchor: str = "") -> str:
@@ -149,6 +167,23 @@ def builder_settings(request: HttpRequest, procedure_id: int) -> HttpResponse:
         request.POST or None, instance=procedure, organization=procedure.organization
     )
     if request.method == "POST" and form.is_valid():
+        current = Procedure.objects.get(pk=procedure.pk)
+        if form.changed_elsewhere(current):
+            form.add_error(
+                None,
+                gettext(
+                    "ほかの人（または別の画面）がこの手続の設定を先に変更したため、まだ保存していません。"
+                    "入力した内容はこの画面に残っています。別の画面で最新の設定を確かめてから、もう一度保存してください。"
+                ),
+            )
+            form.data = form.data.copy()
+            form.data["settings_token"] = forms.settings_token(current)
+            return render(
+                request,
+                "staff/builder/settings.html",
+                {"form": form, "organization": procedure.organization, "procedure": procedure},
+                status=409,
+            )
         try:
             services.update_procedure_settings(procedure=procedure, actor=request.user, values=form.values())
         except services.ProcedureError as exc:
@@ -278,7 +313,7 @@ def _rule_problems(form, schema: dict, key: str) -> bool:
 
 
 @login_required
-@require_POST
+@post_only
 def field_action(request: HttpRequest, procedure_id: int, key: str, action: str) -> HttpResponse:
     """Move up or down, duplicate or delete one field."""
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
@@ -314,7 +349,7 @@ def field_action(request: HttpRequest, procedure_id: int, key: str, action: str)
 
 
 @login_required
-@require_POST
+@post_only
 def email_field(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     key = request.POST.get("email_field", "")
@@ -329,7 +364,7 @@ def email_field(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_only
 def publish(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     if "revision" in request.POST and _revision(request) != procedure.draft_revision:
@@ -358,7 +393,7 @@ def publish(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_only
 def discard(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     try:
@@ -371,7 +406,7 @@ def discard(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_only
 def procedure_status(request: HttpRequest, procedure_id: int) -> HttpResponse:
     """Stop taking submissions (受付終了) or take them again."""
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
@@ -420,11 +455,19 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
     key = f"builder-preview:{procedure.pk}"
     state = request.session.get(key) or {}
-    if state.get("revision") != procedure.draft_revision:
-        state = {}  # the draft changed: start the preview afresh
+    if state.get("revision") != procedure.draft_revision or request.GET.get("restart"):
+        state = {}  # the draft changed, or the editor starts over: start the preview afresh
     raw, values = state.get("raw", {}), state.get("values", {})
     errors, checked = {}, False
     page_key = request.GET.get("page") or state.get("page")
+    if request.method == "POST" and request.POST.get("switch_language") in dict(settings.LANGUAGES):
+        response = redirect(reverse("staff:builder_preview", kwargs={"procedure_id": procedure.pk}))
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, request.POST["switch_language"], max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH, secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY, samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )  # fmt: skip
+        return response
     if request.method == "POST":
         pages = rules.pages_of(spec)
         paged = len(pages) > 1
@@ -505,7 +548,7 @@ def versions(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_only
 def version_publish(request: HttpRequest, procedure_id: int, number: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     try:
@@ -752,7 +795,7 @@ def update_review(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@post_only
 def pages(request: HttpRequest, procedure_id: int) -> HttpResponse:
     """Choose how the form is split into pages, or add a page (or an exit page) at the end."""
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
@@ -826,7 +869,7 @@ def page_edit(request: HttpRequest, procedure_id: int, page_key: str) -> HttpRes
 
 
 @login_required
-@require_POST
+@post_only
 def page_action(request: HttpRequest, procedure_id: int, page_key: str, action: str) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     schema = services.draft_of(procedure)
