@@ -4,13 +4,17 @@ A version is immutable once saved, so everything a submission needs to be shown 
 options, limits) must be in this document.
 """
 
+import hashlib
 import re
+import threading
 import unicodedata
+from collections import OrderedDict
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal, NamedTuple
 
+import pydantic_core
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -510,6 +514,34 @@ def _control_character_problems(document: object) -> list[FormProblem]:
             where = ATTRIBUTE_LABELS.get(str(path[0]), str(path[0]))
         problems.append(FormProblem(f"{where}：{text}" if where else text, index, attribute, text))
     return problems
+
+
+# Stored versions never change, so each is read into its FormSpec once per process (pydantic takes 1-3 ms
+# for a long form, on every request that shows it). Keyed by the version's id and a digest of its stored
+# JSON, not the id alone: a test database reuses ids for other forms. The 200 read last are kept.
+_VERSIONS: OrderedDict[tuple[int, bytes], FormSpec] = OrderedDict()
+_VERSIONS_KEPT = 200
+_VERSIONS_LOCK = threading.Lock()
+
+
+def version_spec(version_id: int | None, schema: object) -> FormSpec:
+    """The stored version's form (FormVersion.spec), read once per process."""
+    if version_id is None:
+        return FormSpec.model_validate(schema)
+    # pydantic's own serializer takes half of json.dumps's time. The same form with its keys in another
+    # order (never from the database, which returns them in one order) is only read once more.
+    key = (version_id, hashlib.blake2b(pydantic_core.to_json(schema), digest_size=16).digest())
+    with _VERSIONS_LOCK:
+        spec = _VERSIONS.get(key)
+        if spec is not None:
+            _VERSIONS.move_to_end(key)
+            return spec
+    spec = FormSpec.model_validate(schema)
+    with _VERSIONS_LOCK:
+        _VERSIONS[key] = spec
+        if len(_VERSIONS) > _VERSIONS_KEPT:
+            _VERSIONS.popitem(last=False)
+    return spec
 
 
 def parse_form_spec(document: object) -> FormSpec:

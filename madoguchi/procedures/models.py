@@ -158,9 +158,9 @@ class FormVersion(models.Model):
 
     @cached_property
     def spec(self):
-        from madoguchi.procedures.formspec import FormSpec
+        from madoguchi.procedures.formspec import version_spec
 
-        return FormSpec.model_validate(self.schema)
+        return version_spec(self.pk, self.schema)  # read once per process: versions never change
 
 
 class ProcedureTemplate(models.Model):
