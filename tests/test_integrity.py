@@ -8,6 +8,7 @@ Japanese, and the operator's admin shows a form error instead of failing.
 
 import datetime
 import json
+import re
 import secrets
 
 import pytest
@@ -315,6 +316,18 @@ def test_every_reference_between_organization_owned_rows_is_guarded_or_allowed_t
     }
     assert found - guarded - allowed_to_cross - guarded_otherwise == set()
     assert guarded <= found
+
+
+def test_each_postgresql_guard_reads_the_rows_by_primary_key_alone():
+    """A look-up that also named the organization was planned on submissions' sub_counts index (organization
+    first), reading every submission of the organization on each submit: a check that grew with the table."""
+    functions = integrity._postgresql_triggers(apps, connection.ops.quote_name, integrity.REFERENCES)[0]
+    reads = [line.strip() for function in functions for line in function.splitlines() if " INTO " in line]
+    assert len(reads) == len(integrity.REFERENCES) + 1 + len(integrity.AUDITED)  # a table of pairs reads two
+    for read in reads:
+        assert re.search(
+            r' WHERE t\."id" = (NEW\.\w+|NEW\."\w+")(::bigint)?;$| WHERE s\."id" = NEW\."\w+";$', read
+        ), read
 
 
 def test_every_guard_is_installed():
