@@ -139,6 +139,8 @@ def _serves(pid: int, dbname: str) -> bool:
             title = f.read().replace(b"\0", b" ").decode(errors="replace").split()
     except OSError:
         return False
+    if title[2:4] == ["autovacuum", "worker"]:  # "postgres: 15/main: autovacuum worker <database>"
+        return title[-1] == dbname
     backend = len(title) >= 5 and ("(" in title[4] or title[4] == "[local]")
     return not backend or title[3] == dbname
 
