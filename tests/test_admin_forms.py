@@ -73,3 +73,9 @@ def test_invalid_or_forbidden_form_is_refused_in_japanese_and_nothing_changes(
     assert response.status_code == 200
     assert message in response.content.decode()
     assert Procedure.objects.get(pk=procedure.pk).current_version.number == 1
+
+
+def test_outgoing_email_rows_cannot_be_added_by_hand_in_the_admin(admin_client):
+    from django.urls import reverse
+
+    assert admin_client.get(reverse("admin:notifications_outgoingemail_add")).status_code == 403

@@ -18,3 +18,6 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
         "attempts",
         "last_error",
     ]
+
+    def has_add_permission(self, request):
+        return False  # e-mail rows are written by the services only
