@@ -46,7 +46,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 bench: install
-	$(PY) bench/submission_path.py
+	$(PY) bench/submission_path.py --mode all
 
 bench-path: install
 	$(PY) bench/submission_path.py --mode path
