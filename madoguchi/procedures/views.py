@@ -166,6 +166,7 @@ def builder_settings(request: HttpRequest, procedure_id: int) -> HttpResponse:
     form = forms.ProcedureSettingsForm(
         request.POST or None, instance=procedure, organization=procedure.organization
     )
+    conflict = False
     if request.method == "POST" and form.is_valid():
         current = Procedure.objects.get(pk=procedure.pk)
         if form.changed_elsewhere(current):
@@ -177,25 +178,23 @@ def builder_settings(request: HttpRequest, procedure_id: int) -> HttpResponse:
                 ),
             )
             form.data = form.data.copy()
-            form.data["settings_token"] = forms.settings_token(current)
-            return render(
-                request,
-                "staff/builder/settings.html",
-                {"form": form, "organization": procedure.organization, "procedure": procedure},
-                status=409,
-            )
-        try:
-            services.update_procedure_settings(procedure=procedure, actor=request.user, values=form.values())
-        except services.ProcedureError as exc:
-            form.add_error(None, str(exc))
+            form.data["settings_token"] = forms.settings_token(current)  # the next save is a choice made
+            conflict = True
         else:
-            messages.success(request, gettext("手続の設定を保存しました。"))
-            return redirect(_builder_url(procedure))
+            try:
+                services.update_procedure_settings(
+                    procedure=procedure, actor=request.user, values=form.values()
+                )
+            except services.ProcedureError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, gettext("手続の設定を保存しました。"))
+                return redirect(_builder_url(procedure))
     return render(
         request,
         "staff/builder/settings.html",
         {"form": form, "organization": procedure.organization, "procedure": procedure},
-        status=400 if form.errors else 200,
+        status=409 if conflict else 400 if form.errors else 200,
     )
 
 
@@ -493,7 +492,7 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
         elif flow.exit is not None:
             page_key = flow.exit.key
         else:
-            whole = intake.parse(spec, _posted(raw), None) if paged else result
+            whole = intake.parse(spec, intake.as_post(raw), None) if paged else result
             errors = whole.errors
             first = next((p for p in whole.flow.pages if set(p.fields) & set(errors)), None)
             page_key = first.key if first else page_key
@@ -517,12 +516,6 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
     )
     response["Content-Security-Policy"] = PREVIEW_POLICY
     return response
-
-
-def _posted(raw: dict):
-    from madoguchi.submissions.resident_views import _as_post
-
-    return _as_post(raw)
 
 
 @login_required

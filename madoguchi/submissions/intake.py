@@ -12,6 +12,7 @@ from typing import Any
 import filetype
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone, translation
+from django.utils.datastructures import MultiValueDict
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext, pgettext
 
@@ -75,6 +76,19 @@ def _read_one(spec: FieldSpec, data, raw: dict) -> None:
     else:
         for name in subkeys(spec):
             raw[name] = str(data.get(name, ""))
+
+
+def as_post(raw: dict[str, Any]) -> MultiValueDict:
+    """Kept raw input (read_raw's result) read back as a form post: to read every page again at the end."""
+    data = MultiValueDict()
+    for name, value in raw.items():
+        if isinstance(value, list):
+            data.setlist(name, [str(v) for v in value])
+        elif isinstance(value, bool):
+            data[name] = "1" if value else ""
+        else:
+            data[name] = str(value)
+    return data
 
 
 def read_raw(form: FormSpec, data, keys: set[str] | None = None) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -251,7 +250,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             request.session[_state_key(procedure)] = {**state, "valid": False, "page": following}
             return redirect(f"{form_url}?page={following}")
         # The last page (or a change from the 確認画面): every answer is read again, rules and all.
-        whole = intake.parse(spec, _as_post(raw), None, staged=staged)
+        whole = intake.parse(spec, intake.as_post(raw), None, staged=staged)
         if whole.flow.exit is not None:
             request.session[_state_key(procedure)] = {**state, "valid": False, "page": whole.flow.exit.key}
             return redirect(_page_url(form_url, whole.flow.exit, paged))
@@ -270,19 +269,6 @@ def _page_url(form_url: str, page, paged: bool) -> str:
     return f"{form_url}?page={page.key}" if paged else form_url
 
 
-def _as_post(raw: dict) -> MultiValueDict:
-    """Kept raw input read back as a form post (for the last look at every page together)."""
-    data = MultiValueDict()
-    for name, value in raw.items():
-        if isinstance(value, list):
-            data.setlist(name, [str(v) for v in value])
-        elif isinstance(value, bool):
-            data[name] = "1" if value else ""
-        else:
-            data[name] = str(value)
-    return data
-
-
 def _change_group_items(spec, page, raw: dict, data) -> str | None:
     """「追加する」 or 「削除」 pressed on a repeating group of this page: change the kept input and return the
     group's key. Items after a removed one move up."""
@@ -292,12 +278,16 @@ def _change_group_items(spec, page, raw: dict, data) -> str | None:
     if group is None or group.type != "group" or key not in page.fields:
         return None
     count = intake.group_count(group, raw)
-    names = lambda index: [  # noqa: E731
-        name
-        for sub in group.fields
-        if sub.is_input
-        for name in _input_names(intake.item_spec(group, index, sub))
-    ]
+
+    def names(index: int) -> list[str]:
+        """The input names of one item, in the same order for every item."""
+        return [
+            name
+            for sub in group.fields
+            if sub.is_input
+            for name in _input_names(intake.item_spec(group, index, sub))
+        ]
+
     if add:
         raw[key + intake.GROUP_COUNT] = str(min(count + 1, group.max_items))
         return key
