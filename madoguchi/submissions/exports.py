@@ -6,7 +6,7 @@ Used by the staff views (CSV and small .xlsx, streamed or built in the request) 
 
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from django.core.files import File
@@ -59,8 +59,13 @@ class ExportColumns:
         return cells
 
 
-def export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
+def export_rows(
+    procedure, submission_ids: Iterable[int] | None = None
+) -> tuple[list[str], Iterator[list[str]]]:
     """Header and rows of a procedure's export, in Japanese whatever language the back office is shown in.
+
+    With ``submission_ids``, only those submissions (the inbox's selection); ids of another procedure's or
+    another organization's submissions are ignored, never exported.
 
     The rows are produced lazily (the CSV streams after the view has returned), so Japanese is activated
     inside the generator, for as long as it runs, and not only while this function does.
@@ -72,6 +77,8 @@ def export_rows(procedure) -> tuple[list[str], Iterator[list[str]]]:
         .only("receipt_number", "submitted_at", "status", "form_version_id", "answers_data")
         .order_by("id")
     )
+    if submission_ids is not None:
+        queryset = queryset.filter(pk__in={int(pk) for pk in submission_ids})
 
     def rows() -> Iterator[list[str]]:
         with translation.override("ja"):
