@@ -8,7 +8,7 @@ from madoguchi.audit import views as audit_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import views as stats_views
-from madoguchi.submissions import resident_views, staff_views
+from madoguchi.submissions import resident_views, staff_views, tally_views
 
 
 class OrganizationCode:
@@ -82,6 +82,8 @@ staff_patterns = [
     path("procedures/<int:procedure_id>/export/", staff_views.export_page, name="export"),
     path("procedures/<int:procedure_id>/export.csv", staff_views.export_csv, name="export_csv"),
     path("procedures/<int:procedure_id>/export.xlsx", staff_views.export_xlsx, name="export_xlsx"),
+    path("procedures/<int:procedure_id>/tally/", tally_views.tally_page, name="tally"),
+    path("procedures/<int:procedure_id>/tally.csv", tally_views.tally_csv, name="tally_csv"),
     path(
         "procedures/<int:procedure_id>/export-files/",
         staff_views.export_file_request,
