@@ -5,6 +5,7 @@ from django.urls import include, path, register_converter
 from madoguchi.accounts import views as account_views
 from madoguchi.api.api import api
 from madoguchi.audit import views as audit_views
+from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import views as stats_views
@@ -93,6 +94,14 @@ staff_patterns = [
     path("submissions/<int:submission_id>/", staff_views.detail, name="submission"),
     path("submissions/<int:submission_id>/transition/", staff_views.transition, name="transition"),
     path("submissions/<int:submission_id>/notes/", staff_views.add_note, name="add_note"),
+    path("submissions/<int:submission_id>/reopen/", staff_views.reopen, name="reopen"),
+    path("submissions/<int:submission_id>/messages/", notification_views.send_message, name="send_message"),
+    path("procedures/<int:procedure_id>/emails/", notification_views.email_texts, name="email_texts"),
+    path(
+        "procedures/<int:procedure_id>/emails/<slug:kind>/",
+        notification_views.email_text_edit,
+        name="email_text",
+    ),
     path("submissions/<int:submission_id>/assign/", staff_views.assign, name="assign"),
     path(
         "submissions/<int:submission_id>/files/<int:attachment_id>/",

@@ -188,8 +188,9 @@ def test_full_status_machine_with_reasons(client, colleague, submission):
     submission.refresh_from_db()
     assert submission.status == Status.RETURNED
     assert str(submission.correction_deadline) == "2026-12-25"
-    response = client.post(url, {"to": "completed"}, follow=True)
-    assert "「返却中」から「完了」には変更できません" in response.content.decode()
+    # Before the 補正期限 the resident may still correct it: no decision yet (a sign-up's 完了 is 受付済み).
+    response = client.post(url, {"to": "completed", "reason": "期限切れ", "confirmed": "1"}, follow=True)
+    assert "補正期限（2026年12月25日）を過ぎるまでは「受付済み」にできません" in response.content.decode()
     history = list(submission.history.values_list("from_status", "to_status", "reason", "actor__username"))
     assert history == [
         ("", "received", "", None),

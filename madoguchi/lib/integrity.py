@@ -26,6 +26,8 @@ Guarded: the row, its foreign key → the row it refers to, and what must agree
 - submissions.StatusChange / Note / Attachment / AnswerRevision .submission → Submission   same organization
 - submissions.StagedUpload / ExportFile .procedure → Procedure                          the same organization
 - notifications.OutgoingEmail.submission → Submission    the same organization (when set)
+- notifications.Message.submission      → Submission    the same organization
+- notifications.EmailText.procedure     → Procedure     the same organization
 - stats.DailyCount / StatusCount .procedure → Procedure  the same organization
 - accounts.Membership.departments        → Department    the membership's organization (a table of pairs
                                                          with no organization of its own: a staff member's 所属)
@@ -110,7 +112,13 @@ FIRST = (  # procedures/0003
 # organizations/0002: a staff member's 所属 (Membership.departments, a table of pairs with no organization of
 # its own: the membership's organization is compared with the department's).
 WITH_MEMBERSHIP_DEPARTMENTS = (*FIRST, Reference("accounts.Membership", "departments"))
-REFERENCES = WITH_MEMBERSHIP_DEPARTMENTS
+# notifications/0003: messages to the resident on a submission, and a procedure's own e-mail texts.
+WITH_MESSAGES = (
+    *WITH_MEMBERSHIP_DEPARTMENTS,
+    Reference("notifications.Message", "submission"),
+    Reference("notifications.EmailText", "procedure"),
+)
+REFERENCES = WITH_MESSAGES
 
 # Audit entries name their object by type and id, without a foreign key. For these types the object
 # belongs to the entry's organization.

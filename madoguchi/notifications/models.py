@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -37,3 +38,50 @@ class OutgoingEmail(models.Model):
         from django.utils.translation import gettext
 
         return self.subject or (gettext("受付のお知らせ") if self.kind == "receipt" else self.kind)
+
+
+class Message(models.Model):
+    """A message on a submission between staff and the resident, shown on the resident's status page and
+    e-mailed to them. Unlike an internal note (submissions.Note) the resident reads it. Written only through
+    notifications.services.send_message."""
+
+    class Direction(models.TextChoices):
+        TO_RESIDENT = "to_resident", _("担当課から")
+        FROM_RESIDENT = "from_resident", _("申請者から")  # residents' replies: not offered yet
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    submission = models.ForeignKey(
+        "submissions.Submission", on_delete=models.CASCADE, related_name="messages"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    direction = models.CharField(max_length=16, choices=Direction.choices, default=Direction.TO_RESIDENT)
+    body = models.TextField(_("本文"))
+    created_at = models.DateTimeField(_("日時"))
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = verbose_name_plural = _("申請者とのメッセージ")
+
+
+class EmailText(models.Model):
+    """A procedure's own wording of one e-mail to residents (kind: notifications.texts.KINDS), with
+    placeholders such as {受付番号}. Without a row the default texts (notifications/templates/) are sent.
+    Written only through notifications.services.save_email_text."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey(
+        "procedures.Procedure", on_delete=models.CASCADE, related_name="email_texts"
+    )
+    kind = models.CharField(max_length=32)
+    subject = models.CharField(_("件名"), max_length=200)
+    body = models.TextField(_("本文"))
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["procedure", "kind"], name="email_text_one_per_kind")]
+        verbose_name = verbose_name_plural = _("メールの文面")

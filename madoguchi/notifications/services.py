@@ -5,14 +5,19 @@ Each e-mail is in the language the resident used to submit (Submission.language)
 page that triggered it is shown in: a staff member reading English still sends a Japanese resident Japanese.
 """
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from madoguchi.lib.integrity import check_same_organization
-from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.lib.timeutil import JST
+from madoguchi.notifications import texts
+from madoguchi.notifications.models import EmailText, Message, OutgoingEmail
 
 
 def queue_email(
@@ -28,13 +33,25 @@ def queue_email(
     return email
 
 
-def _render_resident_email(*, submission, template: str, subject, **context) -> tuple[str, str]:
+def _render_resident_email(
+    *, submission, template: str, subject, text_kind: str | None = None, values=None, **context
+) -> tuple[str, str]:
     """Subject and body of one e-mail to the applicant, in the language they applied in.
 
     `subject` is called inside that language with the title and 受付番号, so its gettext is translated there.
+    With `text_kind`, the procedure's own text of that kind (EmailText, in Japanese) is used instead for a
+    resident who applied in Japanese, filled with placeholder_values(submission, **values).
     """
     procedure = submission.procedure
     with translation.override(submission.language or "ja"):
+        own = _own_text(submission, text_kind)
+        if own is not None:
+            allowed = texts.KINDS[text_kind][1]
+            filled = placeholder_values(submission, **(values or {}))
+            return (
+                texts.fill(own.subject, allowed, filled, one_line=True),
+                texts.fill(own.body, allowed, filled),
+            )
         body = render_to_string(
             template,
             {
@@ -48,9 +65,67 @@ def _render_resident_email(*, submission, template: str, subject, **context) -> 
         return subject(title=procedure.title, receipt=submission.display_receipt_number), body
 
 
-def _queue_resident_email(*, submission, kind: str, template: str, subject, **context) -> OutgoingEmail:
+def _own_text(submission, text_kind: str | None):
+    """The procedure's own text of this kind, for a resident who applied in Japanese; None otherwise."""
+    if text_kind is None or (submission.language or "ja") != "ja":
+        return None
+    return EmailText.objects.filter(
+        organization_id=submission.organization_id, procedure_id=submission.procedure_id, kind=text_kind
+    ).first()
+
+
+def contact_line(procedure) -> str:
+    """担当: the organization, the procedure's 所属 and its telephone, in the active language; "" without a 所属."""
+    department = procedure.department
+    if department is None:
+        return ""
+    line = (
+        f"{gettext('担当')}{pgettext('label separator', '：')}{procedure.organization.name} {department.name}"
+    )
+    if department.phone:
+        line += gettext("（電話 %(phone)s）") % {"phone": department.phone}
+    return line
+
+
+def _jst_date_text(day) -> str:
+    return f"{day.year}年{day.month}月{day.day}日" if day else gettext("なし")
+
+
+def placeholder_values(
+    submission, *, reason: str = "", inquiry_code: str = "", body: str = ""
+) -> dict[str, str]:
+    """The value of every placeholder (texts.KINDS) for one submission: dates in JST, as plain text."""
+    from django.utils import timezone
+
+    from madoguchi.submissions.services import status_label
+
+    procedure = submission.procedure
+    arrived = timezone.localtime(submission.submitted_at, timezone=JST) if submission.submitted_at else None
+    return {
+        "受付番号": submission.display_receipt_number,
+        "手続名": procedure.title,
+        "団体名": procedure.organization.name,
+        "状態": status_label(procedure.kind, submission.status),
+        "担当": contact_line(procedure),
+        "状況確認URL": settings.SITE_URL + "/status/",
+        "理由": reason,
+        "補正期限": _jst_date_text(submission.correction_deadline),
+        "問い合わせ番号": inquiry_code,
+        "到達日時": arrived.strftime("%Y年%-m月%-d日 %H:%M:%S") if arrived else "",
+        "本文": body,
+    }
+
+
+def _queue_resident_email(
+    *, submission, kind: str, template: str, subject, text_kind=None, values=None, **context
+) -> OutgoingEmail:
     subject_text, body = _render_resident_email(
-        submission=submission, template=template, subject=subject, **context
+        submission=submission,
+        template=template,
+        subject=subject,
+        text_kind=text_kind,
+        values=values,
+        **context,
     )
     return queue_email(
         organization_id=submission.organization_id,
@@ -93,21 +168,191 @@ def write_receipt(submission) -> tuple[str, str]:
         submission=submission,
         template="notifications/receipt_email.txt",
         subject=lambda **v: gettext("【受付】%(title)s（受付番号 %(receipt)s）") % v,
+        text_kind=RECEIPT,
+        values={"inquiry_code": format_inquiry_code(code)},
         inquiry_code=format_inquiry_code(code),
     )
 
 
-def queue_status_email(*, submission, reason: str) -> OutgoingEmail:
+# The e-mail text kind (texts.KINDS) of each status a staff move leads to; 処理中 has no text of its own.
+STATUS_TEXT_KINDS = {"returned": "returned", "completed": "completed", "rejected": "rejected"}
+
+
+def queue_status_email(*, submission, reason: str, email_kind: str | None = None) -> OutgoingEmail:
+    """Tell the resident their submission's status changed (in its kind's words), with staff's reason and
+    the 補正期限 (JST date) of a 差戻し. `email_kind` "reopened": a decision taken back (services.reopen)."""
+    from madoguchi.submissions.services import status_label
+
+    text_kind = email_kind or STATUS_TEXT_KINDS.get(submission.status)
+    with translation.override(submission.language or "ja"):
+        status = status_label(submission.procedure.kind, submission.status)
     return _queue_resident_email(
         submission=submission,
-        kind=f"status_{submission.status}",
+        kind="reopened" if email_kind == "reopened" else f"status_{submission.status}",
         template="notifications/status_email.txt",
         subject=lambda **v: (
-            gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）")
-            % {**v, "status": submission.get_status_display()}
+            gettext("【処理を再開しました】%(title)s（受付番号 %(receipt)s）") % v
+            if email_kind == "reopened"
+            else gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）") % {**v, "status": status}
         ),
+        text_kind=text_kind,
+        values={"reason": reason},
         reason=reason,
+        status=status,
+        reopened=email_kind == "reopened",
     )
+
+
+MESSAGE = "message"
+MESSAGE_MAX_LENGTH = 2000
+_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+class MessageError(ValueError):
+    """The message was not sent; str() is a Japanese message fit to show. Nothing was written."""
+
+
+@transaction.atomic
+def send_message(*, submission, author, body: str) -> Message:
+    """Staff write to the resident on a submission: the message shows on the resident's status page and is
+    e-mailed (through the outbox) when the submission has an address. Audited (submission.message, without
+    the text). Raises MessageError (Japanese) for an empty body, one over 2,000 characters, or a control
+    character other than a line break or tab. Staff's role is checked by the caller (access.PROCESS)."""
+    from django.utils import timezone
+
+    from madoguchi.audit import services as audit
+
+    body = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body:
+        raise MessageError(gettext("メッセージを入力してください。"))
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise MessageError(
+            gettext("メッセージは2,000文字以内で入力してください（いま%(count)s文字）。")
+            % {"count": len(body)}
+        )
+    if _MESSAGE_CONTROL.search(body):
+        raise MessageError(
+            gettext("メッセージに使えない制御文字が含まれています。貼り付けた文字を確かめてください。")
+        )
+    message = Message.objects.create(
+        organization_id=submission.organization_id,
+        submission=submission,
+        author=author,
+        direction=Message.Direction.TO_RESIDENT,
+        body=body,
+        created_at=timezone.now(),
+    )
+    audit.record(
+        organization=submission.organization,
+        actor=author,
+        action="submission.message",
+        obj=submission,
+        detail={"message": message.pk},
+    )
+    if submission.applicant_email:
+        queue_message_email(message=message)
+    return message
+
+
+def queue_message_email(*, message: Message) -> OutgoingEmail:
+    submission = message.submission
+    return _queue_resident_email(
+        submission=submission,
+        kind=MESSAGE,
+        template="notifications/message_email.txt",
+        subject=lambda **v: gettext("【お知らせ】%(title)s（受付番号 %(receipt)s）") % v,
+        text_kind=MESSAGE,
+        values={"body": message.body},
+        body=message.body,
+    )
+
+
+# A procedure's own e-mail texts ----------------------------------------------------------------------
+
+
+def email_text(procedure, kind: str) -> tuple[str, str, bool]:
+    """(subject, body, own): the procedure's own text of `kind`, or the default one (own=False)."""
+    row = EmailText.objects.filter(
+        organization_id=procedure.organization_id, procedure=procedure, kind=kind
+    ).first()
+    if row is None:
+        return (*texts.DEFAULTS[kind], False)
+    return row.subject, row.body, True
+
+
+@transaction.atomic
+def save_email_text(*, procedure, kind: str, subject: str, body: str, actor) -> EmailText:
+    """Store the procedure's own text of one e-mail kind (texts.KINDS), audited (procedure.email_text).
+    Raises texts.TextError (Japanese, naming the problem) and stores nothing when texts.check refuses it.
+    The actor's role is checked by the caller (access.BUILD, the procedure's editors)."""
+    from madoguchi.audit import services as audit
+
+    subject, body = texts.check(kind, subject, body)
+    row, created = EmailText.objects.update_or_create(
+        organization_id=procedure.organization_id,
+        procedure=procedure,
+        kind=kind,
+        defaults={"subject": subject, "body": body, "updated_by": actor},
+    )
+    audit.record(
+        organization=procedure.organization,
+        actor=actor,
+        action="procedure.email_text",
+        obj=procedure,
+        detail={"kind": kind, "created": created},
+    )
+    return row
+
+
+@transaction.atomic
+def reset_email_text(*, procedure, kind: str, actor) -> bool:
+    """Go back to the default text of `kind`; audited. Returns False when the procedure had none of its own."""
+    from madoguchi.audit import services as audit
+
+    deleted, _ = EmailText.objects.filter(
+        organization_id=procedure.organization_id, procedure=procedure, kind=kind
+    ).delete()
+    if deleted:
+        audit.record(
+            organization=procedure.organization,
+            actor=actor,
+            action="procedure.email_text_reset",
+            obj=procedure,
+            detail={"kind": kind},
+        )
+    return bool(deleted)
+
+
+def preview_email_text(*, procedure, kind: str, subject: str, body: str) -> tuple[str, str]:
+    """The text filled with sample values (a made-up 受付番号 and reason; the procedure's own title, organization
+    and 担当), for the editor's preview. Raises texts.TextError like save_email_text."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from madoguchi.submissions.services import status_label
+
+    subject, body = texts.check(kind, subject, body)
+    status = {"returned": "returned", "completed": "completed", "rejected": "rejected"}.get(kind, "in_review")
+    if kind in ("receipt", "message"):
+        status = "received"
+    today = timezone.localtime(timezone=JST)
+    deadline = date.fromordinal(today.date().toordinal()) + timedelta(days=14)
+    values = {
+        "受付番号": "4821-0395-76",
+        "手続名": procedure.title,
+        "団体名": procedure.organization.name,
+        "状態": status_label(procedure.kind, status),
+        "担当": contact_line(procedure),
+        "状況確認URL": settings.SITE_URL + "/status/",
+        "理由": gettext("（例）添付された書類の写しが読み取れませんでした。撮り直して添付してください。"),
+        "補正期限": _jst_date_text(deadline),
+        "問い合わせ番号": "K7QM-3XRB-9TZD",
+        "到達日時": today.strftime("%Y年%-m月%-d日 %H:%M:%S"),
+        "本文": gettext("（例）窓口での受取日時が決まりましたのでお知らせします。"),
+    }
+    allowed = texts.KINDS[kind][1]
+    return texts.fill(subject, allowed, values, one_line=True), texts.fill(body, allowed, values)
 
 
 def queue_resubmit_email(*, submission) -> OutgoingEmail:

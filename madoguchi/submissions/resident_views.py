@@ -917,8 +917,12 @@ def status_view(request: HttpRequest) -> HttpResponse:
     if submission is None:
         return redirect("public:status")
     spec = submission.form_version.spec
-    history = submission.history.all()
+    kind = submission.procedure.kind
+    history = [
+        {"change": h, "to": services.status_label(kind, h.to_status)} for h in submission.history.all()
+    ]
     withdraw_draft = request.session.pop("withdraw_draft", None) or {}
+    can_withdraw = services.can_withdraw(submission)
     return render(
         request,
         "submissions/status_view.html",
@@ -926,13 +930,17 @@ def status_view(request: HttpRequest) -> HttpResponse:
             "submission": submission,
             "procedure": submission.procedure,
             "organization": submission.organization,
+            "status_text": services.status_label(kind, submission.status),
+            "kind_noun": services.kind_noun(kind),
+            "is_signup": kind == "signup",
             "history": history,
+            "messages_from_staff": submission.messages.all(),
             "rows": _rows(spec, read_answers(submission)),
-            "can_withdraw": submission.status in services.RESIDENT_WITHDRAWABLE,
+            "can_withdraw": can_withdraw,
             "can_correct": submission.status == Status.RETURNED,
             "withdraw_reason": withdraw_draft.get("reason", ""),
             "withdraw_error": withdraw_draft.get("error"),
-            "keep_form_id": "withdraw-form" if submission.status in services.RESIDENT_WITHDRAWABLE else None,
+            "keep_form_id": "withdraw-form" if can_withdraw else None,
             "Status": Status,
         },
     )

@@ -24,8 +24,13 @@ from madoguchi.submissions import single_statement
 from madoguchi.submissions.answers import keep_revision, write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
-# (from, to) → who may do it and whether a reason is required. DOMAIN.md "The status machine".
-STAFF_TRANSITIONS: dict[tuple[str, str], bool] = {
+# The status machine of each kind of procedure (Procedure.Kind), in one place: the staff detail page, the
+# checks below, the resident's status page and the e-mails all read it. Statuses are stored alike for every
+# kind (DOMAIN.md "The status machine"); what a kind may do and the words it uses differ.
+#
+# (from, to) → whether a reason is required. Leaving 返却中 for a decision needs the 補正期限 passed
+# (transition() checks it) and a reason: the resident was asked to correct and is told why it ended.
+APPLICATION_TRANSITIONS: dict[tuple[str, str], bool] = {
     (Status.RECEIVED, Status.IN_REVIEW): False,
     (Status.RECEIVED, Status.RETURNED): True,
     (Status.IN_REVIEW, Status.RETURNED): True,
@@ -33,14 +38,152 @@ STAFF_TRANSITIONS: dict[tuple[str, str], bool] = {
     (Status.IN_REVIEW, Status.COMPLETED): False,
     (Status.RECEIVED, Status.REJECTED): True,
     (Status.IN_REVIEW, Status.REJECTED): True,
+    (Status.RETURNED, Status.COMPLETED): True,
+    (Status.RETURNED, Status.REJECTED): True,
 }
-RESIDENT_WITHDRAWABLE = {Status.RECEIVED, Status.RETURNED}
+# A survey answer (回答) is aggregated, not decided on: staff only mark it seen. No 差戻し, 却下 or 取下げ.
+SURVEY_TRANSITIONS: dict[tuple[str, str], bool] = {
+    (Status.RECEIVED, Status.IN_REVIEW): False,
+    (Status.RECEIVED, Status.COMPLETED): False,
+    (Status.IN_REVIEW, Status.COMPLETED): False,
+}
+KIND_TRANSITIONS: dict[str, dict[tuple[str, str], bool]] = {
+    Procedure.Kind.APPLICATION: APPLICATION_TRANSITIONS,
+    Procedure.Kind.NOTIFICATION: APPLICATION_TRANSITIONS,
+    Procedure.Kind.SIGNUP: APPLICATION_TRANSITIONS,
+    Procedure.Kind.SURVEY: SURVEY_TRANSITIONS,
+}
+STAFF_TRANSITIONS = APPLICATION_TRANSITIONS  # an application's table (the name older callers use)
+# A decision an admin may take back (reopen): back to 処理中, with a reason.
+DECIDED = frozenset({Status.COMPLETED, Status.REJECTED})
+# Decisions staff confirm on a second step before they take effect.
+CONFIRMED_MOVES = DECIDED
+# The resident withdraws (取下げ) before a decision; a sign-up may also be cancelled once accepted (its seat is
+# given back); a survey answer is not withdrawn.
+KIND_WITHDRAWABLE: dict[str, frozenset[str]] = {
+    Procedure.Kind.APPLICATION: frozenset({Status.RECEIVED, Status.RETURNED}),
+    Procedure.Kind.NOTIFICATION: frozenset({Status.RECEIVED, Status.RETURNED}),
+    Procedure.Kind.SIGNUP: frozenset({Status.RECEIVED, Status.RETURNED, Status.COMPLETED}),
+    Procedure.Kind.SURVEY: frozenset(),
+}
+RESIDENT_WITHDRAWABLE = KIND_WITHDRAWABLE[Procedure.Kind.APPLICATION]
+
+# The words of each kind: the status as shown (staff, resident, e-mail), and staff's button for each move.
+# A kind lists only what differs from an application's words (Status labels and TRANSITION_LABELS).
 TRANSITION_LABELS = {
     Status.IN_REVIEW: gettext_lazy("処理を開始する（処理中にする）"),
     Status.RETURNED: gettext_lazy("差し戻す（返却中にする）"),
     Status.COMPLETED: gettext_lazy("完了にする"),
     Status.REJECTED: gettext_lazy("却下する"),
 }
+KIND_STATUS_LABELS: dict[str, dict[str, Any]] = {
+    Procedure.Kind.APPLICATION: {},
+    Procedure.Kind.NOTIFICATION: {
+        Status.COMPLETED: gettext_lazy("受理"),
+        Status.REJECTED: gettext_lazy("不受理"),
+    },
+    Procedure.Kind.SIGNUP: {
+        Status.COMPLETED: gettext_lazy("受付済み"),
+        Status.REJECTED: gettext_lazy("お断り"),
+        Status.WITHDRAWN: gettext_lazy("キャンセル"),
+    },
+    Procedure.Kind.SURVEY: {
+        Status.RECEIVED: gettext_lazy("未確認"),
+        Status.IN_REVIEW: gettext_lazy("確認中"),
+        Status.COMPLETED: gettext_lazy("確認済み"),
+    },
+}
+KIND_ACTION_LABELS: dict[str, dict[str, Any]] = {
+    Procedure.Kind.APPLICATION: {},
+    Procedure.Kind.NOTIFICATION: {
+        Status.COMPLETED: gettext_lazy("受理する"),
+        Status.REJECTED: gettext_lazy("不受理にする"),
+    },
+    Procedure.Kind.SIGNUP: {
+        Status.COMPLETED: gettext_lazy("受け付ける（受付済みにする）"),
+        Status.REJECTED: gettext_lazy("お断りする"),
+    },
+    Procedure.Kind.SURVEY: {
+        Status.IN_REVIEW: gettext_lazy("確認を始める（確認中にする）"),
+        Status.COMPLETED: gettext_lazy("確認済みにする"),
+    },
+}
+# What the resident's submission is called, by kind (申請 / 届出 / 回答 / 申込).
+KIND_NOUNS: dict[str, Any] = {
+    Procedure.Kind.APPLICATION: gettext_lazy("申請"),
+    Procedure.Kind.NOTIFICATION: gettext_lazy("届出"),
+    Procedure.Kind.SURVEY: gettext_lazy("回答"),
+    Procedure.Kind.SIGNUP: gettext_lazy("申込"),
+}
+
+
+def transitions_for(kind: str) -> dict[tuple[str, str], bool]:
+    """The staff moves of a kind of procedure: (from, to) → reason required. Unknown kinds: an application's."""
+    return KIND_TRANSITIONS.get(kind, APPLICATION_TRANSITIONS)
+
+
+def status_label(kind: str, status: str) -> str:
+    """The word for `status` in a procedure of `kind`, in the active language (e.g. completed → 受理 for a 届出)."""
+    word = KIND_STATUS_LABELS.get(kind, {}).get(status)
+    return str(word) if word is not None else str(Status(status).label) if status in Status.values else status
+
+
+def action_label(kind: str, to_status: str) -> str:
+    """Staff's button for moving a procedure of `kind` to `to_status`, in the active language."""
+    word = KIND_ACTION_LABELS.get(kind, {}).get(to_status)
+    return str(word if word is not None else TRANSITION_LABELS[to_status])
+
+
+def kind_noun(kind: str) -> str:
+    return str(KIND_NOUNS.get(kind, KIND_NOUNS[Procedure.Kind.APPLICATION]))
+
+
+def can_withdraw(submission: Submission) -> bool:
+    """Whether the resident may withdraw (取下げ / キャンセル) it now: by the procedure's kind and its status."""
+    kind = submission.procedure.kind
+    return submission.status in KIND_WITHDRAWABLE.get(kind, RESIDENT_WITHDRAWABLE)
+
+
+def correction_deadline_passed(submission: Submission, *, now=None) -> bool:
+    """Whether staff may decide on a 返却中 submission: the 補正期限 (a JST date, inclusive: the resident may
+    correct through that whole day) is over. With no deadline set, staff decide when they see fit: the
+    resident was given no date to wait for, and the reason they must give is shown to them."""
+    deadline = submission.correction_deadline
+    return deadline is None or deadline < jst_date(now or timezone.now())
+
+
+@dataclass(frozen=True)
+class Move:
+    """One status change offered to staff on the detail page."""
+
+    to: str
+    label: str
+    needs_reason: bool
+    needs_confirmation: bool
+    # Why it cannot be chosen yet (shown instead of the choice), or "" when it can.
+    not_yet: str = ""
+
+
+def moves_for(submission: Submission, *, now=None) -> list[Move]:
+    """The moves staff may make now from the submission's status, by its procedure's kind, in table order."""
+    kind = submission.procedure.kind
+    moves = []
+    for (frm, to), needs_reason in transitions_for(kind).items():
+        if frm != submission.status:
+            continue
+        not_yet = ""
+        if frm == Status.RETURNED and not correction_deadline_passed(submission, now=now):
+            not_yet = _deadline_message(submission, to)
+        moves.append(Move(to, action_label(kind, to), needs_reason, to in CONFIRMED_MOVES, not_yet))
+    return moves
+
+
+def _deadline_message(submission: Submission, to_status: str) -> str:
+    day = submission.correction_deadline
+    return gettext("補正期限（%(date)s）を過ぎるまでは「%(status)s」にできません。") % {
+        "date": f"{day.year}年{day.month}月{day.day}日" if day else "",
+        "status": status_label(submission.procedure.kind, to_status),
+    }
 
 
 class SubmissionError(Exception):
@@ -269,30 +412,100 @@ def _check_own(
 def transition(
     *, submission: Submission, to_status: str, actor, reason: str = "", deadline=None
 ) -> Submission:
-    """A staff member moves a submission along the status machine. Raises SubmissionError."""
+    """A staff member moves a submission along its kind's status machine (transitions_for).
+
+    `deadline` is the 補正期限, a JST date, kept only with 返却中. Leaving 返却中 for a decision needs the
+    deadline passed (correction_deadline_passed). Raises SubmissionError (a Japanese message fit to show)
+    for a move the kind does not have, a missing reason, a deadline in the past or not yet reached, or a
+    reason over 4,000 characters; then nothing changes. Staff's role is checked by the caller (access.PROCESS).
+    """
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    reason = validate_transition(submission=submission, to_status=to_status, reason=reason, deadline=deadline)
+    return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
+
+
+def validate_transition(*, submission: Submission, to_status: str, reason: str = "", deadline=None) -> str:
+    """The checks of transition() without the move: returns the reason stripped, or raises SubmissionError.
+    The confirmation step of a decision calls it first, so a move that would fail is told before it."""
+    kind = submission.procedure.kind
+    table = transitions_for(kind)
     key = (submission.status, to_status)
-    if key not in STAFF_TRANSITIONS:
+    if key not in table:
         raise SubmissionError(
             gettext("「%(from_status)s」から「%(to_status)s」には変更できません。")
-            % {"from_status": Status(submission.status).label, "to_status": Status(to_status).label}
+            % {
+                "from_status": status_label(kind, submission.status),
+                "to_status": status_label(kind, to_status),
+            }
         )
     reason = reason.strip()
-    if STAFF_TRANSITIONS[key] and not reason:
+    if table[key] and not reason:
         raise SubmissionError(
             gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
-            % {"status": Status(to_status).label}
+            % {"status": status_label(kind, to_status)}
         )
+    if len(reason) > 4000:
+        raise SubmissionError(gettext("理由は4,000文字以内で入力してください。"))
+    if submission.status == Status.RETURNED and not correction_deadline_passed(submission):
+        raise SubmissionError(_deadline_message(submission, to_status))
     if deadline is not None and to_status == Status.RETURNED and deadline < jst_date(timezone.now()):
         raise SubmissionError(gettext("補正期限には今日以降の日付を入力してください。"))
-    return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
+    return reason
+
+
+REOPEN_MAX_LENGTH = 4000
+
+
+@transaction.atomic
+def reopen(*, submission: Submission, actor, reason: str) -> Submission:
+    """An admin of the submission's organization takes back a decision (完了 / 却下, in each kind's words):
+    the submission goes back to 処理中, with the reason kept in its history and the audit log, and the
+    resident is told by e-mail and on the status page.
+
+    Raises SubmissionError (Japanese) when the actor is not an admin of the organization (Role.ADMIN), the
+    reason is missing or over 4,000 characters, or the submission is not decided; then nothing changes.
+    """
+    from madoguchi.accounts.models import Membership, Role
+
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    kind = submission.procedure.kind
+    is_admin = (
+        actor is not None
+        and getattr(actor, "is_authenticated", False)
+        and Membership.objects.filter(
+            user=actor, organization_id=submission.organization_id, role=Role.ADMIN
+        ).exists()
+    )
+    if not is_admin:
+        raise SubmissionError(gettext("決定を取り消して処理中に戻せるのは、管理者だけです。"))
+    if submission.status not in DECIDED:
+        raise SubmissionError(
+            gettext("「%(status)s」の%(noun)sは、処理中に戻せません（戻せるのは決定したものだけです）。")
+            % {"status": status_label(kind, submission.status), "noun": kind_noun(kind)}
+        )
+    reason = reason.strip()
+    if not reason:
+        raise SubmissionError(gettext("処理中に戻す理由を入力してください（申請者に表示されます）。"))
+    if len(reason) > REOPEN_MAX_LENGTH:
+        raise SubmissionError(gettext("理由は4,000文字以内で入力してください。"))
+    return _move(
+        submission,
+        Status.IN_REVIEW,
+        actor=actor,
+        actor_kind="staff",
+        reason=reason,
+        action="submission.reopen",
+        email_kind="reopened",
+    )
 
 
 @transaction.atomic
 def withdraw(*, submission: Submission, reason: str) -> Submission:
-    """The resident withdraws (取下げ) before a decision."""
+    """The resident withdraws (取下げ; a sign-up's キャンセル) before a decision (can_withdraw). A sign-up's
+    seat is given back. Raises SubmissionError (Japanese) when its kind or status does not allow it, or the
+    reason is missing or over 1,000 characters."""
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
-    if submission.status not in RESIDENT_WITHDRAWABLE:
+    if not can_withdraw(submission):
         raise SubmissionError(gettext("この申請は取り下げられない状態です。担当課にお問い合わせください。"))
     reason = reason.strip()
     if not reason:
@@ -366,7 +579,9 @@ def _attach(submission: Submission, key: str, staged: StagedUpload) -> dict:
     return {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
 
 
-def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) -> Submission:
+def _move(
+    submission, to_status, *, actor, actor_kind, reason, deadline=None, action=None, email_kind=None
+) -> Submission:
     old = submission.status
     now = timezone.now()
     submission.status = to_status
@@ -383,17 +598,23 @@ def _move(submission, to_status, *, actor, actor_kind, reason, deadline=None) ->
         reason=reason,
         created_at=now,
     )
+    detail = {"from": old, "to": to_status}
+    if action == "submission.reopen":
+        detail["reason"] = reason  # staff's own words on a decision taken back: the audit keeps why
     audit.record(
         organization=submission.organization,
         actor=actor if actor_kind == "staff" else "申請者",
-        action="submission.transition"
-        if actor_kind == "staff"
-        else ("submission.withdraw" if to_status == Status.WITHDRAWN else "submission.resubmit"),
+        action=action
+        or (
+            "submission.transition"
+            if actor_kind == "staff"
+            else ("submission.withdraw" if to_status == Status.WITHDRAWN else "submission.resubmit")
+        ),
         obj=submission,
-        detail={"from": old, "to": to_status},
+        detail=detail,
     )
     if submission.applicant_email and actor_kind == "staff":
-        notify.queue_status_email(submission=submission, reason=reason)
+        notify.queue_status_email(submission=submission, reason=reason, email_kind=email_kind)
     return submission
 
 

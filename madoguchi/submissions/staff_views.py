@@ -11,10 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from madoguchi.accounts import access
+from madoguchi.accounts.models import Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
 from madoguchi.lib import exporting
@@ -172,15 +174,15 @@ def _revision_rows(submission: Submission) -> list[dict]:
 def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
     role = access.roles_for_user(request.user)[submission.organization_id]
+    kind = submission.procedure.kind
     audit.record(
         organization=submission.organization, actor=request.user, action="submission.view", obj=submission
     )
     draft = request.session.pop(_transition_draft_key(submission), None) or {}
-    transitions = [
-        (to, services.TRANSITION_LABELS[to], needs_reason)
-        for (frm, to), needs_reason in services.STAFF_TRANSITIONS.items()
-        if frm == submission.status
-    ]
+    reopen_draft = request.session.pop(_reopen_draft_key(submission), None) or {}
+    message_draft = request.session.pop(f"message:{submission.pk}", None) or {}
+    moves = services.moves_for(submission) if role in access.PROCESS else []
+    transitions = [m for m in moves if not m.not_yet]
     colleagues = (
         get_user_model()
         .objects.filter(
@@ -189,6 +191,14 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
         )
         .order_by("username")
     )
+    history = [
+        {
+            "change": h,
+            "from": services.status_label(kind, h.from_status) if h.from_status else "",
+            "to": services.status_label(kind, h.to_status),
+        }
+        for h in submission.history.select_related("actor")
+    ]
     return render(
         request,
         "staff/detail.html",
@@ -196,17 +206,24 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "submission": submission,
             "procedure": submission.procedure,
             "organization": submission.organization,
+            "status_text": services.status_label(kind, submission.status),
+            "kind_noun": services.kind_noun(kind),
             "rows": _answer_rows(submission),
             "revisions": _revision_rows(submission),
-            "history": submission.history.select_related("actor"),
+            "history": history,
             "notes": submission.notes.select_related("author"),
+            "messages_to_resident": submission.messages.select_related("author"),
+            "message_draft": message_draft,
             "emails": submission.emails.all(),
-            "transitions": transitions if role in access.PROCESS else [],
+            "transitions": transitions,
+            "not_yet": [m for m in moves if m.not_yet],
             "draft": draft,
             "selected": draft["to"]
-            if draft.get("to") in [t[0] for t in transitions]
-            else next((t[0] for t in transitions), None),
+            if draft.get("to") in [m.to for m in transitions]
+            else next((m.to for m in transitions), None),
             "can_process": role in access.PROCESS,
+            "can_reopen": role == Role.ADMIN and submission.status in services.DECIDED,
+            "reopen_draft": reopen_draft,
             "colleagues": colleagues,
         },
     )
@@ -216,17 +233,44 @@ def _transition_draft_key(submission) -> str:
     return f"transition:{submission.pk}"
 
 
+def _reopen_draft_key(submission) -> str:
+    return f"reopen:{submission.pk}"
+
+
 @login_required
 @require_POST
 def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """A status change from the detail page. A decision (完了 / 却下 in the kind's words) first shows a
+    confirmation page; it takes effect only when that page's button posts `confirmed`."""
     submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
     draft = {
         "to": request.POST.get("to", "")[:20],
         "reason": request.POST.get("reason", "")[:4000],
         "deadline": request.POST.get("deadline", "").strip()[:40],
     }
+    kind = submission.procedure.kind
     try:
         deadline = ja.parse_date(draft["deadline"]) if draft["deadline"] else None
+        if draft["to"] in services.CONFIRMED_MOVES and request.POST.get("confirmed") != "1":
+            services.validate_transition(
+                submission=submission, to_status=draft["to"], reason=draft["reason"], deadline=deadline
+            )
+            # Kept so that 「戻って直す」 shows the detail page with the choice and the reason as typed.
+            request.session[_transition_draft_key(submission)] = draft
+            return render(
+                request,
+                "staff/transition_confirm.html",
+                {
+                    "submission": submission,
+                    "procedure": submission.procedure,
+                    "organization": submission.organization,
+                    "draft": draft,
+                    "from_text": services.status_label(kind, submission.status),
+                    "to_text": services.status_label(kind, draft["to"]),
+                    "action_text": services.action_label(kind, draft["to"]),
+                    "kind_noun": services.kind_noun(kind),
+                },
+            )
         services.transition(
             submission=submission,
             to_status=draft["to"],
@@ -237,18 +281,31 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
     except (services.SubmissionError, ja.InputError) as exc:
         # Shown beside the form, with the choice, the reason and the deadline as they were sent.
         request.session[_transition_draft_key(submission)] = {**draft, "error": str(exc)}
-    except ValueError:
-        request.session[_transition_draft_key(submission)] = {
-            **draft,
-            "error": gettext("変更先の状態が正しくありません。"),
-        }
     else:
         request.session.pop(_transition_draft_key(submission), None)
         submission.refresh_from_db(fields=["status"])
         messages.success(
             request,
-            gettext("状態を「%(status)s」に変更しました。") % {"status": submission.get_status_display()},
+            gettext("状態を「%(status)s」に変更しました。")
+            % {"status": services.status_label(kind, submission.status)},
         )
+    return redirect("staff:submission", submission_id=submission.pk)
+
+
+@login_required
+@require_POST
+def reopen(request: HttpRequest, submission_id: int) -> HttpResponse:
+    """An admin takes back a decision (services.reopen). Anyone else who may see the submission is told
+    why nothing changed; an outsider gets 404."""
+    submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
+    reason = request.POST.get("reason", "")[:4000]
+    try:
+        services.reopen(submission=submission, actor=request.user, reason=reason)
+    except services.SubmissionError as exc:
+        request.session[_reopen_draft_key(submission)] = {"reason": reason, "error": str(exc)}
+        return redirect(reverse("staff:submission", kwargs={"submission_id": submission.pk}) + "#reopen")
+    request.session.pop(_reopen_draft_key(submission), None)
+    messages.success(request, gettext("決定を取り消し、処理中に戻しました。申請者にも知らせます。"))
     return redirect("staff:submission", submission_id=submission.pk)
 
 
