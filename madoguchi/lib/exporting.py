@@ -1,15 +1,22 @@
-"""Streaming CSV / XLSX exports that municipal staff open in Excel on Japanese Windows.
+"""CSV and XLSX exports that municipal staff open in Excel on Japanese Windows, or load into other systems.
 
 Design rules:
 
 - Nothing here builds the whole file in memory: ``csv_stream`` is a generator of byte chunks and
   ``xlsx_file`` uses openpyxl's write-only mode (rows go straight to a temporary file as inline strings).
-- Output must never be mojibake: UTF-8 CSV gets a BOM (without it Excel assumes CP932); CP932 CSV maps
-  characters to the code points Windows actually has and replaces what cannot be represented with 〓
-  (GETA MARK, the traditional "missing glyph" of Japanese printing), counting each replacement so the view
-  can tell the user.
-- Cell values are protected against formula injection (``excel_safe``) and, in CSV, against Excel's type
-  coercion that eats leading zeros or turns 番地 like ``1-2-3`` into dates (``keep_leading_zeros``).
+- Rows carry typed values (``Cell``): ``int``/``Decimal``/``float`` for numbers, ``date`` for dates,
+  ``datetime`` for moments (an aware one is written in JST), ``str`` for everything else, ``None`` or ``""``
+  for nothing. The .xlsx has number, date and text cells accordingly; the CSV writes numbers and dates
+  plainly so that Excel reads them as numbers and dates, and protects only text.
+- Two kinds of CSV (``purpose``):
+  ``EXCEL`` (UTF-8 with BOM, or CP932): every text value stays the text the resident typed when Excel opens
+  the file (``excel_text``: Excel would otherwise read "0012" as 12, "1-2" as a date, "=…" as a formula);
+  ``SYSTEMS`` (UTF-8 without BOM, or CP932): the plain values, for other systems to import, no wrappers.
+- Control characters never reach a file (``clean_text``), header included.
+- CP932 output maps the look-alikes that Windows has under another code point (``CP932_MAPPING``: dashes,
+  spaces, wave dash…) and replaces only what cannot be represented with 〓 (GETA MARK, the traditional
+  "missing glyph" of Japanese printing), counting each replacement in the export's own
+  ``ReplacementCounter`` so that the view can tell the user about that export.
 """
 
 from __future__ import annotations
@@ -20,34 +27,50 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, ClassVar
+from datetime import date, datetime
+from decimal import Decimal
+from typing import IO, ClassVar, Literal
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from madoguchi.lib.timeutil import JST
+
 __all__ = [
     "CP932_MAPPING",
-    "SPREADSHEET_FORMULA_PREFIXES",
+    "EXCEL",
+    "SYSTEMS",
     "XLSX_COLUMN_WIDTH",
     "XLSX_SHEET_TITLE",
+    "Cell",
     "ReplacementCounter",
+    "clean_text",
     "csv_stream",
     "encode_cp932",
-    "excel_safe",
+    "excel_coerces",
+    "excel_text",
+    "formula_led",
     "iter_file",
-    "keep_leading_zeros",
+    "map_cp932",
     "xlsx_file",
 ]
 
-SPREADSHEET_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+Cell = str | int | float | Decimal | date | datetime | None
+Purpose = Literal["excel", "systems"]
+EXCEL: Purpose = "excel"
+SYSTEMS: Purpose = "systems"
 
 XLSX_SHEET_TITLE = "申請一覧"
 # Wide enough for a full name or a phone number in a proportional Japanese font.
 XLSX_COLUMN_WIDTH = 20
+XLSX_DATE_FORMAT = "yyyy/mm/dd"
+XLSX_DATETIME_FORMAT = "yyyy/mm/dd hh:mm:ss"
+# Excel keeps at most this many characters (UTF-16 code units) in a cell; a longer text makes it
+# "repair" the whole file, so the text is cut instead.
+XLSX_MAX_CELL_CHARS = 32_767
 
 GETA = "\u3013"  # 〓
 _GETA_CP932 = GETA.encode("cp932")
@@ -56,77 +79,249 @@ _GETA_CP932 = GETA.encode("cp932")
 # writes to the socket for a large export.
 _CSV_CHUNK_BYTES = 64 * 1024
 
-# A plain (negative) number such as "-5" or "-3.2" is data, not a formula.
-_PLAIN_NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# --- cleaning -------------------------------------------------------------------------------------------
 
-# Values Excel would coerce when it opens a CSV, losing what the resident typed:
-# - digits with a leading zero ("0857267111", "0012") lose the zero;
-# - 12 or more digits (e.g. マイナンバー, account numbers) are shown as 1.23457E+11, and beyond 15 digits
-#   the trailing digits are lost for good;
-# - digit groups joined by "-" or "/" ("1-2-3" 番地, "2-3", "1/2") become dates on Japanese Windows.
-#   Phone numbers such as "090-1234-5678" match too; protecting them is harmless.
-_DIGITS_RE = re.compile(r"[0-9]+")
-_DIGIT_GROUPS_RE = re.compile(r"[0-9]+(?:[-/][0-9]+)+")
-_EXCEL_MAX_GENERAL_DIGITS = 11
+# C0 controls except tab and line feed (CR is turned into a line feed), DEL, C1 controls, the two
+# noncharacters XML refuses, lone surrogates (not UTF-8, not XML), and the Unicode line and paragraph
+# separators (line breaks to a reader, but not to Excel or a CSV reader).
+_UNWANTED_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\u2028\u2029\ud800-\udfff]")
+_LINE_SEPARATORS = "\r\u2028\u2029"
 
-# Unicode characters whose glyph exists in CP932 under another code point. Windows (MultiByteToWideChar,
-# i.e. Excel) decodes the CP932 bytes to the right-hand code point; Python's cp932 codec agrees, and
-# encodes some of the left-hand ones only by its own lenient extension, so the mapping is explicit.
-# Mac/JIS-based input (and copy-paste from PDFs/web pages) produces the left-hand ones.
+
+def clean_text(value: str, counter: ReplacementCounter | None = None) -> str:
+    """The text without control characters, for any cell of any export (header included).
+
+    Tab and line feed stay (a line break inside a cell); CR, CRLF and U+2028/U+2029 become a line feed;
+    other C0 controls, DEL, C1 controls (U+0080–U+009F) and U+FFFE/U+FFFF are removed; a lone surrogate
+    (e.g. from a JSON "\\ud842" escape) becomes U+FFFD and is recorded in ``counter``.
+    """
+    if not _UNWANTED_RE.search(value):
+        return value
+    value = value.replace("\r\n", "\n")
+
+    def replace(match: re.Match[str]) -> str:
+        char = match.group()
+        if char in _LINE_SEPARATORS:
+            return "\n"
+        if "\ud800" <= char <= "\udfff":
+            if counter is not None:
+                counter.record(char)
+            return "\ufffd"
+        return ""
+
+    return _UNWANTED_RE.sub(replace, value)
+
+
+# --- Excel's reading of a CSV ---------------------------------------------------------------------------
+
+# Characters that start a formula when Excel reads a cell. Japanese Excel takes the full-width forms like
+# the ASCII ones (they are folded by NFKC below); a value led by a tab or a line break is treated alike.
+_FORMULA_LEAD = frozenset("=+-@\t\n")
+_LEADING_SPACE = " \u3000\u00a0"
+
+# Excel reads a CSV cell like a value typed into a cell of General format, whether the field is quoted or
+# not. Besides text, a value may be read as one of these (full-width forms count as their ASCII ones on
+# Japanese Windows; spaces around the value are ignored):
+#
+# - a number: digits with an optional sign or parentheses "(5)" for a negative, "," group separators in
+#   any position ("1,2" is 12), one decimal point, an exponent "1e5" / "100E10", a percent sign "50%",
+#   a currency sign before or after ("¥1,000", "$5", "1000円"), a fraction "1 1/2" or "1/2";
+# - a date or a time: numbers joined by "/", "-" or "." ("4/1", "1-1", "2026/4/1"), with month names
+#   ("Apr-1", "1 April"), in Japanese ("4月1日", "2026年4月1日", "令和1年5月1日", "元年"), in an era written
+#   with its letter ("H31.4.1", "R1.5.1", "S60.1.1"), a time ("12:30", "12:30:15", "1:30 PM", "12時30分",
+#   "午後1時"), or both;
+# - a logical value: TRUE or FALSE in any case;
+# - an error value: "#N/A", "#DIV/0!", "#VALUE!" and the like.
+#
+# A value that Excel may read so is kept as text by writing it as the formula ="…". The class below is
+# wider than what Excel actually converts (a value made only of digits, the separators and signs above,
+# the date and time words and the letters of eras, units and month names, as long as it has a digit):
+# writing ="…" for a value Excel would have left alone shows the same text, so erring that way loses
+# nothing, while the other way loses what the resident typed.
+_DIGIT_RE = re.compile(r"[0-9\uff10-\uff19]")
+# Words of dates and times in any language Excel reads, longest first; removed before the character check.
+_DATE_WORDS_RE = re.compile(
+    r"january|february|march|april|june|july|august|september|october|november|december"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|jan|feb|mar|apr|may|jun|jul|aug|sept|sep|oct|nov|dec|mon|tues|tue|wed|thurs|thu|fri|sat|sun"
+    r"|明治|大正|昭和|平成|令和|午前|午後"
+)
+_NUMERIC_CHARS_RE = re.compile(
+    r"[0-9 \t+\-−‐‑‒–—―()\[\].,/:%$¥\\€£¢円年月日時分秒半曜火水木金土元明大昭平令amphrste]*"
+)
+# Single characters that can never be in a number, date, time, logical or error value: a value holding
+# one of them is text to Excel. Checked first, so that names and addresses skip the slower checks.
+_CERTAINLY_TEXT_RE = re.compile(
+    r"[^0-9０-９\s+\-−‐‑‒–—―－＋()（）\[\]［］.,/:%$¥\\€£¢．，／：％＄￥￡￠＼円年月日時分秒半曜火水木金土元"
+    r"午前後明治大正昭和平成令㍾㍽㍼㍻㋿A-Za-zＡ-Ｚａ-ｚ#!?＃！？]"
+)
+_LOGICAL_RE = re.compile(r"\s*(?:true|false)\s*")
+_ERROR_RE = re.compile(r"\s*#[a-z0-9/_]+[!?]?\s*")
+
+
+def formula_led(value: str) -> bool:
+    """Whether Excel would read ``value`` as a formula: it starts (after spaces) with = + - @, their
+    full-width forms ＝ ＋ － ＠, a tab, or a line break (CR is a line break after ``clean_text``)."""
+    text = value.lstrip(_LEADING_SPACE)
+    if not text:
+        return False
+    first = text[0]
+    if first in _FORMULA_LEAD:
+        return True
+    return not first.isascii() and unicodedata.normalize("NFKC", first)[:1] in _FORMULA_LEAD
+
+
+def excel_coerces(value: str) -> bool:
+    """Whether Excel, opening a CSV, might read ``value`` as a number, date, time, logical or error value
+    instead of the text it is (see the rules above this function's definition in the source)."""
+    if _CERTAINLY_TEXT_RE.search(value):
+        return False
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    if not _DIGIT_RE.search(value):
+        return bool(_LOGICAL_RE.fullmatch(folded) or _ERROR_RE.fullmatch(folded))
+    if "\n" in folded:
+        return False
+    return bool(_NUMERIC_CHARS_RE.fullmatch(_DATE_WORDS_RE.sub("", folded)) or _ERROR_RE.fullmatch(folded))
+
+
+# Excel refuses a string constant longer than 255 characters in a formula (UTF-16 code units: 120
+# characters are at most 240 of them) and a formula longer than 8,192 characters.
+_EXCEL_STRING_PIECE = 120
+_EXCEL_MAX_FORMULA = 8_192
+
+
+def _text_formula(value: str) -> str | None:
+    """="…" giving ``value`` as text: pieces joined by &, line breaks as CHAR(10); None if too long."""
+    pieces = []
+    for index, line in enumerate(value.split("\n")):
+        if index:
+            pieces.append("CHAR(10)")
+        for start in range(0, len(line), _EXCEL_STRING_PIECE):
+            chunk = line[start : start + _EXCEL_STRING_PIECE].replace('"', '""')
+            pieces.append(f'"{chunk}"')
+    formula = "=" + "&".join(pieces or ['""'])
+    if len(formula.encode("utf-16-le")) // 2 > _EXCEL_MAX_FORMULA:
+        return None
+    return formula
+
+
+def excel_text(value: str) -> str:
+    """A text value for a CSV that Excel opens: as it is, or written so that Excel shows exactly it as text.
+
+    A value Excel would read as a formula (``formula_led``: "=SUM(A1)", "-5", "＝1", "@x", a tab first) or
+    as a number, date, time, logical or error value (``excel_coerces``: "0012", "1-2", "100E10", "(5)",
+    "50%", "¥1,000", "4月1日", "H31.4.1", "12:30", "TRUE", "#N/A") is written as the formula ="…" (pieces
+    joined by &, line breaks as CHAR(10)), which Excel shows as that very text and never evaluates as
+    anything else. A value too long for an Excel formula (over 8,192 characters) is prefixed with "'"
+    instead, which Excel shows but does not evaluate. Anything else is returned unchanged.
+    """
+    if not (formula_led(value) or excel_coerces(value)):
+        return value
+    formula = _text_formula(value)
+    return formula if formula is not None else "'" + value
+
+
+# --- CP932 ----------------------------------------------------------------------------------------------
+
+# Characters whose look (and meaning) exists in CP932 under another code point: the left-hand one is
+# written as the right-hand one. Windows decodes the CP932 bytes of each right-hand character to exactly
+# that character (MultiByteToWideChar, i.e. Excel; Python's cp932 codec agrees). Mac and JIS based input,
+# copy-paste from PDFs and web pages and some IMEs produce the left-hand ones. A character with no such
+# equivalent (𠮷, emoji, €, ©, superscript minus…) becomes 〓 and is counted.
 CP932_MAPPING: dict[str, str] = {
-    "\u301c": "\uff5e",  # 〜 WAVE DASH -> ～ FULLWIDTH TILDE (CP932 0x8160)
+    # Waves and tildes
+    "\u301c": "\uff5e",  # 〜 WAVE DASH -> ～ FULLWIDTH TILDE (0x8160)
+    "\u223c": "\uff5e",  # ∼ TILDE OPERATOR -> ～
+    "\u2053": "\uff5e",  # ⁓ SWUNG DASH -> ～
+    "\u3030": "\uff5e",  # 〰 WAVY DASH -> ～
+    "\u02dc": "~",  # ˜ SMALL TILDE -> ~
+    # Vertical lines
     "\u2016": "\u2225",  # ‖ DOUBLE VERTICAL LINE -> ∥ PARALLEL TO (0x8161)
-    "\u2212": "\uff0d",  # − MINUS SIGN -> － FULLWIDTH HYPHEN-MINUS (0x817C)
+    "\u2223": "\uff5c",  # ∣ DIVIDES -> ｜ (0x8162)
+    # Minus signs: the full-width hyphen-minus is CP932's minus (0x817C)
+    "\u2212": "\uff0d",  # − MINUS SIGN
+    "\u2796": "\uff0d",  # ➖ HEAVY MINUS SIGN
+    # Hyphens and short dashes
+    "\u2011": "\u2010",  # ‑ NON-BREAKING HYPHEN -> ‐ HYPHEN (0x815D)
+    "\u2012": "-",  # ‒ FIGURE DASH (between digits: 090‒1234‒5678)
+    "\u2013": "-",  # – EN DASH
+    "\ufe32": "-",  # ︲ PRESENTATION FORM FOR VERTICAL EN DASH
+    "\u2043": "-",  # ⁃ HYPHEN BULLET
+    "\u02d7": "-",  # ˗ MODIFIER LETTER MINUS SIGN
+    "\ufe63": "-",  # ﹣ SMALL HYPHEN-MINUS
+    # Long dashes: JIS's 全角ダッシュ is ― HORIZONTAL BAR (0x815C)
+    "\u2014": "\u2015",  # — EM DASH
+    "\ufe58": "\u2015",  # ﹘ SMALL EM DASH
+    "\ufe31": "\u2015",  # ︱ PRESENTATION FORM FOR VERTICAL EM DASH
+    "\u2e3a": "\u2015\u2015",  # ⸺ TWO-EM DASH
+    "\u2e3b": "\u2015\u2015\u2015",  # ⸻ THREE-EM DASH
+    # Double hyphens, written ＝ in Japanese (ジャン゠ポール = ジャン＝ポール)
+    "\u30a0": "\uff1d",  # ゠ KATAKANA-HIRAGANA DOUBLE HYPHEN
+    "\u2e40": "\uff1d",  # ⹀ DOUBLE HYPHEN
+    # Middle dots (names written in katakana: ジョン·スミス)
+    "\u00b7": "\u30fb",  # · MIDDLE DOT -> ・ (0x8145)
+    "\u2022": "\u30fb",  # • BULLET
+    "\u2027": "\u30fb",  # ‧ HYPHENATION POINT
+    "\u22c5": "\u30fb",  # ⋅ DOT OPERATOR
+    # Signs: the full-width forms are the ones CP932 has
     "\u00a2": "\uffe0",  # ¢ -> ￠ (0x8191)
     "\u00a3": "\uffe1",  # £ -> ￡ (0x8192)
     "\u00ac": "\uffe2",  # ¬ -> ￢ (0x81CA)
-    "\u2014": "\u2015",  # — EM DASH -> ― HORIZONTAL BAR (0x815C; JIS "全角ダッシュ")
     "\u00a6": "\uffe4",  # ¦ -> ￤ (IBM extension)
     "\u00a5": "\uffe5",  # ¥ (macOS yen key) -> ￥ (0x818F); mapping to 0x5C would show "\" in many fonts
     "\u203e": "\uffe3",  # ‾ OVERLINE -> ￣ (0x8150)
-    "\u00a0": " ",  # NO-BREAK SPACE (copy-paste from web/Word) is a space to the reader
-    # Not mapped: U+2010 HYPHEN is itself in CP932 (0x815D); mapping it to "-" would only lose information.
+    "\u00ab": "\u226a",  # « -> ≪
+    "\u00bb": "\u226b",  # » -> ≫
+    "\u00b5": "\u03bc",  # µ MICRO SIGN -> μ
+    "\u2215": "/",  # ∕ DIVISION SLASH
+    # Not mapped: U+2010 HYPHEN and U+2015 HORIZONTAL BAR are themselves in CP932 (0x815D, 0x815C).
 }
+# Every space look-alike is a space to the reader: NBSP (copy-paste from web pages and Word), the
+# typographic spaces U+2000–U+200A, U+202F, U+205F, U+1680. U+3000 IDEOGRAPHIC SPACE is in CP932.
+for _code in (0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F):
+    CP932_MAPPING[chr(_code)] = " "
+del _code
 
-# Variation selectors (U+FE00-FE0F, IVS U+E0100-E01EF) only pick a glyph variant of the preceding
-# character, which CP932 cannot express; dropping them keeps e.g. 葛󠄀 as 葛 instead of "葛〓".
-_VARIATION_SELECTORS = [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0)]
+# Invisible characters CP932 cannot express are dropped rather than shown as 〓: zero-width spaces and
+# joiners, the soft hyphen, the word joiner, a BOM inside a text, and variation selectors (U+FE00-FE0F,
+# IVS U+E0100-E01EF), which only pick a glyph variant of the preceding character (葛󠄀 stays 葛).
+_CP932_DROPPED = [
+    0x00AD,
+    0x180E,
+    0x200B,
+    0x200C,
+    0x200D,
+    0x2060,
+    0xFEFF,
+    *range(0xFE00, 0xFE10),
+    *range(0xE0100, 0xE01F0),
+]
 _CP932_TABLE: dict[int, str | None] = {
     **{ord(source): target for source, target in CP932_MAPPING.items()},
-    **dict.fromkeys(_VARIATION_SELECTORS),
+    **dict.fromkeys(_CP932_DROPPED),
 }
 # A base character followed by combining marks (e.g. decomposed か + U+3099 from macOS file names).
 # NFC composes it to が, which CP932 has. Only such clusters are normalised: NFC on the whole text would
 # also rewrite CJK compatibility ideographs (e.g. U+F929 朗) that CP932 has as they are.
 _COMBINING_CLUSTER_RE = re.compile(r".[\u0300-\u036f\u3099\u309a]+", re.DOTALL)
 
-_LONE_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 
-
-def excel_safe(value: str) -> str:
-    """Neutralise CSV/formula injection: prefix "'" to values a spreadsheet could read as a formula."""
-    if (
-        value.startswith(SPREADSHEET_FORMULA_PREFIXES)
-        and value != "-"
-        and not _PLAIN_NUMBER_RE.fullmatch(value)
-    ):
-        return "'" + value
-    return value
-
-
-def keep_leading_zeros(value: str) -> str:
-    """For CSV: write values Excel would coerce (leading zeros, long digits, date-like) as ="..." text."""
-    if _DIGITS_RE.fullmatch(value):
-        if (len(value) >= 2 and value[0] == "0") or len(value) > _EXCEL_MAX_GENERAL_DIGITS:
-            return f'="{value}"'
-    elif _DIGIT_GROUPS_RE.fullmatch(value):
-        return f'="{value}"'
-    return value
+def map_cp932(text: str) -> str:
+    """``text`` with the look-alikes of ``CP932_MAPPING`` replaced by what CP932 has, invisible characters
+    it cannot express dropped, and decomposed kana composed. Characters CP932 has not are left as they are
+    (``encode_cp932`` replaces them with 〓)."""
+    text = text.translate(_CP932_TABLE)
+    if not text.isascii():
+        text = _COMBINING_CLUSTER_RE.sub(lambda match: unicodedata.normalize("NFC", match.group()), text)
+    return text
 
 
 @dataclass
 class ReplacementCounter:
-    """Characters replaced while encoding: total occurrences and the first few distinct ones."""
+    """The characters one export replaced while encoding: total occurrences and the first few distinct ones.
+
+    Make one per export (never share one between exports): the view reports its numbers with that export.
+    """
 
     MAX_EXAMPLES: ClassVar[int] = 20
 
@@ -141,13 +336,13 @@ class ReplacementCounter:
 
 
 def encode_cp932(text: str, counter: ReplacementCounter) -> bytes:
-    """Encode for Excel on Japanese Windows; unrepresentable characters become 〓 and are counted."""
-    text = text.translate(_CP932_TABLE)
+    """Encode for Excel on Japanese Windows (``map_cp932`` first); unrepresentable characters become 〓,
+    each recorded in ``counter``."""
+    text = map_cp932(text)
     try:
         return text.encode("cp932")
     except UnicodeEncodeError:
         pass
-    text = _COMBINING_CLUSTER_RE.sub(lambda match: unicodedata.normalize("NFC", match.group()), text)
     parts: list[bytes] = []
     while text:
         try:
@@ -163,21 +358,37 @@ def encode_cp932(text: str, counter: ReplacementCounter) -> bytes:
 
 
 def _encode_utf8(text: str, counter: ReplacementCounter) -> bytes:
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Only lone surrogates (e.g. from a JSON "\ud842" escape) cannot be UTF-8.
-        def replace(match: re.Match[str]) -> str:
-            counter.record(match.group())
-            return "\ufffd"
-
-        return _LONE_SURROGATE_RE.sub(replace, text).encode("utf-8")
+    # clean_text has replaced lone surrogates, the only characters that cannot be UTF-8.
+    return text.encode("utf-8", "replace")
 
 
-def _csv_cell(value: str | None) -> str:
+# --- CSV ------------------------------------------------------------------------------------------------
+
+
+def _jst_naive(moment: datetime) -> datetime:
+    """An aware datetime as JST wall-clock time, to the second; a naive one is taken as it is."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(JST).replace(tzinfo=None)
+    return moment.replace(microsecond=0)
+
+
+def _plain(value: Cell) -> str | None:
+    """A typed value as CSV text, or None if it is text (``str``) to be cleaned and protected."""
     if value is None:
         return ""
-    return keep_leading_zeros(excel_safe(str(value)))
+    if isinstance(value, str):
+        return None
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        return _jst_naive(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return None
 
 
 class _LastLine:
@@ -191,44 +402,67 @@ class _LastLine:
 
 
 def csv_stream(
-    header: list[str],
-    rows: Iterable[Sequence[str | None]],
+    header: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
     *,
     encoding: str = "utf-8",
     counter: ReplacementCounter | None = None,
+    purpose: Purpose = EXCEL,
 ) -> Iterator[bytes]:
-    """Stream a CSV for Excel as byte chunks (Excel dialect: CRLF, minimal quoting).
+    """Stream a CSV as byte chunks (CRLF between rows, minimal quoting, line breaks kept in quoted cells).
 
-    encoding is "utf-8" (with BOM) or "cp932". The first chunk is the header; rows follow in chunks of
-    about 64 KiB, read lazily from ``rows``. Invalid encodings raise ValueError at call time, before any
-    response has started.
+    ``encoding`` is "utf-8" or "cp932" (Shift_JIS as Windows has it). ``purpose`` is ``EXCEL`` (UTF-8 gets
+    a BOM, without which Excel reads CP932; text cells go through ``excel_text``) or ``SYSTEMS`` (no BOM,
+    plain values). Numbers are written plainly ("1234.5"), dates as "2026-04-01", datetimes as
+    "2026-04-01 09:30:00" in JST; every text cell, header included, is cleaned (``clean_text``) and, for
+    CP932, mapped (``map_cp932``) before it is protected, so a mapped dash cannot start a formula.
+    Characters replaced (〓, or U+FFFD for a lone surrogate) are recorded in ``counter``: pass a new one per
+    export. The first chunk is the header; rows follow in chunks of about 64 KiB, read lazily from
+    ``rows``. An invalid encoding or purpose raises ValueError at call time, before any response starts.
     """
     encode: Callable[[str, ReplacementCounter], bytes]
     if encoding == "utf-8":
-        encode, prefix = _encode_utf8, codecs.BOM_UTF8
+        encode = _encode_utf8
+        prefix = codecs.BOM_UTF8 if purpose == EXCEL else b""
     elif encoding == "cp932":
         encode, prefix = encode_cp932, b""
     else:
         raise ValueError(f"unsupported CSV encoding: {encoding!r} (use 'utf-8' or 'cp932')")
-    return _csv_chunks(header, rows, encode, prefix, counter if counter is not None else ReplacementCounter())
+    if purpose not in (EXCEL, SYSTEMS):
+        raise ValueError(f"unsupported CSV purpose: {purpose!r} (use 'excel' or 'systems')")
+    counter = counter if counter is not None else ReplacementCounter()
+    protect = excel_text if purpose == EXCEL else None
+    mapping = map_cp932 if encoding == "cp932" else None
+
+    def cell(value: Cell) -> str:
+        plain = _plain(value)
+        if plain is not None:
+            return plain
+        text = clean_text(str(value), counter)
+        if mapping is not None:
+            text = mapping(text)
+        return protect(text) if protect is not None else text
+
+    return _csv_chunks(header, rows, cell, encode, prefix, counter)
 
 
 def _csv_chunks(
-    header: list[str],
-    rows: Iterable[Sequence[str | None]],
+    header: Sequence[str],
+    rows: Iterable[Sequence[Cell]],
+    cell: Callable[[Cell], str],
     encode: Callable[[str, ReplacementCounter], bytes],
     prefix: bytes,
     counter: ReplacementCounter,
 ) -> Iterator[bytes]:
     line = _LastLine()
     writer = csv.writer(line, dialect="excel")
-    writer.writerow([_csv_cell(value) for value in header])
+    writer.writerow([cell(value) for value in header])
     yield prefix + encode(line.text, counter)
 
     chunk: list[bytes] = []
     size = 0
     for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
+        writer.writerow([cell(value) for value in row])
         data = encode(line.text, counter)
         chunk.append(data)
         size += len(data)
@@ -240,14 +474,25 @@ def _csv_chunks(
         yield b"".join(chunk)
 
 
+# --- XLSX -----------------------------------------------------------------------------------------------
+
+
 def _xlsx_text(value: str) -> str:
-    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-    # Lone surrogates cannot be written as UTF-8 XML.
-    return excel_safe(_LONE_SURROGATE_RE.sub("\ufffd", value))
+    value = clean_text(value)
+    if len(value) > XLSX_MAX_CELL_CHARS // 2 and len(value.encode("utf-16-le")) // 2 > XLSX_MAX_CELL_CHARS:
+        value = value.encode("utf-16-le")[: XLSX_MAX_CELL_CHARS * 2].decode("utf-16-le", "ignore")
+    return value
 
 
-def xlsx_file(header: list[str], rows: Iterable[Sequence[str | None]], fileobj: IO[bytes]) -> None:
-    """Write an .xlsx (constant memory) where every cell is text ("@"), so values stay as typed."""
+def xlsx_file(header: Sequence[str], rows: Iterable[Sequence[Cell]], fileobj: IO[bytes]) -> None:
+    """Write an .xlsx (constant memory): one sheet, a bold header row, then one row per item of ``rows``.
+
+    Numbers (``int``, ``Decimal``, ``float``) are number cells; a ``date`` is a date cell (yyyy/mm/dd) and a
+    ``datetime`` a date-and-time cell (yyyy/mm/dd hh:mm:ss, an aware one in JST, to the second); anything
+    else is an inline string cell of text format "@", never a formula or an error value ("=SUM(A1)" and
+    "#N/A" are the text typed), written without any apostrophe, control characters removed
+    (``clean_text``: tab and line feed stay). A text over Excel's 32,767 characters is cut there.
+    """
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=XLSX_SHEET_TITLE)
     try:
@@ -258,42 +503,58 @@ def xlsx_file(header: list[str], rows: Iterable[Sequence[str | None]], fileobj: 
         raise
 
 
-def _write_sheet(sheet: WriteOnlyWorksheet, header: list[str], rows: Iterable[Sequence[str | None]]) -> None:
+_TEXT, _NUMBER, _DATE, _DATETIME = range(4)
+_FORMATS = {_TEXT: "@", _NUMBER: "General", _DATE: XLSX_DATE_FORMAT, _DATETIME: XLSX_DATETIME_FORMAT}
+
+
+def _write_sheet(sheet: WriteOnlyWorksheet, header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> None:
     # Column widths must be set before the first row in write-only mode.
     for index in range(1, len(header) + 1):
         sheet.column_dimensions[get_column_letter(index)].width = XLSX_COLUMN_WIDTH
 
-    bold = Font(bold=True)
-    # One styled cell per column, reused for every row: openpyxl writes a row as soon as it is
+    # One styled cell per column and kind, reused for every row: openpyxl writes a row as soon as it is
     # appended, and looking the style up again for millions of cells is slow.
-    body_cells: list[WriteOnlyCell] = []
+    body_cells: dict[tuple[int, int], WriteOnlyCell] = {}
 
-    def body_cell(index: int) -> WriteOnlyCell:
-        while len(body_cells) <= index:
-            cell = WriteOnlyCell(sheet)
-            cell.number_format = "@"
-            body_cells.append(cell)
-        return body_cells[index]
+    def body_cell(index: int, kind: int) -> WriteOnlyCell:
+        cell = body_cells.get((index, kind))
+        if cell is None:
+            cell = body_cells[index, kind] = WriteOnlyCell(sheet)
+            cell.number_format = _FORMATS[kind]
+        return cell
 
-    def fill(cell: WriteOnlyCell, value: str | None) -> WriteOnlyCell:
-        if value is None:
-            cell.value = None
+    def fill(index: int, value: Cell) -> WriteOnlyCell | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            cell = body_cell(index, _NUMBER)
+            cell.value = value
+        elif isinstance(value, datetime):
+            cell = body_cell(index, _DATETIME)
+            cell.value = _jst_naive(value)
+        elif isinstance(value, date):
+            cell = body_cell(index, _DATE)
+            cell.value = value
         else:
+            cell = body_cell(index, _TEXT)
             cell.value = _xlsx_text(str(value))
-            # openpyxl infers "f" for "=..." and "e" for "#N/A" etc.; a resident's answer is always text.
+            # openpyxl infers "f" for "=..." and "e" for "#N/A"; a resident's answer is always text.
             cell.data_type = "s"
         return cell
 
+    bold = Font(bold=True)
     header_cells = []
     for value in header:
         cell = WriteOnlyCell(sheet)
         cell.font = bold
         cell.number_format = "@"
-        header_cells.append(fill(cell, value))
+        cell.value = _xlsx_text(str(value))
+        cell.data_type = "s"
+        header_cells.append(cell)
     sheet.append(header_cells)
 
     for row in rows:
-        sheet.append([fill(body_cell(index), value) for index, value in enumerate(row)])
+        sheet.append([fill(index, value) for index, value in enumerate(row)])
 
 
 def _discard_sheet_tempfile(sheet: WriteOnlyWorksheet) -> None:

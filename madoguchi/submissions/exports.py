@@ -39,19 +39,22 @@ class ExportColumns:
                     self.fields.append(field)
 
     def header(self) -> list[str]:
+        """The column headings, in the language active (the callers make it Japanese)."""
         header = ["受付番号", "到達日時", "状態", "フォームの版"]
         for field in self.fields:
             header.extend(intake.export_columns(field))
         return header
 
-    def row(self, submission: Submission, version_numbers: dict[int, int]) -> list[str]:
+    def row(self, submission: Submission, version_numbers: dict[int, int]) -> list[exporting.Cell]:
+        """One submission's cells: 受付番号 (text), 到達日時 (an aware datetime in JST), 状態 (text), the form
+        version's number (int), then each field's cells (``intake.export_cells``: numbers, dates, text)."""
         answers = read_answers(submission)
         spec = self.specs[submission.form_version_id]
-        cells = [
+        cells: list[exporting.Cell] = [
             format_receipt_number(submission.receipt_number),
-            submission.submitted_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
-            Status(submission.status).label,
-            str(version_numbers[submission.form_version_id]),
+            submission.submitted_at.astimezone(JST),
+            str(Status(submission.status).label),
+            version_numbers[submission.form_version_id],
         ]
         for field in self.fields:
             own = spec.field(field.key) or field
@@ -61,11 +64,13 @@ class ExportColumns:
 
 def export_rows(
     procedure, submission_ids: Iterable[int] | None = None
-) -> tuple[list[str], Iterator[list[str]]]:
+) -> tuple[list[str], Iterator[list[exporting.Cell]]]:
     """Header and rows of a procedure's export, in Japanese whatever language the back office is shown in.
 
-    With ``submission_ids``, only those submissions (the inbox's selection); ids of another procedure's or
-    another organization's submissions are ignored, never exported.
+    Each row holds typed cells (``ExportColumns.row``), for ``exporting.csv_stream`` and
+    ``exporting.xlsx_file``; rows come in order of arrival. With ``submission_ids``, only those submissions
+    (the inbox's selection); ids of another procedure's or another organization's submissions are ignored,
+    never exported. The caller has checked the user's access to ``procedure``.
 
     The rows are produced lazily (the CSV streams after the view has returned), so Japanese is activated
     inside the generator, for as long as it runs, and not only while this function does.
@@ -80,7 +85,7 @@ def export_rows(
     if submission_ids is not None:
         queryset = queryset.filter(pk__in={int(pk) for pk in submission_ids})
 
-    def rows() -> Iterator[list[str]]:
+    def rows() -> Iterator[list[exporting.Cell]]:
         with translation.override("ja"):
             for submission in queryset.iterator(chunk_size=2000):
                 yield columns.row(submission, version_numbers)
@@ -154,7 +159,7 @@ def build_file(export: ExportFile) -> int:
     header, rows = export_rows(export.procedure)
     written = 0
 
-    def counted() -> Iterator[list[str]]:
+    def counted() -> Iterator[list[exporting.Cell]]:
         nonlocal written
         for row in rows:
             written += 1

@@ -433,6 +433,7 @@ def display_value(spec: FieldSpec, value: Any) -> str:
 
 
 def export_columns(spec: FieldSpec) -> list[str]:
+    """The export's column headings of one field (a name and an address have two), in Japanese."""
     if spec.type == "name":
         return [f"{spec.label}（姓）", f"{spec.label}（名）"]
     if spec.type == "address":
@@ -440,16 +441,33 @@ def export_columns(spec: FieldSpec) -> list[str]:
     return [spec.label]
 
 
-def export_cells(spec: FieldSpec, value: Any) -> list[str]:
+def export_cells(spec: FieldSpec, value: Any) -> list[str | Decimal | date | None]:
+    """The export's cells of one stored answer, one per ``export_columns`` heading.
+
+    A number is a ``Decimal`` (without its unit) and a date a ``date``, so that they stay a number and a
+    date in the spreadsheet; anything else is the text shown to staff (``display_value``); no answer is
+    None. A stored value that cannot be read as its type (data older than its field's type) is its text.
+    """
     if spec.type == "name":
         value = value or {}
-        return [value.get("family", ""), value.get("given", "")]
+        return [value.get("family") or None, value.get("given") or None]
     if spec.type == "address":
         value = value or {}
-        return [value.get("postal_code", ""), value.get("address", "")]
-    if spec.type in ("date", "number"):
-        return [value or ""]  # a number stays a number in the spreadsheet, without its unit
-    return [display_value(spec, value)]
+        return [value.get("postal_code") or None, value.get("address") or None]
+    if value is None or value == "":
+        return [None]
+    if spec.type == "number":
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            return [str(value)]
+        return [number if number.is_finite() else str(value)]
+    if spec.type == "date":
+        try:
+            return [date.fromisoformat(str(value))]
+        except ValueError:
+            return [str(value)]
+    return [display_value(spec, value) or None]
 
 
 def _human_size(size: int) -> str:
