@@ -1,7 +1,7 @@
 """Back office: inbox, detail, status changes, notes, attachments and exports of one procedure."""
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from urllib.parse import quote, urlencode
 
@@ -12,7 +12,8 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext, pgettext
 from django.views.decorators.http import require_POST
 
 from madoguchi.accounts import access
@@ -382,6 +383,41 @@ def export_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
     return _export_page(request, procedure, recent)
 
 
+def _export_note(entry: AuditLog) -> str:
+    """What one entry of 最近の出力 says after its actor and format: which file, how many rows, and the
+    characters that export replaced."""
+    detail = entry.detail or {}
+    if entry.action == "submission.export_request":
+        return gettext("（作成を依頼）")
+    if entry.action == "submission.export_download":
+        return gettext("（作成したファイルをダウンロード）")
+    parts = []
+    if detail.get("format") == "csv":
+        encoding = gettext("Shift_JIS") if detail.get("encoding") == "cp932" else gettext("UTF-8")
+        if detail.get("purpose") == exporting.SYSTEMS:
+            parts.append(gettext("他のシステムに取り込む用、%(encoding)s") % {"encoding": encoding})
+        else:
+            parts.append(gettext("Excel用、%(encoding)s") % {"encoding": encoding})
+    if detail.get("selected") is not None:
+        parts.append(gettext("選んだ申請のみ"))
+    if detail.get("rows") is not None:
+        count = detail["rows"]
+        parts.append(ngettext("%(count)s件", "%(count)s件", count) % {"count": number_format(count)})
+    replaced = detail.get("replaced")
+    if replaced:
+        text = ngettext("置き換えた文字 %(count)s文字", "置き換えた文字 %(count)s文字", replaced) % {
+            "count": number_format(replaced)
+        }
+        if detail.get("examples"):
+            text += gettext("：%(examples)s") % {"examples": " ".join(detail["examples"])}
+        parts.append(text)
+    elif replaced == 0 and detail.get("encoding") == "cp932":
+        parts.append(gettext("置き換えた文字なし"))
+    if not parts:
+        return ""
+    return gettext("（%(notes)s）") % {"notes": pgettext("list separator", "、").join(parts)}
+
+
 def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
     rows = sum(status_counts([procedure.pk])[procedure.pk].values())
     files = list(
@@ -390,6 +426,10 @@ def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
     for export in files:
         export.shown_status = exports.shown_status(export)
         export.shown_status_label = ExportFile.Status(export.shown_status).label
+    recent = list(recent)
+    for entry in recent:
+        entry.export_note = _export_note(entry)
+        entry.replaced = (entry.detail or {}).get("replaced") or 0
     return render(
         request,
         "staff/export.html",
@@ -407,31 +447,106 @@ def _export_page(request, procedure, recent, *, status=200) -> HttpResponse:
     )
 
 
-@login_required
-def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse:
-    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
-    encoding = "cp932" if request.GET.get("encoding") == "cp932" else "utf-8"
+def csv_options(params) -> tuple[str, str]:
+    """The encoding ("utf-8" or "cp932") and purpose (``exporting.EXCEL`` or ``exporting.SYSTEMS``) a CSV
+    export is asked for with (``encoding=cp932``, ``purpose=systems`` in a query or a form); anything
+    else means the default, UTF-8 for Excel."""
+    encoding = "cp932" if params.get("encoding") == "cp932" else "utf-8"
+    purpose = exporting.SYSTEMS if params.get("purpose") == exporting.SYSTEMS else exporting.EXCEL
+    return encoding, purpose
+
+
+def csv_export_response(
+    request: HttpRequest,
+    procedure,
+    *,
+    encoding: str = "utf-8",
+    purpose: str = exporting.EXCEL,
+    submission_ids: Iterable[int] | None = None,
+) -> StreamingHttpResponse:
+    """The streamed CSV of a procedure's submissions (all of them, or those of ``submission_ids`` among
+    them), audited as "submission.export".
+
+    The caller has checked the user's access (``access.PROCESS``). The audit entry's detail says
+    ``format``, ``encoding``, ``purpose`` (and ``selected``: how many ids were asked for); once the last
+    row is sent it gains ``rows`` (written) and ``replaced``/``examples`` (the characters this export
+    replaced: 〓 in Shift_JIS), which the export page shows beside it.
+    """
+    ids = None if submission_ids is None else sorted({int(pk) for pk in submission_ids})
+    detail = {"format": "csv", "encoding": encoding, "purpose": purpose}
+    if ids is not None:
+        detail["selected"] = len(ids)
     log = audit.record(
         organization=procedure.organization,
         actor=request.user,
         action="submission.export",
         obj=procedure,
-        detail={"format": "csv", "encoding": encoding},
+        detail=detail,
     )
-    header, rows = exports.export_rows(procedure)
+    header, rows = exports.export_rows(procedure, submission_ids=ids)
     counter = exporting.ReplacementCounter()
+    stream = exporting.csv_stream(
+        header, _counted(rows, detail), encoding=encoding, purpose=purpose, counter=counter
+    )
 
-    def stream() -> Iterator[bytes]:
-        yield from exporting.csv_stream(header, rows, encoding=encoding, counter=counter)
-        if encoding == "cp932":
-            # The count is known only at the end: it is kept with the export's audit row and shown to staff.
-            log.detail = {**log.detail, "replaced": counter.count, "examples": sorted(counter.examples)}
-            AuditLog.objects.filter(pk=log.pk).update(detail=log.detail)
+    def finished() -> Iterator[bytes]:
+        yield from stream
+        # Known only at the end: kept with this export's own audit entry, shown on the export page.
+        done = {**detail, "replaced": counter.count, "examples": sorted(counter.examples)}
+        AuditLog.objects.filter(pk=log.pk).update(detail=done)
 
     charset = "shift_jis" if encoding == "cp932" else "utf-8"
-    response = StreamingHttpResponse(stream(), content_type=f"text/csv; charset={charset}")
+    response = StreamingHttpResponse(finished(), content_type=f"text/csv; charset={charset}")
     response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "csv"))
     return response
+
+
+def _counted(rows: Iterable, detail: dict) -> Iterator:
+    detail["rows"] = 0
+    for row in rows:
+        detail["rows"] += 1
+        yield row
+
+
+def xlsx_export_response(
+    request: HttpRequest, procedure, *, submission_ids: Iterable[int] | None = None
+) -> FileResponse:
+    """The .xlsx of a procedure's submissions (all, or those of ``submission_ids`` among them), built in
+    the request (write-only, on disk) and audited as "submission.export". The caller has checked the
+    user's access (``access.PROCESS``) and that the rows are few enough
+    (``exports.XLSX_MAX_ROWS_IN_REQUEST``)."""
+    ids = None if submission_ids is None else sorted({int(pk) for pk in submission_ids})
+    detail = {"format": "xlsx"}
+    if ids is not None:
+        detail["selected"] = len(ids)
+    log = audit.record(
+        organization=procedure.organization,
+        actor=request.user,
+        action="submission.export",
+        obj=procedure,
+        detail=detail,
+    )
+    header, rows = exports.export_rows(procedure, submission_ids=ids)
+    spool = tempfile.TemporaryFile()  # openpyxl's write-only mode keeps memory flat; the file goes to disk
+    try:
+        exporting.xlsx_file(header, _counted(rows, detail), spool)
+    except BaseException:
+        spool.close()
+        raise
+    AuditLog.objects.filter(pk=log.pk).update(detail=detail)
+    spool.seek(0)
+    response = FileResponse(
+        spool, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "xlsx"))
+    return response
+
+
+@login_required
+def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse:
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    encoding, purpose = csv_options(request.GET)
+    return csv_export_response(request, procedure, encoding=encoding, purpose=purpose)
 
 
 @login_required
@@ -441,22 +556,7 @@ def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
         return _export_page(
             request, procedure, [], status=409
         )  # too large to wait for: the page offers a file
-    audit.record(
-        organization=procedure.organization,
-        actor=request.user,
-        action="submission.export",
-        obj=procedure,
-        detail={"format": "xlsx"},
-    )
-    header, rows = exports.export_rows(procedure)
-    spool = tempfile.TemporaryFile()  # openpyxl's write-only mode keeps memory flat; the file goes to disk
-    exporting.xlsx_file(header, rows, spool)
-    spool.seek(0)
-    response = FileResponse(
-        spool, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "xlsx"))
-    return response
+    return xlsx_export_response(request, procedure)
 
 
 @login_required
