@@ -89,8 +89,10 @@ def _num(value: float) -> str:
 
 
 def format_number(value: float | int | Decimal) -> str:
-    """1234 → 「1,234」, 12.5 → 「12.5」: as the tables beside the charts show numbers."""
+    """1234 → 「1,234」, 12.5 → 「12.5」 (as the tables beside the charts show numbers); NaN, ∞ → 「-」."""
     number = Decimal(str(value))
+    if not number.is_finite():
+        return "-"
     if number == number.to_integral_value():
         return f"{int(number):,}"
     return f"{number.normalize():,f}"
@@ -121,15 +123,18 @@ def nice_ceiling(value: float) -> float:
         return 0
     exponent = math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
-        candidate = step * 10**exponent
+        candidate = step * 10.0**exponent
         if candidate >= value * (1 - 1e-12):
             return candidate
-    return 10 ** (exponent + 1)  # pragma: no cover - 10 always fits
+    return 10.0 ** (exponent + 1)  # pragma: no cover - 10 always fits
 
 
-def _ticks(top: float, count: int = 4) -> list[float]:
+def _ticks(top: float) -> list[float]:
+    """Grid values from 0 to top (a nice_ceiling) in round steps: 20 → 0, 5, 10, 15, 20; 2.5 → 0, 0.5, …"""
     if top <= 0:
         return [0]
+    mantissa = top / 10 ** math.floor(math.log10(top) + 1e-12)
+    count = 4 if math.isclose(mantissa, 2) else 5
     return [top * i / count for i in range(count + 1)]
 
 
@@ -143,11 +148,18 @@ def _svg(title: str, height: float, body: list[str], *, description: str = "") -
     )
 
 
+# Larger values are drawn as this (a thousand trillion: beyond any count or yen amount drawn here).
+MAX_DRAWN = 1e15
+
+
 def _value(value: float | int | Decimal | None) -> float:
+    """The value as drawn: None, negative, NaN → 0; above MAX_DRAWN (or infinite) → MAX_DRAWN."""
     if value is None:
         return 0.0
     number = float(value)
-    return number if math.isfinite(number) and number > 0 else 0.0
+    if math.isnan(number) or number <= 0:
+        return 0.0
+    return min(number, MAX_DRAWN)
 
 
 def horizontal_bars(
