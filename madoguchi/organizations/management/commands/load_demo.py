@@ -4,6 +4,7 @@ council's template library.
 Idempotent: running it again changes nothing that is already there.
 """
 
+import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -127,12 +128,13 @@ class Command(BaseCommand):
             summary="住民票の写しを郵送で請求できます。手数料は1通300円で、定額小為替を後日郵送してください。",
             purpose=purpose, retention_years=Procedure.Retention.FIVE,
         )  # fmt: skip
-        self._procedure(
+        survey = self._procedure(
             pref, info_policy, "電子申請サービス利用者アンケート", Procedure.Kind.SURVEY, SURVEY,
             summary="電子申請サービスの改善のため、ご意見をお聞かせください（3分ほど）。",
             purpose="集計してサービスの改善に使います。個人を特定する情報はお聞きしません。",
             retention_years=Procedure.Retention.ONE,
         )  # fmt: skip
+        self._survey_answers(survey)
         self._procedure(
             tottori, lifelong, "シニア向けスマートフォン教室 参加申込", Procedure.Kind.SIGNUP, SMARTPHONE_CLASS,
             summary="はじめての方向けに、スマートフォンの使い方を学ぶ教室です。定員になり次第締め切ります。",
@@ -170,6 +172,46 @@ class Command(BaseCommand):
             secretariat.set_password(DEMO_PASSWORD)
             secretariat.save()
         CouncilRole.objects.get_or_create(user=secretariat, council=council)
+
+    def _survey_answers(self, survey: Procedure, count: int = 36) -> None:
+        """A few dozen answers to the survey, the same on every run, so its 集計 shows something. Submitted
+        through the real service (counts and history as for a resident); a run that finds any answer
+        adds none."""
+        from madoguchi.submissions import services as submissions
+
+        if survey.submissions.exists():
+            return
+        survey.refresh_from_db()
+        pick = random.Random(2026)  # demo data: the same on every run
+        satisfaction = SURVEY["fields"][0]["options"]
+        ages = SURVEY["fields"][1]["options"]
+        comments = [
+            "スマートフォンから簡単に申請できて助かりました。",
+            "入力途中で保存できるとよいと思います。",
+            "文字がもう少し大きいと読みやすいです。",
+            "窓口に行かずに済み、仕事を休まずに手続ができました。",
+            "添付する書類の説明がわかりにくかったです。",
+        ]
+        towns = ["鳥取市", "米子市", "倉吉市", "境港市", "岩美町", "智頭町", "琴浦町", "大山町"]
+        for number in range(count):
+            answers = {"satisfaction": pick.choices(satisfaction, weights=[5, 4, 2, 1])[0]}
+            if pick.random() < 0.85:
+                answers["age"] = pick.choices(ages, weights=[1, 3, 4, 4, 4, 3, 2])[0]
+            devices = [d for d, p in (("スマートフォン", 0.75), ("パソコン", 0.4), ("タブレット", 0.15))
+                       if pick.random() < p]  # fmt: skip
+            if devices:
+                answers["device"] = devices
+            if pick.random() < 0.6:
+                answers["municipality"] = pick.choice(towns)
+            if pick.random() < 0.35:
+                answers["comment"] = pick.choice(comments)
+            submissions.submit(
+                procedure=survey,
+                version=survey.current_version,
+                answers=answers,
+                staged_files={},
+                token=f"demo-survey-{number:03d}",
+            )
 
     def _procedure(self, organization, department, title, kind, schema, **fields) -> Procedure:
         procedure, created = Procedure.objects.get_or_create(
