@@ -406,6 +406,34 @@ def format_fiscal_year(fy: int) -> str:
     return f"{era.name}{'元' if n == 1 else n}年度"
 
 
+_FISCAL_YEAR_RE = re.compile(
+    r"(?:(令和|平成|昭和|[RHS])\s*(元|[0-9]{1,2})|([0-9]{4}))\s*(?:年度|年)?", re.ASCII | re.IGNORECASE
+)
+
+
+def parse_fiscal_year(text: str) -> int:
+    """A 年度 typed as 2026, 2026年度, 令和8年度, 令和8, R8 or 令和元年度 (full-width digits too) → 2026.
+
+    The era year is counted from the era's first calendar year, as format_fiscal_year names it (平成31年度
+    and 令和元年度 are both 2019). Raises InputError (Japanese message) for anything else, or a year outside
+    1926–2200.
+    """
+    t = to_halfwidth_ascii(text or "").strip()
+    m = _FISCAL_YEAR_RE.fullmatch(t)
+    if not m:
+        raise InputError(gettext("年度は 2026 や 令和8年度 のように入力してください"))
+    if m[3]:
+        year = int(m[3])
+    else:
+        era = _ERA_BY_TOKEN[m[1].upper() if len(m[1]) == 1 else m[1]]
+        year = era.start.year + (1 if m[2] == "元" else int(m[2])) - 1
+        if year < era.start.year or (era.end is not None and year > era.end.year):
+            raise InputError(gettext("「%(typed)s」という年度はありません") % {"typed": t})
+    if not 1926 <= year <= MAX_YEAR:
+        raise InputError(gettext("年度は1926年度から2200年度までで入力してください"))
+    return year
+
+
 # --------------------------------------------------------------------------------------------
 # Numbers and e-mail
 # --------------------------------------------------------------------------------------------

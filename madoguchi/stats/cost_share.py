@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
+from django.utils.translation import gettext
+
 
 class CostShareError(ValueError):
     """Input that cannot be split; the message is Japanese and shown to the secretariat as it is."""
@@ -39,13 +41,22 @@ class Weights:
 
     def check(self) -> None:
         """Raises CostShareError unless every weight is 0–100 and they sum to 100."""
-        for label, value in (("均等割", self.equal), ("人口割", self.population), ("件数割", self.usage)):
+        for label, value in (
+            (gettext("均等割"), self.equal),
+            (gettext("人口割"), self.population),
+            (gettext("件数割"), self.usage),
+        ):
             if not isinstance(value, int) or value < 0 or value > 100:
-                raise CostShareError(f"{label}の割合は0から100までの整数（%）で入力してください。")
+                raise CostShareError(
+                    gettext("%(part)sの割合は0から100までの整数（%%）で入力してください。") % {"part": label}
+                )
         total = self.equal + self.population + self.usage
         if total != 100:
             raise CostShareError(
-                f"均等割・人口割・件数割の割合の合計が{total}%です。合計が100%になるように入力してください。"
+                gettext(
+                    "均等割・人口割・件数割の割合の合計が%(total)s%%です。合計が100%%になるように入力してください。"
+                )
+                % {"total": total}
             )
 
 
@@ -117,19 +128,21 @@ def compute(*, cost: int, weights: Weights, members: list[Member]) -> Result:
     a negative population or usage, months outside 0–12, a duplicated code, or a cost with no paying member.
     """
     if not isinstance(cost, int) or isinstance(cost, bool) or cost < 0:
-        raise CostShareError("年間の費用は0円以上の整数（円）で入力してください。")
+        raise CostShareError(gettext("年間の費用は0円以上の整数（円）で入力してください。"))
     weights.check()
     codes = [m.code for m in members]
     if len(set(codes)) != len(codes):
-        raise CostShareError("同じ団体が2回入っています。")
+        raise CostShareError(gettext("同じ団体が2回入っています。"))
     for m in members:
         if m.population < 0 or m.usage < 0:
-            raise CostShareError(f"{m.code}：人口と件数は0以上で入力してください。")
+            raise CostShareError(
+                gettext("%(code)s：人口と件数は0以上で入力してください。") % {"code": m.code}
+            )
         if not 0 <= m.months <= 12:
-            raise CostShareError(f"{m.code}：加入月数は0から12までです。")
+            raise CostShareError(gettext("%(code)s：加入月数は0から12までです。") % {"code": m.code})
     paying = [m for m in members if m.months > 0]
     if cost > 0 and not paying:
-        raise CostShareError("この年度に加入していた団体がありません。")
+        raise CostShareError(gettext("この年度に加入していた団体がありません。"))
 
     by_months = {m.code: m.months for m in paying}
     by_population = {m.code: m.population * m.months for m in paying}

@@ -1,12 +1,20 @@
-from datetime import datetime
+import csv
+import io
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext
 
-from madoguchi.lib.japanese import fiscal_year
+from madoguchi.audit import services as audit
+from madoguchi.lib.japanese import fiscal_year, to_halfwidth_ascii
 from madoguchi.lib.sql import increment_on_conflict, insert_sql
 from madoguchi.lib.timeutil import jst_date
-from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.stats import cost_share
+from madoguchi.stats.models import CostShare, DailyCount, StatusCount
 
 
 def _add(model, *, key: dict, organization_id: int, delta: int, **create_fields) -> None:
@@ -66,3 +74,252 @@ def counts_by_organization(*, organizations, fiscal_year: int) -> dict[int, int]
         .annotate(total=Sum("count"))
     )
     return {row["organization_id"]: row["total"] for row in rows}
+
+
+# --------------------------------------------------------------------------------------------
+# 負担金 (cost share) of a 部会: inputs read from the data, the computation in stats/cost_share.py
+# --------------------------------------------------------------------------------------------
+
+
+def fiscal_year_bounds(year: int) -> tuple[date, date]:
+    """First and last JST day of 年度 `year`: 1 April `year` to 31 March `year + 1`."""
+    return date(year, 4, 1), date(year + 1, 3, 31)
+
+
+def cost_share_members(working_group, fiscal_year: int) -> list[tuple[Any, cost_share.Member]]:
+    """[(organization, Member)] of a 部会 in a 年度, in code order: months of membership, the population on
+    the organization now (Organization.population; 0 when unknown) and the submissions it received while a
+    member (from the daily counts, JST days). Two queries whatever the number of members."""
+    first, last = fiscal_year_bounds(fiscal_year)
+    memberships = list(
+        working_group.memberships.select_related("organization").order_by("organization__code")
+    )
+    daily = (
+        DailyCount.objects.filter(
+            organization_id__in=[m.organization_id for m in memberships], day__gte=first, day__lte=last
+        )
+        .values("organization_id", "day")
+        .annotate(total=Sum("count"))
+    )
+    usage: dict[int, int] = {}
+    windows = {m.organization_id: (m.joined_on or first, m.left_on or last) for m in memberships}
+    for row in daily:
+        start, end = windows[row["organization_id"]]
+        if start <= row["day"] <= end:
+            usage[row["organization_id"]] = usage.get(row["organization_id"], 0) + row["total"]
+    return [
+        (
+            m.organization,
+            cost_share.Member(
+                code=m.organization.code,
+                population=m.organization.population or 0,
+                usage=usage.get(m.organization_id, 0),
+                months=cost_share.months_of_membership(fiscal_year, m.joined_on, m.left_on),
+            ),
+        )
+        for m in memberships
+    ]
+
+
+def _two_places(value) -> str:
+    """An exact share (a Fraction of yen) to two decimal places, rounded half up: '1234.57'."""
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    return str(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def cost_share_rows(working_group, fiscal_year: int, record: CostShare) -> list[dict]:
+    """The shares of a 部会 and 年度 as rows for the page and the exports: the decided ones as they were
+    decided, otherwise computed now. Each row: code, name, months, population, usage, the three exact parts
+    and the amount (yen). Raises cost_share.CostShareError when the entered figures cannot be split."""
+    if record.decided_at is not None:
+        return [dict(row) for row in record.decided_shares]
+    members = cost_share_members(working_group, fiscal_year)
+    result = cost_share.compute(
+        cost=record.cost,
+        weights=cost_share.Weights(record.weight_equal, record.weight_population, record.weight_usage),
+        members=[member for _, member in members],
+    )
+    rows = []
+    for (organization, member), share in zip(members, result.shares, strict=True):
+        rows.append(
+            {
+                "code": member.code,
+                "name": organization.name,
+                "months": member.months,
+                "population": member.population,
+                "usage": member.usage,
+                "equal": _two_places(share.equal),
+                "by_population": _two_places(share.population),
+                "by_usage": _two_places(share.usage),
+                "exact": _two_places(share.exact),
+                "rounded_up": share.rounded_up,
+                "amount": share.amount,
+            }
+        )
+    return rows
+
+
+@transaction.atomic
+def save_cost_share(
+    *, working_group, fiscal_year: int, cost: int, weights: cost_share.Weights, actor
+) -> CostShare:
+    """Enter (or change) a 部会's yearly cost and weights for a 年度, before it is decided.
+
+    Raises cost_share.CostShareError (Japanese) for a negative cost, weights not summing to 100, or a 年度
+    already decided. Audited on the council's secretariat.
+    """
+    if not isinstance(cost, int) or cost < 0:
+        raise cost_share.CostShareError(gettext("年間の費用は0円以上の整数（円）で入力してください。"))
+    weights.check()
+    record = (
+        CostShare.objects.select_for_update()
+        .filter(working_group=working_group, fiscal_year=fiscal_year)
+        .first()
+    )
+    if record is not None and record.decided_at is not None:
+        raise cost_share.CostShareError(gettext("この年度の負担金は確定しています。変えることはできません。"))
+    record = record or CostShare(working_group=working_group, fiscal_year=fiscal_year)
+    old = (
+        None
+        if record.pk is None
+        else [record.cost, record.weight_equal, record.weight_population, record.weight_usage]
+    )
+    record.cost = cost
+    record.weight_equal, record.weight_population, record.weight_usage = (
+        weights.equal,
+        weights.population,
+        weights.usage,
+    )
+    record.save()
+    audit.record(
+        organization=working_group.council.secretariat,
+        actor=actor,
+        action="cost_share.save",
+        obj=record,
+        detail={
+            "working_group": working_group.name,
+            "fiscal_year": fiscal_year,
+            "old": old,
+            "new": [cost, weights.equal, weights.population, weights.usage],
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def decide_cost_share(*, record: CostShare, actor) -> CostShare:
+    """Keep the shares as computed now: later changes of populations or counts no longer move them.
+
+    Raises cost_share.CostShareError if already decided or if the figures cannot be split.
+    """
+    record = (
+        CostShare.objects.select_for_update()
+        .select_related("working_group__council__secretariat")
+        .get(pk=record.pk)
+    )
+    if record.decided_at is not None:
+        raise cost_share.CostShareError(gettext("この年度の負担金はすでに確定しています。"))
+    rows = cost_share_rows(record.working_group, record.fiscal_year, record)
+    record.decided_shares = rows
+    record.decided_at = timezone.now()
+    record.decided_by = actor
+    record.save(update_fields=["decided_shares", "decided_at", "decided_by", "updated_at"])
+    audit.record(
+        organization=record.working_group.council.secretariat,
+        actor=actor,
+        action="cost_share.decide",
+        obj=record,
+        detail={
+            "working_group": record.working_group.name,
+            "fiscal_year": record.fiscal_year,
+            "cost": record.cost,
+        },
+    )
+    return record
+
+
+@transaction.atomic
+def set_populations(*, council, populations: dict[str, int], actor, source: str = "form") -> int:
+    """Set the population of council members, all or nothing: {団体コード: 人口} → how many changed.
+
+    Raises cost_share.CostShareError (Japanese) for a code that is not a member or a negative population.
+    """
+    members = {o.code: o for o in council.members.all()}
+    for code, value in populations.items():
+        if code not in members:
+            raise cost_share.CostShareError(
+                gettext("団体コード %(code)s はこの協議会の構成団体ではありません。") % {"code": code}
+            )
+        if not isinstance(value, int) or value < 0:
+            raise cost_share.CostShareError(
+                gettext("団体コード %(code)s：人口は0以上の整数で入力してください。") % {"code": code}
+            )
+    changed = {}
+    for code, value in populations.items():
+        organization = members[code]
+        if organization.population != value:
+            changed[code] = [organization.population, value]
+            organization.population = value
+            organization.save(update_fields=["population"])
+    if changed:
+        audit.record(
+            organization=council.secretariat,
+            actor=actor,
+            action="population.update",
+            obj=council.secretariat,
+            detail={"source": source, "changed": changed},
+        )
+    return len(changed)
+
+
+def read_population_csv(data: bytes) -> dict[str, int]:
+    """{団体コード: 人口} from a CSV with the columns 団体コード and 人口 (other columns ignored), in UTF-8 (with or
+    without BOM) or Shift_JIS (cp932), commas in numbers and full-width digits accepted.
+
+    Raises cost_share.CostShareError (Japanese), naming the line, for a missing column, an unreadable
+    number or a file in neither encoding.
+    """
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise cost_share.CostShareError(
+            gettext("ファイルの文字コードを読めません。UTF-8 か Shift_JIS の CSV にしてください。")
+        )
+    reader = csv.reader(io.StringIO(text))
+    header = [to_halfwidth_ascii(cell).strip() for cell in next(reader, [])]
+    missing = [name for name in ("団体コード", "人口") if name not in header]
+    if missing:
+        raise cost_share.CostShareError(
+            gettext(
+                "1行目に「%(columns)s」の列がありません。1行目に 団体コード と 人口 の見出しを置いてください。"
+            )
+            % {"columns": "」「".join(missing)}
+        )
+    code_at, population_at = header.index("団体コード"), header.index("人口")
+    result: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(code_at, population_at):
+            raise cost_share.CostShareError(
+                gettext("%(line)s行目：団体コードか人口がありません。") % {"line": line}
+            )
+        code = to_halfwidth_ascii(row[code_at]).strip()
+        number = to_halfwidth_ascii(row[population_at]).replace(",", "").strip()
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise cost_share.CostShareError(
+                gettext("%(line)s行目：団体コードは6桁の数字です（%(code)s）。")
+                % {"line": line, "code": code[:20]}
+            )
+        if not (number.isascii() and number.isdigit()):
+            raise cost_share.CostShareError(
+                gettext("%(line)s行目：人口は0以上の整数で入力してください。") % {"line": line}
+            )
+        result[code] = int(number)
+    if not result:
+        raise cost_share.CostShareError(gettext("人口の行がありません。"))
+    return result
