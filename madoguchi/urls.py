@@ -186,6 +186,6 @@ urlpatterns = [
 ]
 
 handler400 = "madoguchi.organizations.views.bad_request"
-handler403 = "madoguchi.organizations.views.forbidden"
-handler404 = "madoguchi.organizations.views.not_found"
+handler403 = "madoguchi.errors.forbidden"  # the staff area keeps its header (madoguchi/errors.py)
+handler404 = "madoguchi.errors.not_found"
 handler500 = "madoguchi.organizations.views.server_error"

@@ -2,10 +2,18 @@
 
 Anything outside the user's organizations is a 404, so an outsider cannot even learn that it exists.
 A user inside the organization whose role does not allow the action gets a 403.
+
+担当範囲 (department scope): a member whose Membership.limited_to_departments is set reaches only the
+procedures whose 所属 is one of theirs, with those procedures' submissions, attachments and export files;
+anything else of the organization is a 404 for them, exactly as for an outsider. The rules:
+- a procedure with no 所属 is outside every limited member's reach (nobody owns it yet: the admin gives
+  it a 所属, or the member's limit is lifted);
+- an admin is never limited (an admin could lift the limit anyway); the flag is ignored for them;
+- organization-wide pages (the staff list, 所属, the audit log) stay as the role allows.
 """
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from madoguchi.accounts.models import CouncilRole, Membership, Role
@@ -45,6 +53,52 @@ def _require(user, organization_id: int, allowed: frozenset) -> str:
     if role not in allowed:
         raise PermissionDenied
     return role
+
+
+def _require_in_scope(user, organization_id: int, department_id: int | None, allowed: frozenset) -> str:
+    """The user's role in the organization, for an object of the 所属 `department_id` (None: no 所属).
+
+    Raises Http404 when the user is not a member, or is limited to their 所属 and this is not one of them
+    (before the role is looked at: a limited member must not learn that the object exists); then
+    PermissionDenied when the role is not in `allowed`. One query, two for a limited member.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    row = (
+        Membership.objects.filter(user=user, organization_id=organization_id)
+        .values_list("pk", "role", "limited_to_departments")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    membership_id, role, limited = row
+    if limited and role != Role.ADMIN:
+        if (
+            department_id is None
+            or not Membership.departments.through.objects.filter(
+                membership_id=membership_id, department_id=department_id
+            ).exists()
+        ):
+            raise Http404
+    if role not in allowed:
+        raise PermissionDenied
+    return role
+
+
+def procedures_for_user(user) -> QuerySet[Procedure]:
+    """Every procedure the user may reach as staff: all of their organizations' procedures, but only
+    their 所属's ones in an organization where they are limited to their 所属 (see the module's rules)."""
+    if not user.is_authenticated:
+        return Procedure.objects.none()
+    whole = Membership.objects.filter(user=user).filter(Q(limited_to_departments=False) | Q(role=Role.ADMIN))
+    # A membership's 所属 are of its own organization (accounts/services.py and the integrity triggers).
+    own_departments = Membership.departments.through.objects.filter(
+        membership__user=user, membership__limited_to_departments=True
+    ).exclude(membership__role=Role.ADMIN)
+    return Procedure.objects.filter(
+        Q(organization_id__in=whole.values("organization_id"))
+        | Q(department_id__in=own_departments.values("department_id"))
+    )
 
 
 def access_organization_for_user(user, code: str, allowed: frozenset = ANY) -> Organization:
@@ -94,7 +148,7 @@ def access_procedure_for_user(user, procedure_id: int, allowed: frozenset = ANY)
     )
     if procedure is None:
         raise Http404
-    _require(user, procedure.organization_id, allowed)
+    _require_in_scope(user, procedure.organization_id, procedure.department_id, allowed)
     return procedure
 
 
@@ -106,11 +160,13 @@ def access_submission_for_user(user, submission_id: int, allowed: frozenset = SE
     )
     if submission is None:
         raise Http404
-    _require(user, submission.organization_id, allowed)
+    _require_in_scope(user, submission.organization_id, submission.procedure.department_id, allowed)
     return submission
 
 
 def access_attachment_for_user(user, submission: Submission, attachment_id: int) -> Attachment:
+    """An attachment of `submission`, which the caller got from access_submission_for_user (so the
+    organization, the role and the 担当範囲 are already checked); 404 for any other attachment."""
     attachment = Attachment.objects.filter(
         pk=attachment_id, submission=submission, organization_id=submission.organization_id
     ).first()
@@ -127,7 +183,7 @@ def access_export_file_for_user(user, export_id: int, allowed: frozenset = PROCE
     )
     if export is None:
         raise Http404
-    _require(user, export.organization_id, allowed)
+    _require_in_scope(user, export.organization_id, export.procedure.department_id, allowed)
     return export
 
 
@@ -165,3 +221,12 @@ def templates_for_user(user):
         return ProcedureTemplate.objects.none()
     councils = Council.objects.filter(members__memberships__user=user)
     return ProcedureTemplate.objects.filter(council__in=councils)
+
+
+def access_working_group_for_user(user, council_id: int, group_id: int):
+    """(council, 部会) for the council's secretariat staff; 404 for anyone else or another council's 部会."""
+    council = access_council_for_user(user, council_id)
+    group = council.working_groups.filter(pk=group_id).first()
+    if group is None:
+        raise Http404
+    return council, group

@@ -20,6 +20,9 @@ class Membership(models.Model):
     role = models.CharField("役割", max_length=16, choices=Role.choices)
     # 所属: of the same organization only (accounts/services.py checks it; the form offers no others).
     departments = models.ManyToManyField(Department, verbose_name="所属", blank=True, related_name="members")
+    # 担当範囲: when set, the member reaches only the procedures of their 所属 (accounts/access.py); a
+    # procedure with no 所属 is then out of reach too. Admins are never limited.
+    limited_to_departments = models.BooleanField("所属の手続に限る", default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "organization"], name="membership_unique")]

@@ -2,13 +2,14 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access, services
+from madoguchi.accounts import access, scope, services
 from madoguchi.accounts.forms import (
     InviteForm,
     MembershipForm,
@@ -16,7 +17,6 @@ from madoguchi.accounts.forms import (
     StaffSetPasswordForm,
 )
 from madoguchi.accounts.models import Role
-from madoguchi.procedures.models import Procedure
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions.models import Status
 
@@ -27,7 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
     roles = access.roles_for_user(request.user)
     organizations = list(access.organizations_for_user(request.user).order_by("code"))
     procedures = list(
-        Procedure.objects.filter(organization__in=organizations)
+        access.procedures_for_user(request.user)  # 担当範囲: a member limited to their 所属 sees theirs only
+        .filter(organization__in=organizations)
         .select_related("department", "organization")
         .order_by("organization__code", "title")
     )
@@ -159,16 +160,23 @@ def staff_edit(request: HttpRequest, code: str, membership_id: int) -> HttpRespo
     if request.method != "POST":
         initial = {"role": membership.role, "departments": [str(d.pk) for d in membership.departments.all()]}
         form = MembershipForm(organization=organization, departments=departments, initial=initial)
+        context["limited"] = membership.limited_to_departments
         return render(request, "staff/accounts/edit.html", _form_context(organization, form, **context))
     form = MembershipForm(request.POST, organization=organization, departments=departments)
+    # 担当範囲: the checkbox beside 所属 (accounts/scope.py); kept as typed when the page comes back.
+    context["limited"] = request.POST.get("limited_to_departments") == "1"
     if form.is_valid():
         try:
-            services.change_membership(
-                actor=request.user,
-                membership=membership,
-                role=form.cleaned_data["role"],
-                department_ids=form.cleaned_data["departments"],
-            )
+            with transaction.atomic():  # role, 所属 and 担当範囲 are saved together or not at all
+                services.change_membership(
+                    actor=request.user,
+                    membership=membership,
+                    role=form.cleaned_data["role"],
+                    department_ids=form.cleaned_data["departments"],
+                )
+                scope.set_department_limit(
+                    actor=request.user, membership=membership, limited=context["limited"]
+                )
         except services.StaffError as exc:
             form.add_error(exc.field or None, str(exc))
         else:
