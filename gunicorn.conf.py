@@ -19,3 +19,8 @@ max_requests_jitter = 500
 accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): a second node started by
+# the same user on the same host (several app nodes, a bench beside a running server) would take it over from
+# the first. Off unless a node is given its own path.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
