@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Organization(models.Model):
@@ -56,12 +57,38 @@ class Department(models.Model):
         return self.name
 
 
+class OpenDataLicense(models.TextChoices):
+    """The licence of a council's open data (stats/opendata.py). Keys are SPDX identifiers where one exists.
+
+    公共データ利用規約（第1.0版） is the Japanese government's standard terms (デジタル庁, 2024), compatible with
+    CC BY 4.0."""
+
+    CC_BY_4_0 = "CC-BY-4.0", _("クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）")
+    CC0_1_0 = "CC0-1.0", _("CC0 1.0 全世界 パブリック・ドメイン提供（CC0）")
+    PDL_1_0 = "PDL-1.0", _("公共データ利用規約（第1.0版）（PDL1.0）")
+
+
+OPEN_DATA_LICENSE_URLS = {
+    OpenDataLicense.CC_BY_4_0: "https://creativecommons.org/licenses/by/4.0/",
+    OpenDataLicense.CC0_1_0: "https://creativecommons.org/publicdomain/zero/1.0/",
+    OpenDataLicense.PDL_1_0: "https://www.digital.go.jp/resources/open_data/public_data_license_v1.0",
+}
+
+
 class Council(models.Model):
     """協議会: the body of member organizations that runs the shared system; its secretariat is one member."""
 
     name = models.CharField("名称", max_length=128, unique=True)
     secretariat = models.ForeignKey(
         Organization, verbose_name="事務局", on_delete=models.PROTECT, related_name="secretariat_of"
+    )
+    # The licence of the counts it publishes as open data (/opendata/<id>/); set through
+    # stats.opendata.set_open_data_license, audited.
+    open_data_license = models.CharField(
+        "オープンデータのライセンス",
+        max_length=16,
+        choices=OpenDataLicense.choices,
+        default=OpenDataLicense.CC_BY_4_0,
     )
     members = models.ManyToManyField(Organization, through="CouncilMembership", related_name="councils")
 
