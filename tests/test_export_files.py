@@ -183,3 +183,27 @@ def test_a_build_left_by_a_stopped_worker_is_taken_over_when_its_task_runs_again
     ExportFile.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=5))
     waiting.refresh_from_db()
     assert exports.shown_status(waiting) == ExportFile.Status.PENDING
+
+
+def test_the_worker_built_file_has_numbers_dates_and_text_as_typed(colleague, tottori, monkeypatch):
+    from datetime import datetime
+
+    from madoguchi.lib.timeutil import JST
+    from tests.conftest import ALL_TYPES_SCHEMA, make_procedure
+    from tests.test_exports_excel import ANSWERS
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS_IN_REQUEST", 0)
+    procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目の手続")
+    submission = make_submission(procedure, ANSWERS).submission
+    export = built(procedure, colleague)
+
+    with export.file.open("rb") as stored:
+        sheet = load_workbook(io.BytesIO(stored.read())).active
+    header = [c.value for c in sheet[1]]
+    row = dict(zip(header, sheet[2], strict=False))
+    assert row["件名"].value == "=SUM(A1)" and row["件名"].data_type == "s"
+    assert row["人数"].value == 3 and row["人数"].data_type == "n"
+    assert row["生年月日"].is_date and row["生年月日"].value == datetime(1950, 4, 1)
+    arrived = submission.submitted_at.astimezone(JST).replace(tzinfo=None, microsecond=0)
+    assert row["到達日時"].value == arrived
+    assert export.rows == 1
