@@ -80,6 +80,7 @@ staff_patterns = [
     ),
     path("", account_views.home, name="home"),
     path("procedures/<int:procedure_id>/", staff_views.inbox, name="inbox"),
+    path("procedures/<int:procedure_id>/selected/", staff_views.inbox_bulk, name="inbox_bulk"),
     path("procedures/<int:procedure_id>/export/", staff_views.export_page, name="export"),
     path("procedures/<int:procedure_id>/export.csv", staff_views.export_csv, name="export_csv"),
     path("procedures/<int:procedure_id>/export.xlsx", staff_views.export_xlsx, name="export_xlsx"),

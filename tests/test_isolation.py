@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 # Every staff URL that names an object, with how to build it. A new staff URL must be added here.
 STAFF_URLS = {
     "inbox": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "inbox_bulk": ("post", lambda o: {"procedure_id": o["procedure"].pk}),
     "export": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "export_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "export_xlsx": ("get", lambda o: {"procedure_id": o["procedure"].pk}),

@@ -53,6 +53,9 @@ def test_one_statement_writes_exactly_what_the_orm_path_writes(procedure):
     differ = ("receipt_number", "inquiry_code_hash", "token", "submitted_at", "updated_at")
     assert row(a, *differ) == row(b, *differ)
     assert read_answers(a)["name"] == {"family": "髙橋", "given": "﨑子"}
+    # The inbox's name, kana and search columns too: the name as typed, the search column folded.
+    assert (a.applicant_name, a.applicant_kana) == ("髙橋\u3000﨑子", "たかはし\u3000さきこ")
+    assert "高橋崎子" in a.search_text and "0857203111" in a.search_text
     assert services.check_inquiry_code(a, one.inquiry_code)
     history = [row(h, "submission_id", "created_at") for h in StatusChange.objects.order_by("id")]
     assert history[0] == history[1] and history[0]["to_status"] == "received"

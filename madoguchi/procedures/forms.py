@@ -105,6 +105,7 @@ class ProcedureSettingsForm(forms.ModelForm):
         fields = [
             "title", "title_en", "kind", "category", "department", "summary", "summary_en", "purpose",
             "opens_at", "closes_at", "capacity", "retention_years", "send_receipt_email", "notify_emails",
+            "standard_processing_days",
         ]  # fmt: skip
         widgets = {
             "opens_at": DateTimeLocalInput(),
@@ -123,6 +124,9 @@ class ProcedureSettingsForm(forms.ModelForm):
             "purpose": _("個人情報を何に使うかを、住民に説明する文です。"),
             "notify_emails": _("新しい申請が届いたときに知らせる職員のアドレス。複数なら改行で区切ります。"),
             "retention_years": _("保存期間を過ぎた申請は削除されます。"),
+            "standard_processing_days": _(
+                "到達から処分までの標準的な日数（暦日）。過ぎた処理待ち・処理中の申請は受信一覧の「期限切れ」に出ます。"
+            ),
         }
         labels = {"category": _("分類")}
 

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
@@ -66,6 +67,10 @@ class Procedure(models.Model):
         "保存期間", choices=Retention.choices, default=Retention.FIVE
     )
     capacity = models.PositiveIntegerField("定員", null=True, blank=True)
+    # 標準処理期間 (行政手続法 第6条): calendar days from arrival to a decision; the inbox's 期限切れ filter.
+    standard_processing_days = models.PositiveSmallIntegerField(
+        "標準処理期間（日）", null=True, blank=True, validators=[MaxValueValidator(3650)]
+    )
     seats_taken = models.PositiveIntegerField("申込数", default=0, editable=False)
     send_receipt_email = models.BooleanField("受付メールを送る", default=True)
     title_en = models.CharField("手続名（英語）", max_length=200, blank=True)

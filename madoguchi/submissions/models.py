@@ -45,6 +45,11 @@ class Submission(models.Model):
     # The language the resident used (ja or en): their e-mails are written in it.
     language = models.CharField(max_length=8, default="ja")
     correction_deadline = models.DateField(_("補正期限"), null=True, blank=True)
+    # Written with the answers by every write path (services.submit, single_statement, resubmit), from
+    # lib/search.py: the name and kana as typed (shown in the inbox), and the folded search column.
+    applicant_name = models.CharField(_("氏名"), max_length=200, blank=True, default="")
+    applicant_kana = models.CharField(_("ふりがな"), max_length=200, blank=True, default="")
+    search_text = models.TextField(blank=True, default="")
 
     class Meta:
         indexes = [
@@ -53,6 +58,13 @@ class Submission(models.Model):
             models.Index(fields=["procedure", "-submitted_at", "-id"], name="sub_inbox"),
             models.Index(fields=["procedure", "status", "-submitted_at", "-id"], name="sub_inbox_status"),
             models.Index(fields=["organization", "procedure", "status"], name="sub_counts"),
+            # 担当者 and 「自分の担当」: only assigned rows are in it, so a new submission (unassigned) never
+            # writes it. The search column's trigram index is PostgreSQL's own (migration 0008_search).
+            models.Index(
+                fields=["procedure", "assignee", "-submitted_at", "-id"],
+                name="sub_inbox_assignee",
+                condition=models.Q(assignee__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["receipt_number"], name="submission_receipt_number_unique"),

@@ -14,7 +14,7 @@ from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
 from madoguchi.lib.integrity import OtherOrganizationError
-from madoguchi.lib.receipt import inquiry_code_for, new_receipt_number
+from madoguchi.lib.receipt import format_receipt_number, inquiry_code_for, new_receipt_number
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
@@ -363,6 +363,7 @@ def _submit_once(
         language=resident_language(language),
     )
     write_answers(submission, answers)
+    single_statement.set_search_columns(submission, version.spec.fields, answers)
     submission.save(force_insert=True)
     final_answers = dict(answers)
     for key, staged in staged_files.items():
@@ -553,11 +554,21 @@ def resubmit(
     for key, staged in staged_files.items():
         final_answers[key] = _attach(submission, key, staged)
     write_answers(submission, final_answers)
+    single_statement.set_search_columns(submission, submission.form_version.spec.fields, final_answers)
     email_field = submission.form_version.spec.email_field
     if email_field:
         # Status e-mails follow the corrected address, not the one staff returned it for.
         submission.applicant_email = final_answers.get(email_field, "") or ""
-    submission.save(update_fields=["answers_data", "applicant_email", "updated_at"])
+    submission.save(
+        update_fields=[
+            "answers_data",
+            "applicant_email",
+            "applicant_name",
+            "applicant_kana",
+            "search_text",
+            "updated_at",
+        ]
+    )
     _move(submission, Status.RECEIVED, actor=None, actor_kind="resident", reason=RESUBMIT_REASON)
     if submission.applicant_email:
         notify.queue_resubmit_email(submission=submission)
@@ -659,3 +670,83 @@ def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type
     staged.file.save(staged.storage_key, upload, save=False)
     staged.save()
     return staged
+
+
+# Bulk actions on the inbox's selection ------------------------------------------------------------------
+
+BULK_MAX = 1000  # submissions in one bulk action (the inbox's selection)
+_BULK_CHUNK = 200
+
+
+def count_of_procedure(procedure: Procedure, submission_ids: list[int]) -> int:
+    """How many of these ids are submissions of `procedure` (in its organization); read in chunks."""
+    ids = list(dict.fromkeys(submission_ids))
+    return sum(
+        Submission.objects.filter(
+            organization_id=procedure.organization_id, procedure=procedure, pk__in=ids[i : i + _BULK_CHUNK]
+        ).count()
+        for i in range(0, len(ids), _BULK_CHUNK)
+    )
+
+
+@dataclass
+class BulkResult:
+    moved: int
+    # (受付番号 as shown, e.g. 4821-0395-76; why it could not move, a message fit to show), in arrival order
+    refused: list[tuple[str, str]]
+
+
+def bulk_transition(
+    *, procedure: Procedure, submission_ids: list[int], to_status: str, actor, reason: str = "", deadline=None
+) -> BulkResult:
+    """Move each of the selected submissions to `to_status` with one reason, each through transition()
+    in its own transaction: its own StatusChange, audit entry and e-mail to the resident. A submission that
+    cannot move (its status, a 補正期限 not reached…) is reported by 受付番号 and the others still move.
+
+    submission_ids: at most BULK_MAX ids of `procedure`'s submissions. Raises OtherOrganization, changing
+    nothing, when any id is not one of them (another procedure's or organization's: a forged selection),
+    and SubmissionError, changing nothing, for an unknown status, a missing reason where the move needs
+    one, or more than BULK_MAX ids. Staff's role is checked by the caller (access.PROCESS). Memory stays
+    flat: ids are read in chunks of 200, one submission at a time is loaded.
+    """
+    ids = list(dict.fromkeys(int(pk) for pk in submission_ids))
+    if len(ids) > BULK_MAX:
+        raise SubmissionError(gettext("一度に操作できるのは%(max)s件までです。") % {"max": f"{BULK_MAX:,}"})
+    needs_reason = [
+        needs for (_from, to), needs in transitions_for(procedure.kind).items() if to == to_status
+    ]
+    if not needs_reason:
+        raise SubmissionError(gettext("変更先の状態を選んでください。"))
+    # A reason every move to this status needs is asked for once, before anything moves.
+    if all(needs_reason) and not reason.strip():
+        raise SubmissionError(
+            gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
+            % {"status": status_label(procedure.kind, to_status)}
+        )
+    if count_of_procedure(procedure, ids) != len(ids):
+        raise OtherOrganization(gettext("選ばれた申請に、この手続のものではない申請が含まれています。"))
+    moved, refused = 0, []
+    for start in range(0, len(ids), _BULK_CHUNK):
+        chunk = (
+            Submission.objects.filter(
+                organization_id=procedure.organization_id,
+                procedure=procedure,
+                pk__in=ids[start : start + _BULK_CHUNK],
+            )
+            .order_by("submitted_at", "id")
+            .values_list("pk", "receipt_number")
+        )
+        for pk, receipt_number in chunk:
+            try:
+                transition(
+                    submission=Submission(pk=pk),
+                    to_status=to_status,
+                    actor=actor,
+                    reason=reason,
+                    deadline=deadline,
+                )
+            except SubmissionError as exc:
+                refused.append((format_receipt_number(receipt_number), str(exc)))
+            else:
+                moved += 1
+    return BulkResult(moved=moved, refused=refused)

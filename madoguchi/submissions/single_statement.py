@@ -39,6 +39,7 @@ from django_tasks_db.models import DBTaskResult
 
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.lib.receipt import inquiry_code_for
+from madoguchi.lib.search import applicant_columns, search_text
 from madoguchi.lib.sql import InsertPlan, increment_on_conflict
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications.models import OutgoingEmail
@@ -60,6 +61,39 @@ def learn(procedure: Procedure) -> None:
         _WITH_CAPACITY.add(procedure.pk)
     else:
         _WITH_CAPACITY.discard(procedure.pk)
+
+
+# The fields of each form version this process has written a submission of (versions never change, and
+# their ids are never reused): the name, kana and search columns are worked out from them.
+_FIELDS: dict[int, list] = {}
+_FIELDS_KEPT = 500
+
+
+def _form_fields(version_id: int) -> list:
+    fields = _FIELDS.get(version_id)
+    if fields is None:
+        from madoguchi.procedures.formspec import version_spec
+        from madoguchi.procedures.models import FormVersion
+
+        schema = FormVersion.objects.filter(pk=version_id).values_list("schema", flat=True).first()
+        # No such version: the gate lets nothing through either; nothing is kept.
+        if schema is None:
+            return []
+        fields = version_spec(version_id, schema).fields
+        if len(_FIELDS) >= _FIELDS_KEPT:
+            _FIELDS.clear()
+        _FIELDS[version_id] = fields
+    return fields
+
+
+def set_search_columns(submission: Submission, fields: list, answers: dict) -> None:
+    """Set the submission's applicant_name, applicant_kana and search_text from its answers (lib/search.py).
+
+    fields: the form version's fields (FormSpec.fields); answers as stored. Every write path of answers
+    calls this before it writes the row: services.submit, this module's submit, services.resubmit.
+    """
+    submission.applicant_name, submission.applicant_kana = applicant_columns(fields, answers)
+    submission.search_text = search_text(fields, answers)
 
 
 def available() -> bool:
@@ -127,6 +161,7 @@ def submit(
         language=resident_language(language),
     )
     write_answers(submission, answers)
+    set_search_columns(submission, _form_fields(version_id), answers)
     day = jst_date(now)
     sql, plans = _statement(procedure_id in _WITH_CAPACITY, bool(applicant_email))
     params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
@@ -172,6 +207,9 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
         answers_data={},
         applicant_email="-",
         language="-",
+        applicant_name="-",
+        applicant_kana="-",
+        search_text="-",
     )
     plans = {
         "sub": InsertPlan(
@@ -187,6 +225,9 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
                 "answers_data",
                 "applicant_email",
                 "language",
+                "applicant_name",
+                "applicant_kana",
+                "search_text",
             },
             select_from="gate",
             exprs=from_gate,
@@ -267,4 +308,4 @@ def _execute(sql: str, params: list):
             return cursor.fetchone()
 
 
-__all__ = ["IntegrityError", "available", "learn", "submit"]
+__all__ = ["IntegrityError", "available", "learn", "set_search_columns", "submit"]

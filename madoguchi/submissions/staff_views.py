@@ -1,5 +1,6 @@
 """Back office: inbox, detail, status changes, notes, attachments and exports of one procedure."""
 
+import secrets
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
@@ -12,19 +13,20 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.translation import gettext, ngettext, pgettext
-from django.views.decorators.http import require_POST
+from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
+from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.accounts import access
 from madoguchi.accounts.models import Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
-from madoguchi.lib import exporting
+from madoguchi.lib import exporting, search
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import parse_receipt_number
-from madoguchi.lib.timeutil import jst_start_of_day
+from madoguchi.lib.timeutil import jst_date, jst_start_of_day
 from madoguchi.procedures import rules
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions import exports, intake, services
@@ -44,17 +46,114 @@ def _date_filter(text: str, label: str, errors: list[str]):
         return None
 
 
+# The inbox's filters that travel in its links; the search words never do (personal data stays out of
+# URLs and logs): they are kept in the session, and the link carries a short random key ("s").
+INBOX_PARAMS = ("status", "from", "to", "receipt", "assignee", "overdue", "order", "s")
+INBOX_ORDERS = {"new": gettext_lazy("到達の新しい順"), "old": gettext_lazy("到達の古い順")}
+SEARCH_SESSION_KEY = "inbox_searches"
+SEARCHES_KEPT = 20
+# What a search box may send back to be shown again (a longer text is refused, and kept to this much).
+SEARCH_TYPED_KEPT = 20000
+
+
+def _remember_search(request: HttpRequest, procedure, words: str) -> str:
+    """The key of these search words for this procedure in the session (the last SEARCHES_KEPT are kept)."""
+    searches = dict(request.session.get(SEARCH_SESSION_KEY) or {})
+    for key, entry in searches.items():
+        if entry == [procedure.pk, words]:
+            return key
+    key = secrets.token_urlsafe(6)
+    searches[key] = [procedure.pk, words]
+    while len(searches) > SEARCHES_KEPT:
+        searches.pop(next(iter(searches)))
+    request.session[SEARCH_SESSION_KEY] = searches
+    return key
+
+
+def _remembered_search(request: HttpRequest, procedure, key: str) -> str | None:
+    entry = (request.session.get(SEARCH_SESSION_KEY) or {}).get(key)
+    return entry[1] if entry and entry[0] == procedure.pk else None
+
+
+def _search_problem(typed: str) -> str | None:
+    if len(typed) > search.MAX_QUERY_LENGTH:
+        return gettext(
+            "検索語は%(max)s文字以内で入力してください（入力されたのは%(length)s文字です）。"
+            "氏名・ふりがな・電話番号・メールアドレス・回答の一部で探せます。"
+        ) % {"max": search.MAX_QUERY_LENGTH, "length": f"{len(typed):,}"}
+    return None
+
+
+def _is_overdue(submission: Submission, today, processing_days: int | None) -> bool:
+    """期限切れ: the 補正期限 passed while 返却中 (the resident may correct through that whole day), or the
+    標準処理期間 (calendar days after the JST arrival date) passed while 処理待ち or 処理中."""
+    if submission.status == Status.RETURNED:
+        return submission.correction_deadline is not None and submission.correction_deadline < today
+    if submission.status in (Status.RECEIVED, Status.IN_REVIEW) and processing_days is not None:
+        return submission.submitted_at < jst_start_of_day(today - timedelta(days=processing_days))
+    return False
+
+
+def _overdue_filter(today, processing_days: int | None) -> Q:
+    """The same rule as _is_overdue, as a filter (each branch an index range of sub_inbox_status)."""
+    late = Q(status=Status.RETURNED, correction_deadline__lt=today)
+    if processing_days is not None:
+        late |= Q(
+            status__in=[Status.RECEIVED, Status.IN_REVIEW],
+            submitted_at__lt=jst_start_of_day(today - timedelta(days=processing_days)),
+        )
+    return late
+
+
 @login_required
+@require_http_methods(["GET", "POST"])
 def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    """The procedure's submissions, 50 a page, filtered, searched and sorted; a search box's words arrive
+    by POST, are kept in the session and the page is shown again under a key (never the words) in its URL."""
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.SEE_ANSWERS)
-    submissions = Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
     errors: list[str] = []
-    status = request.GET.get("status", "")
+    if request.method == "POST":
+        params = {k: request.POST.get(k, "")[:40] for k in INBOX_PARAMS if k != "s"}
+        typed = request.POST.get("q", "")[:SEARCH_TYPED_KEPT]
+        problem = _search_problem(typed)
+        if problem is None:
+            words = search.strip_controls(typed).strip()
+            if words and search.fold_query(words):
+                params["s"] = _remember_search(request, procedure, words)
+            query = urlencode({k: v for k, v in params.items() if v})
+            url = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+            return redirect(f"{url}?{query}" if query else url)
+        errors.append(problem)
+        return _inbox_page(request, procedure, params, words=None, typed=typed, errors=errors)
+    params = {k: request.GET.get(k, "")[:40] for k in INBOX_PARAMS}
+    words = ""
+    if params["s"]:
+        remembered = _remembered_search(request, procedure, params["s"])
+        if remembered is None:
+            errors.append(
+                gettext(
+                    "この検索はもう使えません（検索語はこのブラウザーに一時的に保存されます）。もう一度検索してください。"
+                )
+            )
+            words = None
+        else:
+            words = remembered
+    return _inbox_page(request, procedure, params, words=words, typed=words or "", errors=errors)
+
+
+def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: str, errors: list[str]):
+    """words: the search words ("" none; None: a search that could not be made, which shows nothing)."""
+    submissions = Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
+    if words is None:
+        submissions = submissions.none()
+    elif words:
+        submissions = submissions.filter(search_text__contains=search.fold_query(words))
+    status = params.get("status", "")
     if status in Status.values:
         submissions = submissions.filter(status=status)
     error_count = len(errors)
-    date_from = _date_filter(request.GET.get("from", "").strip(), gettext("到達日（から）"), errors)
-    date_to = _date_filter(request.GET.get("to", "").strip(), gettext("到達日（まで）"), errors)
+    date_from = _date_filter(params.get("from", "").strip(), gettext("到達日（から）"), errors)
+    date_to = _date_filter(params.get("to", "").strip(), gettext("到達日（まで）"), errors)
     if len(errors) > error_count:
         submissions = submissions.none()  # a date that could not be read filters nothing in: show nothing
     if date_from and date_to and date_from > date_to:
@@ -66,7 +165,7 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
         submissions = submissions.filter(submitted_at__gte=jst_start_of_day(date_from))
     if date_to:
         submissions = submissions.filter(submitted_at__lt=jst_start_of_day(date_to + timedelta(days=1)))
-    receipt_text = request.GET.get("receipt", "").strip()[:40]
+    receipt_text = params.get("receipt", "").strip()
     if receipt_text:
         receipt = parse_receipt_number(receipt_text)
         if receipt is None:
@@ -79,7 +178,32 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
             submissions = submissions.none()
         else:
             submissions = submissions.filter(receipt_number=receipt)
-    after = request.GET.get("after", "")
+    colleagues = list(
+        get_user_model()
+        .objects.filter(
+            memberships__organization_id=procedure.organization_id,
+            memberships__role__in=access.PROCESS,
+        )
+        .order_by("username")
+        .values_list("pk", "username")
+    )
+    assignee = params.get("assignee", "")
+    if assignee == "me":
+        submissions = submissions.filter(assignee_id=request.user.pk)
+    elif assignee == "none":
+        submissions = submissions.filter(assignee__isnull=True)
+    elif assignee:
+        if parse_id(assignee) in {pk for pk, _ in colleagues}:
+            submissions = submissions.filter(assignee_id=parse_id(assignee))
+        else:
+            errors.append(gettext("担当者：この団体の処理担当者から選んでください。"))
+            submissions = submissions.none()
+    today = jst_date(timezone.now())
+    processing_days = procedure.standard_processing_days
+    if params.get("overdue"):
+        submissions = submissions.filter(_overdue_filter(today, processing_days))
+    order = params.get("order") if params.get("order") in INBOX_ORDERS else "new"
+    after = params.get("after", "") or request.GET.get("after", "")
     cursor = None
     if parse_id(after):
         cursor = (
@@ -90,22 +214,40 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
             .first()
         )
     if cursor:
-        # Keyset paging in arrival order: page 20,000 costs what page 1 costs.
+        # Keyset paging in arrival order, either way: page 20,000 costs what page 1 costs.
         arrived, pk = cursor
-        submissions = submissions.filter(submitted_at__lte=arrived).filter(
-            Q(submitted_at__lt=arrived) | Q(id__lt=pk)
-        )
+        if order == "new":
+            submissions = submissions.filter(submitted_at__lte=arrived).filter(
+                Q(submitted_at__lt=arrived) | Q(id__lt=pk)
+            )
+        else:
+            submissions = submissions.filter(submitted_at__gte=arrived).filter(
+                Q(submitted_at__gt=arrived) | Q(id__gt=pk)
+            )
     page = list(
         submissions.select_related("assignee")
-        .only("id", "receipt_number", "status", "submitted_at", "assignee__username")
-        .order_by("-submitted_at", "-id")[: PAGE_SIZE + 1]
+        .only(
+            "id",
+            "receipt_number",
+            "status",
+            "submitted_at",
+            "correction_deadline",
+            "applicant_name",
+            "applicant_kana",
+            "assignee__username",
+        )
+        .order_by(*(("-submitted_at", "-id") if order == "new" else ("submitted_at", "id")))[: PAGE_SIZE + 1]
     )
     has_next = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
-    query = {k: v for k, v in request.GET.items() if k in ("status", "from", "to", "receipt") and v}
+    for submission in page:
+        submission.overdue = _is_overdue(submission, today, processing_days)
+        submission.status_text = services.status_label(procedure.kind, submission.status)
+    query = {k: v for k, v in params.items() if k in INBOX_PARAMS and v and not (k == "s" and words is None)}
     next_url = f"?{urlencode({**query, 'after': page[-1].id})}" if has_next else None
-    first_url = f"?{urlencode(query)}" if after else None
+    first_url = f"?{urlencode(query)}" if cursor else None
     counts = status_counts([procedure.pk])[procedure.pk]
+    role = access.roles_for_user(request.user).get(procedure.organization_id)
     return render(
         request,
         "staff/inbox.html",
@@ -117,17 +259,202 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
             "total": sum(counts.values()),
             "filters": {
                 "status": status,
-                "from": request.GET.get("from", ""),
-                "to": request.GET.get("to", ""),
+                "from": params.get("from", ""),
+                "to": params.get("to", ""),
                 "receipt": receipt_text,
+                "assignee": assignee,
+                "overdue": bool(params.get("overdue")),
+                "order": order,
+                "q": typed,
             },
+            "searching": bool(words),
             "errors": errors,
             "next_url": next_url,
             "first_url": first_url,
+            "back": f"?{urlencode({**query, 'after': after})}" if cursor else f"?{urlencode(query)}",
             "statuses": [s for s in Status if s != Status.DRAFT],
-            "role": access.roles_for_user(request.user).get(procedure.organization_id),
+            "orders": INBOX_ORDERS.items(),
+            "colleagues": colleagues,
+            "processing_days": processing_days,
+            "role": role,
+            "can_process": role in access.PROCESS,
+            "bulk_targets": _bulk_targets(procedure),
+            "attachments_zip": _attachments_zip() is not None,
+            "max_query_length": search.MAX_QUERY_LENGTH,
         },
     )
+
+
+# Bulk actions on the inbox's selection ---------------------------------------------------------------
+
+
+def _bulk_targets(procedure) -> list[tuple[str, str]]:
+    """The statuses staff may move the procedure's submissions to (its kind's status machine), in the
+    machine's order, with their buttons' words."""
+    targets = {to for (_from, to) in services.transitions_for(procedure.kind)}
+    return [(s.value, services.action_label(procedure.kind, s)) for s in Status if s in targets]
+
+
+def _attachments_zip():
+    """paper.attachments_zip(submissions) -> Iterator[bytes], where the installation has it."""
+    try:
+        from madoguchi.submissions import paper
+    except ImportError:
+        return None
+    return getattr(paper, "attachments_zip", None)
+
+
+def _inbox_back(request: HttpRequest, procedure) -> str:
+    """The inbox page the selection was made on (its query string only: never another site)."""
+    url = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+    back = request.POST.get("back", "")
+    if back.startswith("?") and len(back) <= 1000 and back.isascii() and "\\" not in back:
+        return url + back
+    return url
+
+
+def _selected_ids(request: HttpRequest) -> list[int]:
+    """The ids of the ticked rows, in the order sent, each once. Anything but an id is a forged post: 404."""
+    ids = []
+    for text in request.POST.getlist("ids"):
+        pk = parse_id(text)
+        if pk is None:
+            raise Http404
+        ids.append(pk)
+    return list(dict.fromkeys(ids))
+
+
+@login_required
+@require_POST
+def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
+    """The inbox's selection: change the status of each (after a confirmation page), export them as CSV,
+    or download their attachments as a ZIP. A selection naming a submission that is not this procedure's
+    (another organization's, a forged post) is a 404 and changes nothing."""
+    procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    back = _inbox_back(request, procedure)
+    ids = _selected_ids(request)
+    if not ids:
+        messages.error(request, gettext("申請を1件以上選んでから操作してください。"))
+        return redirect(back)
+    if len(ids) > services.BULK_MAX:
+        messages.error(
+            request,
+            gettext("一度に操作できるのは%(max)s件までです。") % {"max": f"{services.BULK_MAX:,}"},
+        )
+        return redirect(back)
+    if services.count_of_procedure(procedure, ids) != len(ids):
+        raise Http404
+    action = request.POST.get("action", "")
+    if action == "csv":
+        return _bulk_csv(request, procedure, ids)
+    if action == "attachments":
+        attachments_zip = _attachments_zip()
+        if attachments_zip is None:
+            raise Http404
+        return _bulk_attachments(request, procedure, ids, attachments_zip)
+    if action not in ("status", "confirm"):
+        messages.error(request, gettext("操作を選んでください。"))
+        return redirect(back)
+    draft = {
+        "to": request.POST.get("to", "")[:20],
+        "reason": request.POST.get("reason", "")[:4000],
+        "deadline": request.POST.get("deadline", "").strip()[:40],
+    }
+    error = ""
+    if action == "confirm":
+        try:
+            deadline = ja.parse_date(draft["deadline"]) if draft["deadline"] else None
+            result = services.bulk_transition(
+                procedure=procedure,
+                submission_ids=ids,
+                to_status=draft["to"],
+                actor=request.user,
+                reason=draft["reason"],
+                deadline=deadline,
+            )
+        except (services.SubmissionError, ja.InputError) as exc:
+            error = str(exc)
+        else:
+            if result.moved:
+                messages.success(
+                    request,
+                    gettext("%(count)s件を「%(status)s」に変更しました。")
+                    % {
+                        "count": f"{result.moved:,}",
+                        "status": services.status_label(procedure.kind, draft["to"]),
+                    },
+                )
+            if result.refused:
+                messages.error(
+                    request,
+                    gettext("次の%(count)s件は変更できませんでした（ほかの申請は変更しました）：%(list)s")
+                    % {
+                        "count": f"{len(result.refused):,}",
+                        "list": gettext("、").join(
+                            gettext("%(receipt)s（%(reason)s）") % {"receipt": r, "reason": why}
+                            for r, why in result.refused
+                        ),
+                    },
+                )
+            return redirect(back)
+    rows = (
+        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure, pk__in=ids)
+        .only("id", "receipt_number", "status", "applicant_name", "submitted_at")
+        .order_by("-submitted_at", "-id")
+    )
+    return render(
+        request,
+        "staff/inbox_bulk.html",
+        {
+            "procedure": procedure,
+            "organization": procedure.organization,
+            "rows": rows.iterator(chunk_size=200),
+            "count": len(ids),
+            "ids": ids,
+            "draft": draft,
+            "error": error,
+            "targets": _bulk_targets(procedure),
+            "back": request.POST.get("back", ""),
+            "back_url": back,
+        },
+        status=400 if error else 200,
+    )
+
+
+def _bulk_csv(request: HttpRequest, procedure, ids: list[int]) -> StreamingHttpResponse:
+    encoding = "cp932" if request.POST.get("encoding") == "cp932" else "utf-8"
+    audit.record(
+        organization=procedure.organization,
+        actor=request.user,
+        action="submission.export",
+        obj=procedure,
+        detail={"format": "csv", "encoding": encoding, "selected": len(ids)},
+    )
+    header, rows = exports.export_rows(procedure, submission_ids=ids)
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    response = StreamingHttpResponse(
+        exporting.csv_stream(header, rows, encoding=encoding), content_type=f"text/csv; charset={charset}"
+    )
+    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "csv"))
+    return response
+
+
+def _bulk_attachments(request: HttpRequest, procedure, ids: list[int], attachments_zip) -> HttpResponse:
+    audit.record(
+        organization=procedure.organization,
+        actor=request.user,
+        action="submission.attachment_download",
+        obj=procedure,
+        detail={"format": "zip", "selected": len(ids)},
+    )
+    submissions = (
+        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure, pk__in=ids)
+        .order_by("-submitted_at", "-id")
+        .iterator(chunk_size=200)
+    )
+    response = StreamingHttpResponse(attachments_zip(submissions), content_type="application/zip")
+    response["Content-Disposition"] = _content_disposition(f"{procedure.title}_添付ファイル.zip")
+    return response
 
 
 def _answer_rows(submission: Submission) -> list[dict]:
