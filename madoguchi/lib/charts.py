@@ -9,7 +9,8 @@ Every chart:
 - is one ``<svg>`` element with ``role="img"`` and an accessible name (``aria-label`` and a ``<title>``);
   it is a picture of numbers that the page must also give as text (a data table): a screen reader reads
   the name and moves on;
-- scales with its container: the size is a ``viewBox`` and ``width="100%"``, so it fits a phone;
+- scales with its container: the size is a ``viewBox`` and the drawn width is the container's up to
+  32rem (DRAWN_WIDTH), so it fits a phone and stays readable on a wide screen;
 - uses presentation attributes only (``fill=``, ``stroke=``): no ``style`` attribute, no ``<style>``, no
   script, so the strict Content-Security-Policy (``default-src 'self'``, madoguchi/security.py) allows it;
 - escapes every text it is given (labels come from form builders and residents), and drops characters
@@ -45,9 +46,15 @@ BAR_COLOUR = "#1f5fa8"
 TARGET_COLOUR = "#b3261e"
 TEXT_COLOUR = "#1a1a1a"
 GRID_COLOUR = "#c8c8c8"
-FONT_SIZE = 14  # in viewBox units; at a 600-unit width on a 360 px phone this is about 8.4 px
+FONT_SIZE = 15  # in viewBox units: about 11 px on a 360 px phone, 19 px at most on a wide screen
 FONT_FAMILY = "sans-serif"
-WIDTH = 600  # every chart is 600 units wide; heights follow their content
+# Widths of the viewBox: bars read on a phone; charts with an axis need room for twelve months. Heights
+# follow the content.
+BARS_WIDTH = 400
+AXIS_WIDTH = 480
+# The drawn width: the container's, but never wider than this (a wide screen would blow the text up).
+# A browser that does not read min() in the attribute fills the container instead.
+DRAWN_WIDTH = "min(100%, 32rem)"
 
 # XML 1.0 allows tab, line feed and carriage return among the C0 controls, and no lone surrogates, no
 # U+FFFE/U+FFFF. Any of these in a label would make a standalone .svg unreadable.
@@ -138,11 +145,11 @@ def _ticks(top: float) -> list[float]:
     return [top * i / count for i in range(count + 1)]
 
 
-def _svg(title: str, height: float, body: list[str], *, description: str = "") -> SafeString:
+def _svg(title: str, width: int, height: float, body: list[str], *, description: str = "") -> SafeString:
     name = _esc(title)
     desc = f"<desc>{_esc(description)}</desc>" if description else ""
     return mark_safe(  # noqa: S308 - every text inside went through _esc
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_num(height)}" width="100%" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_num(height)}" width="{DRAWN_WIDTH}" '
         f'role="img" aria-label="{name}" class="chart" font-family="{FONT_FAMILY}" font-size="{FONT_SIZE}" '
         f'fill="{TEXT_COLOUR}"><title>{name}</title>{desc}{"".join(body)}</svg>'
     )
@@ -172,17 +179,17 @@ def horizontal_bars(
     respondents, so that bars of different questions compare); default the largest value. title: the
     accessible name (e.g. the question). Returns the ``<svg>`` as a SafeString.
     """
-    row, label_gap, bar_height, pad = 46, 18, 18, 4
-    text_room = 150  # right of the longest bar, for 「12,345件（100.0%）」
+    width, row, label_gap, bar_height, pad = BARS_WIDTH, 48, 20, 18, 4
+    text_room = 160  # right of the longest bar, for 「12,345件（100.0%）」
     top = max_value if max_value and max_value > 0 else max((_value(b.value) for b in bars), default=0)
-    span = WIDTH - text_room
+    span = width - text_room
     body = []
     for index, bar in enumerate(bars):
         y = pad + index * row
         value = _value(bar.value)
         length = span * min(value / top, 1) if top else 0
         text = bar.text or format_number(bar.value if bar.value is not None else 0)
-        body.append(f'<text x="0" y="{_num(y + FONT_SIZE)}">{_esc(_fit(bar.label, WIDTH))}</text>')
+        body.append(f'<text x="0" y="{_num(y + FONT_SIZE)}">{_esc(_fit(bar.label, width))}</text>')
         # A zero still shows a hairline, so the row does not look missing.
         body.append(
             f'<rect x="0" y="{_num(y + label_gap + 2)}" width="{_num(max(length, 1.5))}" '
@@ -192,7 +199,7 @@ def horizontal_bars(
             f'<text x="{_num(length + 6)}" y="{_num(y + label_gap + 2 + bar_height - 4)}">{_esc(text)}</text>'
         )
     height = pad * 2 + max(len(bars), 1) * row
-    return _svg(title, height, body, description=description)
+    return _svg(title, width, height, body, description=description)
 
 
 def _axis_left(top: float, plot_top: float, plot_bottom: float, left: float, right: float) -> list[str]:
@@ -215,33 +222,33 @@ def monthly_bars(bars: Sequence[Bar], *, title: str, description: str = "") -> S
     """Vertical bars side by side, e.g. the twelve months of a 年度 (labels 「4月」 … 「3月」), with a value
     axis on the left and each bar's text above it.
 
-    bars: left to right; labels should be short (about four full-width characters fit under a bar of
-    twelve). Returns the ``<svg>`` as a SafeString.
+    bars: left to right; labels should be short (with twelve bars 「12月」 fits, a longer label is cut
+    with 「…」). Returns the ``<svg>`` as a SafeString.
     """
-    height, left, right, plot_top, plot_bottom = 300, 56, WIDTH - 8, 24, 260
+    width, height, left, right, plot_top, plot_bottom = AXIS_WIDTH, 300, 52, AXIS_WIDTH - 8, 24, 260
     top = nice_ceiling(max((_value(b.value) for b in bars), default=0))
     body = _axis_left(top, plot_top, plot_bottom, left, right)
     slot = (right - left) / max(len(bars), 1)
-    width = slot * 0.7
+    bar_width = slot * 0.7
     for index, bar in enumerate(bars):
         value = _value(bar.value)
         length = (plot_bottom - plot_top) * (value / top) if top else 0
-        x = left + slot * index + (slot - width) / 2
+        x = left + slot * index + (slot - bar_width) / 2
         centre = left + slot * index + slot / 2
         body.append(
-            f'<rect x="{_num(x)}" y="{_num(plot_bottom - length)}" width="{_num(width)}" '
+            f'<rect x="{_num(x)}" y="{_num(plot_bottom - length)}" width="{_num(bar_width)}" '
             f'height="{_num(length)}" fill="{BAR_COLOUR}"/>'
         )
         text = bar.text or format_number(bar.value if bar.value is not None else 0)
         body.append(
             f'<text x="{_num(centre)}" y="{_num(plot_bottom - length - 4)}" text-anchor="middle" '
-            f'font-size="12">{_esc(_fit(text, slot, 12))}</text>'
+            f'font-size="11">{_esc(_fit(text, slot, 11))}</text>'
         )
         body.append(
             f'<text x="{_num(centre)}" y="{_num(plot_bottom + 20)}" text-anchor="middle">'
             f"{_esc(_fit(bar.label, slot))}</text>"
         )
-    return _svg(title, height, body, description=description)
+    return _svg(title, width, height, body, description=description)
 
 
 def yearly_line(
@@ -258,7 +265,7 @@ def yearly_line(
     points: left to right; a None value breaks the line. Values below 0 are drawn at 0. Returns the
     ``<svg>`` as a SafeString.
     """
-    height, left, right, plot_top, plot_bottom = 300, 56, WIDTH - 16, 28, 260
+    width, height, left, right, plot_top, plot_bottom = AXIS_WIDTH, 300, 52, AXIS_WIDTH - 16, 28, 260
     values = [_value(p.value) for p in points if p.value is not None]
     top = nice_ceiling(max([*values, _value(target)], default=0))
     body = _axis_left(top, plot_top, plot_bottom, left, right)
@@ -303,4 +310,4 @@ def yearly_line(
                 f'<polyline points="{" ".join(part)}" fill="none" stroke="{BAR_COLOUR}" stroke-width="2.5"/>'
             )
     body.extend(dots)
-    return _svg(title, height, body, description=description)
+    return _svg(title, width, height, body, description=description)

@@ -37,10 +37,10 @@ def test_horizontal_bars_are_an_image_with_a_name_sized_by_its_view_box():
     assert root.get("role") == "img"
     assert root.get("aria-label") == "使いやすさの回答"
     assert root.find(f"{SVG}title").text == "使いやすさの回答"
-    assert root.get("width") == "100%" and root.get("height") is None
-    assert re.fullmatch(r"0 0 600 \d+(\.\d)?", root.get("viewBox"))
+    assert root.get("width") == "min(100%, 32rem)" and root.get("height") is None
+    assert re.fullmatch(r"0 0 400 \d+(\.\d)?", root.get("viewBox"))
     assert texts(root) == ["使いやすい", "30件（60.0%）", "使いにくい", "10", "無回答", "0"]
-    full = 600 - 150
+    full = 400 - 160
     assert rect_widths(root) == [full * 30 / 50, full * 10 / 50, 1.5]  # a zero keeps a hairline
 
 
@@ -51,7 +51,7 @@ def test_bars_without_a_maximum_scale_to_the_largest_and_a_long_label_is_cut():
     assert widths[0] == 2 * widths[1]
     shown = texts(root)[0]
     assert shown.endswith("…") and label.startswith(shown[:-1])
-    assert charts.text_width(shown) <= 600
+    assert charts.text_width(shown) <= 400
 
 
 def test_every_label_is_escaped_and_no_style_or_script_is_drawn():
