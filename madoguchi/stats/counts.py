@@ -1,0 +1,299 @@
+"""Counts of submissions at every grain, read from the rollups (stats.models.DailyCount), never from the
+submissions table.
+
+What is counted: a submission when it arrives (到達; the first submit, not a resubmission after 補正), on its
+JST day; one later withdrawn still counts. A 年度 runs from 1 April to 31 March in JST (DailyCount.fiscal_year,
+written with the day). Department (所属) and kind (種類) are the procedure's now: a procedure moved to another
+所属 brings its past counts along.
+
+`organizations` arguments take an Organization, a list of them or of their ids, or a QuerySet of
+Organization (or of ids, e.g. ``council_members(council)``): the database then filters with a subquery, so
+1,788 members cost one query like one member does. No function here reads a resident's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from statistics import median
+
+from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+
+from madoguchi.organizations.models import Council, CouncilMembership, Organization
+from madoguchi.procedures.models import Procedure
+from madoguchi.stats.models import DailyCount
+
+# The council page marks a member whose count in a 年度 is zero, or below this share of the median member's
+# count (the median over all members, those with no use included). A rule the secretariat can explain:
+# "ほとんど使われていない" compared with a typical member, whatever the council's size.
+LOW_USE_SHARE_OF_MEDIAN = Decimal("0.1")
+
+
+def _organization_filter(organizations, field: str = "organization_id") -> dict:
+    if isinstance(organizations, Organization):
+        return {field: organizations.pk}
+    if isinstance(organizations, QuerySet):
+        if organizations.model is Organization and not organizations.query.values_select:
+            organizations = organizations.values("pk")
+        return {f"{field}__in": organizations}
+    ids = [getattr(o, "pk", o) for o in organizations]
+    return {f"{field}__in": ids}
+
+
+def council_members(council: Council) -> QuerySet:
+    """The ids of the council's members, as a subquery for the functions below."""
+    return CouncilMembership.objects.filter(council=council).values("organization_id")
+
+
+def fiscal_year_months(fiscal_year: int) -> list[date]:
+    """The first day of each month of a 年度, April to March: [date(2026, 4, 1), …, date(2027, 3, 1)]."""
+    return [date(fiscal_year + (m < 4), m, 1) for m in (4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3)]
+
+
+def totals_by_fiscal_year(organizations) -> dict[int, int]:
+    """{年度: submissions} of the organizations, for every 年度 with at least one; one query."""
+    rows = (
+        DailyCount.objects.filter(**_organization_filter(organizations))
+        .values("fiscal_year")
+        .annotate(total=Sum("count"))
+    )
+    return {row["fiscal_year"]: row["total"] for row in rows}
+
+
+def totals_by_month(organizations, fiscal_year: int) -> list[tuple[date, int]]:
+    """[(first day of the month, submissions)] for the twelve months of the 年度, April first, zeros
+    included; months are JST calendar months. One query."""
+    rows = (
+        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        .annotate(month=TruncMonth("day"))
+        .values("month")
+        .annotate(total=Sum("count"))
+    )
+    found = {}
+    for row in rows:
+        month = row["month"]
+        if isinstance(month, datetime):  # a date on both databases for a DateField; lenient all the same
+            month = month.date()
+        found[date(month.year, month.month, 1)] = row["total"]
+    return [(month, found.get(month, 0)) for month in fiscal_year_months(fiscal_year)]
+
+
+def totals_by_organization(organizations, fiscal_year: int) -> dict[int, int]:
+    """{organization id: submissions in the 年度}; organizations with none are absent. One query."""
+    rows = (
+        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        .values("organization_id")
+        .annotate(total=Sum("count"))
+    )
+    return {row["organization_id"]: row["total"] for row in rows}
+
+
+def totals_by_kind(organizations, fiscal_year: int) -> list[tuple[str, str, int]]:
+    """[(kind, its Japanese label, submissions)] for every Procedure.Kind, in the Kind's order, zeros
+    included. One query."""
+    rows = (
+        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        .values("procedure__kind")
+        .annotate(total=Sum("count"))
+    )
+    found = {row["procedure__kind"]: row["total"] for row in rows}
+    return [(kind, str(label), found.get(kind, 0)) for kind, label in Procedure.Kind.choices]
+
+
+@dataclass(frozen=True)
+class DepartmentCount:
+    department_id: int | None  # None: procedures with no 所属
+    name: str  # "" for None; the page names it 所属なし
+    count: int
+
+
+def totals_by_department(organization: Organization, fiscal_year: int) -> list[DepartmentCount]:
+    """Submissions per 所属 of one organization in a 年度, most first (then by name); only 所属 with
+    submissions. One query."""
+    rows = (
+        DailyCount.objects.filter(organization_id=organization.pk, fiscal_year=fiscal_year)
+        .values("procedure__department_id", "procedure__department__name")
+        .annotate(total=Sum("count"))
+    )
+    result = [
+        DepartmentCount(
+            row["procedure__department_id"], row["procedure__department__name"] or "", row["total"]
+        )
+        for row in rows
+    ]
+    return sorted(result, key=lambda d: (-d.count, d.department_id is None, d.name))
+
+
+@dataclass(frozen=True)
+class ProcedureCount:
+    procedure_id: int
+    organization_id: int
+    organization_code: str
+    organization_name: str
+    title: str
+    kind: str
+    kind_label: str
+    department: str  # its 所属's name, "" when it has none
+    status: str  # Procedure.Status now
+    count: int
+
+
+def totals_by_procedure(organizations, fiscal_year: int) -> list[ProcedureCount]:
+    """Submissions per procedure in a 年度 (procedures with at least one), by organization code, then most
+    first, then title. One query."""
+    rows = (
+        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        .values(
+            "procedure_id",
+            "organization_id",
+            "organization__code",
+            "organization__name",
+            "procedure__title",
+            "procedure__kind",
+            "procedure__department__name",
+            "procedure__status",
+        )
+        .annotate(total=Sum("count"))
+    )
+    labels = dict(Procedure.Kind.choices)
+    result = [
+        ProcedureCount(
+            procedure_id=row["procedure_id"],
+            organization_id=row["organization_id"],
+            organization_code=row["organization__code"],
+            organization_name=row["organization__name"],
+            title=row["procedure__title"],
+            kind=row["procedure__kind"],
+            kind_label=str(labels.get(row["procedure__kind"], row["procedure__kind"])),
+            department=row["procedure__department__name"] or "",
+            status=row["procedure__status"],
+            count=row["total"],
+        )
+        for row in rows
+    ]
+    return sorted(result, key=lambda p: (p.organization_code, -p.count, p.title, p.procedure_id))
+
+
+def published_procedures(organizations) -> dict[int, int]:
+    """{organization id: procedures published now (受付中 or not yet open; Procedure.Status.PUBLISHED)};
+    organizations with none are absent. A count of now, not of a 年度: no history of publication is kept.
+    One query."""
+    rows = (
+        Procedure.objects.filter(
+            status=Procedure.Status.PUBLISHED, **_organization_filter(organizations, "organization_id")
+        )
+        .values("organization_id")
+        .annotate(total=Count("pk"))
+    )
+    return {row["organization_id"]: row["total"] for row in rows}
+
+
+def published_procedures_by_kind(organizations) -> dict[int, dict[str, int]]:
+    """{organization id: {kind: procedures published now}}; one query."""
+    rows = (
+        Procedure.objects.filter(
+            status=Procedure.Status.PUBLISHED, **_organization_filter(organizations, "organization_id")
+        )
+        .values("organization_id", "kind")
+        .annotate(total=Count("pk"))
+    )
+    result: dict[int, dict[str, int]] = {}
+    for row in rows:
+        result.setdefault(row["organization_id"], {})[row["kind"]] = row["total"]
+    return result
+
+
+def counted_days(organizations, fiscal_year: int | None = None) -> tuple[date | None, date | None]:
+    """(first, last) JST day with a submission counted, in the 年度 or ever; (None, None) when none."""
+    filters = _organization_filter(organizations)
+    if fiscal_year is not None:
+        filters["fiscal_year"] = fiscal_year
+    row = DailyCount.objects.filter(**filters).aggregate(first=Min("day"), last=Max("day"))
+    return row["first"], row["last"]
+
+
+def percent(part: int, whole: int) -> Decimal | None:
+    """part / whole in per cent to one decimal place, rounded half up (12.35 → 12.4); None when whole is 0."""
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class MemberUse:
+    """One member of a council in a 年度, for the side-by-side view. `share` is its per cent of the council's
+    total (None when the total is 0); `low_use` is "none" (0 submissions), "low" (below
+    LOW_USE_SHARE_OF_MEDIAN of the median member) or ""."""
+
+    organization: Organization
+    count: int
+    previous: int  # in the 年度 before
+    published: int  # procedures published now
+    share: Decimal | None
+    low_use: str
+
+
+@dataclass(frozen=True)
+class CouncilUse:
+    fiscal_year: int
+    members: list[MemberUse]  # by organization code
+    total: int
+    previous_total: int
+    median: Decimal  # of the members' counts, 0 when there is no member
+    threshold: Decimal  # a member below it (or at 0) is low_use
+    published_total: int
+
+    @property
+    def low_use_count(self) -> int:
+        return sum(1 for m in self.members if m.low_use)
+
+
+def council_use(council: Council, fiscal_year: int) -> CouncilUse:
+    """Every member of the council side by side for a 年度: submissions in it and in the 年度 before,
+    procedures published now, share of the council's total, and the low-use mark (see
+    LOW_USE_SHARE_OF_MEDIAN). Four queries whatever the number of members."""
+    members = list(
+        Organization.objects.filter(pk__in=council_members(council)).only("pk", "code", "name", "kind")
+    )
+    scope = council_members(council)
+    counts = totals_by_organization(scope, fiscal_year)
+    previous = totals_by_organization(scope, fiscal_year - 1)
+    published = published_procedures(scope)
+    total = sum(counts.get(m.pk, 0) for m in members)
+    middle = Decimal(median([counts.get(m.pk, 0) for m in members])) if members else Decimal(0)
+    threshold = middle * LOW_USE_SHARE_OF_MEDIAN
+    rows = []
+    for member in sorted(members, key=lambda m: m.code):
+        count = counts.get(member.pk, 0)
+        low = "none" if count == 0 else ("low" if count < threshold else "")
+        rows.append(
+            MemberUse(
+                organization=member,
+                count=count,
+                previous=previous.get(member.pk, 0),
+                published=published.get(member.pk, 0),
+                share=percent(count, total),
+                low_use=low,
+            )
+        )
+    return CouncilUse(
+        fiscal_year=fiscal_year,
+        members=rows,
+        total=total,
+        previous_total=sum(previous.get(m.pk, 0) for m in members),
+        median=middle,
+        threshold=threshold,
+        published_total=sum(published.get(m.pk, 0) for m in members),
+    )
+
+
+def fiscal_years_counted(organizations) -> list[int]:
+    """The 年度 with at least one submission, newest first; one query."""
+    return sorted(
+        DailyCount.objects.filter(**_organization_filter(organizations))
+        .values_list("fiscal_year", flat=True)
+        .distinct(),
+        reverse=True,
+    )

@@ -1,0 +1,199 @@
+"""Counts at every grain (stats/counts.py), read from the daily rollups: per 年度 (April–March, JST, by the
+moment of arrival), month, organization, 所属, procedure and kind, and the procedures online."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from madoguchi.organizations.models import Department
+from madoguchi.procedures.models import Procedure
+from madoguchi.stats import counts
+from madoguchi.stats.services import count_submission
+from tests.conftest import make_procedure, make_submission
+
+pytestmark = pytest.mark.django_db
+
+# 1 April 2026, 00:00 JST is 31 March 2026, 15:00 UTC: the first moment of 令和8年度.
+FY2026_STARTS = datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
+
+
+def arrive(procedure, at: datetime, n: int = 1) -> None:
+    """n submissions arriving at `at`, written to the rollups as the submit service writes them."""
+    with transaction.atomic():
+        for _ in range(n):
+            count_submission(procedure=procedure, at=at)
+
+
+@pytest.fixture
+def signup(tottori):
+    return make_procedure(tottori, title="スマートフォン教室")
+
+
+@pytest.fixture
+def survey(tottori):
+    procedure = make_procedure(tottori, title="利用者アンケート", kind="survey")
+    procedure.department = Department.objects.create(organization=tottori, name="情報政策課")
+    procedure.save(update_fields=["department"])
+    return procedure
+
+
+@pytest.fixture
+def yonago_signup(yonago):
+    return make_procedure(yonago, title="子育て講座")
+
+
+def test_the_last_second_of_march_jst_and_the_first_of_april_fall_in_two_fiscal_years(tottori, signup):
+    arrive(signup, FY2026_STARTS - timedelta(seconds=1))  # 31 March 23:59:59 JST
+    arrive(signup, FY2026_STARTS, n=2)  # 1 April 00:00:00 JST
+    assert counts.totals_by_fiscal_year(tottori) == {2025: 1, 2026: 2}
+    march = counts.totals_by_month(tottori, 2025)
+    april = counts.totals_by_month(tottori, 2026)
+    assert march[-1] == (date(2026, 3, 1), 1) and sum(n for _, n in march) == 1
+    assert april[0] == (date(2026, 4, 1), 2) and sum(n for _, n in april) == 2
+
+
+def test_a_utc_date_of_31_march_after_15_00_is_already_april_in_japan(tottori, signup):
+    # 20:00 UTC on 31 March: the UTC date says March, the JST date (1 April, 05:00) says the new 年度.
+    arrive(signup, datetime(2026, 3, 31, 20, 0, tzinfo=UTC))
+    assert counts.totals_by_fiscal_year(tottori) == {2026: 1}
+
+
+def test_a_real_submission_at_jst_midnight_counts_in_the_new_fiscal_year(tottori, signup, monkeypatch):
+    monkeypatch.setattr(timezone, "now", lambda: FY2026_STARTS)
+    make_submission(signup)
+    assert counts.totals_by_fiscal_year(tottori) == {2026: 1}
+    assert counts.totals_by_month(tottori, 2026)[0] == (date(2026, 4, 1), 1)
+
+
+def test_twelve_months_from_april_to_march_with_zeros(tottori, signup):
+    arrive(signup, datetime(2026, 5, 10, 3, tzinfo=UTC), n=3)
+    arrive(signup, datetime(2027, 1, 31, 14, 59, tzinfo=UTC))  # 31 January 23:59 JST
+    arrive(signup, datetime(2027, 1, 31, 15, 0, tzinfo=UTC))  # 1 February 00:00 JST
+    months = counts.totals_by_month(tottori, 2026)
+    assert [m for m, _ in months] == counts.fiscal_year_months(2026)
+    assert [m.month for m, _ in months] == [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
+    assert dict(months) == {m: 0 for m in counts.fiscal_year_months(2026)} | {
+        date(2026, 5, 1): 3,
+        date(2027, 1, 1): 1,
+        date(2027, 2, 1): 1,
+    }
+
+
+def test_per_organization_department_procedure_and_kind(tottori, yonago, signup, survey, yonago_signup):
+    day = datetime(2026, 6, 1, 1, tzinfo=UTC)
+    arrive(signup, day, n=4)
+    arrive(survey, day, n=2)
+    arrive(yonago_signup, day, n=1)
+    arrive(signup, day - timedelta(days=365))  # the 年度 before: not in these counts
+
+    assert counts.totals_by_organization([tottori, yonago], 2026) == {tottori.pk: 6, yonago.pk: 1}
+    assert counts.totals_by_organization([yonago.pk], 2026) == {yonago.pk: 1}
+    departments = counts.totals_by_department(tottori, 2026)
+    assert [(d.name, d.count) for d in departments] == [("生涯学習課", 4), ("情報政策課", 2)]
+    assert counts.totals_by_kind(tottori, 2026) == [
+        ("application", "申請", 0),
+        ("notification", "届出", 0),
+        ("survey", "アンケート", 2),
+        ("signup", "申込", 4),
+    ]
+    rows = counts.totals_by_procedure([tottori, yonago], 2026)
+    assert [(r.organization_code, r.title, r.kind_label, r.department, r.count) for r in rows] == [
+        ("312011", "スマートフォン教室", "申込", "生涯学習課", 4),
+        ("312011", "利用者アンケート", "アンケート", "情報政策課", 2),
+        ("312029", "子育て講座", "申込", "生涯学習課", 1),
+    ]
+
+
+def test_a_procedure_without_a_department_is_counted_under_none(tottori):
+    procedure = make_procedure(tottori, title="所属のない手続")
+    procedure.department = None
+    procedure.save(update_fields=["department"])
+    arrive(procedure, datetime(2026, 6, 1, tzinfo=UTC))
+    assert counts.totals_by_department(tottori, 2026) == [counts.DepartmentCount(None, "", 1)]
+
+
+def test_procedures_online_are_those_published_now(tottori, yonago, signup, survey):
+    from madoguchi.procedures.services import set_procedure_status
+
+    set_procedure_status(procedure=survey, status=Procedure.Status.CLOSED)
+    Procedure.objects.create(organization=tottori, title="作成中の手続")  # a draft
+    assert counts.published_procedures([tottori, yonago]) == {tottori.pk: 1}
+    assert counts.published_procedures_by_kind(tottori) == {tottori.pk: {"signup": 1}}
+
+
+def test_council_use_counts_members_side_by_side_and_marks_little_use(
+    council, pref, tottori, yonago, signup, yonago_signup
+):
+    arrive(signup, datetime(2026, 6, 1, tzinfo=UTC), n=30)
+    arrive(yonago_signup, datetime(2026, 6, 1, tzinfo=UTC), n=2)
+    arrive(yonago_signup, datetime(2025, 6, 1, tzinfo=UTC), n=5)
+    use = counts.council_use(council, 2026)
+    by_code = {m.organization.code: m for m in use.members}
+    assert [m.organization.code for m in use.members] == ["310000", "312011", "312029"]
+    assert use.total == 32 and use.previous_total == 5
+    assert use.median == 2 and use.threshold == counts.Decimal("0.2")
+    assert by_code["310000"].count == 0 and by_code["310000"].low_use == "none"
+    assert by_code["312011"].share == counts.Decimal("93.8") and by_code["312011"].low_use == ""
+    assert by_code["312029"].previous == 5 and by_code["312029"].low_use == ""
+    assert by_code["312011"].published == 1 and use.published_total == 2
+
+
+def test_below_a_tenth_of_the_median_is_little_use(council, pref, tottori, yonago, signup, yonago_signup):
+    pref_procedure = make_procedure(pref, title="県の手続")
+    arrive(signup, datetime(2026, 6, 1, tzinfo=UTC), n=100)
+    arrive(pref_procedure, datetime(2026, 6, 1, tzinfo=UTC), n=100)
+    arrive(yonago_signup, datetime(2026, 6, 1, tzinfo=UTC), n=9)  # median 100 → below 10
+    use = counts.council_use(council, 2026)
+    assert [m.low_use for m in use.members] == ["", "", "low"]
+    assert use.low_use_count == 1
+
+
+def test_a_council_with_no_use_marks_every_member(council):
+    use = counts.council_use(council, 2026)
+    assert use.total == 0 and all(m.low_use == "none" and m.share is None for m in use.members)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    moments=st.lists(
+        st.datetimes(
+            min_value=datetime(2024, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+        ),
+        max_size=25,
+    )
+)
+def test_every_arrival_is_counted_once_in_its_jst_fiscal_year_and_month(tottori, signup, moments):
+    jst = timezone.get_fixed_timezone(9 * 60)
+    with transaction.atomic():
+        for moment in moments:
+            count_submission(procedure=signup, at=moment)
+        expected_years: dict[int, int] = {}
+        for moment in moments:
+            day = moment.astimezone(jst).date()
+            year = day.year if day.month >= 4 else day.year - 1
+            expected_years[year] = expected_years.get(year, 0) + 1
+        assert counts.totals_by_fiscal_year(tottori) == expected_years
+        for year, total in expected_years.items():
+            months = counts.totals_by_month(tottori, year)
+            assert sum(n for _, n in months) == total
+            for month, n in months:
+                assert n == sum(
+                    1
+                    for m in moments
+                    if (d := m.astimezone(jst).date()).year == month.year and d.month == month.month
+                )
+        transaction.set_rollback(True)
+
+
+@given(part=st.integers(min_value=0, max_value=10**9), whole=st.integers(min_value=0, max_value=10**9))
+def test_percent_is_rounded_half_up_to_one_place(part, whole):
+    result = counts.percent(part, whole)
+    if whole == 0:
+        assert result is None
+    else:
+        assert abs(result - counts.Decimal(part) * 100 / whole) <= counts.Decimal("0.05")
+        assert result.as_tuple().exponent == -1
