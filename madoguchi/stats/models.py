@@ -103,3 +103,119 @@ class CostShare(models.Model):
             models.UniqueConstraint(fields=["working_group", "fiscal_year"], name="cost_share_unique_year")
         ]
         verbose_name = verbose_name_plural = "負担金"
+
+
+# --------------------------------------------------------------------------------------------
+# 指標: indicators with a baseline, a target per 年度 and the actual, rated ◎○△× (stats/indicators.py)
+# --------------------------------------------------------------------------------------------
+
+
+class Indicator(models.Model):
+    """One policy indicator (指標) of an organization, or of a council (then `council` is set and
+    `organization` is the council's secretariat, so the row still belongs to an organization).
+
+    Values are decimals in the indicator's own unit (件, 分, % …). The actual of a 年度 is either counted
+    from the daily counts (`actual_source`) or entered by hand on IndicatorYear."""
+
+    class Kind(models.TextChoices):
+        OUTCOME = "outcome", "成果指標"
+        ACTIVITY = "activity", "活動指標"
+        MAIN = "main", "主指標"
+        SUB = "sub", "副指標"
+        RESIDENT = "resident", "県民指標"
+
+    class Direction(models.TextChoices):
+        HIGHER = "higher", "大きいほど良い"
+        LOWER = "lower", "小さいほど良い"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "手入力"
+        COUNCIL = "council", "構成団体すべての手続の申請件数"
+        ORGANIZATION = "organization", "この団体の手続の申請件数"
+        PROCEDURES = "procedures", "選んだ手続の申請件数"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    council = models.ForeignKey(
+        "organizations.Council", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    name = models.CharField("指標名", max_length=200)
+    kind = models.CharField("種別", max_length=16, choices=Kind.choices)
+    unit = models.CharField("単位", max_length=20)
+    direction = models.CharField("向き", max_length=8, choices=Direction.choices, default=Direction.HIGHER)
+    baseline_value = models.DecimalField("基準値", max_digits=20, decimal_places=3, null=True, blank=True)
+    baseline_when = models.CharField("基準値の時点", max_length=40, blank=True)
+    long_term_target = models.DecimalField(
+        "長期目標値", max_digits=20, decimal_places=3, null=True, blank=True
+    )
+    long_term_when = models.CharField("長期目標の時点", max_length=40, blank=True)
+    actual_source = models.CharField(
+        "実績値の出し方", max_length=16, choices=Source.choices, default=Source.MANUAL
+    )
+    # Of the indicator's own organization only (stats/indicators.py checks it; the form offers no others).
+    procedures = models.ManyToManyField(Procedure, blank=True, related_name="+", verbose_name="数える手続")
+    source = models.CharField("出典", max_length=200, blank=True)
+    note = models.CharField("備考", max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["organization", "council"], name="indicator_owner")]
+        verbose_name = verbose_name_plural = "指標"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IndicatorYear(models.Model):
+    """An indicator's target for one 年度 and, when entered by hand, its actual with who and when."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.CASCADE, related_name="years")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    fiscal_year = models.PositiveSmallIntegerField("年度")
+    target = models.DecimalField("目標値", max_digits=20, decimal_places=3, null=True, blank=True)
+    target_set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    target_set_at = models.DateTimeField(null=True, blank=True)
+    actual = models.DecimalField("実績値", max_digits=20, decimal_places=3, null=True, blank=True)
+    actual_entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actual_entered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["indicator", "fiscal_year"]
+        constraints = [
+            models.UniqueConstraint(fields=["indicator", "fiscal_year"], name="indicator_year_unique")
+        ]
+        verbose_name = verbose_name_plural = "指標の年度別の値"
+
+
+class RatingThresholds(models.Model):
+    """An organization's (or a council's) lower bounds of ◎, ○ and △ in percent of achievement; without a
+    row the defaults in stats/indicators.py apply (◎ ≥ 110 %, ○ ≥ 100 %, △ ≥ 80 %)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    council = models.ForeignKey(
+        "organizations.Council", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    excellent = models.DecimalField("◎ 予定以上（%以上）", max_digits=6, decimal_places=1)
+    on_track = models.DecimalField("○ 予定通り（%以上）", max_digits=6, decimal_places=1)
+    slightly_behind = models.DecimalField("△ やや遅れ（%以上）", max_digits=6, decimal_places=1)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(council__isnull=True),
+                name="rating_thresholds_one_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["council"],
+                condition=models.Q(council__isnull=False),
+                name="rating_thresholds_one_per_council",
+            ),
+        ]
+        verbose_name = verbose_name_plural = "進捗評価の基準"
