@@ -139,6 +139,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "madoguchi" / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media-not-served/"  # attachments are only served through authorised views
+# A Japanese font for the PDFs (決裁用 and the resident's 控え): an OpenType/TrueType file or collection
+# (.otf, .ttf, .ttc). Empty: the first of paper.KNOWN_FONT_PATHS found (Debian's fonts-noto-cjk, IPAex, …).
+PDF_FONT_PATH = os.environ.get("PDF_FONT_PATH", "")
 
 
 def file_storage() -> dict:

@@ -9,6 +9,7 @@ from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import views as stats_views
+from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views
 
 
@@ -28,6 +29,7 @@ public_patterns = [
     path("", org_views.home, name="home"),
     path("status/", resident_views.status_lookup, name="status"),
     path("status/view/", resident_views.status_view, name="status_view"),
+    path("status/view/receipt.pdf", paper.status_receipt_pdf, name="status_receipt_pdf"),
     path("status/withdraw/", resident_views.status_withdraw, name="status_withdraw"),
     path("status/end/", resident_views.status_end, name="status_end"),
     path("status/correct/", resident_views.status_correct, name="status_correct"),
@@ -38,6 +40,11 @@ public_patterns = [
         "<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"
     ),
     path("<orgcode:code>/procedures/<int:procedure_id>/done/", resident_views.done_page, name="done"),
+    path(
+        "<orgcode:code>/procedures/<int:procedure_id>/done/receipt.pdf",
+        paper.done_receipt_pdf,
+        name="done_receipt_pdf",
+    ),
 ]
 
 staff_patterns = [
@@ -109,6 +116,9 @@ staff_patterns = [
         staff_views.attachment,
         name="attachment",
     ),
+    path("submissions/<int:submission_id>/case.pdf", paper.case_pdf, name="submission_case_pdf"),
+    path("submissions/<int:submission_id>/receipt.pdf", paper.receipt_pdf, name="submission_receipt_pdf"),
+    path("submissions/<int:submission_id>/files.zip", paper.files_zip, name="submission_files_zip"),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
     path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
     # The builder and the council's template library
