@@ -8,6 +8,7 @@ from madoguchi.audit import views as audit_views
 from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
+from madoguchi.stats import indicator_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views
@@ -121,6 +122,27 @@ staff_patterns = [
     path("submissions/<int:submission_id>/files.zip", paper.files_zip, name="submission_files_zip"),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
     path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
+    # 指標と進捗評価: an organization's and a council's indicators
+    path(
+        "organizations/<orgcode:code>/indicators/",
+        indicator_views.organization_indicators,
+        name="organization_indicators",
+    ),
+    path(
+        "organizations/<orgcode:code>/indicators/new/",
+        indicator_views.organization_indicator_new,
+        name="organization_indicator_new",
+    ),
+    path(
+        "councils/<int:council_id>/indicators/", indicator_views.council_indicators, name="council_indicators"
+    ),
+    path(
+        "councils/<int:council_id>/indicators/new/",
+        indicator_views.council_indicator_new,
+        name="council_indicator_new",
+    ),
+    path("indicators/<int:indicator_id>/", indicator_views.indicator_page, name="indicator"),
+    path("indicators/<int:indicator_id>/edit/", indicator_views.indicator_edit, name="indicator_edit"),
     # The builder and the council's template library
     path("organizations/<orgcode:code>/procedures/new/", builder_views.procedure_new, name="procedure_new"),
     path(
