@@ -447,11 +447,9 @@ def _bulk_attachments(request: HttpRequest, procedure, ids: list[int], attachmen
         obj=procedure,
         detail={"format": "zip", "selected": len(ids)},
     )
-    submissions = (
-        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure, pk__in=ids)
-        .order_by("-submitted_at", "-id")
-        .iterator(chunk_size=200)
-    )
+    submissions = Submission.objects.filter(
+        organization_id=procedure.organization_id, procedure=procedure, pk__in=ids
+    ).order_by("-submitted_at", "-id")
     response = StreamingHttpResponse(attachments_zip(submissions), content_type="application/zip")
     response["Content-Disposition"] = _content_disposition(f"{procedure.title}_添付ファイル.zip")
     return response
