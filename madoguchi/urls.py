@@ -9,6 +9,7 @@ from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import indicator_views
+from madoguchi.stats import opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views
@@ -28,6 +29,12 @@ register_converter(OrganizationCode, "orgcode")
 
 public_patterns = [
     path("", org_views.home, name="home"),
+    # Open data of a council: counts only, no login (stats/opendata.py)
+    path("opendata/<int:council_id>/", opendata_views.index, name="opendata"),
+    path("opendata/<int:council_id>/catalog.jsonld", opendata_views.catalog, name="opendata_catalog"),
+    path(
+        "opendata/<int:council_id>/<slug:dataset>.<str:ext>", opendata_views.dataset_file, name="opendata_file"
+    ),
     path("status/", resident_views.status_lookup, name="status"),
     path("status/view/", resident_views.status_view, name="status_view"),
     path("status/view/receipt.pdf", paper.status_receipt_pdf, name="status_receipt_pdf"),
@@ -122,6 +129,17 @@ staff_patterns = [
     path("submissions/<int:submission_id>/files.zip", paper.files_zip, name="submission_files_zip"),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
     path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
+    path(
+        "councils/<int:council_id>/members/<orgcode:code>/",
+        stats_views.council_member_counts,
+        name="council_member_counts",
+    ),
+    path(
+        "councils/<int:council_id>/open-data-license/",
+        stats_views.council_open_data_license,
+        name="council_open_data_license",
+    ),
+    path("organizations/<orgcode:code>/counts/", stats_views.organization_counts, name="counts"),
     # 指標と進捗評価: an organization's and a council's indicators
     path(
         "organizations/<orgcode:code>/indicators/",

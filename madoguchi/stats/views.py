@@ -1,12 +1,25 @@
+"""Counts for staff: the council's view of its members, and an organization's 件数 page. Counts only, read
+from the rollups (stats/counts.py): nothing here reads a resident's data."""
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import pgettext
+from django.utils.translation import gettext, gettext_lazy, pgettext
+from django.views.decorators.http import require_POST
 
 from madoguchi.accounts import access
+from madoguchi.lib import charts
+from madoguchi.lib import japanese as ja
 from madoguchi.lib.japanese import fiscal_year, format_fiscal_year
-from madoguchi.stats.services import counts_by_organization
+from madoguchi.organizations.models import OpenDataLicense, Organization
+from madoguchi.procedures.models import Procedure
+from madoguchi.stats import counts, opendata
+
+FIRST_YEAR = 2000  # no 年度 before this is offered or read
 
 
 def fiscal_year_label(year: int) -> str:
@@ -19,28 +32,197 @@ def fiscal_year_label(year: int) -> str:
     return label % {"wareki": format_fiscal_year(year), "year": year}
 
 
+def chosen_fiscal_year(request: HttpRequest) -> tuple[int, int, str]:
+    """(年度 asked for in ?fy=, the current 年度, an error message or ""). ?fy= takes 2026, 令和8年度, R8 …
+    (lib.japanese.parse_fiscal_year); a 年度 it cannot read, before FIRST_YEAR or after the next one gives
+    the current 年度 and a Japanese message naming what was typed."""
+    current = fiscal_year(timezone.now())
+    typed = request.GET.get("fy", "").strip()[:20]
+    if not typed:
+        return current, current, ""
+    try:
+        year = ja.parse_fiscal_year(typed)
+    except ja.InputError as exc:
+        return current, current, str(exc)
+    if not FIRST_YEAR <= year <= current + 1:
+        return (
+            current,
+            current,
+            gettext("%(typed)s の件数はありません。%(first)s年度から%(last)s年度までを選んでください。")
+            % {"typed": typed, "first": FIRST_YEAR, "last": current + 1},
+        )
+    return year, current, ""
+
+
+def _years(current: int, year: int) -> list[tuple[int, str]]:
+    years = sorted({*range(current, current - 5, -1), year}, reverse=True)
+    return [(y, fiscal_year_label(y)) for y in years]
+
+
+SORTS = {
+    "code": gettext_lazy("団体コード順"),
+    "count": gettext_lazy("件数の多い順"),
+    "count_asc": gettext_lazy("件数の少ない順"),
+}
+
+
+class LicenseForm(forms.Form):
+    license = forms.ChoiceField(
+        label=gettext_lazy("オープンデータのライセンス"), choices=OpenDataLicense.choices
+    )
+
+
 @login_required
 def council_dashboard(request: HttpRequest, council_id: int) -> HttpResponse:
-    """Member organizations and their submission counts for a 年度: counts only, never answers."""
+    """The council's members side by side for a 年度: submissions in it and the 年度 before, procedures
+    published now, share of the council's total and the members with little or no use (the rule:
+    counts.LOW_USE_SHARE_OF_MEDIAN), then the council's months and kinds. Counts only, never answers.
+    A constant number of queries whatever the number of members."""
     council = access.access_council_for_user(request.user, council_id)
-    current = fiscal_year(timezone.now())
-    try:
-        year = int(request.GET.get("fy", current))
-    except ValueError:
-        year = current
-    year = min(max(year, 2000), current + 1)
-    members = list(council.members.order_by("code"))
-    counts = counts_by_organization(organizations=members, fiscal_year=year)
-    rows = [{"organization": m, "count": counts.get(m.pk, 0)} for m in members]
+    year, current, error = chosen_fiscal_year(request)
+    use = counts.council_use(council, year)
+    sort = request.GET.get("sort", "code")
+    sort = sort if sort in SORTS else "code"
+    only_low = request.GET.get("low") == "1"
+    rows = use.members
+    if sort == "count":
+        rows = sorted(rows, key=lambda m: (-m.count, m.organization.code))
+    elif sort == "count_asc":
+        rows = sorted(rows, key=lambda m: (m.count, m.organization.code))
+    if only_low:
+        rows = [m for m in rows if m.low_use]
+    scope = counts.council_members(council)
+    months = counts.totals_by_month(scope, year)
+    label = fiscal_year_label(year)
+    # 1,788 rows: strings made here once, so the template only prints (no URL reversal or number
+    # formatting per row; the page renders in a fraction of the time).
+    link = reverse("staff:council_member_counts", kwargs={"council_id": council.pk, "code": "000000"})
+    link_before, link_after = link.split("000000")
+    table = [
+        (
+            m.organization.code,
+            m.organization.name,
+            f"{link_before}{m.organization.code}{link_after}?fy={year}",
+            f"{m.count:,}",
+            f"{m.previous:,}",
+            "-" if m.share is None else str(m.share),
+            f"{m.published:,}",
+            m.low_use,
+        )
+        for m in rows
+    ]
     return render(
         request,
         "staff/council.html",
         {
             "council": council,
+            "use": use,
             "rows": rows,
-            "total": sum(r["count"] for r in rows),
+            "table": table,
+            "total": use.total,
+            "total_text": f"{use.total:,}",
+            "previous_total_text": f"{use.previous_total:,}",
+            "sort": sort,
+            "sorts": list(SORTS.items()),
+            "only_low": only_low,
+            "months": months,
+            "month_chart": _month_chart(months, label),
+            "kinds": counts.totals_by_kind(scope, year),
             "fiscal_year": year,
-            "fiscal_year_label": fiscal_year_label(year),
-            "years": [(y, fiscal_year_label(y)) for y in range(current, current - 5, -1)],
+            "fiscal_year_label": label,
+            "previous_label": fiscal_year_label(year - 1),
+            "years": _years(current, year),
+            "error": error,
+            "typed": request.GET.get("fy", "")[:20] if error else "",
+            "license": opendata.license_of(council),
+            "license_form": LicenseForm(initial={"license": council.open_data_license}),
+        },
+    )
+
+
+@require_POST
+@login_required
+def council_open_data_license(request: HttpRequest, council_id: int) -> HttpResponse:
+    """Set the licence of the council's open data (its secretariat only); back to the council page."""
+    council = access.access_council_for_user(request.user, council_id)
+    form = LicenseForm(request.POST)
+    if form.is_valid():
+        opendata.set_open_data_license(
+            council=council, license=form.cleaned_data["license"], actor=request.user
+        )
+        messages.success(request, gettext("オープンデータのライセンスを保存しました。"))
+    else:
+        messages.error(request, gettext("ライセンスを一覧から選んでください。"))
+    return redirect("staff:council", council_id=council.pk)
+
+
+def _month_chart(months, label: str):
+    return charts.monthly_bars(
+        [charts.Bar(gettext("%(month)s月") % {"month": m.month}, n) for m, n in months],
+        title=gettext("%(year)sの月別の件数（同じ数値を下の表に示します）") % {"year": label},
+    )
+
+
+def _counts_context(organization: Organization, year: int) -> dict:
+    """The 件数 of one organization in a 年度 at every grain; eight queries."""
+    months = counts.totals_by_month(organization, year)
+    label = fiscal_year_label(year)
+    by_year = counts.totals_by_fiscal_year(organization)
+    by_year.setdefault(year, 0)
+    published = counts.published_procedures_by_kind(organization).get(organization.pk, {})
+    return {
+        "organization": organization,
+        "fiscal_year": year,
+        "fiscal_year_label": label,
+        "total": by_year[year],
+        "by_year": [(fiscal_year_label(y), n) for y, n in sorted(by_year.items(), reverse=True)],
+        "months": months,
+        "month_chart": _month_chart(months, label),
+        "departments": counts.totals_by_department(organization, year),
+        "kinds": counts.totals_by_kind(organization, year),
+        "procedures": counts.totals_by_procedure(organization, year),
+        "published_total": sum(published.values()),
+        "published_kinds": [
+            (str(kind_label), published.get(kind, 0)) for kind, kind_label in Procedure.Kind.choices
+        ],
+    }
+
+
+@login_required
+def organization_counts(request: HttpRequest, code: str) -> HttpResponse:
+    """件数 of the user's organization in a 年度: per 年度, month, 所属, kind and procedure, and the
+    procedures published now. Any staff role of the organization; an outsider gets 404."""
+    organization = access.access_organization_for_user(request.user, code)
+    year, current, error = chosen_fiscal_year(request)
+    return render(
+        request,
+        "staff/counts.html",
+        {
+            **_counts_context(organization, year),
+            "years": _years(current, year),
+            "error": error,
+            "typed": request.GET.get("fy", "")[:20] if error else "",
+        },
+    )
+
+
+@login_required
+def council_member_counts(request: HttpRequest, council_id: int, code: str) -> HttpResponse:
+    """The same 件数 of one member, for the council's secretariat; 404 for anyone else, or for an
+    organization that is not a member of this council."""
+    council = access.access_council_for_user(request.user, council_id)
+    organization = council.members.filter(code=code).first()
+    if organization is None:
+        raise Http404
+    year, current, error = chosen_fiscal_year(request)
+    return render(
+        request,
+        "staff/counts.html",
+        {
+            **_counts_context(organization, year),
+            "council": council,
+            "years": _years(current, year),
+            "error": error,
+            "typed": request.GET.get("fy", "")[:20] if error else "",
         },
     )
