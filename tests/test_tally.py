@@ -17,7 +17,7 @@ from madoguchi.procedures.services import save_form_version
 from madoguchi.submissions import services
 from madoguchi.submissions.models import Submission
 from madoguchi.submissions.tally import tally_procedure
-from tests.conftest import make_procedure, make_submission
+from tests.conftest import ALL_TYPES_SCHEMA, make_procedure, make_submission
 
 pytestmark = pytest.mark.django_db
 
@@ -183,6 +183,42 @@ def test_numbers_dates_and_free_text_are_summarised(client, colleague, survey):
     assert html.index("alert(1)") < html.index("親切")
     assert "2.33回" in html and "4回" in html
     assert "taro@example.jp" not in html  # an e-mail is personal data: counted, not listed
+
+
+def test_an_application_with_every_kind_of_question_is_tallied_without_listing_personal_data(
+    client, colleague, tottori
+):
+    application = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目の申請", kind="application")
+    answer(
+        application,
+        name={"family": "髙橋", "given": "﨑子"},
+        address={"postal_code": "680-8571", "address": "鳥取市尚徳町116"},
+        phone="0857-20-3111",
+        email="sakiko@example.jp",
+        kana="タカハシ",
+        gender="甲",
+        topics=["介護"],
+        area="西部",
+        count="3",
+        birthday="1960-04-01",
+    )
+    response = page(client, colleague, application)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for personal in ("髙橋", "尚徳町", "0857-20-3111", "sakiko@example.jp", "タカハシ"):
+        assert personal not in html
+    assert "個人を特定できる情報のため" in html
+    assert html.count('role="img"') == 4  # 区分, 関心, 地区 and 同意します
+    assert "1960年4月1日" in html or "昭和35年4月1日" in html
+
+
+def test_the_page_reads_in_english_too(client, colleague, survey):
+    answer(survey, satisfaction="使いやすい", visited="2026-04-03")
+    client.force_login(colleague)
+    client.cookies["django_language"] = "en"
+    response = client.get(reverse("staff:tally", args=[survey.pk]))
+    assert response.status_code == 200
+    assert '<html lang="en"' in response.content.decode()
 
 
 def test_free_text_is_capped_with_a_count(colleague, survey):
