@@ -116,7 +116,7 @@ def test_any_control_character_is_refused_and_nothing_is_written(
 ):
     submission = make_submission(procedure).submission
     with pytest.raises(notify.MessageError):
-        notify.send_message(submission=submission, author=colleague, body=f"確認{before}{control}{after}")
+        notify.send_message(submission=submission, author=colleague, body=f"確認{before}{control}{after}です")
     assert not Message.objects.filter(submission=submission).exists()
 
 
