@@ -10,7 +10,10 @@ Datasets (identifier → files /opendata/<council id>/<identifier>.csv and .json
 
 - ``counts-<年度>``: submissions per member and procedure in the 年度 (procedures with at least one);
 - ``organizations-<年度>``: submissions per member in the 年度, every member (0 included), with its share;
-- ``procedures-online``: procedures each member has published now, by kind.
+- ``procedures-online``: procedures each member has published now, by kind;
+- ``indicators``: the council's own indicators (指標) per 年度: target, actual, achievement and the ◎○△×
+  rating (stats/indicators.py), once the council has one. Members' own indicators are theirs to publish,
+  not the council's, and are left out; so is who entered a value.
 
 A 年度 is published once a member has a submission in it; the current 年度 grows day by day (its files say
 through which JST day). Files are always Japanese, whatever language the visitor chose.
@@ -37,8 +40,8 @@ from madoguchi.lib.japanese import format_fiscal_year
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.organizations.models import OPEN_DATA_LICENSE_URLS, Council, OpenDataLicense, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats import counts
-from madoguchi.stats.models import DailyCount
+from madoguchi.stats import counts, indicators
+from madoguchi.stats.models import DailyCount, Indicator, IndicatorYear
 
 MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}
 IANA = "https://www.iana.org/assignments/media-types/"
@@ -126,7 +129,8 @@ _SMALL_COUNTS = (
 
 
 def datasets(council: Council) -> list[Dataset]:
-    """The council's datasets, newest 年度 first, then procedures-online. Two queries."""
+    """The council's datasets, newest 年度 first, then procedures-online, then indicators (when the council
+    has any). Four queries."""
     members = counts.council_members(council)
     years = (
         DailyCount.objects.filter(organization_id__in=members)
@@ -185,6 +189,33 @@ def datasets(council: Council) -> list[Dataset]:
                 modified=jst_date(span["last"]) if span["last"] else today,
             )
         )
+        indicator_span = Indicator.objects.filter(council=council).aggregate(
+            first=Min("created_at"), last=Max("updated_at")
+        )
+        if indicator_span["first"] is not None:
+            entered = IndicatorYear.objects.filter(indicator__council=council).aggregate(
+                target=Max("target_set_at"), actual=Max("actual_entered_at")
+            )
+            changes = [indicator_span["last"], entered["target"], entered["actual"]]
+            last = jst_date(max(c for c in changes if c is not None))
+            if result and result[0].fiscal_year is not None:
+                # Counted actuals change with the counts: the newest 年度's last counted day.
+                last = max(last, result[0].modified)
+            result.append(
+                Dataset(
+                    identifier="indicators",
+                    title=f"{council.name} 指標の目標値・実績値と進捗評価",
+                    description=(
+                        "協議会の指標（成果指標・活動指標など）ごとに、年度別の目標値、実績値、達成率と進捗評価"
+                        "（◎予定以上・○予定通り・△やや遅れ・×大幅遅れ）を示します。実績値は、申請件数の指標では"
+                        "電子申請の件数から数え、それ以外は事務局が入力した値です。達成率は小数第1位未満を切り捨てます。"
+                        "申請者に関する情報は一切含みません。"
+                    ),
+                    keywords=("指標", "目標値", "実績値", "進捗評価", "電子申請"),
+                    issued=jst_date(indicator_span["first"]),
+                    modified=last,
+                )
+            )
     return result
 
 
@@ -197,6 +228,8 @@ def table(council: Council, dataset: Dataset) -> Table:
     with translation.override("ja"):
         if dataset.identifier == "procedures-online":
             return _procedures_online(council)
+        if dataset.identifier == "indicators":
+            return _indicators(council)
         if dataset.identifier.startswith("counts-"):
             return _counts(council, dataset.fiscal_year)
         return _organizations(council, dataset.fiscal_year)
@@ -284,6 +317,67 @@ def _procedures_online(council: Council) -> Table:
         row = {"organization_code": o.code, "organization_name": o.name, "published": sum(mine.values())}
         row |= {f"published_{kind}": mine.get(kind, 0) for kind, _ in kinds}
         result.rows.append(row)
+    return result
+
+
+def _number(value) -> int | float | None:
+    """A Decimal value as JSON and CSV want it: an int when whole (42800), else a float (12.5)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _indicators(council: Council) -> Table:
+    result = Table(
+        [
+            Column("indicator_id", "指標番号"),
+            Column("name", "指標名"),
+            Column("kind", "種別"),
+            Column("unit", "単位"),
+            Column("direction", "向き"),
+            Column("fiscal_year", "年度"),
+            Column("fiscal_year_name", "年度（和暦）"),
+            Column("target", "目標値"),
+            Column("actual", "実績値"),
+            Column("actual_source", "実績値の出し方"),
+            Column("achievement_percent", "達成率（%）"),
+            Column("rating", "進捗評価"),
+            Column("rating_label", "進捗評価（説明）"),
+            Column("baseline", "基準値"),
+            Column("baseline_when", "基準値の時点"),
+            Column("long_term_target", "長期目標値"),
+            Column("long_term_when", "長期目標の時点"),
+            Column("source", "出典"),
+        ]
+    )
+    thresholds = indicators.thresholds_for(council=council)
+    listed = list(indicators.indicators_of(council=council))
+    counted = indicators.counted_actuals(listed)
+    for indicator in listed:
+        for year in indicators.year_rows(indicator, thresholds, counted):
+            ratio = year.rating.ratio_text.rstrip("%").replace(",", "")
+            result.rows.append(
+                {
+                    "indicator_id": indicator.pk,
+                    "name": indicator.name,
+                    "kind": indicator.get_kind_display(),
+                    "unit": indicator.unit,
+                    "direction": indicator.get_direction_display(),
+                    "fiscal_year": year.fiscal_year,
+                    "fiscal_year_name": format_fiscal_year(year.fiscal_year),
+                    "target": _number(year.target),
+                    "actual": _number(year.actual),
+                    "actual_source": indicator.get_actual_source_display(),
+                    "achievement_percent": float(ratio) if ratio else None,
+                    "rating": year.rating.mark,
+                    "rating_label": year.rating.label,
+                    "baseline": _number(indicator.baseline_value),
+                    "baseline_when": indicator.baseline_when,
+                    "long_term_target": _number(indicator.long_term_target),
+                    "long_term_when": indicator.long_term_when,
+                    "source": indicator.source,
+                }
+            )
     return result
 
 

@@ -14,7 +14,7 @@ from madoguchi.organizations.models import Council
 from madoguchi.stats import opendata
 
 MAX_AGE = 3600  # seconds: the current 年度's files change with every submission; an hour old is fine
-_IDENTIFIER = re.compile(r"(?:counts|organizations)-[0-9]{4}|procedures-online")
+_IDENTIFIER = re.compile(r"(?:counts|organizations)-[0-9]{4}|procedures-online|indicators")
 
 
 def _council(council_id: int) -> Council:
