@@ -242,6 +242,16 @@ def test_a_date_range_counts_respondents_who_arrived_within_it_in_jst(client, co
     assert tally.respondents == 3
 
 
+def test_respondents_per_arrival_month_are_charted_in_jst(client, colleague, survey):
+    answer(survey, at=datetime(2026, 3, 15, 12, 0, tzinfo=JST))
+    answer(survey, at=datetime(2026, 5, 1, 0, 30, tzinfo=JST))  # still 30 April in UTC
+    tally = tally_procedure(survey)
+    assert tally.months() == [(2026, 3, 1), (2026, 4, 0), (2026, 5, 1)]
+    html = page(client, colleague, survey).content.decode()
+    assert 'aria-label="到達月ごとの回答者数（同じ数値を下の表に示します）"' in html
+    assert '<tr><th scope="row">2026年4月</th><td class="num">0</td></tr>' in html
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.utils.translation import gettext
 
-from madoguchi.lib.timeutil import jst_start_of_day
+from madoguchi.lib.timeutil import JST, jst_start_of_day
 from madoguchi.procedures import rules
 from madoguchi.procedures.formspec import FieldSpec
 from madoguchi.procedures.models import FormVersion
@@ -114,6 +114,19 @@ class Tally:
     questions: list[Question]
     date_from: date | None = None
     date_to: date | None = None
+    by_month: dict[tuple[int, int], int] = field(default_factory=dict)  # (year, month) in JST → respondents
+
+    def months(self) -> list[tuple[int, int, int]]:
+        """(year, month, respondents) for every month from the first arrival to the last, JST, in order;
+        months with no respondent included as 0."""
+        if not self.by_month:
+            return []
+        (year, month), last = min(self.by_month), max(self.by_month)
+        months = []
+        while (year, month) <= last:
+            months.append((year, month, self.by_month.get((year, month), 0)))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months
 
     @property
     def choice_questions(self) -> list[Question]:
@@ -267,6 +280,7 @@ def tally_procedure(
     if date_to:
         submissions = submissions.filter(submitted_at__lt=jst_start_of_day(date_to + timedelta(days=1)))
     respondents = 0
+    by_month: dict[tuple[int, int], int] = {}
     for submission in (
         submissions.only("submitted_at", "form_version_id", "answers_data")
         .order_by("-submitted_at", "-id")
@@ -276,6 +290,8 @@ def tally_procedure(
         if spec is None:  # pragma: no cover - a submission's version belongs to its procedure
             continue
         respondents += 1
+        arrived = submission.submitted_at.astimezone(JST)
+        by_month[arrived.year, arrived.month] = by_month.get((arrived.year, arrived.month), 0) + 1
         answers = read_answers(submission)
         keys = input_keys[submission.form_version_id]
         if spec.has_rules:
@@ -286,7 +302,11 @@ def tally_procedure(
     for question in questions.values():
         _finish(question)
     return Tally(
-        respondents=respondents, questions=list(questions.values()), date_from=date_from, date_to=date_to
+        respondents=respondents,
+        questions=list(questions.values()),
+        date_from=date_from,
+        date_to=date_to,
+        by_month=by_month,
     )
 
 

@@ -73,6 +73,25 @@ def _chart(question: Question):
     )
 
 
+# The arrivals chart shows at most this many months (two 年度); a longer range gets the table only.
+MONTHS_CHARTED = 24
+
+
+def _months(tally: Tally) -> dict | None:
+    """Respondents per arrival month (JST) as a chart and table rows; None within a single month."""
+    months = tally.months()
+    if len(months) < 2:
+        return None
+    chart = None
+    if len(months) <= MONTHS_CHARTED:
+        chart = charts.monthly_bars(
+            [charts.Bar(gettext("%(month)s月") % {"month": m}, n) for _y, m, n in months],
+            title=gettext("到達月ごとの回答者数（同じ数値を下の表に示します）"),
+        )
+    rows = [(gettext("%(year)s年%(month)s月") % {"year": y, "month": m}, n) for y, m, n in months]
+    return {"chart": chart, "rows": rows}
+
+
 def _summary(question: Question) -> list[tuple[str, str]]:
     def number(value) -> str:
         return "" if value is None else f"{charts.format_number(value)}{question.unit}"
@@ -135,6 +154,7 @@ def tally_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
             "organization": procedure.organization,
             "tally_page": True,
             "tally": tally,
+            "months": _months(tally) if tally else None,
             "sections": sections,
             "filters": filters,
             "errors": errors,
