@@ -124,12 +124,17 @@ def _fit(text: str, width: float, font_size: float = FONT_SIZE) -> str:
     return text + "…"
 
 
+# Tops of an axis (× 10ⁿ) and how many grid steps each is divided into: every step is 1, 2 or 5 × 10ᵐ.
+_AXIS_TOPS = ((1, 5), (1.5, 3), (2, 4), (2.5, 5), (3, 3), (4, 4), (5, 5), (6, 3), (8, 4), (10, 5))
+
+
 def nice_ceiling(value: float) -> float:
-    """The smallest of 1, 2, 2.5, 5 × 10ⁿ not below value (0 for 0): the top of an axis."""
+    """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ not below value (0 for 0): the top of an axis,
+    never more than half as much again above the value."""
     if value <= 0:
         return 0
     exponent = math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    for step, _count in _AXIS_TOPS:
         candidate = step * 10.0**exponent
         if candidate >= value * (1 - 1e-12):
             return candidate
@@ -137,11 +142,11 @@ def nice_ceiling(value: float) -> float:
 
 
 def _ticks(top: float) -> list[float]:
-    """Grid values from 0 to top (a nice_ceiling) in round steps: 20 → 0, 5, 10, 15, 20; 2.5 → 0, 0.5, …"""
+    """Grid values from 0 to top (a nice_ceiling) in round steps: 15 → 0, 5, 10, 15; 6,000 → 0, 2,000, …"""
     if top <= 0:
         return [0]
     mantissa = top / 10 ** math.floor(math.log10(top) + 1e-12)
-    count = 4 if math.isclose(mantissa, 2) else 5
+    count = next((n for step, n in _AXIS_TOPS if math.isclose(mantissa, step)), 5)
     return [top * i / count for i in range(count + 1)]
 
 
@@ -260,7 +265,7 @@ def yearly_line(
     description: str = "",
 ) -> SafeString:
     """A line across years (or any ordered periods) with a dot per value and, if given, a dashed target
-    line across the whole chart, named by target_label at its right end.
+    line across the whole chart, named by target_label (and its value) above its left end.
 
     points: left to right; a None value breaks the line. Values below 0 are drawn at 0. Returns the
     ``<svg>`` as a SafeString.
@@ -282,7 +287,7 @@ def yearly_line(
         )
         label = f"{_clean(target_label)} {format_number(target)}"
         body.append(
-            f'<text x="{_num(right)}" y="{_num(y - 6)}" text-anchor="end" fill="{TARGET_COLOUR}">'
+            f'<text x="{_num(left + 4)}" y="{_num(y - 6)}" fill="{TARGET_COLOUR}">'
             f"{_esc(_fit(label, right - left))}</text>"
         )
     segment: list[str] = []
