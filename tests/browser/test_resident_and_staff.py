@@ -96,10 +96,13 @@ def test_resident_signs_up_and_staff_processes_and_exports(
     page.get_by_label("処理を開始する（処理中にする）").check()
     page.get_by_role("button", name="変更する").click()
     expect(page.get_by_test_id("status")).to_have_text("処理中")
-    page.get_by_label("完了にする").check()
+    # A sign-up is accepted (受付済み), after a confirmation page that needs no JavaScript.
+    page.get_by_label("受け付ける（受付済みにする）").check()
     page.get_by_label("理由・申請者へのお知らせ").fill("参加を受け付けました。当日お待ちしています。")
     page.get_by_role("button", name="変更する").click()
-    expect(page.get_by_test_id("status")).to_have_text("完了")
+    expect(page.get_by_role("heading", level=1)).to_have_text("「受付済み」にしてよいですか")
+    page.get_by_role("button", name="確定して「受付済み」にする").click()
+    expect(page.get_by_test_id("status")).to_have_text("受付済み")
     assert axe_violations(page) == []
 
     page.get_by_role("link", name="シニア向けスマートフォン教室 参加申込").click()
