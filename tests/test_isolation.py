@@ -20,6 +20,10 @@ STAFF_URLS = {
     "submission": ("get", lambda o: {"submission_id": o["submission"].pk}),
     "transition": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "add_note": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "reopen": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "send_message": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    "email_texts": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "email_text": ("get", lambda o: {"procedure_id": o["procedure"].pk, "kind": "returned"}),
     "assign": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "attachment": (
         "get",
@@ -72,6 +76,8 @@ NOT_OBJECT_URLS = {"login", "logout", "home"}
 NOT_OBJECT_URLS |= {"templates", "template", "template_copy"}
 # Builder pages: for editors and admins; a processor gets 403 there (tests/test_builder.py).
 BUILDER_URLS = {name for name in STAFF_URLS if name.startswith(("builder", "procedure_", "version"))}
+# A procedure's e-mail texts are its editors' too (tests/test_email_texts.py).
+BUILDER_URLS |= {"email_texts", "email_text"}
 NOT_OBJECT_URLS |= {
     "password_reset",
     "password_reset_done",

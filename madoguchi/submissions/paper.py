@@ -12,6 +12,7 @@ asks, and nothing here writes to the database or to a log.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -31,6 +33,7 @@ from fpdf.enums import WrapMode
 
 from madoguchi.lib.timeutil import JST
 from madoguchi.procedures import rules
+from madoguchi.procedures.models import FormVersion
 from madoguchi.submissions import intake
 from madoguchi.submissions.answers import read_answers, read_revision
 from madoguchi.submissions.models import Attachment, Status, Submission
@@ -610,18 +613,26 @@ def attachments_zip(submissions: Iterable[Submission]) -> Iterator[bytes]:
     sink = _Sink()
     taken: set[str] = set()
     unreadable: list[str] = []
+    fields_of: dict[int, tuple[dict[str, str], dict[str, int]]] = {}  # per form version: labels, order
     with zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive:
         for batch in _batches(submissions, SUBMISSION_BATCH):
-            by_submission: dict[int, list[Attachment]] = {}
-            for item in Attachment.objects.filter(
-                submission_id__in=[s.pk for s in batch],
-                organization_id__in={s.organization_id for s in batch},
-            ).order_by("submission_id", "pk"):
-                by_submission.setdefault(item.submission_id, []).append(item)
-            for submission in batch:
-                if submission.pk not in by_submission:
-                    continue
-                for path, item in _zip_paths(submission, by_submission[submission.pk], taken):
+            by_pk = {s.pk: s for s in batch}
+            # Plain tuples, read through a server-side cursor where the database has one: a selection of
+            # thousands of files never holds thousands of model instances.
+            rows = (
+                Attachment.objects.filter(
+                    submission_id__in=list(by_pk), organization_id__in={s.organization_id for s in batch}
+                )
+                .order_by("submission_id", "pk")
+                .values_list(*_FileRow._fields)
+                .iterator(chunk_size=500)
+            )
+            for submission_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+                submission = by_pk[submission_id]
+                if submission.form_version_id not in fields_of:
+                    fields_of[submission.form_version_id] = _file_fields(submission.form_version_id)
+                labels = fields_of[submission.form_version_id]
+                for path, item in _zip_paths(submission, labels, [_FileRow(*row) for row in group], taken):
                     info = zipfile.ZipInfo(path, date_time=_zip_time(submission.submitted_at))
                     info.file_size = item.size
                     if item.content_type in _STORED_TYPES:
@@ -629,7 +640,7 @@ def attachments_zip(submissions: Iterable[Submission]) -> Iterator[bytes]:
                     else:
                         info.compress_type = zipfile.ZIP_DEFLATED  # zlib's default level
                     try:
-                        source = item.file.open("rb")
+                        source = _storage().open(item.file, "rb")
                     except (FileNotFoundError, OSError):
                         unreadable.append(path)
                         continue
@@ -649,9 +660,25 @@ def attachments_zip(submissions: Iterable[Submission]) -> Iterator[bytes]:
     yield sink.take()
 
 
+class _FileRow(NamedTuple):
+    submission_id: int
+    pk: int
+    field_key: str
+    file: str  # the name in storage
+    original_name: str
+    content_type: str
+    size: int
+
+
+def _storage():
+    return Attachment._meta.get_field("file").storage
+
+
 def _batches(items: Iterable[Submission], size: int) -> Iterator[list[Submission]]:
     if hasattr(items, "select_related"):
-        items = items.select_related("form_version").iterator(chunk_size=size)
+        # Not the form versions: each would bring its whole form (tens of KB of JSON) again; they are
+        # read once per version (_file_fields).
+        items = items.select_related(None).iterator(chunk_size=size)
     batch: list[Submission] = []
     for item in items:
         batch.append(item)
@@ -662,10 +689,20 @@ def _batches(items: Iterable[Submission], size: int) -> Iterator[list[Submission
         yield batch
 
 
+def _file_fields(version_id: int) -> tuple[dict[str, str], dict[str, int]]:
+    """The file fields of a form version: key → label, key → position."""
+    version = FormVersion.objects.get(pk=version_id)
+    fields = [f for f in version.spec.input_fields if f.type == "file"]
+    return {f.key: f.label for f in fields}, {f.key: i for i, f in enumerate(fields)}
+
+
 def _zip_paths(
-    submission: Submission, attachments: list[Attachment], taken: set[str]
-) -> Iterator[tuple[str, Attachment]]:
-    labels, order = _field_labels(submission)
+    submission: Submission,
+    fields: tuple[dict[str, str], dict[str, int]],
+    attachments: list[_FileRow],
+    taken: set[str],
+) -> Iterator[tuple[str, _FileRow]]:
+    labels, order = fields
     current = _attachment_ids(read_answers(submission))
     folder = submission.display_receipt_number
     attachments = sorted(attachments, key=lambda a: (order.get(a.field_key, len(order)), a.pk))
