@@ -34,6 +34,7 @@ from django.utils.safestring import SafeString, mark_safe
 __all__ = [
     "Bar",
     "Point",
+    "format_number",
     "horizontal_bars",
     "monthly_bars",
     "nice_ceiling",
