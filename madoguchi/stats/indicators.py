@@ -744,3 +744,38 @@ def load_indicator_csv(*, council, path: Path = DATA_FILE) -> tuple[int, int]:
                 record.save()
                 changed += 1
     return created, changed
+
+
+COUNTED_DEMO_NAME = "電子申請の申請件数（構成団体すべて・自動集計）"
+
+
+@transaction.atomic
+def ensure_counted_demo_indicator(*, council, target: int = 50) -> Indicator:
+    """The demo's council indicator counted from the daily counts of all members' procedures, with a target
+    for the current 年度 (JST), so the monthly chart has something to show. Idempotent."""
+    indicator, made = Indicator.objects.get_or_create(
+        organization=council.secretariat,
+        council=council,
+        name=COUNTED_DEMO_NAME,
+        defaults={
+            "kind": Indicator.Kind.OUTCOME,
+            "unit": "件",
+            "actual_source": Indicator.Source.COUNCIL,
+            "source": "デモデータ",
+        },
+    )
+    if made:
+        audit.record(
+            organization=council.secretariat,
+            actor=None,
+            action="indicator.create",
+            obj=indicator,
+            detail={"name": indicator.name, "source": "demo"},
+        )
+    year = ja.fiscal_year(timezone.now())
+    IndicatorYear.objects.get_or_create(
+        indicator=indicator,
+        fiscal_year=year,
+        defaults={"organization": council.secretariat, "target": target, "target_set_at": timezone.now()},
+    )
+    return indicator

@@ -8,6 +8,7 @@ import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -142,6 +143,7 @@ class Command(BaseCommand):
             closes_at=now + timedelta(days=365),
         )  # fmt: skip
         load_library(council=council)
+        call_command("load_indicators", council.name, with_counted=True, verbosity=0)  # 指標
         self.stdout.write(self.style.SUCCESS("デモデータを登録しました。"))
         self.stdout.write(f"デモ用ログイン（パスワードはすべて {DEMO_PASSWORD}）:")
         for username, label in demo_logins():
