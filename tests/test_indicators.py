@@ -331,3 +331,33 @@ def test_loading_keeps_a_value_entered_on_the_pages_since(council, pref):
     svc.set_actual(indicator=indicator, fiscal_year=2020, actual=Decimal(70), actor=clerk)
     call_command("load_indicators", council.name, verbosity=0)
     assert IndicatorYear.objects.get(indicator=indicator, fiscal_year=2020).actual == 70
+
+
+# --- The line against each 年度's target ----------------------------------------------------------
+
+
+def test_the_yearly_line_draws_each_years_target_and_stays_well_formed():
+    from xml.etree import ElementTree
+
+    from madoguchi.lib import charts
+
+    svg = charts.yearly_line(
+        [
+            charts.Point("令和元年度", 20000),
+            charts.Point("令和2年度", 42800),
+            charts.Point("令和3年度", None),
+        ],
+        title="申請件数 <&>",
+        targets=[None, Decimal(18000), Decimal(20000)],
+        target=Decimal(20000),
+        target_label="長期目標（R3年度末）",
+    )
+    root = ElementTree.fromstring(str(svg))  # noqa: S314 - our own output
+    ns = "{http://www.w3.org/2000/svg}"
+    red = [e for e in root.iter() if e.get("fill") == charts.TARGET_COLOUR and e.tag == f"{ns}rect"]
+    assert len(red) == 2  # 令和2年度 and 令和3年度 have a target
+    dashed = [e for e in root.iter(f"{ns}polyline") if e.get("stroke") == charts.TARGET_COLOUR]
+    assert len(dashed) == 1 and len(dashed[0].get("points").split()) == 2
+    # Without targets the chart is as before: no square marks.
+    plain = charts.yearly_line([charts.Point("令和2年度", 1)], title="x")
+    assert "<rect" not in str(plain)

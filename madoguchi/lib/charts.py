@@ -264,15 +264,19 @@ def yearly_line(
     target: float | int | Decimal | None = None,
     target_label: str = "目標",
     description: str = "",
+    targets: Sequence[float | int | Decimal | None] | None = None,
 ) -> SafeString:
     """A line across years (or any ordered periods) with a dot per value and, if given, a dashed target
     line across the whole chart, named by target_label (and its value) above its left end.
 
-    points: left to right; a None value breaks the line. Values below 0 are drawn at 0. Returns the
-    ``<svg>`` as a SafeString.
+    points: left to right; a None value breaks the line. Values below 0 are drawn at 0. targets: if
+    given, one per point (None: no target that period), drawn as a dashed line with square marks in the
+    target colour, so each period's value stands against its own target. Returns the ``<svg>`` as a
+    SafeString.
     """
     width, height, left, right, plot_top, plot_bottom = AXIS_WIDTH, 300, 52, AXIS_WIDTH - 16, 28, 260
     values = [_value(p.value) for p in points if p.value is not None]
+    values += [_value(t) for t in (targets or [])[: len(points)] if t is not None]
     top = nice_ceiling(max([*values, _value(target)], default=0))
     body = _axis_left(top, plot_top, plot_bottom, left, right)
     slot = (right - left) / max(len(points), 1)
@@ -310,6 +314,22 @@ def yearly_line(
         dots.append(f'<circle cx="{_num(centre)}" cy="{_num(y)}" r="4" fill="{BAR_COLOUR}"/>')
     if segment:
         segments.append(segment)
+    if targets is not None:
+        run: list[str] = []
+        for index, value in enumerate([*list(targets)[: len(points)], None]):
+            if value is None:
+                if len(run) > 1:
+                    body.append(
+                        f'<polyline points="{" ".join(run)}" fill="none" stroke="{TARGET_COLOUR}" '
+                        f'stroke-width="2" stroke-dasharray="6 4"/>'
+                    )
+                run = []
+                continue
+            centre, y = left + slot * index + slot / 2, y_of(_value(value))
+            run.append(f"{_num(centre)},{_num(y)}")
+            body.append(
+                f'<rect x="{_num(centre - 4)}" y="{_num(y - 4)}" width="8" height="8" fill="{TARGET_COLOUR}"/>'
+            )
     for part in segments:
         if len(part) > 1:
             body.append(

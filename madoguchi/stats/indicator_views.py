@@ -489,17 +489,14 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     line_chart = (
         charts.yearly_line(
             [charts.Point(label=r.label, value=r.actual) for r in rows],
-            title=gettext("年度ごとの実績値（%(name)s。目標値とともに下の表に示します）")
+            title=gettext("年度ごとの実績値と目標値（%(name)s。同じ数値を下の表に示します）")
             % {"name": indicator.name},
-            target=indicator.long_term_target
-            if indicator.long_term_target is not None
-            else (rows[-1].target if rows else None),
+            targets=[r.target for r in rows],
+            target=indicator.long_term_target,
             target_label=(
                 gettext("長期目標（%(when)s）") % {"when": indicator.long_term_when}
-                if indicator.long_term_target is not None and indicator.long_term_when
+                if indicator.long_term_when
                 else gettext("長期目標")
-                if indicator.long_term_target is not None
-                else gettext("目標")
             ),
         )
         if rows

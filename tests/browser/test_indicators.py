@@ -43,7 +43,7 @@ def test_the_prefectures_indicators_show_their_ratings_and_pass_axe(demo, live_s
 
     row.get_by_role("link", name="電子申請システムの申請件数").click()
     chart = page.get_by_role(
-        "img", name="年度ごとの実績値（電子申請システムの申請件数。目標値とともに下の表に示します）"
+        "img", name="年度ごとの実績値と目標値（電子申請システムの申請件数。同じ数値を下の表に示します）"
     )
     expect(chart).to_be_visible()
     box = chart.bounding_box()
