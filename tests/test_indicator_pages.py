@@ -247,6 +247,25 @@ def test_a_counted_indicator_shows_its_months_with_a_table(client, owner, tottor
     assert "実績値を保存する" not in html  # counted: no actual by hand
 
 
+def test_a_mistyped_year_for_the_months_is_explained_and_kept(client, owner, tottori):
+    indicator = svc.create_indicator(
+        organization=tottori, actor=owner, name="申請件数", kind="outcome", unit="件",
+        actual_source=Indicator.Source.ORGANIZATION,
+    )  # fmt: skip
+    client.force_login(owner)
+    response = client.get(page(indicator), {"fy": "令和百年度"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "年度は 2026 や 令和8年度 のように入力してください" in html and 'value="令和百年度"' in html
+
+
+def test_the_audit_log_lists_the_indicator_changes(client, owner, tottori, applications):
+    client.force_login(owner)
+    response = client.get(reverse("staff:audit", kwargs={"code": tottori.code}))
+    assert response.status_code == 200
+    assert AuditLog.objects.filter(organization=tottori, action__startswith="indicator.").count() == 3
+
+
 # --- The council's secretariat ------------------------------------------------------------------
 
 

@@ -469,10 +469,11 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     rows = services.year_rows(indicator, thresholds, counted)
     unit = indicator.unit
     current = ja.fiscal_year(timezone.now())
+    typed_year, month_error = request.GET.get("fy", "")[:20], ""
     try:
-        month_year = ja.parse_fiscal_year(request.GET.get("fy", "")[:20]) if request.GET.get("fy") else None
-    except ja.InputError:
-        month_year = None
+        month_year = ja.parse_fiscal_year(typed_year) if typed_year.strip() else None
+    except ja.InputError as exc:
+        month_year, month_error = None, str(exc)
     if month_year is None:
         month_year = current if indicator.actual_source != Indicator.Source.MANUAL else None
     months = services.monthly_counts(indicator, month_year) if month_year else []
@@ -518,6 +519,8 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
             "months": [(f"{m}月", charts.format_number(n)) for m, n in months],
             "month_label": month_label,
             "month_year": month_year,
+            "month_error": month_error,
+            "typed_year": typed_year if month_error else month_year,
             "counted": indicator.actual_source != Indicator.Source.MANUAL,
             "may_change": may_change,
             "target_form": target_form,
