@@ -34,7 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
-from madoguchi.lib.exporting import SYSTEMS, csv_stream
+from madoguchi.lib.exporting import SYSTEMS, clean_text, csv_stream
 from madoguchi.lib.japanese import fiscal_year as fiscal_year_of
 from madoguchi.lib.japanese import format_fiscal_year
 from madoguchi.lib.timeutil import jst_date
@@ -391,7 +391,8 @@ def csv_bytes(data: Table) -> bytes:
 
 def json_bytes(council: Council, dataset: Dataset, data: Table) -> bytes:
     """{"dataset", "title", "publisher", "license": {id, name, url}, "fiscal_year", "modified",
-    "columns": [{key, title}], "rows": [{key: value}]} as UTF-8 JSON (not ASCII-escaped)."""
+    "columns": [{key, title}], "rows": [{key: value}]} as UTF-8 JSON (not ASCII-escaped); texts cleaned
+    as in the CSV."""
     document = {
         "dataset": dataset.identifier,
         "title": dataset.title,
@@ -401,7 +402,10 @@ def json_bytes(council: Council, dataset: Dataset, data: Table) -> bytes:
         "fiscal_year": dataset.fiscal_year,
         "modified": dataset.modified.isoformat(),
         "columns": [{"key": c.key, "title": c.title} for c in data.columns],
-        "rows": data.rows,
+        # The same text as the CSV: no control character, no lone surrogate (lib/exporting.clean_text).
+        "rows": [
+            {k: clean_text(v) if isinstance(v, str) else v for k, v in row.items()} for row in data.rows
+        ],
     }
     return json.dumps(document, ensure_ascii=False, indent=1).encode()
 
