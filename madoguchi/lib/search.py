@@ -9,9 +9,12 @@ the query is folded the same way, so that a clerk on the phone finds 鳥取花�
   brackets alike;
 - control and format characters removed (they cannot be typed on purpose, and PostgreSQL refuses NUL).
 
-The stored text is one token per answer, separated by single spaces; a folded query holds no space,
-so it never matches across two answers. No model here (lib/ holds none): the caller passes the form's
-fields and the answers.
+The stored text is one token per answer, each after a single space (the column starts with one); a
+name or kana also gives its given name (and any later part) as a token of its own. A folded query holds
+no space, so it never matches across two answers. A query of one or two characters is looked for at the
+start of a token only (search_condition: " 佐藤" rather than "佐藤"), which a trigram index can answer
+(pg_trgm takes the space as the start of a word); longer ones anywhere. No model here (lib/ holds none):
+the caller passes the form's fields and the answers.
 """
 
 from __future__ import annotations
@@ -113,6 +116,11 @@ def _value_tokens(kind: str, value: Any) -> Iterable[str]:
         return
     if kind == "name" and isinstance(value, dict):
         yield f"{value.get('family', '')}{value.get('given', '')}"
+        yield str(value.get("given", ""))  # 花子 is found at a token's start too
+    elif kind == "furigana" and isinstance(value, str):
+        parts = value.split()
+        yield "".join(parts)
+        yield from parts[1:]
     elif kind == "phone":
         yield phone_digits(str(value))
     elif kind == "address" and isinstance(value, dict):
@@ -127,7 +135,7 @@ def _value_tokens(kind: str, value: Any) -> Iterable[str]:
 
 
 def search_text(fields: Iterable[Any], answers: dict[str, Any]) -> str:
-    """The search column of a submission: each answer's folded tokens, separated by single spaces.
+    """The search column of a submission: each answer's folded tokens, each after a single space.
 
     fields: the form's fields in order (FieldSpec: .key, .type, and .fields for a group); answers: the
     stored answers (submissions.answers). Names, kana, e-mail and the words of text and choice answers
@@ -140,15 +148,23 @@ def search_text(fields: Iterable[Any], answers: dict[str, Any]) -> str:
         if field.type == "group":
             for item in value if isinstance(value, list) else []:
                 if isinstance(item, dict):
-                    inner = search_text(field.fields, item)
-                    if inner:
-                        tokens.append(inner)
+                    tokens.append(search_text(field.fields, item))
             continue
         for token in _value_tokens(field.type, value):
             folded = fold(token[: MAX_ANSWER_CHARS * 2])[:MAX_ANSWER_CHARS]
             if folded:
-                tokens.append(folded)
-    return " ".join(tokens)[:MAX_SEARCH_CHARS].strip()
+                tokens.append(" " + folded)
+    return "".join(tokens)[:MAX_SEARCH_CHARS].rstrip()
+
+
+SHORT_QUERY = 3  # characters: shorter folded queries match a token's start only
+
+
+def search_condition(query: str) -> str:
+    """What the search column must contain for a folded query (fold_query()): the query itself, or for
+    one of one or two characters, a space and the query (the start of a token: of a family or given
+    name, a kana, an address, an e-mail). "" stays "" (no search)."""
+    return f" {query}" if 0 < len(query) < SHORT_QUERY else query
 
 
 def applicant_columns(fields: Iterable[Any], answers: dict[str, Any]) -> tuple[str, str]:

@@ -147,7 +147,9 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
     if words is None:
         submissions = submissions.none()
     elif words:
-        submissions = submissions.filter(search_text__contains=search.fold_query(words))
+        submissions = submissions.filter(
+            search_text__contains=search.search_condition(search.fold_query(words))
+        )
     status = params.get("status", "")
     if status in Status.values:
         submissions = submissions.filter(status=status)
@@ -577,7 +579,7 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
     kind = submission.procedure.kind
     try:
         deadline = ja.parse_date(draft["deadline"]) if draft["deadline"] else None
-        if draft["to"] in services.CONFIRMED_MOVES and request.POST.get("confirmed") != "1":
+        if services.needs_confirmation(kind, draft["to"]) and request.POST.get("confirmed") != "1":
             services.validate_transition(
                 submission=submission, to_status=draft["to"], reason=draft["reason"], deadline=deadline
             )
