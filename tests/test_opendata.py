@@ -354,3 +354,13 @@ def test_any_procedure_title_reads_back_the_same_from_csv_and_json(client, counc
         json_rows = json.loads(client.get(file_url(council, f"counts-{YEAR}", "json")).content)["rows"]
         assert [r["procedure_title"] for r in json_rows] == [expected]
         transaction.set_rollback(True)
+
+
+def test_a_council_with_no_submission_yet_publishes_its_procedures_online_only(client, pref):
+    quiet = Council.objects.create(name="始めたばかりの協議会", secretariat=pref)
+    page = client.get(reverse("public:opendata", kwargs={"council_id": quiet.pk}))
+    assert page.status_code == 200
+    catalog = _catalog(client, quiet)
+    assert [d["dct:identifier"] for d in catalog["dcat:dataset"]] == ["procedures-online"]
+    assert read_csv(client.get(file_url(quiet, "procedures-online", "csv"))) == []
+    assert client.get(file_url(quiet, f"counts-{YEAR}", "csv")).status_code == 404
