@@ -346,13 +346,15 @@ def render(document: Document) -> bytes:
     pdf.footer_text = text(document.footer)
     pdf.add_page()
     width = pdf.epw
-    if document.stamps:
-        _stamp_boxes(pdf, [text(s) for s in document.stamps])
+    stamps_bottom = _stamp_boxes(pdf, [text(s) for s in document.stamps]) if document.stamps else 0
+    title_width = width - (STAMP_WIDTH * len(document.stamps) + 4 if document.stamps else 0)
     pdf.set_font("jp", size=9)
-    pdf.cell(0, 5, text(document.organization), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(title_width, 5, text(document.organization), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("jp", size=15)
-    pdf.cell(0, 10, text(document.title), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
+    pdf.multi_cell(
+        title_width, 8, text(document.title), new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR
+    )
+    pdf.set_y(max(pdf.get_y(), stamps_bottom) + 3)  # the facts start below the stamp boxes
     pdf.set_font("jp", size=9.5)
     shade = FontFace(fill_color=(236, 236, 236))
     with pdf.table(
@@ -402,7 +404,7 @@ def render(document: Document) -> bytes:
             headings_style=FontFace(fill_color=(236, 236, 236)),
         ) as table:
             head = table.row()
-            for heading in (gettext("日時"), gettext("状態"), gettext("操作"), gettext("理由")):
+            for heading in (gettext("日時"), gettext("状態"), gettext("操作者"), gettext("理由")):
                 head.cell(text(heading))
             for when, move, who, reason in document.history:
                 row = table.row()
@@ -422,9 +424,13 @@ def render(document: Document) -> bytes:
     return bytes(pdf.output())
 
 
-def _stamp_boxes(pdf: FPDF, labels: list[str]) -> None:
-    """The 決裁欄: a box per approver (label above, room for a seal or signature below), top right."""
-    box_w, label_h, seal_h = 20, 5, 18
+STAMP_WIDTH = 20  # mm, each 決裁 box
+
+
+def _stamp_boxes(pdf: FPDF, labels: list[str]) -> float:
+    """The 決裁欄: a box per approver (label above, room for a seal or signature below), top right.
+    Returns the y (mm) of the boxes' bottom."""
+    box_w, label_h, seal_h = STAMP_WIDTH, 5, 18
     x0 = pdf.w - pdf.r_margin - box_w * len(labels)
     y0 = pdf.get_y()
     pdf.set_font("jp", size=8)
@@ -435,7 +441,8 @@ def _stamp_boxes(pdf: FPDF, labels: list[str]) -> None:
         pdf.line(x, y0 + label_h, x + box_w, y0 + label_h)
         pdf.set_xy(x, y0)
         pdf.cell(box_w, label_h, label, align="C")
-    pdf.set_xy(pdf.l_margin, y0 + 2)
+    pdf.set_xy(pdf.l_margin, y0)
+    return y0 + label_h + seal_h
 
 
 def _clean(value: str) -> str:
