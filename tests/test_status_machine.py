@@ -240,6 +240,7 @@ def test_an_admin_reopens_a_decision_with_a_reason_and_the_resident_is_told(
     assert "【処理を再開しました】" in mail.subject and "交付手数料の計算に誤りがありました" in mail.body
     page = status_page(resident_of(result))
     assert 'data-testid="status">処理中<' in page and "交付手数料の計算に誤りがありました" in page
+    assert "処理中（決定を取り消し、改めて処理しています）" in page
 
 
 def test_a_colleague_who_is_not_an_admin_cannot_reopen(client, colleague, application):
@@ -316,7 +317,8 @@ def test_a_survey_answer_is_only_marked_seen(client, colleague, tottori):
     submission.refresh_from_db()
     assert submission.status == Status.RECEIVED
 
-    client.post(transition_url(submission), {"to": "completed", "confirmed": "1"})
+    # Marking an answer seen decides nothing for the resident: no second page.
+    client.post(transition_url(submission), {"to": "completed"})
     submission.refresh_from_db()
     assert submission.status == Status.COMPLETED
     assert 'data-testid="status">確認済み<' in status_page(resident)

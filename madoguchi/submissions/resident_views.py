@@ -919,7 +919,12 @@ def status_view(request: HttpRequest) -> HttpResponse:
     spec = submission.form_version.spec
     kind = submission.procedure.kind
     history = [
-        {"change": h, "to": services.status_label(kind, h.to_status)} for h in submission.history.all()
+        {
+            "change": h,
+            "to": services.status_label(kind, h.to_status),
+            "reopened": h.from_status in services.DECIDED and h.to_status == Status.IN_REVIEW,
+        }
+        for h in submission.history.all()
     ]
     withdraw_draft = request.session.pop("withdraw_draft", None) or {}
     can_withdraw = services.can_withdraw(submission)

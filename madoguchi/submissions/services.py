@@ -56,7 +56,7 @@ KIND_TRANSITIONS: dict[str, dict[tuple[str, str], bool]] = {
 STAFF_TRANSITIONS = APPLICATION_TRANSITIONS  # an application's table (the name older callers use)
 # A decision an admin may take back (reopen): back to 処理中, with a reason.
 DECIDED = frozenset({Status.COMPLETED, Status.REJECTED})
-# Decisions staff confirm on a second step before they take effect.
+# Decisions staff confirm on a second step before they take effect (needs_confirmation).
 CONFIRMED_MOVES = DECIDED
 # The resident withdraws (取下げ) before a decision; a sign-up may also be cancelled once accepted (its seat is
 # given back); a survey answer is not withdrawn.
@@ -144,6 +144,12 @@ def can_withdraw(submission: Submission) -> bool:
     return submission.status in KIND_WITHDRAWABLE.get(kind, RESIDENT_WITHDRAWABLE)
 
 
+def needs_confirmation(kind: str, to_status: str) -> bool:
+    """Whether staff confirm this move on a second page first: a decision (完了 / 却下 in the kind's words). A
+    survey answer marked 確認済み decides nothing for the resident, so it takes effect at once."""
+    return to_status in CONFIRMED_MOVES and kind != Procedure.Kind.SURVEY
+
+
 def correction_deadline_passed(submission: Submission, *, now=None) -> bool:
     """Whether staff may decide on a 返却中 submission: the 補正期限 (a JST date, inclusive: the resident may
     correct through that whole day) is over. With no deadline set, staff decide when they see fit: the
@@ -174,7 +180,7 @@ def moves_for(submission: Submission, *, now=None) -> list[Move]:
         not_yet = ""
         if frm == Status.RETURNED and not correction_deadline_passed(submission, now=now):
             not_yet = _deadline_message(submission, to)
-        moves.append(Move(to, action_label(kind, to), needs_reason, to in CONFIRMED_MOVES, not_yet))
+        moves.append(Move(to, action_label(kind, to), needs_reason, needs_confirmation(kind, to), not_yet))
     return moves
 
 
