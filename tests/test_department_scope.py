@@ -185,6 +185,8 @@ def test_admin_limits_a_member_on_their_page_and_it_is_audited(client, owner, to
     assert entry.actor == owner and entry.detail["from"] is False and entry.detail["to"] is True
     # The page shows the limit as set; lifting it is recorded too.
     assert 'name="limited_to_departments" value="1" checked' in client.get(url).content.decode()
+    log = client.get(reverse("staff:audit", kwargs={"code": tottori.code})).content.decode()
+    assert "owner が colleague の担当範囲を「すべての手続」から「所属の手続だけ」に変更しました" in log
     client.post(url, {"role": "processor", "departments": [str(citizens.pk)]})
     membership.refresh_from_db()
     assert membership.limited_to_departments is False
