@@ -116,7 +116,12 @@ def clean_text(value: str, counter: ReplacementCounter | None = None) -> str:
 
 # Characters that start a formula when Excel reads a cell. Japanese Excel takes the full-width forms like
 # the ASCII ones (they are folded by NFKC below); a value led by a tab or a line break is treated alike.
-_FORMULA_LEAD = frozenset("=+-@\t\n")
+_FORMULA_LEAD = frozenset(
+    "=+-@\t\n"
+    # Every character whose NFKC form starts with one of those (tests/lib/test_exporting.py checks the list):
+    # ＝ ＋ － ＠, small and superscript/subscript forms, ⩵ ⩶, the Hebrew alternative plus sign.
+    "\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b\u207c\u207a\u208c\u208a\u2a75\u2a76\ufb29"
+)
 _LEADING_SPACE = " \u3000\u00a0"
 
 # Excel reads a CSV cell like a value typed into a cell of General format, whether the field is quoted or
@@ -155,6 +160,7 @@ _CERTAINLY_TEXT_RE = re.compile(
     r"[^0-9０-９\s+\-−‐‑‒–—―－＋()（）\[\]［］.,/:%$¥\\€£¢．，／：％＄￥￡￠＼円年月日時分秒半曜火水木金土元"
     r"午前後明治大正昭和平成令㍾㍽㍼㍻㋿A-Za-zＡ-Ｚａ-ｚ#!?＃！？]"
 )
+_DIGITS_AND_SEPARATORS_RE = re.compile(r"[0-9][0-9\-/.:,]*")
 _LOGICAL_RE = re.compile(r"\s*(?:true|false)\s*")
 _ERROR_RE = re.compile(r"\s*#[a-z0-9/_]+[!?]?\s*")
 
@@ -162,18 +168,16 @@ _ERROR_RE = re.compile(r"\s*#[a-z0-9/_]+[!?]?\s*")
 def formula_led(value: str) -> bool:
     """Whether Excel would read ``value`` as a formula: it starts (after spaces) with = + - @, their
     full-width forms ＝ ＋ － ＠, a tab, or a line break (CR is a line break after ``clean_text``)."""
-    text = value.lstrip(_LEADING_SPACE)
-    if not text:
-        return False
-    first = text[0]
-    if first in _FORMULA_LEAD:
-        return True
-    return not first.isascii() and unicodedata.normalize("NFKC", first)[:1] in _FORMULA_LEAD
+    if value[:1] in _LEADING_SPACE:
+        value = value.lstrip(_LEADING_SPACE)
+    return value[:1] in _FORMULA_LEAD if value else False
 
 
 def excel_coerces(value: str) -> bool:
     """Whether Excel, opening a CSV, might read ``value`` as a number, date, time, logical or error value
     instead of the text it is (see the rules above this function's definition in the source)."""
+    if _DIGITS_AND_SEPARATORS_RE.fullmatch(value):  # the usual case: phone, postal code, number, date
+        return True
     if _CERTAINLY_TEXT_RE.search(value):
         return False
     folded = unicodedata.normalize("NFKC", value).casefold()
@@ -192,6 +196,8 @@ _EXCEL_MAX_FORMULA = 8_192
 
 def _text_formula(value: str) -> str | None:
     """="…" giving ``value`` as text: pieces joined by &, line breaks as CHAR(10); None if too long."""
+    if len(value) <= _EXCEL_STRING_PIECE and "\n" not in value:  # the usual case: one piece
+        return '="' + value.replace('"', '""') + '"'
     pieces = []
     for index, line in enumerate(value.split("\n")):
         if index:
@@ -215,7 +221,10 @@ def excel_text(value: str) -> str:
     anything else. A value too long for an Excel formula (over 8,192 characters) is prefixed with "'"
     instead, which Excel shows but does not evaluate. Anything else is returned unchanged.
     """
-    if not (formula_led(value) or excel_coerces(value)):
+    first = value[:1]
+    if not (
+        first in _FORMULA_LEAD or (first in _LEADING_SPACE and formula_led(value)) or excel_coerces(value)
+    ):
         return value
     formula = _text_formula(value)
     return formula if formula is not None else "'" + value
@@ -304,16 +313,23 @@ _CP932_TABLE: dict[int, str | None] = {
 # NFC composes it to が, which CP932 has. Only such clusters are normalised: NFC on the whole text would
 # also rewrite CJK compatibility ideographs (e.g. U+F929 朗) that CP932 has as they are.
 _COMBINING_CLUSTER_RE = re.compile(r".[\u0300-\u036f\u3099\u309a]+", re.DOTALL)
+# Any character map_cp932 changes: one search decides that most texts need nothing.
+_CP932_ATTENTION_RE = re.compile(
+    "["
+    + "".join(re.escape(source) for source in CP932_MAPPING)
+    + "".join(re.escape(chr(code)) for code in _CP932_DROPPED if code < 0xFE00 or code == 0xFEFF)
+    + "\ufe00-\ufe0f\U000e0100-\U000e01ef\u0300-\u036f\u3099\u309a]"
+)
 
 
 def map_cp932(text: str) -> str:
     """``text`` with the look-alikes of ``CP932_MAPPING`` replaced by what CP932 has, invisible characters
     it cannot express dropped, and decomposed kana composed. Characters CP932 has not are left as they are
     (``encode_cp932`` replaces them with 〓)."""
+    if text.isascii() or not _CP932_ATTENTION_RE.search(text):  # the usual case: nothing to do
+        return text
     text = text.translate(_CP932_TABLE)
-    if not text.isascii():
-        text = _COMBINING_CLUSTER_RE.sub(lambda match: unicodedata.normalize("NFC", match.group()), text)
-    return text
+    return _COMBINING_CLUSTER_RE.sub(lambda match: unicodedata.normalize("NFC", match.group()), text)
 
 
 @dataclass
@@ -338,7 +354,10 @@ class ReplacementCounter:
 def encode_cp932(text: str, counter: ReplacementCounter) -> bytes:
     """Encode for Excel on Japanese Windows (``map_cp932`` first); unrepresentable characters become 〓,
     each recorded in ``counter``."""
-    text = map_cp932(text)
+    return _encode_mapped_cp932(map_cp932(text), counter)
+
+
+def _encode_mapped_cp932(text: str, counter: ReplacementCounter) -> bytes:
     try:
         return text.encode("cp932")
     except UnicodeEncodeError:
@@ -425,7 +444,7 @@ def csv_stream(
         encode = _encode_utf8
         prefix = codecs.BOM_UTF8 if purpose == EXCEL else b""
     elif encoding == "cp932":
-        encode, prefix = encode_cp932, b""
+        encode, prefix = _encode_mapped_cp932, b""  # each cell is mapped (map_cp932) before it is protected
     else:
         raise ValueError(f"unsupported CSV encoding: {encoding!r} (use 'utf-8' or 'cp932')")
     if purpose not in (EXCEL, SYSTEMS):
@@ -435,10 +454,12 @@ def csv_stream(
     mapping = map_cp932 if encoding == "cp932" else None
 
     def cell(value: Cell) -> str:
-        plain = _plain(value)
-        if plain is not None:
-            return plain
-        text = clean_text(str(value), counter)
+        if type(value) is not str:
+            plain = _plain(value)
+            if plain is not None:
+                return plain
+            value = str(value)
+        text = clean_text(value, counter) if _UNWANTED_RE.search(value) else value
         if mapping is not None:
             text = mapping(text)
         return protect(text) if protect is not None else text

@@ -207,7 +207,8 @@ def test_formula_is_shown_as_the_text_typed_never_computed() -> None:
     data = export_csv([["=SUM(A1)", "@cmd", "-5"], ["＝1+1", "+81 90 1234 5678", "\tx"]])
 
     rows = read_csv(data, "utf-8-sig")[1:]
-    for cells, typed in zip(rows, [["=SUM(A1)", "@cmd", "-5"], ["＝1+1", "+81 90 1234 5678", "\tx"]]):
+    typed_rows = [["=SUM(A1)", "@cmd", "-5"], ["＝1+1", "+81 90 1234 5678", "\tx"]]
+    for cells, typed in zip(rows, typed_rows, strict=True):
         assert [excel_shows(cell) for cell in cells] == typed
         assert all(cell.startswith('="') for cell in cells)
         assert not any(cell.startswith("'") for cell in cells)
@@ -423,3 +424,18 @@ def test_iter_file_streams_from_the_start() -> None:
     fileobj.read()
 
     assert list(iter_file(fileobj, chunk_size=3)) == [b"abc", b"def", b"g"]
+
+
+def test_every_character_that_folds_to_a_formula_sign_starts_a_formula() -> None:
+    import sys
+    import unicodedata
+
+    from madoguchi.lib.exporting import formula_led
+
+    folding = [
+        chr(code)
+        for code in range(sys.maxunicode + 1)
+        if not 0xD800 <= code < 0xE000 and unicodedata.normalize("NFKC", chr(code))[:1] in "=+-@\t\n"
+    ]
+    assert len(folding) > 6
+    assert all(formula_led(char + "1") for char in folding)

@@ -92,18 +92,31 @@ dates = st.one_of(
 )
 times = st.one_of(
     st.builds(lambda h, m: f"{h}:{m:02d}", st.integers(0, 23), st.integers(0, 59)),
-    st.builds(lambda h, m, s: f"{h}:{m:02d}:{s:02d}", st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)),
-    st.builds(lambda h, m, p: f"{h}:{m:02d} {p}", st.integers(1, 12), st.integers(0, 59), st.sampled_from(["AM", "PM", "am", "pm"])),
+    st.builds(
+        lambda h, m, s: f"{h}:{m:02d}:{s:02d}", st.integers(0, 23), st.integers(0, 59), st.integers(0, 59)
+    ),
+    st.builds(
+        lambda h, m, p: f"{h}:{m:02d} {p}",
+        st.integers(1, 12),
+        st.integers(0, 59),
+        st.sampled_from(["AM", "PM", "am", "pm"]),
+    ),
     st.builds(lambda h, m: f"{h}時{m}分", st.integers(0, 23), st.integers(0, 59)),
     st.builds(lambda p, h: f"{p}{h}時", st.sampled_from(["午前", "午後"]), st.integers(1, 12)),
-    st.builds(lambda d, t: f"{d} {t}", st.builds(lambda m, d: f"2026/{m}/{d}", small, day), st.builds(lambda h: f"{h}:00", st.integers(0, 23))),
-)  # fmt: skip
+    st.builds(
+        lambda d, t: f"{d} {t}",
+        st.builds(lambda m, d: f"2026/{m}/{d}", small, day),
+        st.builds(lambda h: f"{h}:00", st.integers(0, 23)),
+    ),
+)
 logicals = st.builds(
     lambda word, flips: "".join(c.upper() if f else c.lower() for c, f in zip(word, flips, strict=False)),
     st.sampled_from(["true", "false"]),
     st.lists(st.booleans(), min_size=5, max_size=5),
 )
-errors = st.sampled_from(["#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"])
+errors = st.sampled_from(
+    ["#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"]
+)
 FULLWIDTH = {code: code + 0xFEE0 for code in range(0x21, 0x7F)} | {0x20: 0x3000}
 
 
