@@ -110,6 +110,22 @@ def test_meeting_the_target_exactly_is_at_least_on_track_under_the_defaults(targ
     assert rate(actual=target, target=target, direction=direction).mark == "○"
 
 
+@given(actual=values, target=positive, direction=directions, limits=thresholds())
+def test_the_shown_ratio_agrees_with_the_mark(actual, target, direction, limits):
+    rating = rate(actual=actual, target=target, direction=direction, thresholds=limits)
+    if rating.ratio is None:
+        return
+    shown = Decimal(rating.ratio_text.removesuffix("%").replace(",", ""))
+    bounds = {
+        "excellent": limits.excellent,
+        "on_track": limits.on_track,
+        "slightly_behind": limits.slightly_behind,
+    }
+    for level, bound in bounds.items():
+        reached = svc.ORDER.index(rating.level) >= svc.ORDER.index(level)
+        assert (shown >= bound) == reached, (level, shown, bound)
+
+
 def test_thresholds_must_be_ordered():
     with pytest.raises(IndicatorError, match="◎ ≧ ○ ≧ △"):
         Thresholds(Decimal(90), Decimal(100), Decimal(80)).check()

@@ -49,7 +49,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation, localcontext
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -160,28 +160,29 @@ def rate(
     if direction == Indicator.Direction.LOWER:
         if actual <= 0:
             return Rating("excellent")
-        ratio = _percent(target, actual)
+        better, worse = target, actual  # the ratio is target ÷ actual
     else:
-        ratio = _percent(actual, target)
-    if ratio >= thresholds.excellent:
-        level = "excellent"
-    elif ratio >= thresholds.on_track:
-        level = "on_track"
-    elif ratio >= thresholds.slightly_behind:
-        level = "slightly_behind"
-    else:
-        level = "far_behind"
+        better, worse = actual, target
+    # The level by exact products (no rounding: values have at most 20 digits, so 60 are plenty): the
+    # ratio better ÷ worse × 100 is at least a threshold t exactly when better × 100 ≥ t × worse.
+    with localcontext(_EXACT):
+        scaled = better * 100
+        if scaled >= thresholds.excellent * worse:
+            level = "excellent"
+        elif scaled >= thresholds.on_track * worse:
+            level = "on_track"
+        elif scaled >= thresholds.slightly_behind * worse:
+            level = "slightly_behind"
+        else:
+            level = "far_behind"
+    # The ratio shown, rounded down, so it never reads as reaching a threshold the level did not reach.
+    with localcontext(_SHOWN):
+        ratio = scaled / worse
     return Rating(level, ratio=ratio)
 
 
-def _percent(numerator: Decimal, denominator: Decimal) -> Decimal:
-    """numerator ÷ denominator × 100, with enough digits that no threshold comparison is off by rounding
-    (values have at most 20 digits; 60 significant digits keep the quotient exact where it matters)."""
-    from decimal import localcontext
-
-    with localcontext() as context:
-        context.prec = 60
-        return numerator * 100 / denominator
+_EXACT = Context(prec=60)
+_SHOWN = Context(prec=28, rounding=ROUND_DOWN)
 
 
 # ----------------------------------------------------------------------------------------------
