@@ -8,8 +8,7 @@ from madoguchi.audit import views as audit_views
 from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
-from madoguchi.stats import indicator_views
-from madoguchi.stats import opendata_views
+from madoguchi.stats import indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views

@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('organizations', '0002_membership_department_guard'),
+        ("organizations", "0002_membership_department_guard"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='council',
-            name='open_data_license',
-            field=models.CharField(choices=[('CC-BY-4.0', 'クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）'), ('CC0-1.0', 'CC0 1.0 全世界 パブリック・ドメイン提供（CC0）'), ('PDL-1.0', '公共データ利用規約（第1.0版）（PDL1.0）')], default='CC-BY-4.0', max_length=16, verbose_name='オープンデータのライセンス'),
+            model_name="council",
+            name="open_data_license",
+            field=models.CharField(
+                choices=[
+                    ("CC-BY-4.0", "クリエイティブ・コモンズ 表示 4.0 国際（CC BY 4.0）"),
+                    ("CC0-1.0", "CC0 1.0 全世界 パブリック・ドメイン提供（CC0）"),
+                    ("PDL-1.0", "公共データ利用規約（第1.0版）（PDL1.0）"),
+                ],
+                default="CC-BY-4.0",
+                max_length=16,
+                verbose_name="オープンデータのライセンス",
+            ),
         ),
     ]
