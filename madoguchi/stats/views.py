@@ -97,7 +97,7 @@ def council_dashboard(request: HttpRequest, council_id: int) -> HttpResponse:
     # 1,788 rows: strings made here once, so the template only prints (no URL reversal or number
     # formatting per row; the page renders in a fraction of the time).
     link = reverse("staff:council_member_counts", kwargs={"council_id": council.pk, "code": "000000"})
-    link_before, link_after = link.split("000000")
+    link_before, link_after = link.rsplit("000000", 1)
     table = [
         (
             m.organization.code,
