@@ -29,6 +29,10 @@ STAFF_URLS = {
         "get",
         lambda o: {"submission_id": o["submission"].pk, "attachment_id": o["attachment"].pk},
     ),
+    # Paper (tests/test_paper.py): the 決裁用 PDF, the 控え, all attachments as a ZIP
+    "submission_case_pdf": ("get", lambda o: {"submission_id": o["submission"].pk}),
+    "submission_receipt_pdf": ("get", lambda o: {"submission_id": o["submission"].pk}),
+    "submission_files_zip": ("get", lambda o: {"submission_id": o["submission"].pk}),
     "audit": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "council": ("get", lambda o: {"council_id": o["council"].pk}),
     # The builder (editors and admins of the organization)
