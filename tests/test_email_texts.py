@@ -195,3 +195,13 @@ def test_any_text_is_either_refused_with_a_message_or_filled_without_a_brace_lef
 @given(st.text(max_size=40).filter(lambda t: "{" not in t and "}" not in t))
 def test_a_value_is_inserted_as_plain_text(value):
     assert texts.fill("[{理由}]", ("理由",), {"理由": value}) == f"[{value}]"
+
+
+def test_a_survey_offers_no_return_or_rejection_text(client, editor, tottori):
+    from tests.conftest import make_procedure
+
+    survey = make_procedure(tottori, title="利用者アンケート", kind="survey")
+    client.force_login(editor)
+    listing = client.get(reverse("staff:email_texts", kwargs={"procedure_id": survey.pk})).content.decode()
+    assert "受付のお知らせ" in listing and "差戻し" not in listing and "却下" not in listing
+    assert client.get(edit_url(survey, "returned")).status_code == 404

@@ -385,3 +385,37 @@ def test_the_service_takes_exactly_the_moves_of_the_kinds_table(tottori, colleag
         else:
             assert allowed
             assert Submission.objects.get(pk=submission.pk).status == to
+
+
+def test_the_detail_and_status_pages_read_a_fixed_number_of_rows_however_long_the_history(
+    client, admin, colleague, application
+):
+    """No query per history entry or message (the staff detail page and the resident's status page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from madoguchi.notifications import services as notify
+
+    def counts(result):
+        client.force_login(admin)
+        resident = resident_of(result)
+        # Each request empties the connection's query log (request_started): start the count from empty.
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as staff:
+            assert client.get(detail_url(result.submission)).status_code == 200
+        staff_count = len(staff)  # read now: the log is emptied again below
+        connection.queries_log.clear()
+        with CaptureQueriesContext(connection) as public:
+            assert resident.get(reverse("public:status_view")).status_code == 200
+        return staff_count, len(public)
+
+    short = make_submission(application)
+    notify.send_message(submission=short.submission, author=colleague, body="ご確認ください。")
+    long = make_submission(application)
+    for n in range(3):
+        services.transition(submission=long.submission, to_status=Status.COMPLETED, actor=colleague)
+        services.reopen(submission=long.submission, actor=admin, reason=f"再確認 {n}")
+        notify.send_message(
+            submission=long.submission, author=admin if n % 2 else colleague, body=f"連絡 {n}"
+        )
+    assert counts(short) == counts(long)

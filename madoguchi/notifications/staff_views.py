@@ -41,7 +41,10 @@ def _kind_rows(procedure) -> list[dict]:
             "kind", flat=True
         )
     )
-    return [{"kind": kind, "name": name, "own": kind in own} for kind, (name, _) in texts.KINDS.items()]
+    return [
+        {"kind": kind, "name": texts.KINDS[kind][0], "own": kind in own}
+        for kind in texts.kinds_for(procedure.kind)
+    ]
 
 
 @login_required
@@ -61,7 +64,7 @@ def email_text_edit(request: HttpRequest, procedure_id: int, kind: str) -> HttpR
     """Edit one e-mail text: 「プレビュー」 fills it with sample values, 「保存する」 stores it, 「既定の文面に戻す」
     removes the procedure's own. A refused text is shown again as typed, with the reason (status 400)."""
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
-    if kind not in texts.KINDS:
+    if kind not in texts.kinds_for(procedure.kind):
         raise Http404
     subject, body, own = services.email_text(procedure, kind)
     context = {

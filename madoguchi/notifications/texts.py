@@ -26,6 +26,14 @@ KINDS: dict[str, tuple] = {
     "reopened": (gettext_lazy("処理の再開のお知らせ"), (*COMMON, "理由")),
 }
 
+
+def kinds_for(procedure_kind: str) -> list[str]:
+    """The e-mail kinds a procedure of this kind sends: a survey answer is never returned or rejected."""
+    if procedure_kind == "survey":
+        return [k for k in KINDS if k not in ("returned", "rejected")]
+    return list(KINDS)
+
+
 _FOOTER = "\n{担当}\n\nこのメールは送信専用です。返信されてもお答えできません。\n"
 DEFAULTS: dict[str, tuple[str, str]] = {
     "receipt": (
