@@ -77,3 +77,28 @@ def test_the_secretariat_reads_the_monthly_counts_and_a_bad_target_is_explained(
     form.get_by_label("目標値").fill("１２０")
     page.get_by_role("button", name="目標値を保存する").click()
     expect(page.get_by_text("令和2年度の目標値を保存しました")).to_be_visible()
+
+
+def test_the_secretariat_defines_an_indicator_without_javascript_errors_explained(demo, live_server, page):
+    login(page, live_server, "council")
+    page.goto(f"{live_server.url}/staff/")
+    page.get_by_role("link", name="加入団体と件数").first.click()
+    page.get_by_role("link", name="協議会の指標と進捗評価").click()
+    page.get_by_role("link", name="指標を追加する").click()
+    page.get_by_label("指標名").fill("基幹ネットワークの停止時間")
+    page.get_by_label("単位").fill("")  # forgotten
+    page.get_by_label("小さいほど良い").check()
+    page.get_by_label("基準値", exact=False).first.fill("マイナス6")
+    page.get_by_role("button", name="保存する").click()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("単位：入力してください")
+    expect(alert).to_contain_text("基準値は数字で入力してください")
+    expect(page.get_by_label("指標名")).to_have_value("基幹ネットワークの停止時間")
+    assert axe_violations(page) == []
+
+    page.get_by_label("単位").fill("分")
+    page.get_by_label("基準値", exact=False).first.fill("6")
+    page.get_by_role("button", name="保存する").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("基幹ネットワークの停止時間")
+    expect(page.get_by_text("小さいほど良い")).to_be_visible()
+    assert axe_violations(page) == []
