@@ -9,6 +9,8 @@ Personas (tests/conftest.py): owner = admin of 鳥取市; the procedure belongs 
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import get_resolver, reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from madoguchi.accounts import access, scope
 from madoguchi.accounts.models import Membership, Role
@@ -235,3 +237,45 @@ def test_limited_clerk_home_query_count_stays_flat(
     client.force_login(clerk)
     with django_assert_max_num_queries(10):
         assert client.get(reverse("staff:home")).status_code == 200
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    procedure_departments=st.lists(st.sampled_from([None, 0, 1, 2]), min_size=4, max_size=4),
+    member_departments=st.sets(st.sampled_from([0, 1, 2])),
+    limited=st.booleans(),
+    role=st.sampled_from([Role.ADMIN, Role.EDITOR, Role.PROCESSOR, Role.VIEWER]),
+)
+def test_the_list_and_the_access_helper_agree_with_the_rule(
+    scoped_world, procedure_departments, member_departments, limited, role
+):
+    """Whatever the 所属 of the procedures and of the member, the limit and the role: a procedure is
+    reachable exactly when the member is not limited, is an admin, or shares its 所属 (none: never)."""
+    from django.http import Http404
+
+    departments, procedures, user = scoped_world
+    for procedure, index in zip(procedures, procedure_departments, strict=True):
+        procedure.department = None if index is None else departments[index]
+        procedure.save(update_fields=["department"])
+    membership = Membership.objects.get(user=user)
+    membership.role, membership.limited_to_departments = role, limited
+    membership.save()
+    membership.departments.set([departments[i] for i in member_departments])
+
+    listed = set(access.procedures_for_user(user).values_list("pk", flat=True))
+    for procedure, index in zip(procedures, procedure_departments, strict=True):
+        expected = not limited or role == Role.ADMIN or (index is not None and index in member_departments)
+        assert (procedure.pk in listed) is expected
+        try:
+            access.access_procedure_for_user(user, procedure.pk)
+            reached = True
+        except Http404:
+            reached = False
+        assert reached is expected
+
+
+@pytest.fixture
+def scoped_world(tottori):
+    departments = [Department.objects.create(organization=tottori, name=f"第{i}課") for i in range(3)]
+    procedures = [make_procedure(tottori, title=f"手続{i}") for i in range(4)]
+    return departments, procedures, make_user("member", tottori, Role.VIEWER)
