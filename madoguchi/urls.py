@@ -8,7 +8,7 @@ from madoguchi.audit import views as audit_views
 from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
-from madoguchi.stats import indicator_views, opendata_views
+from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views
@@ -139,6 +139,18 @@ staff_patterns = [
         name="council_open_data_license",
     ),
     path("organizations/<orgcode:code>/counts/", stats_views.organization_counts, name="counts"),
+    path("councils/<int:council_id>/cost-shares/", cost_share_views.cost_shares, name="cost_shares"),
+    path(
+        "councils/<int:council_id>/cost-shares/<int:group_id>/<int:year>/",
+        cost_share_views.cost_share_year,
+        name="cost_share",
+    ),
+    path(
+        "councils/<int:council_id>/cost-shares/<int:group_id>/<int:year>/shares.<str:ext>",
+        cost_share_views.cost_share_export,
+        name="cost_share_export",
+    ),
+    path("councils/<int:council_id>/populations/", cost_share_views.populations, name="populations"),
     # 指標と進捗評価: an organization's and a council's indicators
     path(
         "organizations/<orgcode:code>/indicators/",

@@ -5,7 +5,7 @@ Idempotent: running it again changes nothing that is already there.
 """
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -14,11 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from madoguchi.accounts.models import CouncilRole, Membership, Role
+from madoguchi.lib.japanese import fiscal_year
 from madoguchi.organizations.models import Council, CouncilMembership, Department, Organization
 from madoguchi.organizations.services import import_organizations
 from madoguchi.procedures.library import load_library
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version, set_procedure_status
+from madoguchi.stats.cost_share import Weights
+from madoguchi.stats.models import CostShare, WorkingGroup, WorkingGroupMembership
+from madoguchi.stats.services import save_cost_share
 
 DEMO_PASSWORD = "madoguchi-demo-2026"  # noqa: S105 -- demo logins are printed by `make run`
 COUNCIL_NAME = "鳥取県自治体ICT共同化推進協議会"
@@ -144,6 +148,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         load_library(council=council)
         call_command("load_indicators", council.name, with_counted=True, verbosity=0)  # 指標
+        self._working_group(council)
         self.stdout.write(self.style.SUCCESS("デモデータを登録しました。"))
         self.stdout.write(f"デモ用ログイン（パスワードはすべて {DEMO_PASSWORD}）:")
         for username, label in demo_logins():
@@ -174,6 +179,26 @@ class Command(BaseCommand):
             secretariat.set_password(DEMO_PASSWORD)
             secretariat.save()
         CouncilRole.objects.get_or_create(user=secretariat, council=council)
+
+    def _working_group(self, council: Council) -> None:
+        """電子申請部会: 米子市, 境港市, 伯耆町, 日南町, 日野町 and 江府町 joined a year after the others."""
+        group, _ = WorkingGroup.objects.get_or_create(council=council, name="電子申請部会")
+        late = {"312029", "312045", "313904", "314013", "314021", "314030"}
+        for member in council.members.all():
+            WorkingGroupMembership.objects.get_or_create(
+                working_group=group,
+                organization=member,
+                defaults={"joined_on": date(2021, 4, 1) if member.code in late else None},
+            )
+        year = fiscal_year(timezone.now())
+        if not CostShare.objects.filter(working_group=group, fiscal_year=year).exists():
+            save_cost_share(
+                working_group=group,
+                fiscal_year=year,
+                cost=30_000_000,
+                weights=Weights(equal=10, population=40, usage=50),
+                actor=None,
+            )
 
     def _survey_answers(self, survey: Procedure, count: int = 36) -> None:
         """A few dozen answers to the survey, the same on every run, so its 集計 shows something. Submitted
