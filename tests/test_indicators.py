@@ -1,7 +1,7 @@
 """指標: the ◎○△× rating (property tests, higher and lower is better), counted actuals at the 年度 boundary
 (JST midnight of 1 April), targets and actuals by hand (audited), and the policy sheets' CSV as demo data."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -188,6 +188,28 @@ def test_a_submission_at_jst_midnight_of_1_april_counts_in_the_new_year(tottori,
     months_2026 = dict(svc.monthly_counts(indicator, 2026))
     assert months_2026[3] == 1 and sum(months_2026.values()) == 1
     assert dict(svc.monthly_counts(indicator, 2027))[4] == 2
+
+
+@pytest.mark.django_db
+def test_a_counted_year_in_progress_is_marked_and_a_later_year_has_no_actual_yet(tottori, owner):
+    procedure = make_procedure(tottori)
+    count_submission(procedure=procedure, at=datetime(2026, 5, 1, tzinfo=UTC))
+    indicator = svc.create_indicator(
+        organization=tottori, actor=owner, name="申請件数", kind="outcome", unit="件",
+        actual_source=Indicator.Source.ORGANIZATION,
+    )  # fmt: skip
+    for year in (2026, 2027):
+        svc.set_target(indicator=indicator, fiscal_year=year, target=Decimal(10), actor=owner)
+    rows = svc.year_rows(
+        indicator, DEFAULT_THRESHOLDS, svc.counted_actuals([indicator]), today=date(2026, 11, 30)
+    )
+    assert [(r.fiscal_year, r.actual, r.in_progress) for r in rows] == [(2026, 1, True), (2027, None, False)]
+    assert rows[1].rating.label == "評価できません（実績値がありません）"
+    # On 1 April 2027 (JST) 2026 is over and 2027 has begun.
+    rows = svc.year_rows(
+        indicator, DEFAULT_THRESHOLDS, svc.counted_actuals([indicator]), today=date(2027, 4, 1)
+    )
+    assert [(r.fiscal_year, r.actual, r.in_progress) for r in rows] == [(2026, 1, False), (2027, 0, True)]
 
 
 @pytest.mark.django_db

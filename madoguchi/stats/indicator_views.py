@@ -218,6 +218,7 @@ def _row_display(row: services.YearRow | None, unit: str) -> dict | None:
         "target": _num(row.target),
         "actual": _num(row.actual),
         "counted": row.counted,
+        "in_progress": row.in_progress,
         "entered_by": row.entered_by,
         "entered_at": row.entered_at,
         "ratio": row.rating.ratio_text,

@@ -300,16 +300,22 @@ class YearRow:
     entered_by: str  # who entered the actual by hand ('' when counted or none)
     entered_at: object  # datetime (UTC) or None
     rating: Rating
+    in_progress: bool = False  # a counted 年度 not yet over (JST): the count so far
 
     @property
     def label(self) -> str:
         return ja.format_fiscal_year(self.fiscal_year)
 
 
-def year_rows(indicator, thresholds: Thresholds, counted: dict[tuple[int, int], int]) -> list[YearRow]:
+def year_rows(
+    indicator, thresholds: Thresholds, counted: dict[tuple[int, int], int], *, today: date | None = None
+) -> list[YearRow]:
     """The indicator's 年度 (those with a target, an actual by hand or a count), oldest first, each rated.
 
-    Expects `indicator.years` prefetched (with their users) for lists: no query of its own then."""
+    A counted indicator's current 年度 (JST `today`, default now) is rated on its count so far and marked
+    in_progress; a later 年度 has no actual yet. Expects `indicator.years` prefetched (with their users)
+    for lists: no query of its own then."""
+    current = ja.fiscal_year(today or timezone.now())
     records = {y.fiscal_year: y for y in indicator.years.all()}
     is_counted = indicator.actual_source != Indicator.Source.MANUAL
     years = set(records)
@@ -320,7 +326,7 @@ def year_rows(indicator, thresholds: Thresholds, counted: dict[tuple[int, int], 
         record = records.get(fy)
         target = record.target if record else None
         if is_counted:
-            actual = Decimal(counted.get((indicator.pk, fy), 0))
+            actual = Decimal(counted.get((indicator.pk, fy), 0)) if fy <= current else None
             who, when = "", None
         else:
             actual = record.actual if record else None
@@ -343,6 +349,7 @@ def year_rows(indicator, thresholds: Thresholds, counted: dict[tuple[int, int], 
                 rating=rate(
                     actual=actual, target=target, direction=indicator.direction, thresholds=thresholds
                 ),
+                in_progress=is_counted and fy == current,
             )
         )
     return rows
