@@ -279,3 +279,13 @@ def scoped_world(tottori):
     departments = [Department.objects.create(organization=tottori, name=f"第{i}課") for i in range(3)]
     procedures = [make_procedure(tottori, title=f"手続{i}") for i in range(4)]
     return departments, procedures, make_user("member", tottori, Role.VIEWER)
+
+
+def test_departments_a_limited_member_may_give_a_procedure_are_their_own(clerk, colleague, tottori, citizens):
+    learning = Department.objects.get_or_create(organization=tottori, name="生涯学習課")[0]
+    assert list(access.departments_for_user(clerk, tottori)) == [citizens]
+    assert set(access.departments_for_user(colleague, tottori)) == {citizens, learning}
+
+
+def test_departments_for_a_user_of_another_organization_are_none(outsider, tottori, citizens):
+    assert not access.departments_for_user(outsider, tottori).exists()

@@ -85,6 +85,21 @@ def _require_in_scope(user, organization_id: int, department_id: int | None, all
     return role
 
 
+def departments_for_user(user, organization: Organization):
+    """The 所属 of `organization` the user may give a procedure, by name: all of them, or only their own
+    when they are limited to their 所属 (a procedure given any other would be out of their reach at once).
+    `organization` comes from an access_ helper; a user who is not its member gets none."""
+    from madoguchi.organizations.models import Department
+
+    membership = Membership.objects.filter(user=user, organization=organization).first()
+    if membership is None:
+        return Department.objects.none()
+    departments = Department.objects.filter(organization=organization)
+    if membership.limited_to_departments and membership.role != Role.ADMIN:
+        departments = departments.filter(members=membership)
+    return departments.order_by("name")
+
+
 def procedures_for_user(user) -> QuerySet[Procedure]:
     """Every procedure the user may reach as staff: all of their organizations' procedures, but only
     their 所属's ones in an organization where they are limited to their 所属 (see the module's rules)."""
