@@ -245,6 +245,11 @@ def test_a_counted_indicator_shows_its_months_with_a_table(client, owner, tottor
     assert rows[2026]["actual"] == "2" and rows[2026]["mark"] == "×"  # 2 of 4: 50 %
     assert rows[2025]["actual"] == "1" and rows[2025]["rating"] == "評価できません（目標値がありません）"
     assert "実績値を保存する" not in html  # counted: no actual by hand
+    response = client.post(
+        page(indicator), {"action": "actual", "actual-fiscal_year": "2026", "actual-value": "99"}, follow=True
+    )
+    assert "自動で数えます" in response.content.decode()
+    assert IndicatorYear.objects.get(indicator=indicator, fiscal_year=2026).actual is None
 
 
 def test_a_mistyped_year_for_the_months_is_explained_and_kept(client, owner, tottori):

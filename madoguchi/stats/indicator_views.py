@@ -430,6 +430,11 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
         if not may_change:
             raise PermissionDenied
         action = request.POST.get("action")
+        if action == "actual" and indicator.actual_source != Indicator.Source.MANUAL:
+            messages.error(
+                request, gettext("この指標の実績値は申請件数から自動で数えます。手入力はできません。")
+            )
+            return redirect("staff:indicator", indicator_id=indicator.pk)
         form = (
             YearValueForm(request.POST, what=what_target, prefix="target")
             if action == "target"
