@@ -130,3 +130,26 @@ def test_any_printable_text_is_kept_as_written(colleague, procedure, body):
         return
     message = notify.send_message(submission=submission, author=colleague, body=body)
     assert Message.objects.get(pk=message.pk).body == body.strip()
+
+
+def test_the_database_refuses_a_message_or_email_text_of_another_organization(procedure, yonago):
+    """The organization guards (madoguchi/lib/integrity.py) cover the two new references."""
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from madoguchi.lib import integrity
+    from madoguchi.notifications.models import EmailText
+
+    submission = make_submission(procedure).submission
+    writes = [
+        lambda: Message.objects.create(
+            organization=yonago, submission=submission, body="x", created_at=timezone.now()
+        ),
+        lambda: EmailText.objects.create(
+            organization=yonago, procedure=procedure, kind="message", subject="s", body="b"
+        ),
+    ]
+    for write in writes:
+        with pytest.raises(IntegrityError, match=integrity.REFUSED), transaction.atomic():
+            write()
+    assert not Message.objects.exists() and not EmailText.objects.exists()
