@@ -481,3 +481,50 @@ def test_duplicate_names_always_become_distinct(names):
     taken: set[str] = set()
     paths = [paper._unique(f"x/書類/{n}", taken) for n in names]
     assert len({p.casefold() for p in paths}) == len(paths)
+
+
+# --- The prepared font --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def prepared_font():
+    choice = paper.find_font()
+    if choice.path.stat().st_size < paper.LARGE_FONT_BYTES:
+        pytest.fail("CI installs fonts-noto-cjk: its large collection is the font these tests expect")
+    path = paper.prepared_font_path(choice)
+    if not path.exists():
+        paper.prepare_font(choice)  # about 8 s of CPU, once per machine
+    return path
+
+
+def test_with_the_prepared_font_names_print_the_same_and_their_glyphs_are_embedded(
+    client, colleague, procedure, prepared_font
+):
+    submission = make_submission(procedure, {**SIGNUP_ANSWERS, "name": RARE_NAME}).submission
+    assert paper._font_for(paper.case_document(submission)).path == prepared_font
+    client.force_login(colleague)
+    body = client.get(reverse("staff:submission_case_pdf", kwargs={"submission_id": submission.pk})).content
+    text = pdf_text(body)
+    assert "𠮷田\u3000﨑子" in text and "起案者" in text
+    assert all(has_glyph(body, c) for c in "𠮷﨑田")
+
+
+def test_a_character_outside_the_prepared_font_is_printed_with_the_whole_font(procedure, prepared_font):
+    submission = make_submission(
+        procedure, {**SIGNUP_ANSWERS, "name": {"family": "김", "given": "한나"}}
+    ).submission
+    document = paper.receipt_document(submission)
+    assert paper._font_for(document).path == paper.find_font().path
+    assert "김\u3000한나" in pdf_text(paper.render(document))
+
+
+def test_without_the_prepared_font_the_whole_font_serves_and_preparing_starts(
+    monkeypatch, submission, tmp_path
+):
+    started = []
+    monkeypatch.setattr(paper, "prepared_font_path", lambda choice: tmp_path / "none.otf")
+    monkeypatch.setattr(paper, "_prepare_in_background", started.append)
+    document = paper.case_document(submission)
+    assert paper._font_for(document) == paper.find_font()
+    assert started == [paper.find_font()]
+    assert "髙橋" in pdf_text(paper.render(document))
