@@ -71,6 +71,8 @@ XLSX_DATETIME_FORMAT = "yyyy/mm/dd hh:mm:ss"
 # Excel keeps at most this many characters (UTF-16 code units) in a cell; a longer text makes it
 # "repair" the whole file, so the text is cut instead.
 XLSX_MAX_CELL_CHARS = 32_767
+# Excel has no dates before 1900 (and counts a 29 February 1900 that never was): earlier ones are text.
+XLSX_FIRST_DATE = date(1900, 3, 1)
 
 GETA = "\u3013"  # 〓
 _GETA_CP932 = GETA.encode("cp932")
@@ -509,7 +511,8 @@ def xlsx_file(header: Sequence[str], rows: Iterable[Sequence[Cell]], fileobj: IO
     """Write an .xlsx (constant memory): one sheet, a bold header row, then one row per item of ``rows``.
 
     Numbers (``int``, ``Decimal``, ``float``) are number cells; a ``date`` is a date cell (yyyy/mm/dd) and a
-    ``datetime`` a date-and-time cell (yyyy/mm/dd hh:mm:ss, an aware one in JST, to the second); anything
+    ``datetime`` a date-and-time cell (yyyy/mm/dd hh:mm:ss, an aware one in JST, to the second); a date
+    before 1 March 1900, which Excel cannot show, is the text "1899-12-31"; anything
     else is an inline string cell of text format "@", never a formula or an error value ("=SUM(A1)" and
     "#N/A" are the text typed), written without any apostrophe, control characters removed
     (``clean_text``: tab and line feed stay). A text over Excel's 32,767 characters is cut there.
@@ -553,9 +556,13 @@ def _write_sheet(sheet: WriteOnlyWorksheet, header: Sequence[str], rows: Iterabl
         elif isinstance(value, datetime):
             cell = body_cell(index, _DATETIME)
             cell.value = _jst_naive(value)
-        elif isinstance(value, date):
+        elif isinstance(value, date) and value >= XLSX_FIRST_DATE:
             cell = body_cell(index, _DATE)
             cell.value = value
+        elif isinstance(value, date):
+            cell = body_cell(index, _TEXT)
+            cell.value = value.isoformat()
+            cell.data_type = "s"
         else:
             cell = body_cell(index, _TEXT)
             cell.value = _xlsx_text(str(value))

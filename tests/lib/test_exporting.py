@@ -439,3 +439,11 @@ def test_every_character_that_folds_to_a_formula_sign_starts_a_formula() -> None
     ]
     assert len(folding) > 6
     assert all(formula_led(char + "1") for char in folding)
+
+
+def test_xlsx_writes_a_date_excel_cannot_show_as_its_text() -> None:
+    workbook, _ = export_xlsx([[date(1899, 12, 31), date(1900, 3, 1), None]])
+    old, first = workbook.active[2][:2]
+
+    assert (old.value, old.data_type) == ("1899-12-31", "s")
+    assert first.is_date and first.value == datetime(1900, 3, 1)
