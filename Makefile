@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE := madoguchi.settings
 
-.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder bench-paper locale clean
+.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder bench-search bench-paper locale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ bench-path: install
 
 bench-builder: install
 	$(PY) bench/builder.py
+
+bench-search: install
+	$(PY) bench/search.py
 
 # The 決裁用 PDF of a 50-field case (goal <= 1 s) and a ZIP of 1,000 attachments in flat memory
 bench-paper: install
