@@ -289,3 +289,75 @@ def test_departments_a_limited_member_may_give_a_procedure_are_their_own(clerk, 
 
 def test_departments_for_a_user_of_another_organization_are_none(outsider, tottori, citizens):
     assert not access.departments_for_user(outsider, tottori).exists()
+
+
+@pytest.fixture
+def limited_editor(tottori, citizens):
+    user = make_user("limited-editor", tottori, Role.EDITOR)
+    membership = Membership.objects.get(user=user)
+    membership.departments.set([citizens])
+    membership.limited_to_departments = True
+    membership.save()
+    return user
+
+
+def test_a_limited_editor_is_offered_only_their_own_department_and_must_choose_it(
+    client, limited_editor, citizens, tottori
+):
+    other = Department.objects.create(organization=tottori, name="生涯学習課")
+    client.force_login(limited_editor)
+    url = reverse("staff:procedure_new", kwargs={"code": "312011"})
+    page = client.get(url).content.decode()
+    assert "市民課" in page and "生涯学習課" not in page
+    base = {"title": "犬の登録", "kind": "application", "retention_years": "5"}
+    refused = client.post(url, {**base, "department": other.pk})
+    assert refused.status_code == 400 and 'value="犬の登録"' in refused.content.decode()
+    assert client.post(url, base).status_code == 400  # none chosen: required for them
+    created = client.post(url, {**base, "department": citizens.pk})
+    assert created.status_code == 302
+    from madoguchi.procedures.models import Procedure
+
+    procedure = Procedure.objects.get(title="犬の登録")
+    assert procedure.department == citizens
+    assert client.get(created["Location"]).status_code == 200  # still within their reach
+
+
+def test_what_a_limited_editor_copies_or_imports_is_given_their_department_and_stays_in_reach(
+    client, limited_editor, citizens, council
+):
+    from madoguchi.procedures import services as procedure_services
+    from madoguchi.procedures.library import library_documents
+    from madoguchi.procedures.models import Procedure
+
+    _name, document = library_documents()[0]
+    template = procedure_services.save_library_template(council=council, document=document)
+    client.force_login(limited_editor)
+    response = client.post(
+        reverse("staff:template_copy", kwargs={"template_id": template.pk}), {"organization": "312011"}
+    )
+    assert response.status_code == 302
+    copied = Procedure.objects.get(source_template=template)
+    assert copied.department == citizens
+    assert client.get(response["Location"]).status_code == 200
+    exported = procedure_services.export_procedure(copied)
+    import json
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("x.json", json.dumps(exported).encode(), content_type="application/json")
+    response = client.post(reverse("staff:procedure_import", kwargs={"code": "312011"}), {"file": upload})
+    assert response.status_code == 302
+    imported = Procedure.objects.exclude(pk=copied.pk).get()
+    assert imported.department == citizens
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_a_limited_member_without_any_department_is_told_why_nothing_was_created(tottori, council):
+    from madoguchi.procedures import services as procedure_services
+    from madoguchi.procedures.library import library_documents
+
+    user = make_user("lonely", tottori, Role.EDITOR)
+    Membership.objects.filter(user=user).update(limited_to_departments=True)
+    template = procedure_services.save_library_template(council=council, document=library_documents()[0][1])
+    with pytest.raises(procedure_services.ProcedureError, match="所属が決まっていない"):
+        procedure_services.copy_template(template=template, organization=tottori, actor=user)

@@ -85,6 +85,16 @@ def _require_in_scope(user, organization_id: int, department_id: int | None, all
     return role
 
 
+def is_limited_to_departments(user, organization: Organization) -> bool:
+    """Whether the user reaches only their 所属's procedures in `organization` (never for admins or
+    non-members)."""
+    return (
+        Membership.objects.filter(user=user, organization=organization, limited_to_departments=True)
+        .exclude(role=Role.ADMIN)
+        .exists()
+    )
+
+
 def departments_for_user(user, organization: Organization):
     """The 所属 of `organization` the user may give a procedure, by name: all of them, or only their own
     when they are limited to their 所属 (a procedure given any other would be out of their reach at once).

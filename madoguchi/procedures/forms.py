@@ -13,6 +13,7 @@ from django.core.validators import ProhibitNullCharactersValidator, validate_ema
 from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError
 
+from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
 from madoguchi.procedures.builder import KEY_RE
 from madoguchi.procedures.formspec import (
@@ -132,12 +133,17 @@ class ProcedureSettingsForm(forms.ModelForm):
 
     settings_token = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, organization, **kwargs):
+    def __init__(self, *args, organization, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.organization = organization
         if self.instance.pk:
             self.fields["settings_token"].initial = settings_token(self.instance)
-        self.fields["department"].queryset = organization.departments.order_by("name")
+        if user is not None and access.is_limited_to_departments(user, organization):
+            # A member limited to their 所属 gives a procedure one of theirs, or it would leave their reach.
+            self.fields["department"].queryset = access.departments_for_user(user, organization)
+            self.fields["department"].required = True
+        else:
+            self.fields["department"].queryset = organization.departments.order_by("name")
         self.fields["department"].empty_label = _("（選んでください）")
         if not self.fields["department"].queryset.exists():
             self.fields["department"].help_text = _(

@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
@@ -74,9 +75,33 @@ class DraftConflict(ProcedureError):
     """The draft was changed by someone else since the page was loaded; nothing was saved."""
 
 
-def _check_department(organization, department) -> None:
+def _check_department(organization, department, actor=None):
+    """The department a procedure may be given by `actor`: of the same organization, and, for a member
+    limited to their 所属 (accounts/access.py), one of theirs — when none is given, their first by name, so a
+    procedure they create never falls out of their own reach. Returns the department (or None).
+
+    Raises ProcedureError (Japanese) for a department of another organization or outside the actor's 所属.
+    """
     if department is not None and department.organization_id != organization.pk:
-        raise ProcedureError("担当所属は、同じ団体の所属から選んでください。")
+        raise ProcedureError(gettext("担当所属は、同じ団体の所属から選んでください。"))
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return department
+    from madoguchi.accounts import access
+
+    allowed = access.departments_for_user(actor, organization)
+    if not access.is_limited_to_departments(actor, organization):
+        return department
+    if department is None:
+        department = allowed.first()
+        if department is None:
+            raise ProcedureError(
+                gettext(
+                    "所属が決まっていないため、手続を作れません。団体の管理者に所属の設定を頼んでください。"
+                )
+            )
+    elif not allowed.filter(pk=department.pk).exists():
+        raise ProcedureError(gettext("担当所属は、あなたの所属から選んでください。"))
+    return department
 
 
 def _settings_detail(procedure: Procedure, values: dict) -> dict:
@@ -100,7 +125,7 @@ def create_procedure(*, organization, actor, title: str, kind: str, **settings) 
     unknown = set(settings) - set(SETTINGS_FIELDS)
     if unknown:
         raise TypeError(f"unknown settings: {sorted(unknown)}")
-    _check_department(organization, settings.get("department"))
+    settings["department"] = _check_department(organization, settings.get("department"), actor)
     procedure = Procedure.objects.create(
         organization=organization, title=title, kind=kind, draft_schema=builder.EMPTY_FORM, **settings
     )
@@ -124,7 +149,11 @@ def update_procedure_settings(*, procedure: Procedure, actor, values: dict) -> P
     if unknown:
         raise TypeError(f"unknown settings: {sorted(unknown)}")
     procedure = Procedure.objects.select_for_update().select_related("organization").get(pk=procedure.pk)
-    _check_department(procedure.organization, values.get("department"))
+    if "department" in values:
+        values = {
+            **values,
+            "department": _check_department(procedure.organization, values["department"], actor),
+        }
     capacity = values.get("capacity")
     if capacity is not None and capacity < procedure.seats_taken:
         raise ProcedureError(
@@ -240,6 +269,7 @@ def _create_from_definition(
     *, organization, actor, definition, action: str, detail: dict, **links
 ) -> Procedure:
     section = definition.procedure
+    links["department"] = _check_department(organization, links.get("department"), actor)
     procedure = Procedure.objects.create(
         organization=organization,
         title=section.title,
@@ -375,7 +405,6 @@ def copy_template(*, template, organization, actor, department=None) -> Procedur
     """
     if not template.council.members.filter(pk=organization.pk).exists():
         raise ProcedureError("この協議会のひな形は、加入団体だけが使えます。")
-    _check_department(organization, department)
     definition = portable.parse_definition(template.definition)
     procedure = _create_from_definition(
         organization=organization,

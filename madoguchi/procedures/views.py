@@ -136,16 +136,17 @@ def _render_builder(request, procedure: Procedure, *, status: int = 200, extra_p
 @login_required
 def procedure_new(request: HttpRequest, code: str) -> HttpResponse:
     organization = access.access_organization_for_user(request.user, code, access.BUILD)
-    form = forms.ProcedureSettingsForm(request.POST or None, organization=organization)
+    form = forms.ProcedureSettingsForm(request.POST or None, organization=organization, user=request.user)
     if request.method == "POST" and form.is_valid():
-        values = form.values()
-        procedure = services.create_procedure(
-            organization=organization,
-            actor=request.user,
-            **{k: v for k, v in values.items()},
-        )
-        messages.success(request, gettext("手続を作りました。次に、フォームの項目を追加してください。"))
-        return redirect(_builder_url(procedure))
+        try:
+            procedure = services.create_procedure(
+                organization=organization, actor=request.user, **form.values()
+            )
+        except services.ProcedureError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, gettext("手続を作りました。次に、フォームの項目を追加してください。"))
+            return redirect(_builder_url(procedure))
     return render(
         request,
         "staff/builder/settings.html",
@@ -164,7 +165,7 @@ def builder_page(request: HttpRequest, procedure_id: int) -> HttpResponse:
 def builder_settings(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.BUILD)
     form = forms.ProcedureSettingsForm(
-        request.POST or None, instance=procedure, organization=procedure.organization
+        request.POST or None, instance=procedure, organization=procedure.organization, user=request.user
     )
     conflict = False
     if request.method == "POST" and form.is_valid():
@@ -584,6 +585,8 @@ def import_definition(request: HttpRequest, code: str) -> HttpResponse:
             )
         except portable.DefinitionError as exc:
             problems = exc.messages
+        except services.ProcedureError as exc:
+            problems = [str(exc)]
         else:
             messages.success(request, gettext("ファイルから手続を作りました（まだ公開していません）。"))
             return redirect(_builder_url(procedure))
