@@ -186,7 +186,7 @@ def prepare_font(choice: FontChoice) -> Path:
     from fontTools.ttLib import TTFont
 
     target = prepared_font_path(choice)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     font = TTFont(
         str(choice.path), fontNumber=choice.index, lazy=True, recalcTimestamp=False, recalcBBoxes=False
     )
@@ -220,7 +220,9 @@ def _prepare_in_background(choice: FontChoice) -> None:
 
     def work() -> None:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _ours(target.parent):
+                return
             if lock.exists() and time.time() - lock.stat().st_mtime < 15 * 60 and _alive(lock):
                 return
             lock.write_text(str(os.getpid()))
@@ -232,6 +234,12 @@ def _prepare_in_background(choice: FontChoice) -> None:
             logging.getLogger(__name__).exception("Could not prepare the PDF font")
 
     threading.Thread(target=work, name="pdf-font", daemon=True).start()
+
+
+def _ours(folder: Path) -> bool:
+    """Whether this process's user owns `folder` (where there are users to tell apart)."""
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or folder.stat().st_uid == getuid()
 
 
 def _alive(lock: Path) -> bool:
@@ -259,6 +267,8 @@ def _font_for(document: Document) -> FontChoice:
         return choice
     prepared = prepared_font_path(choice)
     try:
+        if not _ours(prepared.parent):  # a folder another user made in /tmp: its files are not trusted
+            return choice
         covered = _coverage(str(prepared), prepared.stat().st_mtime_ns)
     except FileNotFoundError:
         _prepare_in_background(choice)
@@ -755,7 +765,8 @@ def attachments_zip(submissions: Iterable[Submission]) -> Iterator[bytes]:
     nothing is written to disk. Hand it to a StreamingHttpResponse.
 
     `submissions`: rows the caller has already authorised (one organization's, from an access_ helper);
-    a queryset or a list, read SUBMISSION_BATCH at a time, with their form versions.
+    a queryset (read SUBMISSION_BATCH at a time through an iterator, only the columns needed: whatever
+    select_related or only it has is replaced) or a list of rows.
     Paths in the ZIP: 受付番号/項目名/元のファイル名, and 受付番号/項目名（補正前）/… for a file a 補正
     replaced; UTF-8 names (flag bit 11 set, so Windows Explorer and macOS show the Japanese);
     duplicates become "name (2).pdf"; safe_name keeps every part inside its folder. Times in the ZIP
@@ -830,7 +841,13 @@ def _batches(items: Iterable[Submission], size: int) -> Iterator[list[Submission
     if hasattr(items, "select_related"):
         # Not the form versions: each would bring its whole form (tens of KB of JSON) again; they are
         # read once per version (_file_fields).
-        items = items.select_related(None).iterator(chunk_size=size)
+        items = (
+            items.select_related(None)
+            .only(
+                "id", "organization_id", "form_version_id", "receipt_number", "submitted_at", "answers_data"
+            )
+            .iterator(chunk_size=size)
+        )
     batch: list[Submission] = []
     for item in items:
         batch.append(item)
