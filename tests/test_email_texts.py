@@ -40,6 +40,9 @@ def test_an_editor_finds_the_page_sees_the_default_and_saves_the_procedures_own_
     )  # procedure navigation
 
     client.force_login(editor)
+    # The editor's way in is the builder page, the one page of the procedure an editor opens.
+    builder = client.get(reverse("staff:builder", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert reverse("staff:email_texts", kwargs={"procedure_id": procedure.pk}) in builder
     listing = client.get(reverse("staff:email_texts", kwargs={"procedure_id": procedure.pk})).content.decode()
     assert "差戻し（補正のお願い）" in listing and "既定の文面" in listing
     page = client.get(edit_url(procedure, "returned")).content.decode()
