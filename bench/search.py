@@ -2,10 +2,11 @@
 
 On its own PostgreSQL database (migrated, the demo loaded), one procedure of 鳥取市 gets N synthetic
 submissions (default 1,000,000) written with COPY: realistic Japanese names (common family and given
-names, old forms such as 髙橋, 﨑, 𠮷 among them), kana typed in hiragana or katakana, phone numbers and
-e-mail addresses, statuses and arrivals spread over three years, a third assigned. Their name, kana and
-search columns are made by the product's own lib/search.py, as every write path makes them; the trigram
-index is built after the COPY (as the migration builds it on existing rows), then ANALYZE.
+names, old forms such as 髙橋, 﨑, 𠮷 among them), kana typed in hiragana or katakana, phone numbers,
+e-mail addresses (the name in romaji, a number or not, six domains), statuses and arrivals spread over
+three years, a third assigned. Their name, kana and search columns are made by the product's own
+lib/search.py, as every write path makes them; the trigram index is built after the COPY (as the
+migration builds it on existing rows), then ANALYZE.
 
 1. The inbox (GET through Django's test client: middleware, session, view, template, PostgreSQL; DEBUG
    off, connections kept): the first page, then searches of each kind, filters and the oldest first.
@@ -19,60 +20,27 @@ index is built after the COPY (as the migration builds it on existing rows), the
 """
 
 import argparse
-import json
 import os
-import random
 import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
-FAMILY = [
-    ("佐藤", "さとう"), ("鈴木", "すずき"), ("高橋", "たかはし"), ("髙橋", "たかはし"), ("田中", "たなか"),
-    ("伊藤", "いとう"), ("渡辺", "わたなべ"), ("渡邉", "わたなべ"), ("山本", "やまもと"), ("中村", "なかむら"),
-    ("小林", "こばやし"), ("加藤", "かとう"), ("吉田", "よしだ"), ("𠮷田", "よしだ"), ("山田", "やまだ"),
-    ("佐々木", "ささき"), ("山口", "やまぐち"), ("松本", "まつもと"), ("井上", "いのうえ"), ("木村", "きむら"),
-    ("林", "はやし"), ("斎藤", "さいとう"), ("齋藤", "さいとう"), ("清水", "しみず"), ("山崎", "やまざき"),
-    ("山﨑", "やまざき"), ("森", "もり"), ("池田", "いけだ"), ("橋本", "はしもと"), ("阿部", "あべ"),
-    ("石川", "いしかわ"), ("前田", "まえだ"), ("藤田", "ふじた"), ("小川", "おがわ"), ("岡田", "おかだ"),
-    ("後藤", "ごとう"), ("長谷川", "はせがわ"), ("村上", "むらかみ"), ("近藤", "こんどう"), ("石井", "いしい"),
-    ("坂本", "さかもと"), ("遠藤", "えんどう"), ("青木", "あおき"), ("藤井", "ふじい"), ("西村", "にしむら"),
-    ("福田", "ふくだ"), ("太田", "おおた"), ("三浦", "みうら"), ("岡本", "おかもと"), ("松田", "まつだ"),
-    ("中川", "なかがわ"), ("米原", "よねはら"), ("浜田", "はまだ"), ("濵田", "はまだ"), ("谷口", "たにぐち"),
-]  # fmt: skip
-GIVEN = [
-    ("花子", "はなこ"), ("太郎", "たろう"), ("一郎", "いちろう"), ("美咲", "みさき"), ("翔太", "しょうた"),
-    ("陽菜", "ひな"), ("蓮", "れん"), ("結衣", "ゆい"), ("大翔", "ひろと"), ("さくら", "さくら"),
-    ("健太", "けんた"), ("葵", "あおい"), ("悠斗", "ゆうと"), ("凛", "りん"), ("優子", "ゆうこ"),
-    ("誠", "まこと"), ("恵子", "けいこ"), ("浩二", "こうじ"), ("由美", "ゆみ"), ("和夫", "かずお"),
-    ("幸子", "さちこ"), ("修", "おさむ"), ("明美", "あけみ"), ("隆", "たかし"), ("京子", "きょうこ"),
-    ("直樹", "なおき"), ("真由美", "まゆみ"), ("稔", "みのる"), ("智子", "ともこ"), ("拓也", "たくや"),
-]  # fmt: skip
-SCHEMA = {
-    "email_field": "email",
-    "fields": [
-        {"key": "name", "type": "name", "label": "氏名", "required": True},
-        {"key": "kana", "type": "furigana", "label": "ふりがな", "required": True},
-        {"key": "phone", "type": "phone", "label": "電話番号", "required": True},
-        {"key": "email", "type": "email", "label": "メールアドレス"},
-        {"key": "purpose", "type": "dropdown", "label": "使いみち", "options": ["年金", "就職", "その他"]},
-    ],
-}
-# Statuses as a year of an application's cases leaves them.
-STATUSES = ["completed"] * 12 + ["received"] * 3 + ["in_review"] * 2 + ["returned", "rejected", "withdrawn"]
 # The one resident a clerk looks for: a family name no one else has, and her own phone number.
-HANAKO = {"family": "鳥取", "given": "花子", "kana": "とっとり　はなこ", "phone": "0857-26-7111"}
-COLUMNS = [
-    "organization_id", "procedure_id", "form_version_id", "receipt_number", "inquiry_code_hash", "token",
-    "status", "submitted_at", "updated_at", "answers_data", "applicant_email", "assignee_id", "language",
-    "correction_deadline", "applicant_name", "applicant_kana", "search_text",
-]  # fmt: skip
+HANAKO = {
+    "family": "鳥取",
+    "given": "花子",
+    "kana": "とっとり　はなこ",
+    "phone": "0857-26-7111",
+    "email": "hanako.tottori@example.ne.jp",
+}
+# E-mail addresses as residents have them: their name in romaji, a number or not, a few providers.
+DOMAINS = ["example.ne.jp", "example.co.jp", "example.com", "example.jp", "example.net", "example.org"]
 
 
 def main() -> None:
@@ -141,78 +109,32 @@ def timed_gets(client, url: str, params: dict, n: int) -> list[float]:
 
 
 def fill(procedure, rows: int, users: list[int]) -> dict:
-    """COPY `rows` submissions into the procedure; returns what the searches look for."""
+    """`rows` submissions of the procedure by the product's one generator (submissions/seeding.py: COPY,
+    search columns by lib/search.py, history and counts recounted), 鳥取花子 among them."""
     from django.db import connection
+    from django.utils import timezone
 
-    from madoguchi.lib.search import applicant_columns, search_text
+    from madoguchi.submissions.seeding import rebuild_derived, write_submissions
 
-    fields = procedure.current_version.spec.fields
-    rng = random.Random(2026)
-    now = datetime.now(UTC)
-    start = now - timedelta(days=3 * 365)
-    step = (now - start) / rows
     hanako_at = rows * 2 // 3
-    names: dict = {}
-    sql = f"COPY submissions_submission ({', '.join(COLUMNS)}) FROM STDIN"
+
+    def answers_for(i: int, answers: dict) -> dict:
+        if i != hanako_at:
+            return answers
+        return {
+            **answers,
+            "name": {"family": HANAKO["family"], "given": HANAKO["given"]},
+            "furigana": HANAKO["kana"],
+            "phone": HANAKO["phone"],
+        }
+
     began = time.perf_counter()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for i in range(rows):
-            if i == hanako_at:
-                family, given, kana, phone = (
-                    HANAKO["family"],
-                    HANAKO["given"],
-                    HANAKO["kana"],
-                    HANAKO["phone"],
-                )
-            else:
-                (family, family_kana), (given, given_kana) = rng.choice(FAMILY), rng.choice(GIVEN)
-                kana = f"{family_kana}\u3000{given_kana}"
-                if rng.random() < 0.5:
-                    kana = kana.translate(_KATAKANA)
-                phone = f"0857-{rng.randint(20, 99)}-{rng.randint(0, 9999):04d}"
-            email = f"resident{i}@example.jp"
-            answers = {
-                "name": {"family": family, "given": given},
-                "kana": kana,
-                "phone": phone,
-                "email": email,
-                "purpose": rng.choice(["年金", "就職", "その他"]),
-            }
-            key = (family, given, kana)
-            if key not in names:
-                names[key] = applicant_columns(fields, answers)
-            name, kana_shown = names[key]
-            status = rng.choice(STATUSES)
-            arrived = start + step * i
-            copy.write_row(
-                (
-                    procedure.organization_id,
-                    procedure.pk,
-                    procedure.current_version_id,
-                    f"{9_000_000_000 + i}",
-                    "0" * 64,
-                    f"bench-{i}",
-                    status,
-                    arrived,
-                    arrived,
-                    json.dumps({"format": 1, "answers": answers}, ensure_ascii=False),
-                    email,
-                    rng.choice(users) if rng.random() < 0.33 else None,
-                    "ja",
-                    (arrived + timedelta(days=14)).date() if status == "returned" else None,
-                    name,
-                    kana_shown,
-                    search_text(fields, answers),
-                )
-            )
+    write_submissions(
+        [procedure], rows, seed=2026, now=timezone.now(), assignees=users, answers_for=answers_for
+    )
     copied = time.perf_counter() - began
+    rebuild_derived([procedure.pk])
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO stats_statuscount (organization_id, procedure_id, status, count) "
-            "SELECT organization_id, procedure_id, status, count(*) FROM submissions_submission "
-            "WHERE procedure_id = %s GROUP BY 1, 2, 3",
-            [procedure.pk],
-        )
         began = time.perf_counter()
         cursor.execute(
             "CREATE INDEX sub_search_trgm ON submissions_submission USING gin (search_text gin_trgm_ops)"
@@ -225,9 +147,6 @@ def fill(procedure, rows: int, users: list[int]) -> dict:
     return {"common": "佐藤花子"}
 
 
-_KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
-
-
 def run(args) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -238,6 +157,7 @@ def run(args) -> None:
     from madoguchi.procedures.models import Procedure
     from madoguchi.submissions import services
     from madoguchi.submissions.models import Submission
+    from madoguchi.submissions.seeding import SCHEMAS
 
     organization = Organization.objects.get(code="312011")
     User = get_user_model()
@@ -247,7 +167,7 @@ def run(args) -> None:
         organization=organization, actor=admin, title="住民票の写しの郵送請求（計測）", kind="application"
     )
     procedure_services.save_draft(
-        procedure=procedure, schema=SCHEMA, actor=admin, revision=None, change="bench"
+        procedure=procedure, schema=SCHEMAS["application"][1], actor=admin, revision=None, change="bench"
     )
     procedure_services.publish(procedure=procedure, actor=admin)
     procedure_services.update_procedure_settings(
@@ -256,7 +176,7 @@ def run(args) -> None:
     procedure = Procedure.objects.select_related("current_version").get(pk=procedure.pk)
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX sub_search_trgm")  # built after the rows, as the migration does
-    fill(procedure, args.rows, [clerk.pk, admin.pk])
+    samples = fill(procedure, args.rows, [clerk.pk, admin.pk])
 
     client = Client()
     client.force_login(clerk)
@@ -282,7 +202,8 @@ def run(args) -> None:
     measure("two characters: 佐藤 (a family name's start)", {}, search="佐藤")
     measure("two characters: 花子 (a given name's start)", {}, search="花子")
     measure("phone: 0857-26-7111 (1 case)", {}, search="0857-26-7111")
-    measure("e-mail: resident123456@example.jp", {}, search="resident123456@example.jp")
+    measure("e-mail: hanako.tottori@example.ne.jp (1 case)", {}, search=HANAKO["email"])
+    measure("e-mail of another resident", {}, search=samples["email"])
     measure("no such name: 存在しない名前", {}, search="存在しない名前")
     measure("filter: 自分の担当", {"assignee": "me"})
     measure("filter: 期限切れ", {"overdue": "1"})
@@ -316,7 +237,7 @@ def run(args) -> None:
 
     bulk(20)  # warm up: imports, templates of the e-mail, prepared statements
     print()
-    for count in (100, 1000):
+    for count in (100, 1000) if args.rows >= 100_000 else (10, 100):
         elapsed = bulk(count)
         tracemalloc.start()
         bulk(count)
