@@ -353,6 +353,24 @@ def test_a_cancelled_signup_gives_its_seat_back(tottori, colleague):
     assert Procedure.objects.get(pk=signup.pk).seats_taken == 0
 
 
+def test_a_turned_down_signup_frees_its_seat_and_is_brought_back_only_while_one_is_free(tottori, owner):
+    signup = make_procedure(tottori, title="スマホ教室", kind="signup", capacity=1)
+    first = make_submission(signup).submission
+    services.transition(submission=first, to_status=Status.REJECTED, actor=owner, reason="対象外の方でした")
+    assert Procedure.objects.get(pk=signup.pk).seats_taken == 0
+    second = make_submission(signup).submission  # the freed place is taken by someone else
+    assert Procedure.objects.get(pk=signup.pk).seats_taken == 1
+    with pytest.raises(services.SubmissionError, match="定員"):
+        services.reopen(submission=first, actor=owner, reason="確認したら対象でした")
+    first.refresh_from_db()
+    assert first.status == Status.REJECTED
+    services.withdraw(submission=second, reason="行けなくなりました")
+    services.reopen(submission=first, actor=owner, reason="確認したら対象でした")
+    first.refresh_from_db()
+    assert first.status == Status.IN_REVIEW
+    assert Procedure.objects.get(pk=signup.pk).seats_taken == 1
+
+
 KINDS = [k.value for k in Procedure.Kind]
 STAFF_TARGETS = [
     Status.IN_REVIEW,

@@ -428,7 +428,33 @@ def transition(
     """
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     reason = validate_transition(submission=submission, to_status=to_status, reason=reason, deadline=deadline)
+    if to_status == Status.REJECTED:
+        _give_seat_back(submission)  # a sign-up turned down (お断り) frees its place, as a cancellation does
     return _move(submission, to_status, actor=actor, actor_kind="staff", reason=reason, deadline=deadline)
+
+
+def _give_seat_back(submission: Submission) -> None:
+    """Free the seat a submission of a procedure with a 定員 took. Before the counts move: every path locks the
+    procedure row before the count rows, as submit() does, so no two of them wait on each other."""
+    if submission.procedure.capacity is not None:
+        Procedure.objects.filter(pk=submission.procedure_id, seats_taken__gt=0).update(
+            seats_taken=F("seats_taken") - 1
+        )
+
+
+def _take_seat_again(submission: Submission) -> None:
+    """Take a seat again for a turned-down submission brought back; SubmissionError when the 定員 is full."""
+    procedure = submission.procedure
+    if procedure.capacity is None:
+        return
+    taken = Procedure.objects.filter(pk=procedure.pk, seats_taken__lt=F("capacity")).update(
+        seats_taken=F("seats_taken") + 1
+    )
+    if not taken:
+        raise SubmissionError(
+            gettext("定員（%(capacity)s）に達しているため、お断りを取り消せません。先に席を空けてください。")
+            % {"capacity": procedure.capacity}
+        )
 
 
 def validate_transition(*, submission: Submission, to_status: str, reason: str = "", deadline=None) -> str:
@@ -495,6 +521,8 @@ def reopen(*, submission: Submission, actor, reason: str) -> Submission:
         raise SubmissionError(gettext("処理中に戻す理由を入力してください（申請者に表示されます）。"))
     if len(reason) > REOPEN_MAX_LENGTH:
         raise SubmissionError(gettext("理由は4,000文字以内で入力してください。"))
+    if submission.status == Status.REJECTED:
+        _take_seat_again(submission)
     return _move(
         submission,
         Status.IN_REVIEW,
@@ -519,12 +547,7 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
         raise SubmissionError(gettext("取下げの理由を入力してください。"))
     if len(reason) > 1000:
         raise SubmissionError(gettext("取下げの理由は1,000文字以内で入力してください。"))
-    # The seat is given back before the counts move: every path locks the procedure row before the
-    # count rows, as submit() does, so a withdrawal and a submission never wait on each other.
-    if submission.procedure.capacity is not None:
-        Procedure.objects.filter(pk=submission.procedure_id, seats_taken__gt=0).update(
-            seats_taken=F("seats_taken") - 1
-        )
+    _give_seat_back(submission)
     return _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
 
 
