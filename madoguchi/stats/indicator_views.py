@@ -15,6 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -472,6 +473,8 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
         organization=indicator.organization, council=indicator.council if indicator.council_id else None
     )
     counted = services.counted_actuals([indicator])
+    # Each 年度 with who entered its actual: two queries whatever the number of 年度 (year_rows expects it).
+    prefetch_related_objects([indicator], "years__actual_entered_by")
     rows = services.year_rows(indicator, thresholds, counted)
     unit = indicator.unit
     current = ja.fiscal_year(timezone.now())

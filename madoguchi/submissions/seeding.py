@@ -71,6 +71,27 @@ GIVEN = [
     ("幸子", "さちこ"), ("修", "おさむ"), ("明美", "あけみ"), ("隆", "たかし"), ("京子", "きょうこ"),
     ("直樹", "なおき"), ("真由美", "まゆみ"), ("稔", "みのる"), ("智子", "ともこ"), ("拓也", "たくや"),
 ]  # fmt: skip
+# The kana above in Hepburn romaji, for e-mail addresses as residents make them (hanako.sato12@…).
+ROMAJI = {
+    "さとう": "sato", "すずき": "suzuki", "たかはし": "takahashi", "たなか": "tanaka", "いとう": "ito",
+    "わたなべ": "watanabe", "やまもと": "yamamoto", "なかむら": "nakamura", "こばやし": "kobayashi",
+    "かとう": "kato", "よしだ": "yoshida", "やまだ": "yamada", "ささき": "sasaki", "やまぐち": "yamaguchi",
+    "まつもと": "matsumoto", "いのうえ": "inoue", "きむら": "kimura", "はやし": "hayashi", "さいとう": "saito",
+    "しみず": "shimizu", "やまざき": "yamazaki", "もり": "mori", "いけだ": "ikeda", "はしもと": "hashimoto",
+    "あべ": "abe", "いしかわ": "ishikawa", "まえだ": "maeda", "ふじた": "fujita", "おがわ": "ogawa",
+    "おかだ": "okada", "ごとう": "goto", "はせがわ": "hasegawa", "むらかみ": "murakami", "こんどう": "kondo",
+    "いしい": "ishii", "さかもと": "sakamoto", "えんどう": "endo", "あおき": "aoki", "ふじい": "fujii",
+    "にしむら": "nishimura", "ふくだ": "fukuda", "おおた": "ota", "みうら": "miura", "おかもと": "okamoto",
+    "まつだ": "matsuda", "なかがわ": "nakagawa", "よねはら": "yonehara", "はまだ": "hamada",
+    "たにぐち": "taniguchi", "はなこ": "hanako", "たろう": "taro", "いちろう": "ichiro", "みさき": "misaki",
+    "しょうた": "shota", "ひな": "hina", "れん": "ren", "ゆい": "yui", "ひろと": "hiroto", "さくら": "sakura",
+    "けんた": "kenta", "あおい": "aoi", "ゆうと": "yuto", "りん": "rin", "ゆうこ": "yuko", "まこと": "makoto",
+    "けいこ": "keiko", "こうじ": "koji", "ゆみ": "yumi", "かずお": "kazuo", "さちこ": "sachiko",
+    "おさむ": "osamu", "あけみ": "akemi", "たかし": "takashi", "きょうこ": "kyoko", "なおき": "naoki",
+    "まゆみ": "mayumi", "みのる": "minoru", "ともこ": "tomoko", "たくや": "takuya",
+}  # fmt: skip
+# Reserved example domains (RFC 2606 and .example.jp style) as the providers residents use.
+DOMAINS = ["example.ne.jp", "example.co.jp", "example.com", "example.jp", "example.net", "example.org"]
 TOWNS = ["栄町", "本町", "末広町", "幸町", "元町", "緑町", "東町", "西町", "旭町", "若葉台"]
 _KATAKANA = {code: code + 0x60 for code in range(0x3041, 0x3097)}
 
@@ -277,7 +298,8 @@ def seed_procedures(orgs: Sequence[Organization]) -> list[Procedure]:
 
 def fake_answers(rng: random.Random, kind: str, number: int) -> dict:
     """One resident's answers to the SCHEMAS form of `kind`: name with its kana (hiragana or katakana, as
-    typed), phone, an example.jp e-mail (resident{number}@example.jp), dates, an address."""
+    typed), phone, an e-mail address of a reserved example domain, dates, an address. `number` (the
+    row's index) is unused by the answers themselves: kept for callers that vary one row."""
     if kind == Procedure.Kind.SURVEY:
         answers: dict = {"satisfaction": rng.choice(SCHEMAS[kind][1]["fields"][0]["options"])}
         if rng.random() < 0.8:
@@ -295,7 +317,7 @@ def fake_answers(rng: random.Random, kind: str, number: int) -> dict:
         "name": {"family": family, "given": given},
         "furigana": kana,
         "phone": f"0{rng.randint(120, 999)}-{rng.randint(20, 99)}-{rng.randint(0, 9999):04d}",
-        "email": f"resident{number}@example.jp",
+        "email": email_address(rng, family_kana, given_kana),
     }
     if kind == Procedure.Kind.APPLICATION:
         born = date(1930, 1, 1) + timedelta(days=rng.randint(0, 365 * 85))
@@ -311,6 +333,17 @@ def fake_answers(rng: random.Random, kind: str, number: int) -> dict:
     else:
         answers["session"] = rng.choice(["午前の回", "午後の回"])
     return answers
+
+
+def email_address(rng: random.Random, family_kana: str, given_kana: str) -> str:
+    """An address as a resident makes one: their name in romaji in either order, with a dot, an underscore
+    or nothing between, a number half of the time, at one of DOMAINS; e.g. 'hanako.sato12@example.ne.jp'."""
+    family, given = ROMAJI[family_kana], ROMAJI[given_kana]
+    first, second = (given, family) if rng.random() < 0.7 else (family, given)
+    local = rng.choice([".", "_", ""]).join((first, second))
+    if rng.random() < 0.5:
+        local += str(rng.randint(1, 9999))
+    return f"{local}@{rng.choice(DOMAINS)}"
 
 
 def receipt_number(index: int) -> str:
