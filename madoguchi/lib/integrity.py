@@ -118,7 +118,14 @@ WITH_MESSAGES = (
     Reference("notifications.Message", "submission"),
     Reference("notifications.EmailText", "procedure"),
 )
-REFERENCES = WITH_MESSAGES
+# stats/0005: an indicator counts only its own organization's procedures; a 年度's row belongs to its indicator's
+# organization.
+WITH_INDICATORS = (
+    *WITH_MESSAGES,
+    Reference("stats.Indicator", "procedures"),
+    Reference("stats.IndicatorYear", "indicator"),
+)
+REFERENCES = WITH_INDICATORS
 
 # Audit entries name their object by type and id, without a foreign key. For these types the object
 # belongs to the entry's organization.

@@ -405,6 +405,7 @@ def copy_template(*, template, organization, actor, department=None) -> Procedur
     """
     if not template.council.members.filter(pk=organization.pk).exists():
         raise ProcedureError("この協議会のひな形は、加入団体だけが使えます。")
+    _check_department(organization, department)  # before reading the template: the plainer message first
     definition = portable.parse_definition(template.definition)
     procedure = _create_from_definition(
         organization=organization,
