@@ -1,12 +1,13 @@
 """Finding a case in the inbox at 1,000,000 submissions, and a bulk status change of 1,000 cases.
 
 On its own PostgreSQL database (migrated, the demo loaded), one procedure of 鳥取市 gets N synthetic
-submissions (default 1,000,000) written with COPY: realistic Japanese names (common family and given
-names, old forms such as 髙橋, 﨑, 𠮷 among them), kana typed in hiragana or katakana, phone numbers,
-e-mail addresses (the name in romaji, a number or not, six domains), statuses and arrivals spread over
-three years, a third assigned. Their name, kana and search columns are made by the product's own
-lib/search.py, as every write path makes them; the trigram index is built after the COPY (as the
-migration builds it on existing rows), then ANALYZE.
+submissions (default 1,000,000) from the product's one generator (madoguchi/submissions/seeding.py, as
+`manage.py seed_load`), written with COPY: realistic Japanese names (common family and given names, old
+forms such as 髙橋, 﨑, 𠮷 among them), kana typed in hiragana or katakana, phone numbers, e-mail
+addresses (the name in romaji, a number or not, six domains), statuses and arrivals spread over three
+年度, a third assigned. Their name, kana and search columns are made by the product's own lib/search.py,
+as every write path makes them; history and counts are recounted; the trigram index is built after the
+COPY (as the migration builds it on existing rows), then ANALYZE.
 
 1. The inbox (GET through Django's test client: middleware, session, view, template, PostgreSQL; DEBUG
    off, connections kept): the first page, then searches of each kind, filters and the oldest first.
@@ -39,8 +40,6 @@ HANAKO = {
     "phone": "0857-26-7111",
     "email": "hanako.tottori@example.ne.jp",
 }
-# E-mail addresses as residents have them: their name in romaji, a number or not, a few providers.
-DOMAINS = ["example.ne.jp", "example.co.jp", "example.com", "example.jp", "example.net", "example.org"]
 
 
 def main() -> None:
@@ -116,9 +115,12 @@ def fill(procedure, rows: int, users: list[int]) -> dict:
 
     from madoguchi.submissions.seeding import rebuild_derived, write_submissions
 
-    hanako_at = rows * 2 // 3
+    hanako_at, sample_at = rows * 2 // 3, rows // 3
+    samples = {"common": "佐藤花子"}
 
     def answers_for(i: int, answers: dict) -> dict:
+        if i == sample_at:
+            samples["email"] = answers["email"]  # another resident's address, searched for
         if i != hanako_at:
             return answers
         return {
@@ -126,6 +128,7 @@ def fill(procedure, rows: int, users: list[int]) -> dict:
             "name": {"family": HANAKO["family"], "given": HANAKO["given"]},
             "furigana": HANAKO["kana"],
             "phone": HANAKO["phone"],
+            "email": HANAKO["email"],
         }
 
     began = time.perf_counter()
@@ -144,7 +147,7 @@ def fill(procedure, rows: int, users: list[int]) -> dict:
         cursor.execute("SELECT pg_size_pretty(pg_relation_size('sub_search_trgm'))")
         index_size = cursor.fetchone()[0]
     print(f"{rows:,} submissions: COPY {copied:.0f} s, trigram index {indexed:.0f} s ({index_size})")
-    return {"common": "佐藤花子"}
+    return samples
 
 
 def run(args) -> None:
