@@ -365,10 +365,11 @@ def write_submissions(
     answers_for: Callable[[int, dict], dict] | None = None,
 ) -> int:
     """Write `count` submissions spread over `procedures` (each with current_version loaded): weighted by a
-    seeded size per organization, then by KIND_WEIGHTS; arrivals uniform from 1 April (JST) `years - 1`
-    年度 before `now`'s to `now`. A third get one of `assignees` (user ids) if given. `answers_for(i,
-    answers)` may replace the answers of the i-th row (a resident a benchmark looks for). Does not write
-    the derived rows: call rebuild_derived() after. Returns the number of rows written."""
+    size of each organization (drawn from its id alone, the same for every seed), then by KIND_WEIGHTS;
+    arrivals uniform from 1 April (JST) `years - 1` 年度 before `now`'s to `now` (aware; stored UTC). A
+    third get one of `assignees` (user ids) if given. `answers_for(i, answers)` may replace the answers of
+    the i-th row (a resident a benchmark looks for). Does not write the derived rows: call
+    rebuild_derived() after. Returns the number of rows written."""
     if not procedures or count <= 0:
         return 0
     from madoguchi.submissions.services import hash_inquiry_code
@@ -377,7 +378,10 @@ def write_submissions(
     sizes: dict[int, float] = {}
     weights = []
     for p in procedures:
-        size = sizes.setdefault(p.organization_id, rng.lognormvariate(0, 1.2))
+        # An organization's size is its own, whatever the seed: rows added later go where the earlier went.
+        size = sizes.setdefault(
+            p.organization_id, random.Random(p.organization_id * 7919 + 17).lognormvariate(0, 1.2)
+        )
         weights.append(size * KIND_WEIGHTS[p.kind])
     cumulative, total = [], 0.0
     for w in weights:
