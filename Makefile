@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE := madoguchi.settings
 
-.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder bench-search bench-paper locale clean
+.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder bench-search bench-paper bench-full bench-scale bench-export bench-signup locale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,32 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Everything in bench/ on PostgreSQL, each on its own database and port, ratios measured in the same run.
+# Quick (make bench): the staff pages at 1,000,000 submissions; full (make bench-full): at 10,000,000.
+BENCH_ROWS ?= 1000000
 bench: install
 	$(PY) bench/submission_path.py --mode all
+	$(PY) bench/scale.py --rows $(BENCH_ROWS)
+	$(PY) bench/inbox_export.py --rows 1000000
+	$(PY) bench/signup_race.py
+	$(PY) bench/search.py
+	$(PY) bench/builder.py
+	$(PY) bench/paper.py
+
+bench-full: install
+	$(MAKE) bench BENCH_ROWS=10000000
+
+# The inbox's first page, indicator and council pages at 10,000 and at BENCH_ROWS submissions, 1,788 organizations
+bench-scale: install
+	$(PY) bench/scale.py --rows $(BENCH_ROWS)
+
+# CSV and .xlsx of 1,000,000 rows: peak memory next to 10,000 rows, rows/s next to PostgreSQL's COPY
+bench-export: install
+	$(PY) bench/inbox_export.py --rows 1000000
+
+# 1,000 residents at once for 50 places through gunicorn
+bench-signup: install
+	$(PY) bench/signup_race.py
 
 bench-path: install
 	$(PY) bench/submission_path.py --mode path
