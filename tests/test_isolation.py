@@ -4,6 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import get_resolver, reverse
 
+from madoguchi.stats.models import Indicator, WorkingGroup
 from madoguchi.submissions.models import Attachment, ExportFile
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,47 @@ STAFF_URLS = {
     "staff_edit": ("post", lambda o: _tottori_member(o)),
     "staff_remove": ("post", lambda o: _tottori_member(o)),
     "staff_resend_invitation": ("post", lambda o: _tottori_member(o)),
+    # 集計 (tests/test_tally.py)
+    "tally": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    "tally_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
+    # An organization's counts and indicators (tests/test_counts.py, tests/test_indicator_pages.py)
+    "counts": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "organization_indicators": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "organization_indicator_new": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "indicator": ("get", lambda o: {"indicator_id": o["indicator"].pk}),
+    "indicator_edit": ("post", lambda o: {"indicator_id": o["indicator"].pk}),
+    # The council's own pages, for its secretariat only (tests/test_council_view.py, test_cost_share_pages.py)
+    "council_member_counts": ("get", lambda o: {"council_id": o["council"].pk, "code": "312011"}),
+    "council_open_data_license": ("post", lambda o: {"council_id": o["council"].pk}),
+    "council_indicators": ("get", lambda o: {"council_id": o["council"].pk}),
+    "council_indicator_new": ("post", lambda o: {"council_id": o["council"].pk}),
+    "cost_shares": ("get", lambda o: {"council_id": o["council"].pk}),
+    "cost_share": (
+        "post",
+        lambda o: {"council_id": o["council"].pk, "group_id": o["working_group"].pk, "year": 2026},
+    ),
+    "cost_share_export": (
+        "get",
+        lambda o: {
+            "council_id": o["council"].pk,
+            "group_id": o["working_group"].pk,
+            "year": 2026,
+            "ext": "csv",
+        },
+    ),
+    "populations": ("post", lambda o: {"council_id": o["council"].pk}),
+}
+# Pages of the council's secretariat: any member organization's staff gets 404 there, as an outsider does.
+COUNCIL_URLS = {
+    "council",
+    "council_member_counts",
+    "council_open_data_license",
+    "council_indicators",
+    "council_indicator_new",
+    "cost_shares",
+    "cost_share",
+    "cost_share_export",
+    "populations",
 }
 NOT_OBJECT_URLS = {"login", "logout", "home"}
 # The council's template library belongs to the council: every member reads it, and a user outside the
@@ -88,6 +130,8 @@ NOT_OBJECT_URLS |= {
     "password_reset_confirm",
     "password_reset_complete",
 }
+# Defining an organization's indicators: its admins and editors (tests/test_indicator_pages.py).
+EDITOR_URLS = {"organization_indicator_new", "indicator_edit"}
 # Pages of the organization's admin only: a colleague (processor) gets 403 there (tests/test_staff_accounts.py).
 ADMIN_ONLY_URLS = {
     "departments",
@@ -124,6 +168,10 @@ def objects(procedure, submission, council):
         "attachment": attachment,
         "council": council,
         "export_file": export_file,
+        "working_group": WorkingGroup.objects.create(council=council, name="電子申請部会"),
+        "indicator": Indicator.objects.create(
+            organization=procedure.organization, name="申請件数", kind="outcome", unit="件"
+        ),
     }
 
 
@@ -144,13 +192,15 @@ def test_outsider_gets_404(client, outsider, objects, name):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(set(STAFF_URLS) - {"council", "audit"} - ADMIN_ONLY_URLS - BUILDER_URLS)
+    "name", sorted(set(STAFF_URLS) - COUNCIL_URLS - {"audit"} - ADMIN_ONLY_URLS - BUILDER_URLS - EDITOR_URLS)
 )
 def test_colleague_in_the_same_organization_is_let_in(client, colleague, objects, name):
     method, kwargs = STAFF_URLS[name]
     client.force_login(colleague)
     url = reverse(f"staff:{name}", kwargs=kwargs(objects))
-    response = getattr(client, method)(url, {"to": "in_review", "body": "x", "assignee": "colleague"})
+    # A form's fields go with a POST; a GET is the page as a link opens it (a "to" there is a date filter).
+    data = {"to": "in_review", "body": "x", "assignee": "colleague"} if method == "post" else {}
+    response = getattr(client, method)(url, data)
     assert response.status_code in (200, 302)
 
 
