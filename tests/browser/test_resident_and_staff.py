@@ -110,7 +110,7 @@ def test_resident_signs_up_and_staff_processes_and_exports(
     files = {}
     for label, encoding in (("CSV（UTF-8・BOM付き）", "utf-8-sig"), ("CSV（Shift_JIS）", "cp932")):
         with page.expect_download() as download:
-            page.get_by_role("link", name=label).click()
+            page.get_by_role("link", name=label, exact=True).click()
         data = open(download.value.path(), "rb").read()
         files[encoding] = list(csv.DictReader(io.StringIO(data.decode(encoding))))
     assert data[:3] != b"\xef\xbb\xbf"  # the Shift_JIS file has no BOM
