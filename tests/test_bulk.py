@@ -210,6 +210,25 @@ def test_export_of_the_selection_has_only_the_ticked_cases(client, colleague, th
     assert log.actor == colleague and log.detail["selected"] == 2
 
 
+def test_the_selection_in_shift_jis_is_written_and_reported_as_the_export_page_does(client, colleague, three):
+    client.force_login(colleague)
+    page = client.get(reverse("staff:inbox", kwargs={"procedure_id": three[0].procedure_id})).content.decode()
+    assert 'name="encoding"' in page and 'value="cp932"' in page
+    response = client.post(
+        bulk_url(three[0].procedure), {"ids": [three[1].pk], "action": "csv", "encoding": "cp932"}
+    )
+    data = b"".join(response.streaming_content)
+    assert not data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("cp932"))))
+    assert {row[0].strip('="') for row in rows[1:]} == {three[1].display_receipt_number}
+    log = AuditLog.objects.get(action="submission.export")
+    # The same entry as an export from the export page: encoding, purpose, rows written, characters replaced.
+    assert (
+        log.detail["encoding"] == "cp932" and log.detail["purpose"] == "excel" and log.detail["selected"] == 1
+    )
+    assert log.detail["rows"] == 1 and "replaced" in log.detail
+
+
 def _submit_with_file(procedure, name: str, data: bytes) -> Submission:
     key = secrets.token_hex(16)
     stored = default_storage.save(f"uploads/{procedure.organization_id}/{key}", ContentFile(data))

@@ -424,21 +424,9 @@ def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
 
 
 def _bulk_csv(request: HttpRequest, procedure, ids: list[int]) -> StreamingHttpResponse:
-    encoding = "cp932" if request.POST.get("encoding") == "cp932" else "utf-8"
-    audit.record(
-        organization=procedure.organization,
-        actor=request.user,
-        action="submission.export",
-        obj=procedure,
-        detail={"format": "csv", "encoding": encoding, "selected": len(ids)},
-    )
-    header, rows = exports.export_rows(procedure, submission_ids=ids)
-    charset = "shift_jis" if encoding == "cp932" else "utf-8"
-    response = StreamingHttpResponse(
-        exporting.csv_stream(header, rows, encoding=encoding), content_type=f"text/csv; charset={charset}"
-    )
-    response["Content-Disposition"] = _content_disposition(exports.export_filename(procedure, "csv"))
-    return response
+    """The selected cases as the export page's CSV (the same writer, audit entry and replacement report)."""
+    encoding, purpose = csv_options(request.POST)
+    return csv_export_response(request, procedure, encoding=encoding, purpose=purpose, submission_ids=ids)
 
 
 def _bulk_attachments(request: HttpRequest, procedure, ids: list[int], attachments_zip) -> HttpResponse:
