@@ -1,11 +1,14 @@
 """Audit entries as sentences people can read: 「山田 太郎 が 受付番号 4821-0395-76 の状態を「処理待ち」から「処理中」
 に変更しました」.
 
-Adding an action is one entry in ACTIONS (ruff may fold it over a few lines): its short name (for the
+Adding an action is one entry in ACTIONS (written out in full, so makemessages finds both texts): its short name (for the
 filter of the audit page) and its sentence, either a format string or a function:
 
-    "submission.message": (_label("申請者へのメッセージ"), _say("{actor} が 受付番号 {object} に返信しました")),
-    "procedure.export": (_label("手続のファイル出力"), _exported),  # def _exported(line: Line) -> str
+    "submission.message": (
+        pgettext_lazy("audit action", "申請者へのメッセージ"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} に返信しました"),
+    ),
+    "procedure.export": (pgettext_lazy("audit action", "手続のファイル出力"), _exported),  # def _exported(line)
 
 In a format string, {actor} is who did it (a staff member's name, 申請者 or システム), {object} what it was done
 to (a submission's 受付番号, a procedure's title, a staff member's name and address, a 所属's name…), and
@@ -30,14 +33,6 @@ from typing import Any
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 
 logger = logging.getLogger(__name__)
-
-
-def _label(text: str):
-    return pgettext_lazy("audit action", text)
-
-
-def _say(text: str):
-    return pgettext_lazy("audit sentence", text)
 
 
 MAX_VALUE_LENGTH = 200  # a value longer than this is cut, with …
@@ -128,16 +123,20 @@ def _procedure_status(line: Line) -> str:
         label = _procedure_status_label(line.detail.get(key))
         if label:
             values[key] = label
-    return str(_say("{actor} が 手続「{object}」の状態を「{from}」から「{to}」に変更しました")).format_map(
-        values
-    )
+    return str(
+        pgettext_lazy(
+            "audit sentence", "{actor} が 手続「{object}」の状態を「{from}」から「{to}」に変更しました"
+        )
+    ).format_map(values)
 
 
 def _role_change(line: Line) -> str:
     values = line.values()
     for key in ("from", "to"):
         values[key] = _role_label(line.detail.get(key)) or values[key]
-    return str(_say("{actor} が {email} の役割を「{from}」から「{to}」に変更しました")).format_map(values)
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が {email} の役割を「{from}」から「{to}」に変更しました")
+    ).format_map(values)
 
 
 def _scope_change(line: Line) -> str:
@@ -146,29 +145,37 @@ def _scope_change(line: Line) -> str:
 
     values = line.values()
     values["from"], values["to"] = scope(line.detail.get("from")), scope(line.detail.get("to"))
-    return str(_say("{actor} が {email} の担当範囲を「{from}」から「{to}」に変更しました")).format_map(values)
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が {email} の担当範囲を「{from}」から「{to}」に変更しました")
+    ).format_map(values)
 
 
 def _invited(line: Line) -> str:
     values = line.values()
     values["role"] = _role_label(line.detail.get("role")) or values["role"]
-    return str(_say("{actor} が {email} を{role}として登録しました（所属：{departments}）")).format_map(
-        values
-    )
+    return str(
+        pgettext_lazy(
+            "audit sentence", "{actor} が {email} を{role}として登録しました（所属：{departments}）"
+        )
+    ).format_map(values)
 
 
 def _removed(line: Line) -> str:
     values = line.values()
     values["role"] = _role_label(line.detail.get("role")) or values["role"]
-    return str(_say("{actor} が {email}（{role}）を職員から外しました")).format_map(values)
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が {email}（{role}）を職員から外しました")
+    ).format_map(values)
 
 
 def _assigned(line: Line) -> str:
     if line.detail.get("assignee"):
-        return str(_say("{actor} が 受付番号 {object} の担当者を {assignee} にしました")).format_map(
-            line.values()
-        )
-    return str(_say("{actor} が 受付番号 {object} の担当者を外しました")).format_map(line.values())
+        return str(
+            pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の担当者を {assignee} にしました")
+        ).format_map(line.values())
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の担当者を外しました")
+    ).format_map(line.values())
 
 
 FORMATS = {
@@ -177,8 +184,8 @@ FORMATS = {
     "zip": "ZIP",
 }
 DOCUMENTS = {
-    "case": _label("申請内容"),
-    "receipt": _label("控え"),
+    "case": pgettext_lazy("audit action", "申請内容"),
+    "receipt": pgettext_lazy("audit action", "控え"),
 }
 
 
@@ -197,20 +204,28 @@ def _exported(line: Line) -> str:
     values["format"] = _format_name(detail)
     if line.detail.get("document") in DOCUMENTS:
         values["document"] = str(DOCUMENTS[detail["document"]])
-        text = _say("{actor} が 受付番号 {object} の{document}を{format}で出力しました")
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が 受付番号 {object} の{document}を{format}で出力しました"
+        )
     elif detail.get("report") == "tally":
-        text = _say("{actor} が {object} の集計（{from}～{to}）を{format}で出力しました")
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が {object} の集計（{from}～{to}）を{format}で出力しました"
+        )
     elif detail.get("selected"):
-        text = _say("{actor} が {object} の申請 {selected}件を{format}で出力しました")
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が {object} の申請 {selected}件を{format}で出力しました"
+        )
     elif isinstance(detail.get("rows"), int):
-        text = _say("{actor} が {object} の申請データ（{rows}件）を{format}で出力しました")
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が {object} の申請データ（{rows}件）を{format}で出力しました"
+        )
     else:
-        text = _say("{actor} が {object} の申請データを{format}で出力しました")
+        text = pgettext_lazy("audit sentence", "{actor} が {object} の申請データを{format}で出力しました")
     sentence = str(text).format_map(values)
     if detail.get("replaced"):
-        sentence += str(_say("（Shift_JISにない文字を置き換えた数 {replaced}：{examples}）")).format_map(
-            values
-        )
+        sentence += str(
+            pgettext_lazy("audit sentence", "（Shift_JISにない文字を置き換えた数 {replaced}：{examples}）")
+        ).format_map(values)
     return sentence
 
 
@@ -230,7 +245,9 @@ def _settings_changed(line: Line) -> str:
             changes.append(f"{label}：{readable(change)}")
     values = line.values()
     values["changes"] = "、".join(changes) or pgettext("audit value", "なし")
-    return str(_say("{actor} が 手続「{object}」の設定を変更しました（{changes}）")).format_map(values)
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」の設定を変更しました（{changes}）")
+    ).format_map(values)
 
 
 def _department_saved(line: Line) -> str:
@@ -238,7 +255,9 @@ def _department_saved(line: Line) -> str:
     values = line.values()
     values["name"] = readable(after.get("name"))
     if not before:
-        return str(_say("{actor} が 所属「{name}」を追加しました")).format_map(values)
+        return str(pgettext_lazy("audit sentence", "{actor} が 所属「{name}」を追加しました")).format_map(
+            values
+        )
     labels = {"name": gettext("所属名"), "phone": gettext("電話番号"), "email": gettext("メールアドレス")}
     changes = [
         f"{label}：{readable(before.get(key))} → {readable(after.get(key))}"
@@ -246,14 +265,18 @@ def _department_saved(line: Line) -> str:
         if before.get(key) != after.get(key)
     ]
     values["changes"] = "、".join(changes) or pgettext("audit value", "なし")
-    return str(_say("{actor} が 所属「{name}」を変更しました（{changes}）")).format_map(values)
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が 所属「{name}」を変更しました（{changes}）")
+    ).format_map(values)
 
 
 def _shared(line: Line) -> str:
     if line.detail.get("updated"):
-        text = _say("{actor} が 手続「{object}」の{council}のひな形を更新しました")
+        text = pgettext_lazy("audit sentence", "{actor} が 手続「{object}」の{council}のひな形を更新しました")
     else:
-        text = _say("{actor} が 手続「{object}」を{council}のひな形として共有しました")
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が 手続「{object}」を{council}のひな形として共有しました"
+        )
     return str(text).format_map(line.values())
 
 
@@ -263,158 +286,219 @@ def _license_change(line: Line) -> str:
         value = line.detail.get(key)
         if isinstance(value, dict):
             values[key] = readable(value.get("name") or value.get("id"))
-    return str(_say("{actor} が オープンデータの利用条件を「{old}」から「{new}」に変更しました")).format_map(
-        values
-    )
+    return str(
+        pgettext_lazy(
+            "audit sentence", "{actor} が オープンデータの利用条件を「{old}」から「{new}」に変更しました"
+        )
+    ).format_map(values)
 
 
 # The actions -----------------------------------------------------------------------------------------
 
 ACTIONS: dict[str, tuple[Any, Any]] = {
     # 申請 (submissions)
-    "submission.view": (_label("申請内容の閲覧"), _say("{actor} が 受付番号 {object} の申請内容を見ました")),
+    "submission.view": (
+        pgettext_lazy("audit action", "申請内容の閲覧"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の申請内容を見ました"),
+    ),
     "submission.transition": (
-        _label("状態の変更"),
-        _moved(_say("{actor} が 受付番号 {object} の状態を「{from}」から「{to}」に変更しました")),
+        pgettext_lazy("audit action", "状態の変更"),
+        _moved(
+            pgettext_lazy(
+                "audit sentence", "{actor} が 受付番号 {object} の状態を「{from}」から「{to}」に変更しました"
+            )
+        ),
     ),
     "submission.reopen": (
-        _label("決定の取消し"),
+        pgettext_lazy("audit action", "決定の取消し"),
         _moved(
-            _say("{actor} が 受付番号 {object} の状態を「{from}」から「{to}」に戻しました（理由：{reason}）")
+            pgettext_lazy(
+                "audit sentence",
+                "{actor} が 受付番号 {object} の状態を「{from}」から「{to}」に戻しました（理由：{reason}）",
+            )
         ),
     ),
     "submission.withdraw": (
-        _label("申請者による取下げ"),
-        _moved(_say("{actor} が 受付番号 {object} を取り下げました（「{from}」から「{to}」）")),
+        pgettext_lazy("audit action", "申請者による取下げ"),
+        _moved(
+            pgettext_lazy(
+                "audit sentence", "{actor} が 受付番号 {object} を取り下げました（「{from}」から「{to}」）"
+            )
+        ),
     ),
     "submission.resubmit": (
-        _label("申請者による再提出"),
-        _moved(_say("{actor} が 受付番号 {object} を補正して再提出しました（「{from}」から「{to}」）")),
+        pgettext_lazy("audit action", "申請者による再提出"),
+        _moved(
+            pgettext_lazy(
+                "audit sentence",
+                "{actor} が 受付番号 {object} を補正して再提出しました（「{from}」から「{to}」）",
+            )
+        ),
     ),
     "submission.note": (
-        _label("内部メモの追加"),
-        _say("{actor} が 受付番号 {object} に内部メモを追加しました"),
+        pgettext_lazy("audit action", "内部メモの追加"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} に内部メモを追加しました"),
     ),
     "submission.message": (
-        _label("申請者へのメッセージ"),
-        _say("{actor} が 受付番号 {object} の申請者にメッセージを送りました"),
+        pgettext_lazy("audit action", "申請者へのメッセージ"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の申請者にメッセージを送りました"),
     ),
-    "submission.assign": (_label("担当者の変更"), _assigned),
+    "submission.assign": (pgettext_lazy("audit action", "担当者の変更"), _assigned),
     "submission.attachment_download": (
-        _label("添付ファイルのダウンロード"),
-        _say("{actor} が 受付番号 {object} の添付ファイルをダウンロードしました"),
+        pgettext_lazy("audit action", "添付ファイルのダウンロード"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の添付ファイルをダウンロードしました"),
     ),
-    "submission.export": (_label("申請データの出力"), _exported),
+    "submission.export": (pgettext_lazy("audit action", "申請データの出力"), _exported),
     "submission.export_request": (
-        _label("出力ファイルの作成依頼"),
-        _say("{actor} が {object} の申請データのExcelファイル（.xlsx）の作成を依頼しました"),
+        pgettext_lazy("audit action", "出力ファイルの作成依頼"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が {object} の申請データのExcelファイル（.xlsx）の作成を依頼しました"
+        ),
     ),
     "submission.export_download": (
-        _label("出力ファイルのダウンロード"),
-        _say("{actor} が {object} の出力ファイル（Excel）をダウンロードしました"),
+        pgettext_lazy("audit action", "出力ファイルのダウンロード"),
+        pgettext_lazy("audit sentence", "{actor} が {object} の出力ファイル（Excel）をダウンロードしました"),
     ),
-    "submission.tally": (_label("集計の表示"), _say("{actor} が {object} の集計（{from}～{to}）を見ました")),
+    "submission.tally": (
+        pgettext_lazy("audit action", "集計の表示"),
+        pgettext_lazy("audit sentence", "{actor} が {object} の集計（{from}～{to}）を見ました"),
+    ),
     # 職員 (staff accounts)
-    "staff.invite": (_label("職員の招待"), _invited),
+    "staff.invite": (pgettext_lazy("audit action", "職員の招待"), _invited),
     "staff.invite_resend": (
-        _label("招待メールの再送"),
-        _say("{actor} が {email} に招待のメールをもう一度送りました"),
+        pgettext_lazy("audit action", "招待メールの再送"),
+        pgettext_lazy("audit sentence", "{actor} が {email} に招待のメールをもう一度送りました"),
     ),
-    "staff.role": (_label("職員の役割の変更"), _role_change),
+    "staff.role": (pgettext_lazy("audit action", "職員の役割の変更"), _role_change),
     "staff.departments": (
-        _label("職員の所属の変更"),
-        _say("{actor} が {email} の所属を「{from}」から「{to}」に変更しました"),
+        pgettext_lazy("audit action", "職員の所属の変更"),
+        pgettext_lazy("audit sentence", "{actor} が {email} の所属を「{from}」から「{to}」に変更しました"),
     ),
-    "staff.scope": (_label("職員の担当範囲の変更"), _scope_change),
-    "staff.remove": (_label("職員の登録解除"), _removed),
+    "staff.scope": (pgettext_lazy("audit action", "職員の担当範囲の変更"), _scope_change),
+    "staff.remove": (pgettext_lazy("audit action", "職員の登録解除"), _removed),
     "staff.password_set": (
-        _label("リンクからのパスワード設定"),
-        _say("{actor} がメールのリンクからパスワードを設定しました"),
+        pgettext_lazy("audit action", "リンクからのパスワード設定"),
+        pgettext_lazy("audit sentence", "{actor} がメールのリンクからパスワードを設定しました"),
     ),
     # 手続 (procedures and the builder)
-    "procedure.create": (_label("手続の作成"), _say("{actor} が 手続「{object}」を作成しました")),
-    "procedure.settings": (_label("手続の設定の変更"), _settings_changed),
+    "procedure.create": (
+        pgettext_lazy("audit action", "手続の作成"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」を作成しました"),
+    ),
+    "procedure.settings": (pgettext_lazy("audit action", "手続の設定の変更"), _settings_changed),
     "procedure.draft": (
-        _label("フォームの編集"),
-        _say("{actor} が 手続「{object}」のフォームを編集しました：{change}"),
+        pgettext_lazy("audit action", "フォームの編集"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」のフォームを編集しました：{change}"),
     ),
     "procedure.discard": (
-        _label("公開していない変更の取消し"),
-        _say("{actor} が 手続「{object}」の公開していない変更を取り消しました"),
+        pgettext_lazy("audit action", "公開していない変更の取消し"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」の公開していない変更を取り消しました"),
     ),
     "procedure.publish": (
-        _label("手続の公開・版の作成"),
-        _say("{actor} が 手続「{object}」の第{version}版を公開しました"),
+        pgettext_lazy("audit action", "手続の公開・版の作成"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」の第{version}版を公開しました"),
     ),
-    "procedure.status": (_label("手続の状態変更"), _procedure_status),
+    "procedure.status": (pgettext_lazy("audit action", "手続の状態変更"), _procedure_status),
     "procedure.import": (
-        _label("ファイルからの手続の作成"),
-        _say("{actor} が ファイル「{file}」から手続「{object}」を作成しました"),
+        pgettext_lazy("audit action", "ファイルからの手続の作成"),
+        pgettext_lazy("audit sentence", "{actor} が ファイル「{file}」から手続「{object}」を作成しました"),
     ),
-    "procedure.share": (_label("ひな形としての共有"), _shared),
+    "procedure.share": (pgettext_lazy("audit action", "ひな形としての共有"), _shared),
     "procedure.copy_template": (
-        _label("ひな形からの手続の作成"),
-        _say("{actor} が ひな形「{title}」から手続「{object}」を作成しました"),
+        pgettext_lazy("audit action", "ひな形からの手続の作成"),
+        pgettext_lazy("audit sentence", "{actor} が ひな形「{title}」から手続「{object}」を作成しました"),
     ),
     "procedure.distribute": (
-        _label("市町村への配布"),
-        _say("{actor} が 手続「{object}」を{to}に配布しました"),
+        pgettext_lazy("audit action", "市町村への配布"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」を{to}に配布しました"),
     ),
     "procedure.receive": (
-        _label("県から配布された手続の受取り"),
-        _say("{actor} が {from}から配布された手続「{object}」（第{version}版）を受け取りました"),
+        pgettext_lazy("audit action", "県から配布された手続の受取り"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が {from}から配布された手続「{object}」（第{version}版）を受け取りました",
+        ),
     ),
     "procedure.accept_update": (
-        _label("配布元の更新の取込み"),
-        _say("{actor} が 手続「{object}」に配布元の第{version}版の変更を取り込みました"),
+        pgettext_lazy("audit action", "配布元の更新の取込み"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が 手続「{object}」に配布元の第{version}版の変更を取り込みました"
+        ),
     ),
     "procedure.ignore_update": (
-        _label("配布元の更新の見送り"),
-        _say("{actor} が 手続「{object}」への配布元の第{version}版の変更を見送りました"),
+        pgettext_lazy("audit action", "配布元の更新の見送り"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が 手続「{object}」への配布元の第{version}版の変更を見送りました"
+        ),
     ),
     "procedure.email_text": (
-        _label("メール文面の変更"),
-        _say("{actor} が 手続「{object}」のメール文面を変更しました"),
+        pgettext_lazy("audit action", "メール文面の変更"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」のメール文面を変更しました"),
     ),
     "procedure.email_text_reset": (
-        _label("メール文面を標準に戻す"),
-        _say("{actor} が 手続「{object}」のメール文面を標準に戻しました"),
+        pgettext_lazy("audit action", "メール文面を標準に戻す"),
+        pgettext_lazy("audit sentence", "{actor} が 手続「{object}」のメール文面を標準に戻しました"),
     ),
     # 所属 (departments)
-    "department.create": (_label("所属の追加"), _department_saved),
-    "department.update": (_label("所属の変更"), _department_saved),
-    "department.delete": (_label("所属の削除"), _say("{actor} が 所属「{name}」を削除しました")),
+    "department.create": (pgettext_lazy("audit action", "所属の追加"), _department_saved),
+    "department.update": (pgettext_lazy("audit action", "所属の変更"), _department_saved),
+    "department.delete": (
+        pgettext_lazy("audit action", "所属の削除"),
+        pgettext_lazy("audit sentence", "{actor} が 所属「{name}」を削除しました"),
+    ),
     # 協議会 (council): indicators, open data, cost shares
-    "indicator.create": (_label("指標の作成"), _say("{actor} が 指標「{name}」を作成しました")),
-    "indicator.update": (_label("指標の変更"), _say("{actor} が 指標「{name}」を変更しました（{changed}）")),
+    "indicator.create": (
+        pgettext_lazy("audit action", "指標の作成"),
+        pgettext_lazy("audit sentence", "{actor} が 指標「{name}」を作成しました"),
+    ),
+    "indicator.update": (
+        pgettext_lazy("audit action", "指標の変更"),
+        pgettext_lazy("audit sentence", "{actor} が 指標「{name}」を変更しました（{changed}）"),
+    ),
     "indicator.target": (
-        _label("目標値の変更"),
-        _say("{actor} が 指標「{name}」の{fiscal_year}年度の目標値を「{old}」から「{new}」に変更しました"),
+        pgettext_lazy("audit action", "目標値の変更"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 指標「{name}」の{fiscal_year}年度の目標値を「{old}」から「{new}」に変更しました",
+        ),
     ),
     "indicator.actual": (
-        _label("実績値の変更"),
-        _say("{actor} が 指標「{name}」の{fiscal_year}年度の実績値を「{old}」から「{new}」に変更しました"),
+        pgettext_lazy("audit action", "実績値の変更"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 指標「{name}」の{fiscal_year}年度の実績値を「{old}」から「{new}」に変更しました",
+        ),
     ),
     "indicator.thresholds": (
-        _label("進捗評価の基準の変更"),
-        _say("{actor} が 進捗評価の基準を「{old}」から「{new}」に変更しました"),
+        pgettext_lazy("audit action", "進捗評価の基準の変更"),
+        pgettext_lazy("audit sentence", "{actor} が 進捗評価の基準を「{old}」から「{new}」に変更しました"),
     ),
-    "council.open_data_license": (_label("オープンデータの利用条件の変更"), _license_change),
+    "council.open_data_license": (
+        pgettext_lazy("audit action", "オープンデータの利用条件の変更"),
+        _license_change,
+    ),
     "population.update": (
-        _label("人口の更新"),
-        _say("{actor} が 加入団体の人口を更新しました（出典：{source}）"),
+        pgettext_lazy("audit action", "人口の更新"),
+        pgettext_lazy("audit sentence", "{actor} が 加入団体の人口を更新しました（出典：{source}）"),
     ),
     "cost_share.save": (
-        _label("負担金の計算の保存"),
-        _say("{actor} が {working_group}の{fiscal_year}年度の負担金の計算を保存しました"),
+        pgettext_lazy("audit action", "負担金の計算の保存"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が {working_group}の{fiscal_year}年度の負担金の計算を保存しました"
+        ),
     ),
     "cost_share.decide": (
-        _label("負担金の確定"),
-        _say("{actor} が {working_group}の{fiscal_year}年度の負担金を確定しました（総額 {cost}円）"),
+        pgettext_lazy("audit action", "負担金の確定"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が {working_group}の{fiscal_year}年度の負担金を確定しました（総額 {cost}円）",
+        ),
     ),
     "cost_share.export": (
-        _label("負担金の出力"),
-        _say("{actor} が {working_group}の{fiscal_year}年度の負担金を{format}で出力しました"),
+        pgettext_lazy("audit action", "負担金の出力"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が {working_group}の{fiscal_year}年度の負担金を{format}で出力しました"
+        ),
     ),
 }
 
@@ -447,8 +531,12 @@ def _generic(line: Line) -> str:
     name = labels().get(line.action)
     values = line.values()
     values["label"] = str(name) if name else gettext("記録された操作（%(code)s）") % {"code": line.action}
-    sentence = str(_say("{actor} が {object} について「{label}」を行いました")).format_map(values)
+    sentence = str(
+        pgettext_lazy("audit sentence", "{actor} が {object} について「{label}」を行いました")
+    ).format_map(values)
     shown = [readable(v) for v in line.detail.values() if v not in (None, "", [], {})]
     if shown:
-        sentence += str(_say("（内容：{values}）")).format_map({"values": "、".join(shown)})
+        sentence += str(pgettext_lazy("audit sentence", "（内容：{values}）")).format_map(
+            {"values": "、".join(shown)}
+        )
     return sentence
