@@ -180,7 +180,7 @@ def test_status_page_shows_the_status_and_messages_in_english(client, procedure,
         '<strong class="status status-returned" data-testid="status">Returned for correction</strong>' in page
     )
     assert "写しが不鮮明" in page  # the reason the department wrote
-    assert "Correct your answers" in page and "Withdraw application" in page
+    assert "Correct your answers" in page and "Cancel booking" in page  # a sign-up is cancelled
 
     response = resident.post(reverse("public:status_withdraw"), {"reason": ""}, follow=True)
     assert "Enter a reason for withdrawing." in response.content.decode()
@@ -358,7 +358,7 @@ def test_staff_home_and_inbox_are_in_english(owner, colleague, procedure):
     assert '<option value="">All</option><option value="received">Waiting</option>' in page
     assert '<option value="returned">Returned for correction</option>' in page
     assert ">Received from</label>" in page and ">Received until</label>" in page
-    assert ">Reference number</label>" in page and ">Filter</button>" in page
+    assert ">Reference number</label>" in page and ">Search and filter</button>" in page
     assert "Export to CSV or Excel" in page
     assert '<th scope="col">Date and time received</th>' in page and '<th scope="col">Assignee</th>' in page
     assert '<span class="status status-in_review">In progress</span>' in page
@@ -384,7 +384,7 @@ def test_staff_detail_page_and_its_actions_are_in_english(colleague, procedure, 
     assert '<legend class="label">Change the status</legend>' in page
     assert ">Start processing (mark as in progress)</label>" in page
     assert ">Return for correction (reason required)</label>" in page
-    assert ">Reject (reason required)</label>" in page
+    assert ">Decline (reason required) (asks for confirmation)</label>" in page  # a sign-up's words
     assert ">Reason and message to the applicant</label>" in page
     assert ">Change status</button>" in page and ">Change assignee</button>" in page
     assert '<h2>Internal notes <span class="meta">(not shown to the applicant)</span></h2>' in page
@@ -455,8 +455,8 @@ def test_staff_export_page_is_in_english(colleague, procedure):
     assert ">Excel file (.xlsx)</a>" in page and ">CSV (UTF-8 with BOM)</a>" in page
     assert ">CSV (Shift_JIS)</a>" in page
     assert "<h2>Recent exports</h2>" in page
-    assert "colleague: CSV (Shift_JIS, 1 character replaced: 𠮷)" in page
-    assert "colleague: CSV (UTF-8)" in page
+    assert "colleague: CSV<strong> (for Excel, Shift_JIS, 2 applications, 1 character replaced: 𠮷)" in page
+    assert "colleague: CSV (for Excel, UTF-8, 2 applications)" in page
     assert "出力" not in page and "置き換えた文字" not in page
 
 
@@ -468,22 +468,19 @@ def test_audit_page_labels_actions_in_english(owner, colleague, procedure, submi
     url = reverse("staff:audit", kwargs={"code": "312011"})
     page = staff_client(owner).get(url).content.decode()
     assert '<h1>Activity record <span class="meta">鳥取市</span></h1>' in page
+    assert '<option value="submission.view">Viewing an application</option>' in page
+    assert '<th scope="col">Date and time</th><th scope="col">Action</th><th scope="col">Details</th>' in page
+    receipt = submission.display_receipt_number
+    assert f"<td>Viewing an application</td><td>colleague viewed reference number {receipt}</td>" in page
     assert (
-        '<option value="">All</option><option value="submission.view">Viewed an application</option>' in page
-    )
-    assert (
-        '<th scope="col">Date and time</th><th scope="col">By</th><th scope="col">Action</th>'
-        '<th scope="col">Object</th><th scope="col">Details</th>'
-    ) in page
-    assert "<td>colleague</td><td>Viewed an application</td>" in page
-    assert "<td>colleague</td><td>Changed the status</td>" in page
-    assert "<td>colleague</td><td>Changed the assignee</td>" in page
-    assert "Waiting → In progress" in page  # the status change, in the page's language
-    assert f'<td class="nowrap">{submission.display_receipt_number}</td>' in page  # not a table name and id
+        f"<td>Status change</td><td>colleague changed the status of reference number {receipt}"
+        " from “Waiting” to “In progress”</td>"
+    ) in page  # the statuses in the page's language
+    assert "<td>Assignee change</td><td>colleague assigned reference number" in page
     assert "申請内容の閲覧" not in page and "submission.assign<" not in page
     page = staff_client(owner).get(url, {"action": "submission.transition"}).content.decode()
-    assert '<option value="submission.transition" selected>Changed the status</option>' in page
-    assert "<td>Viewed an application</td>" not in page
+    assert '<option value="submission.transition" selected>Status change</option>' in page
+    assert "<td>Viewing an application</td>" not in page
 
 
 def test_council_dashboard_is_in_english(secretariat, council, procedure):
@@ -494,14 +491,14 @@ def test_council_dashboard_is_in_english(secretariat, council, procedure):
     page = staff_client(secretariat).get(url).content.decode()
     assert '<label class="sublabel" for="fy">Fiscal year</label>' in page
     assert f'<option value="{year}" selected>Fiscal year {year} ({wareki})</option>' in page
-    assert f"<caption>Applications in fiscal year {year} ({wareki}), by member organization</caption>" in page
+    assert f">Applications in fiscal year {year} ({wareki}), by member organization</caption>" in page
     assert '<th scope="col">Organization code</th><th scope="col">Organization</th>' in page
     assert '<th scope="row" colspan="2">Total</th><td class="num">1</td>' in page
     assert ">Show</button>" in page and "鳥取市" in page and "年度の申請件数" not in page
 
     page = staff_client(secretariat, "ja").get(url).content.decode()
     assert f'<option value="{year}" selected>{wareki}</option>' in page
-    assert f"<caption>{wareki}の申請件数（加入団体別）</caption>" in page
+    assert f">{wareki}の申請件数（加入団体別）</caption>" in page
 
 
 def test_exports_and_emails_stay_japanese_for_an_english_staff_member(colleague, procedure):
@@ -511,7 +508,9 @@ def test_exports_and_emails_stay_japanese_for_an_english_staff_member(colleague,
     page = staff.post(transition_url(first), {"to": Status.IN_REVIEW}, follow=True).content.decode()
     assert "The status has been changed to “In progress”." in page
     staff.post(transition_url(second), {"to": Status.IN_REVIEW})
-    staff.post(transition_url(second), {"to": Status.COMPLETED})
+    staff.post(
+        transition_url(second), {"to": Status.COMPLETED, "confirmed": "1"}
+    )  # after the confirmation page
 
     in_review = OutgoingEmail.objects.get(submission=first, kind="status_in_review")
     assert (
@@ -520,8 +519,8 @@ def test_exports_and_emails_stay_japanese_for_an_english_staff_member(colleague,
     )
     assert "申請の状態が「処理中」になりました。" in in_review.body
     completed = OutgoingEmail.objects.get(submission=second, kind="status_completed")
-    assert completed.subject.startswith("【完了】")
-    assert "申請の状態が「完了」になりました。" in completed.body
+    assert completed.subject.startswith("【受付済み】")  # a sign-up's word for 完了, in Japanese
+    assert "「受付済み」" in completed.body
     assert "In progress" not in in_review.body and "Completed" not in completed.body
     assert AuditLog.objects.filter(action="submission.transition").first().detail == {
         "from": "in_review",
@@ -536,14 +535,14 @@ def test_exports_and_emails_stay_japanese_for_an_english_staff_member(colleague,
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["受付番号", "到達日時", "状態", "フォームの版"]
     assert "氏名（姓）" in rows[0] and "氏名（名）" in rows[0]
-    assert [row[2] for row in rows[1:]] == ["処理中", "完了"]
+    assert [row[2] for row in rows[1:]] == ["処理中", "受付済み"]  # a sign-up's words
     assert rows[1][rows[0].index("注意事項に同意します")] == "同意する"
 
     response = staff.get(reverse("staff:export_xlsx", kwargs={"procedure_id": procedure.pk}))
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     header = [c.value for c in sheet[1]]
     assert header[:4] == ["受付番号", "到達日時", "状態", "フォームの版"]
-    assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == ["処理中", "完了"]
+    assert [sheet.cell(row=r, column=3).value for r in (2, 3)] == ["処理中", "受付済み"]
     assert sheet.title == "申請一覧"
 
 
@@ -647,7 +646,7 @@ def test_a_file_removed_before_switching_language_stays_removed(tottori):
 def test_audit_names_actions_without_a_user_in_the_page_language(owner, procedure, submission):
     services.withdraw(submission=submission, reason="都合")
     page = staff_client(owner).get(reverse("staff:audit", kwargs={"code": "312011"})).content.decode()
-    assert "<td>Applicant</td><td>Withdrawn by the applicant</td>" in page
+    assert "<td>Withdrawal by the applicant</td><td>Applicant withdrew reference number" in page
     assert "<td>申請者</td>" not in page and "<td>システム</td>" not in page
 
 

@@ -21,13 +21,15 @@ from madoguchi.procedures.formspec import FormSpec
 from madoguchi.procedures.models import FormVersion
 from madoguchi.submissions import intake
 from madoguchi.submissions.answers import read_answers
-from madoguchi.submissions.models import ExportFile, Status, Submission
+from madoguchi.submissions.models import ExportFile, Submission
+from madoguchi.submissions.services import status_label
 
 
 class ExportColumns:
     """Columns of a procedure's export: every field of every version, current version's order first."""
 
     def __init__(self, procedure):
+        self.kind = procedure.kind
         versions = list(FormVersion.objects.filter(procedure=procedure).order_by("-number"))
         self.specs: dict[int, FormSpec] = {v.pk: v.spec for v in versions}
         self.fields = []
@@ -53,7 +55,7 @@ class ExportColumns:
         cells: list[exporting.Cell] = [
             format_receipt_number(submission.receipt_number),
             submission.submitted_at.astimezone(JST),
-            str(Status(submission.status).label),
+            status_label(self.kind, submission.status),  # in the kind's own words (受理, 受付済み…)
             version_numbers[submission.form_version_id],
         ]
         for field in self.fields:

@@ -40,7 +40,8 @@ from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion
 from madoguchi.submissions import intake
 from madoguchi.submissions.answers import read_answers, read_revision
-from madoguchi.submissions.models import Attachment, Status, Submission
+from madoguchi.submissions.models import Attachment, Submission
+from madoguchi.submissions.services import status_label
 
 # fpdf2 warns of characters the font lacks by quoting them: they come from residents' answers, and
 # personal data never goes to a log. Characters the font lacks are handled here instead (MISSING_MARK).
@@ -358,7 +359,7 @@ def case_document(submission: Submission, *, printed_by: str = "", now: datetime
         (gettext("手続名"), procedure.title),
         (gettext("受付番号"), submission.display_receipt_number),
         (gettext("到達日時"), _jst(submission.submitted_at)),
-        (gettext("状態"), Status(submission.status).label),
+        (gettext("状態"), status_label(procedure.kind, submission.status)),
         (gettext("フォーム"), gettext("第%(number)s版") % {"number": submission.form_version.number}),
         (gettext("担当者"), submission.assignee.username if submission.assignee else gettext("未割当")),
     ]
@@ -371,9 +372,9 @@ def case_document(submission: Submission, *, printed_by: str = "", now: datetime
     rows += _revision_rows(submission)
     history = []
     for change in submission.history.select_related("actor"):
-        move = Status(change.to_status).label
+        move = status_label(procedure.kind, change.to_status)
         if change.from_status:
-            move = f"{Status(change.from_status).label} → {move}"
+            move = f"{status_label(procedure.kind, change.from_status)} → {move}"
         who = change.actor.username if change.actor else change.get_actor_kind_display()
         history.append((_jst(change.created_at), move, str(who), change.display_reason))
     return Document(
@@ -424,7 +425,7 @@ def receipt_document(submission: Submission, *, now: datetime | None = None) -> 
         (gettext("提出先"), _organization_line(submission)),
         (gettext("受付番号"), submission.display_receipt_number),
         (gettext("到達日時"), _jst(submission.submitted_at)),
-        (gettext("現在の状態"), Status(submission.status).label),
+        (gettext("現在の状態"), status_label(procedure.kind, submission.status)),
     ]
     department = procedure.department
     notice = gettext("受付番号は、お問い合わせのときにお伝えください。")

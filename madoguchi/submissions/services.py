@@ -463,6 +463,8 @@ def validate_transition(*, submission: Submission, to_status: str, reason: str =
     kind = submission.procedure.kind
     table = transitions_for(kind)
     key = (submission.status, to_status)
+    if to_status not in Status.values:
+        raise SubmissionError(gettext("変更先の状態が正しくありません。"))
     if key not in table:
         raise SubmissionError(
             gettext("「%(from_status)s」から「%(to_status)s」には変更できません。")

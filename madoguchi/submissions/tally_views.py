@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.formats import date_format
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -49,8 +49,8 @@ def _shown_date(day: date) -> str:
 
 def _count_text(count: int, share) -> str:
     if share is None:
-        return gettext("%(count)s件") % {"count": charts.format_number(count)}
-    return gettext("%(count)s件（%(percent)s%%）") % {
+        return pgettext("number of answers", "%(count)s件") % {"count": charts.format_number(count)}
+    return pgettext("number of answers", "%(count)s件（%(percent)s%%）") % {
         "count": charts.format_number(count),
         "percent": percent(share),
     }
