@@ -49,32 +49,23 @@ def _unavailable(request: HttpRequest, template: str, context: dict) -> HttpResp
 @login_required
 def case_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
     """GET /staff/submissions/<id>/case.pdf: the 決裁用 PDF (viewers too: anyone who may read answers)."""
-    submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
-    try:
-        body = paper.case_pdf(submission, printed_by=request.user.get_username())
-    except paper.FontUnavailable:
-        return _unavailable(request, "staff/paper_unavailable.html", _staff_context(submission))
-    audit.record(
-        organization=submission.organization,
-        actor=request.user,
-        action="submission.export",
-        obj=submission,
-        detail={"format": "pdf", "document": "case"},
-    )
-    return _download(
-        body,
-        content_type="application/pdf",
-        filename=paper.case_pdf_filename(submission),
-        ascii_name=f"case-{submission.receipt_number}.pdf",
-    )
+    return _staff_pdf(request, submission_id, "case")
 
 
 @login_required
 def receipt_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
     """GET /staff/submissions/<id>/receipt.pdf: the resident's 控え, e.g. to post to one who asks."""
+    return _staff_pdf(request, submission_id, "receipt")
+
+
+def _staff_pdf(request: HttpRequest, submission_id: int, document: str) -> HttpResponse:
+    """One of a case's PDFs for staff who may read its answers: made, audited, sent as a download."""
     submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
     try:
-        body = paper.receipt_pdf(submission)
+        if document == "case":
+            body = paper.case_pdf(submission, printed_by=request.user.get_username())
+        else:
+            body = paper.receipt_pdf(submission)
     except paper.FontUnavailable:
         return _unavailable(request, "staff/paper_unavailable.html", _staff_context(submission))
     audit.record(
@@ -82,13 +73,14 @@ def receipt_pdf(request: HttpRequest, submission_id: int) -> HttpResponse:
         actor=request.user,
         action="submission.export",
         obj=submission,
-        detail={"format": "pdf", "document": "receipt"},
+        detail={"format": "pdf", "document": document},
     )
+    filename = (paper.case_pdf_filename if document == "case" else paper.receipt_pdf_filename)(submission)
     return _download(
         body,
         content_type="application/pdf",
-        filename=paper.receipt_pdf_filename(submission),
-        ascii_name=f"receipt-{submission.receipt_number}.pdf",
+        filename=filename,
+        ascii_name=f"{document}-{submission.receipt_number}.pdf",
     )
 
 
