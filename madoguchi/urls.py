@@ -32,7 +32,9 @@ public_patterns = [
     path("opendata/<int:council_id>/", opendata_views.index, name="opendata"),
     path("opendata/<int:council_id>/catalog.jsonld", opendata_views.catalog, name="opendata_catalog"),
     path(
-        "opendata/<int:council_id>/<slug:dataset>.<str:ext>", opendata_views.dataset_file, name="opendata_file"
+        "opendata/<int:council_id>/<slug:dataset>.<str:ext>",
+        opendata_views.dataset_file,
+        name="opendata_file",
     ),
     path("status/", resident_views.status_lookup, name="status"),
     path("status/view/", resident_views.status_view, name="status_view"),

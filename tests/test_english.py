@@ -414,7 +414,7 @@ def test_staff_detail_page_and_its_actions_are_in_english(colleague, procedure, 
 
     assign_url = reverse("staff:assign", kwargs={"submission_id": submission.pk})
     page = staff.post(assign_url, {"assignee": "nobody"}, follow=True).content.decode()
-    assert "Only case officers of this organization can be the assignee." in page
+    assert "Only case officers who can handle this service can be the assignee." in page
     page = staff.post(assign_url, {"assignee": "colleague"}, follow=True).content.decode()
     assert "The assignee has been changed." in page
 

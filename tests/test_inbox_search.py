@@ -162,6 +162,17 @@ def test_the_receipt_number_box_still_finds_one_case(client, colleague, cases):
     assert receipts(page.content.decode()) == [cases["yoshida"].display_receipt_number]
 
 
+def test_a_receipt_number_typed_into_the_search_box_finds_its_case(client, colleague, cases):
+    client.force_login(colleague)
+    yoshida = cases["yoshida"]
+    for typed in (
+        yoshida.display_receipt_number,
+        yoshida.receipt_number,
+        "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in yoshida.display_receipt_number),
+    ):  # with hyphens, without, in full-width digits
+        assert receipts(searched(client, yoshida.procedure, typed)) == [yoshida.display_receipt_number], typed
+
+
 def test_a_corrected_name_is_found_under_the_new_name(client, colleague, cases):
     hanako = cases["hanako"]
     services.transition(submission=hanako, to_status=Status.RETURNED, actor=colleague, reason="氏名の誤り")

@@ -276,7 +276,7 @@ def test_assign_only_to_processors_of_the_same_organization(client, colleague, o
     client.force_login(colleague)
     url = reverse("staff:assign", kwargs={"submission_id": submission.pk})
     response = client.post(url, {"assignee": "outsider"}, follow=True)
-    assert "この団体の処理担当者だけです" in response.content.decode()
+    assert "この手続を扱える処理担当者だけです" in response.content.decode()
     client.post(url, {"assignee": "colleague"})
     submission.refresh_from_db()
     assert submission.assignee == colleague

@@ -255,3 +255,17 @@ def access_working_group_for_user(user, council_id: int, group_id: int):
     if group is None:
         raise Http404
     return council, group
+
+
+def processors_of_procedure(procedure: Procedure):
+    """The staff who may process a procedure's submissions (the assignees it may be given), by username: its
+    organization's admins and processors, less those limited to 所属 that do not include the procedure's."""
+    from django.contrib.auth import get_user_model
+
+    members = Membership.objects.filter(organization_id=procedure.organization_id, role__in=PROCESS)
+    reach = Q(limited_to_departments=False) | Q(role=Role.ADMIN)
+    if procedure.department_id:
+        reach |= Q(departments=procedure.department_id)
+    return (
+        get_user_model().objects.filter(pk__in=members.filter(reach).values("user_id")).order_by("username")
+    )

@@ -197,6 +197,21 @@ def _format_name(detail: dict) -> str:
     return FORMATS.get(kind, kind.upper() or gettext("ファイル"))
 
 
+def _attachments_downloaded(line: Line) -> str:
+    """submission.attachment_download: of one case (a file, or all as a ZIP), or of the inbox's selection (the
+    entry's object is then the procedure and `selected` says how many cases)."""
+    if line.detail.get("selected"):
+        text = pgettext_lazy(
+            "audit sentence",
+            "{actor} が {object} の申請 {selected}件の添付ファイルをZIPでダウンロードしました",
+        )
+    else:
+        text = pgettext_lazy(
+            "audit sentence", "{actor} が 受付番号 {object} の添付ファイルをダウンロードしました"
+        )
+    return str(text).format_map(line.values())
+
+
 def _exported(line: Line) -> str:
     """submission.export: of a procedure (CSV, Excel, ZIP, 集計) or of one submission (PDF)."""
     detail = line.detail
@@ -346,7 +361,7 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
     "submission.assign": (pgettext_lazy("audit action", "担当者の変更"), _assigned),
     "submission.attachment_download": (
         pgettext_lazy("audit action", "添付ファイルのダウンロード"),
-        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の添付ファイルをダウンロードしました"),
+        _attachments_downloaded,
     ),
     "submission.export": (pgettext_lazy("audit action", "申請データの出力"), _exported),
     "submission.export_request": (

@@ -406,6 +406,21 @@ def format_fiscal_year(fy: int) -> str:
     return f"{era.name}{'元' if n == 1 else n}年度"
 
 
+# C0 and C1 control characters (tab, line feed and carriage return excepted) and the bidirectional embedding,
+# override and isolate characters, which could reorder what staff read. Never part of an answer or of a
+# staff text; PostgreSQL refuses NUL outright.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def remove_control_characters(text: str) -> str:
+    """`text` without CONTROL_CHARACTERS (what a resident pasted by mistake is dropped, the rest kept)."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
+def has_control_characters(text: str) -> bool:
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
 _FISCAL_YEAR_RE = re.compile(
     r"(?:(令和|平成|昭和|[RHS])\s*(元|[0-9]{1,2})|([0-9]{4}))\s*(?:年度|年)?", re.ASCII | re.IGNORECASE
 )

@@ -205,7 +205,7 @@ def queue_status_email(*, submission, reason: str, email_kind: str | None = None
 
 MESSAGE = "message"
 MESSAGE_MAX_LENGTH = 2000
-_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]")
 
 
 class MessageError(ValueError):
@@ -222,17 +222,19 @@ def send_message(*, submission, author, body: str) -> Message:
 
     from madoguchi.audit import services as audit
 
-    body = body.replace("\r\n", "\n").replace("\r", "\n").strip()
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    # Before stripping: a vertical tab or a NEL alone would otherwise pass for an empty message.
+    if _MESSAGE_CONTROL.search(body):
+        raise MessageError(
+            gettext("メッセージに使えない制御文字が含まれています。貼り付けた文字を確かめてください。")
+        )
+    body = body.strip()
     if not body:
         raise MessageError(gettext("メッセージを入力してください。"))
     if len(body) > MESSAGE_MAX_LENGTH:
         raise MessageError(
             gettext("メッセージは2,000文字以内で入力してください（いま%(count)s文字）。")
             % {"count": len(body)}
-        )
-    if _MESSAGE_CONTROL.search(body):
-        raise MessageError(
-            gettext("メッセージに使えない制御文字が含まれています。貼り付けた文字を確かめてください。")
         )
     message = Message.objects.create(
         organization_id=submission.organization_id,

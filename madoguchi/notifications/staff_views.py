@@ -9,6 +9,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.accounts import access
+from madoguchi.lib import japanese as ja
 from madoguchi.notifications import services, texts
 from madoguchi.notifications.models import EmailText
 
@@ -23,7 +24,10 @@ def send_message(request: HttpRequest, submission_id: int) -> HttpResponse:
         services.send_message(submission=submission, author=request.user, body=body)
     except services.MessageError as exc:
         # Shown at the message box, with what was typed (cut only far beyond the limit).
-        request.session[f"message:{submission.pk}"] = {"body": body[:4000], "error": str(exc)}
+        request.session[f"message:{submission.pk}"] = {
+            "body": ja.remove_control_characters(body[:4000]),  # the session is JSON: no NUL on PostgreSQL
+            "error": str(exc),
+        }
     else:
         request.session.pop(f"message:{submission.pk}", None)
         messages.success(

@@ -89,7 +89,7 @@ class Placeholder:
 
 
 # A control character other than a line break or a tab (the body's only layout characters).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]")
 
 
 def parse(text: str, allowed: tuple[str, ...], *, field: str) -> list:

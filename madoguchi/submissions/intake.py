@@ -63,8 +63,12 @@ def group_count(spec: FieldSpec, raw: dict) -> int:
 
 
 def _read_one(spec: FieldSpec, data, raw: dict) -> None:
+    # Control characters a resident pasted by mistake are dropped as the input is read, before anything keeps
+    # it (the session, the 確認画面, the database): ja.CONTROL_CHARACTERS.
     if spec.type == "multiple_choice":
-        raw[spec.key] = [str(v) for v in data.getlist(spec.key)][: len(spec.options)]
+        raw[spec.key] = [ja.remove_control_characters(str(v)) for v in data.getlist(spec.key)][
+            : len(spec.options)
+        ]
     elif spec.type == "file":
         raw[f"{spec.key}__remove"] = data.get(f"{spec.key}__remove", "") == "1"
     elif spec.type == "group":
@@ -75,7 +79,7 @@ def _read_one(spec: FieldSpec, data, raw: dict) -> None:
                     _read_one(item_spec(spec, index, sub), data, raw)
     else:
         for name in subkeys(spec):
-            raw[name] = str(data.get(name, ""))
+            raw[name] = ja.remove_control_characters(str(data.get(name, "")))
 
 
 def as_post(raw: dict[str, Any]) -> MultiValueDict:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
+from madoguchi.lib import japanese as ja
 from madoguchi.lib.integrity import OtherOrganizationError
 from madoguchi.lib.receipt import format_receipt_number, inquiry_code_for, new_receipt_number
 from madoguchi.lib.timeutil import jst_date
@@ -457,6 +458,17 @@ def _take_seat_again(submission: Submission) -> None:
         )
 
 
+def checked_text(text: str) -> str:
+    """A staff member's or a resident's free text (a reason, a note) stripped of surrounding space. Raises
+    SubmissionError (Japanese) when it holds a control character (lib/japanese.CONTROL_CHARACTERS), which
+    PostgreSQL would refuse (NUL) or which would reorder or hide what others read."""
+    if ja.has_control_characters(text):
+        raise SubmissionError(
+            gettext("使えない制御文字（見えない文字）が含まれています。貼り付けた文字を確かめてください。")
+        )
+    return text.strip()
+
+
 def validate_transition(*, submission: Submission, to_status: str, reason: str = "", deadline=None) -> str:
     """The checks of transition() without the move: returns the reason stripped, or raises SubmissionError.
     The confirmation step of a decision calls it first, so a move that would fail is told before it."""
@@ -473,7 +485,7 @@ def validate_transition(*, submission: Submission, to_status: str, reason: str =
                 "to_status": status_label(kind, to_status),
             }
         )
-    reason = reason.strip()
+    reason = checked_text(reason)
     if table[key] and not reason:
         raise SubmissionError(
             gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
@@ -518,7 +530,7 @@ def reopen(*, submission: Submission, actor, reason: str) -> Submission:
             gettext("「%(status)s」の%(noun)sは、処理中に戻せません（戻せるのは決定したものだけです）。")
             % {"status": status_label(kind, submission.status), "noun": kind_noun(kind)}
         )
-    reason = reason.strip()
+    reason = checked_text(reason)
     if not reason:
         raise SubmissionError(gettext("処理中に戻す理由を入力してください（申請者に表示されます）。"))
     if len(reason) > REOPEN_MAX_LENGTH:
@@ -544,7 +556,7 @@ def withdraw(*, submission: Submission, reason: str) -> Submission:
     submission = Submission.objects.select_for_update().get(pk=submission.pk)
     if not can_withdraw(submission):
         raise SubmissionError(gettext("この申請は取り下げられない状態です。担当課にお問い合わせください。"))
-    reason = reason.strip()
+    reason = checked_text(reason)
     if not reason:
         raise SubmissionError(gettext("取下げの理由を入力してください。"))
     if len(reason) > 1000:
@@ -662,7 +674,7 @@ def _move(
 
 @transaction.atomic
 def add_note(*, submission: Submission, author, body: str) -> Note:
-    body = body.strip()
+    body = checked_text(body)
     if not body:
         raise SubmissionError(gettext("メモの内容を入力してください。"))
     if len(body) > 4000:
@@ -676,6 +688,16 @@ def add_note(*, submission: Submission, author, body: str) -> Note:
 
 @transaction.atomic
 def assign(*, submission: Submission, assignee, actor) -> Submission:
+    """Give the submission to `assignee` (None: to nobody). Raises SubmissionError (Japanese) when the assignee
+    may not process its procedure (accounts.access.processors_of_procedure: a member limited to other 所属,
+    a viewer, another organization's staff)."""
+    from madoguchi.accounts.access import processors_of_procedure
+
+    if (
+        assignee is not None
+        and not processors_of_procedure(submission.procedure).filter(pk=assignee.pk).exists()
+    ):
+        raise SubmissionError(gettext("担当者に選べるのは、この手続を扱える処理担当者だけです。"))
     submission.assignee = assignee
     submission.save(update_fields=["assignee", "updated_at"])
     audit.record(
@@ -749,7 +771,10 @@ def bulk_transition(
     if not needs_reason:
         raise SubmissionError(gettext("変更先の状態を選んでください。"))
     # A reason every move to this status needs is asked for once, before anything moves.
-    if all(needs_reason) and not reason.strip():
+    reason = checked_text(reason)
+    if len(reason) > 4000:
+        raise SubmissionError(gettext("理由は4,000文字以内で入力してください。"))
+    if all(needs_reason) and not reason:
         raise SubmissionError(
             gettext("「%(status)s」にするには理由を入力してください（申請者に表示されます）。")
             % {"status": status_label(procedure.kind, to_status)}

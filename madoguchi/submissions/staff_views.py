@@ -7,7 +7,6 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -147,9 +146,12 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
     if words is None:
         submissions = submissions.none()
     elif words:
-        submissions = submissions.filter(
-            search_text__contains=search.search_condition(search.fold_query(words))
-        )
+        found = Q(search_text__contains=search.search_condition(search.fold_query(words)))
+        receipt_in_words = parse_receipt_number(words.strip())
+        if receipt_in_words is not None:
+            # A 受付番号 typed into the search box finds its case too (ten digits may also be a phone number).
+            found |= Q(receipt_number=receipt_in_words)
+        submissions = submissions.filter(found)
     status = params.get("status", "")
     if status in Status.values:
         submissions = submissions.filter(status=status)
@@ -180,15 +182,7 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
             submissions = submissions.none()
         else:
             submissions = submissions.filter(receipt_number=receipt)
-    colleagues = list(
-        get_user_model()
-        .objects.filter(
-            memberships__organization_id=procedure.organization_id,
-            memberships__role__in=access.PROCESS,
-        )
-        .order_by("username")
-        .values_list("pk", "username")
-    )
+    colleagues = list(access.processors_of_procedure(procedure).values_list("pk", "username"))
     assignee = params.get("assignee", "")
     if assignee == "me":
         submissions = submissions.filter(assignee_id=request.user.pk)
@@ -249,6 +243,7 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
     next_url = f"?{urlencode({**query, 'after': page[-1].id})}" if has_next else None
     first_url = f"?{urlencode(query)}" if cursor else None
     counts = status_counts([procedure.pk])[procedure.pk]
+    kind_statuses = _kind_statuses(procedure)
     role = access.roles_for_user(request.user).get(procedure.organization_id)
     return render(
         request,
@@ -257,7 +252,7 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
             "procedure": procedure,
             "organization": procedure.organization,
             "submissions": page,
-            "counts": [(s, counts.get(s.value, 0)) for s in Status if s != Status.DRAFT],
+            "counts": [(s, counts.get(s.value, 0)) for s in kind_statuses],
             "total": sum(counts.values()),
             "filters": {
                 "status": status,
@@ -274,7 +269,7 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
             "next_url": next_url,
             "first_url": first_url,
             "back": f"?{urlencode({**query, 'after': after})}" if cursor else f"?{urlencode(query)}",
-            "statuses": [s for s in Status if s != Status.DRAFT],
+            "statuses": kind_statuses,
             "orders": INBOX_ORDERS.items(),
             "colleagues": colleagues,
             "processing_days": processing_days,
@@ -288,6 +283,33 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
 
 
 # Bulk actions on the inbox's selection ---------------------------------------------------------------
+
+
+class _KindStatus:
+    """A status as a procedure of its kind names it (value, label): for the inbox's tabs and filter."""
+
+    def __init__(self, value: str, label: str):
+        self.value, self.label = value, label
+
+    def __eq__(self, other) -> bool:
+        return self.value == getattr(other, "value", other)
+
+    __hash__ = None  # compared by value only, never a key
+
+
+def _kind_statuses(procedure) -> list[_KindStatus]:
+    """The statuses a submission of this kind can have, in the kind's words (a survey has no 返却中, 却下 or
+    取下げ; a sign-up's 完了 is 受付済み): services.transitions_for, KIND_WITHDRAWABLE."""
+    reachable = {Status.RECEIVED}
+    for from_status, to_status in services.transitions_for(procedure.kind):
+        reachable |= {from_status, to_status}
+    if services.KIND_WITHDRAWABLE.get(procedure.kind, services.RESIDENT_WITHDRAWABLE):
+        reachable.add(Status.WITHDRAWN)
+    return [
+        _KindStatus(s.value, services.status_label(procedure.kind, s))
+        for s in Status
+        if s != Status.DRAFT and s in reachable
+    ]
 
 
 def _bulk_targets(procedure) -> list[tuple[str, str]]:
@@ -359,7 +381,7 @@ def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
         return redirect(back)
     draft = {
         "to": request.POST.get("to", "")[:20],
-        "reason": request.POST.get("reason", "")[:4000],
+        "reason": request.POST.get("reason", "")[:10000],  # over 4,000 is refused by the service, not cut
         "deadline": request.POST.get("deadline", "").strip()[:40],
     }
     error = ""
@@ -389,7 +411,13 @@ def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
             if result.refused:
                 messages.error(
                     request,
-                    gettext("次の%(count)s件は変更できませんでした（ほかの申請は変更しました）：%(list)s")
+                    (
+                        gettext("次の%(count)s件は変更できませんでした（ほかの申請は変更しました）：%(list)s")
+                        if result.moved
+                        else gettext(
+                            "次の%(count)s件は変更できませんでした（変更した申請はありません）：%(list)s"
+                        )
+                    )
                     % {
                         "count": f"{len(result.refused):,}",
                         "list": gettext("、").join(
@@ -499,14 +527,7 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
     message_draft = request.session.pop(f"message:{submission.pk}", None) or {}
     moves = services.moves_for(submission) if role in access.PROCESS else []
     transitions = [m for m in moves if not m.not_yet]
-    colleagues = (
-        get_user_model()
-        .objects.filter(
-            memberships__organization_id=submission.organization_id,
-            memberships__role__in=access.PROCESS,
-        )
-        .order_by("username")
-    )
+    colleagues = access.processors_of_procedure(submission.procedure)
     history = [
         {
             "change": h,
@@ -561,7 +582,7 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
     draft = {
         "to": request.POST.get("to", "")[:20],
-        "reason": request.POST.get("reason", "")[:4000],
+        "reason": request.POST.get("reason", "")[:10000],  # over 4,000 is refused by the service, not cut
         "deadline": request.POST.get("deadline", "").strip()[:40],
     }
     kind = submission.procedure.kind
@@ -596,7 +617,9 @@ def transition(request: HttpRequest, submission_id: int) -> HttpResponse:
         )
     except (services.SubmissionError, ja.InputError) as exc:
         # Shown beside the form, with the choice, the reason and the deadline as they were sent.
-        request.session[_transition_draft_key(submission)] = {**draft, "error": str(exc)}
+        # Kept without control characters: the session is stored as JSON, which PostgreSQL refuses NUL in.
+        kept = {key: ja.remove_control_characters(value) for key, value in draft.items()}
+        request.session[_transition_draft_key(submission)] = {**kept, "error": str(exc)}
     else:
         request.session.pop(_transition_draft_key(submission), None)
         submission.refresh_from_db(fields=["status"])
@@ -614,11 +637,14 @@ def reopen(request: HttpRequest, submission_id: int) -> HttpResponse:
     """An admin takes back a decision (services.reopen). Anyone else who may see the submission is told
     why nothing changed; an outsider gets 404."""
     submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
-    reason = request.POST.get("reason", "")[:4000]
+    reason = request.POST.get("reason", "")[:10000]  # over 4,000 is refused by the service, not cut
     try:
         services.reopen(submission=submission, actor=request.user, reason=reason)
     except services.SubmissionError as exc:
-        request.session[_reopen_draft_key(submission)] = {"reason": reason, "error": str(exc)}
+        request.session[_reopen_draft_key(submission)] = {
+            "reason": ja.remove_control_characters(reason),
+            "error": str(exc),
+        }
         return redirect(reverse("staff:submission", kwargs={"submission_id": submission.pk}) + "#reopen")
     request.session.pop(_reopen_draft_key(submission), None)
     messages.success(request, gettext("決定を取り消し、処理中に戻しました。申請者にも知らせます。"))
@@ -644,20 +670,13 @@ def add_note(request: HttpRequest, submission_id: int) -> HttpResponse:
 @require_POST
 def assign(request: HttpRequest, submission_id: int) -> HttpResponse:
     submission = access.access_submission_for_user(request.user, submission_id, access.PROCESS)
-    username = request.POST.get("assignee", "")
+    username = ja.remove_control_characters(request.POST.get("assignee", ""))[:150]  # PostgreSQL refuses NUL
     assignee = None
     if username:
-        assignee = (
-            get_user_model()
-            .objects.filter(
-                username=username,
-                memberships__organization_id=submission.organization_id,
-                memberships__role__in=access.PROCESS,
-            )
-            .first()
-        )
+        assignee = access.processors_of_procedure(submission.procedure).filter(username=username).first()
         if assignee is None:
-            messages.error(request, gettext("担当者に選べるのは、この団体の処理担当者だけです。"))
+            # Nor one limited to other 所属: the case would be theirs and out of their reach.
+            messages.error(request, gettext("担当者に選べるのは、この手続を扱える処理担当者だけです。"))
             return redirect("staff:submission", submission_id=submission.pk)
     services.assign(submission=submission, assignee=assignee, actor=request.user)
     messages.success(request, gettext("担当者を変更しました。"))
