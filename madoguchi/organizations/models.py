@@ -25,6 +25,12 @@ class Organization(models.Model):
     contact_email = models.EmailField("問い合わせ先メール", blank=True)
     contact_phone = models.CharField("問い合わせ先電話", max_length=32, blank=True)
     is_active = models.BooleanField("利用中", default=True)
+    # The footer of its residents' pages: its own 利用規約, 個人情報の取扱い, アクセシビリティ方針 and
+    # お問い合わせ pages (https:// addresses); blank ones fall back to this system's own pages.
+    terms_url = models.CharField("利用規約のページ", max_length=300, blank=True)
+    privacy_url = models.CharField("個人情報の取扱いのページ", max_length=300, blank=True)
+    accessibility_url = models.CharField("アクセシビリティ方針のページ", max_length=300, blank=True)
+    contact_url = models.CharField("お問い合わせのページ", max_length=300, blank=True)
 
     class Meta:
         ordering = ["code"]
@@ -90,6 +96,9 @@ class Council(models.Model):
         choices=OpenDataLicense.choices,
         default=OpenDataLicense.CC_BY_4_0,
     )
+    # The residents' search: one line a rule, 「スマホ → スマートフォン」 (a word typed → a word searched for
+    # too); edited by the secretariat (procedures/finding.py reads it).
+    search_synonyms = models.TextField("検索の同義語", blank=True, default="")
     members = models.ManyToManyField(Organization, through="CouncilMembership", related_name="councils")
 
     class Meta:

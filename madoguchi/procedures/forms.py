@@ -106,7 +106,8 @@ class ProcedureSettingsForm(forms.ModelForm):
         fields = [
             "title", "title_en", "kind", "category", "department", "summary", "summary_en", "purpose",
             "opens_at", "closes_at", "capacity", "retention_years", "send_receipt_email", "notify_emails",
-            "standard_processing_days",
+            "standard_processing_days", "title_reading", "life_events", "draft_days",
+            "requires_email_verification", "duplicate_rule", "duplicate_field",
         ]  # fmt: skip
         widgets = {
             "opens_at": DateTimeLocalInput(),
@@ -132,6 +133,40 @@ class ProcedureSettingsForm(forms.ModelForm):
         labels = {"category": _("分類")}
 
     settings_token = forms.CharField(required=False, widget=forms.HiddenInput)
+    life_events = forms.MultipleChoiceField(
+        label=_("ライフイベント"),
+        choices=LIFE_EVENTS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("住民が「ライフイベントから探す」で見つけられるようにします。"),
+    )
+    title_reading = forms.CharField(
+        label=_("手続名のよみ（ひらがな）"),
+        max_length=200,
+        required=False,
+        help_text=_(
+            "住民が読みで検索したときに見つかるようにします（例：じゅうみんひょう）。空欄なら手続名から読みを作ります。"
+        ),
+    )
+    draft_days = forms.IntegerField(
+        label=_("一時保存の保存期間（日）"),
+        min_value=1,
+        max_value=90,
+        initial=14,
+        required=False,
+        help_text=_("住民が一時保存した入力内容を残す日数です。過ぎると削除されます。"),
+    )
+    requires_email_verification = forms.BooleanField(
+        label=_("入力の前にメールアドレスを確認する"),
+        required=False,
+        help_text=_("住民に確認用のリンクをメールで送り、そのリンクから入力を始めてもらいます。"),
+    )
+    duplicate_field = forms.CharField(
+        label=_("重複を判定する項目の記号"),
+        max_length=40,
+        required=False,
+        help_text=_("「選んだ項目の値ごとに1件」のときに、フォームの項目の記号を入力します。"),
+    )
 
     def __init__(self, *args, organization, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -162,6 +197,10 @@ class ProcedureSettingsForm(forms.ModelForm):
         if asks_for_individual_number(value):
             raise forms.ValidationError(FORBIDDEN)
         return value
+
+    def clean_draft_days(self):
+        # Blank keeps what the procedure has (14 days for a new one).
+        return self.cleaned_data.get("draft_days") or self.instance.draft_days or 14
 
     def clean_title(self):
         return self._no_individual_number("title")

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
@@ -31,6 +31,12 @@ LIFE_EVENTS = [
     ("disaster", "災害"),
     ("learning", "学び・催し"),
 ]
+
+
+class DuplicateRule(models.TextChoices):
+    NONE = "", _("防止しない")
+    EMAIL = "email", _("確認済みのメールアドレスごとに1件")
+    FIELD = "field", _("選んだ項目の値ごとに1件")
 
 
 class Procedure(models.Model):
@@ -79,6 +85,22 @@ class Procedure(models.Model):
     # Arrival time (UTC) of the last submission told to `notify_emails` (notify_staff, run by cron).
     staff_notified_through = models.DateTimeField(null=True, blank=True, editable=False)
     category = models.CharField("分類", max_length=16, choices=CATEGORIES, blank=True)
+    life_events = models.JSONField("ライフイベント", default=list, blank=True)
+    # How residents find it: the title's reading in hiragana (じゅうみんひょう for 住民票), given by staff
+    # or read from the title, and the folded text the resident search matches (procedures/finding.py).
+    title_reading = models.CharField("手続名のよみ（ひらがな）", max_length=200, blank=True)
+    search_text = models.TextField(blank=True, default="", editable=False)
+    # 一時保存: how long a resident's saved draft is kept (days) before the scheduled job deletes it.
+    draft_days = models.PositiveSmallIntegerField(
+        "一時保存の保存期間（日）", default=14, validators=[MinValueValidator(1), MaxValueValidator(90)]
+    )
+    # A one-time link e-mailed to the resident before the form opens (the address is then verified).
+    requires_email_verification = models.BooleanField("メールアドレスの確認をしてから入力する", default=False)
+    # 重複申請: one submission per verified e-mail address or per value of a chosen field.
+    duplicate_rule = models.CharField(
+        "重複の防止", max_length=16, choices=DuplicateRule.choices, blank=True, default=""
+    )
+    duplicate_field = models.CharField("重複を判定する項目", max_length=40, blank=True, default="")
     # The builder's working copy of the form: edited freely, published as a new FormVersion.
     # None while it is the same as the current version.
     draft_schema = models.JSONField("編集中のフォーム定義", null=True, blank=True, editable=False)

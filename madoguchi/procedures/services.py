@@ -63,7 +63,8 @@ def set_procedure_status(*, procedure: Procedure, status: str, actor=None) -> Pr
 SETTINGS_FIELDS = (
     "title", "title_en", "kind", "department", "summary", "summary_en", "purpose", "opens_at", "closes_at",
     "retention_years", "notify_emails", "send_receipt_email", "capacity", "category",
-    "standard_processing_days",
+    "standard_processing_days", "life_events", "title_reading", "draft_days", "requires_email_verification",
+    "duplicate_rule", "duplicate_field",
 )  # fmt: skip
 
 

@@ -50,6 +50,9 @@ class Submission(models.Model):
     applicant_name = models.CharField(_("氏名"), max_length=200, blank=True, default="")
     applicant_kana = models.CharField(_("ふりがな"), max_length=200, blank=True, default="")
     search_text = models.TextField(blank=True, default="")
+    # 重複申請 (Procedure.duplicate_rule): a hash of the verified e-mail or the chosen field's value; blank
+    # where the procedure has no rule or the case no longer counts (取下げ, 却下…). Unique per procedure.
+    duplicate_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [
@@ -69,6 +72,11 @@ class Submission(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["receipt_number"], name="submission_receipt_number_unique"),
             models.UniqueConstraint(fields=["token"], name="submission_token_unique"),
+            models.UniqueConstraint(
+                fields=["procedure", "duplicate_key"],
+                name="submission_one_per_duplicate_key",
+                condition=~models.Q(duplicate_key=""),
+            ),
         ]
         verbose_name = verbose_name_plural = _("申請")
 
