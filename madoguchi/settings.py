@@ -71,7 +71,12 @@ MIDDLEWARE = [
     "madoguchi.security.PrivateResponsesMiddleware",  # no-store for staff pages and every download
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After CSRF's check: 503 beyond the limit; residents' posts of a form are kept as drafts (overload.py)
+    "madoguchi.overload.ConcurrencyLimitMiddleware",
 ]
+# Requests one process works on at once (madoguchi/overload.py); beyond it, 503 with Retry-After at once. The
+# default is gunicorn's threads per worker; run more threads than this to answer the excess quickly.
+MADOGUCHI_MAX_CONCURRENT_REQUESTS = envint("MADOGUCHI_MAX_CONCURRENT_REQUESTS", envint("GUNICORN_THREADS", 2))
 
 ROOT_URLCONF = os.environ.get("ROOT_URLCONF", "madoguchi.urls")
 WSGI_APPLICATION = "madoguchi.wsgi.application"

@@ -10,6 +10,7 @@ from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
+from madoguchi.submissions import draft_views
 from madoguchi.submissions import paper_views as paper
 from madoguchi.submissions import resident_views, staff_views, tally_views
 
@@ -49,6 +50,8 @@ public_patterns = [
         "<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"
     ),
     path("<orgcode:code>/procedures/<int:procedure_id>/done/", resident_views.done_page, name="done"),
+    path("<orgcode:code>/procedures/<int:procedure_id>/draft/", draft_views.draft_page, name="draft"),
+    path("drafts/resume/", draft_views.draft_resume, name="draft_resume"),
     path(
         "<orgcode:code>/procedures/<int:procedure_id>/done/receipt.pdf",
         paper.done_receipt_pdf,

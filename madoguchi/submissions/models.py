@@ -227,3 +227,31 @@ def delete_stored_file(export: ExportFile) -> None:
 def _export_file_deleted(sender, instance: ExportFile, **kwargs) -> None:
     # Also when its procedure is deleted (cascade); only once the deletion is committed.
     transaction.on_commit(lambda: delete_stored_file(instance))
+
+
+class SubmissionDraft(models.Model):
+    """一時保存: what a resident typed into a form, kept so they can finish it later, on any device.
+
+    Written and read only through submissions.drafts. The resume token is kept as its SHA-256 only: the
+    raw token is in the e-mailed link (and, when the site was busy, on the resident's own page) and
+    nowhere else. Files are not kept: the resident chooses them again. Deleted when the application is
+    submitted, and by `manage.py purge_drafts` once `expires_at` (now + Procedure.draft_days) has passed.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="drafts")
+    form_version = models.ForeignKey(FormVersion, on_delete=models.CASCADE, related_name="+")
+    # {"raw": what was typed (intake.read_raw's shape, files left out), "page": the page key,
+    #  "token": the application's idempotency token (Submission.token), the same on every device}
+    answers_data = models.JSONField(default=dict)
+    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = _("一時保存")
+
+    def __str__(self) -> str:
+        return f"{self.procedure_id}:{self.pk}"

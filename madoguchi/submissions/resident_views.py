@@ -31,7 +31,7 @@ from madoguchi.lib.receipt import (
 )
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
-from madoguchi.submissions import intake, services
+from madoguchi.submissions import drafts, intake, services
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
@@ -42,10 +42,19 @@ ANSWERS_SENT_ELSEWHERE_MESSAGE = gettext_lazy(
     "この申請・申込みは、別の画面から先に送信されていました。受け付けたのは先に送信された内容で、"
     "この画面で確認した内容は送信されていません。内容を変えたいときは、担当課にご連絡ください。"
 )
-FILE_EXPIRED_MESSAGE = gettext_lazy("添付ファイルの有効期限が切れました。もう一度ファイルを選んでください。")
+FILE_EXPIRED_MESSAGE = gettext_lazy(
+    "時間が経ったため、添付ファイルの保存期限が切れました。次のファイルをもう一度選んでください："
+    "%(files)s。ほかの入力内容はそのまま残っています。"
+)
+FILE_AGAIN_MESSAGE = gettext_lazy("このファイルをもう一度選んでください（保存期限が切れました）。")
+CONFIRMED_TOO_OLD_MESSAGE = gettext_lazy(
+    "確認画面を開いてから時間が経ったため、送信できませんでした。入力内容はそのまま残っています。"
+    "内容を確かめて、もう一度お進みください。"
+)
 LOOKUP_WINDOW_SECONDS = 15 * 60
 CONFIRMED_SALT = "madoguchi.confirmed"
 CONFIRMED_MAX_AGE = 24 * 60 * 60  # a 確認画面 left open overnight still submits
+CARRY_SALT = "madoguchi.carry"
 DONE_COOKIE = "madoguchi_done"
 DONE_SALT = "madoguchi.done"
 # No longer than a session: on a shared PC in a library, the next person must not find the numbers.
@@ -155,8 +164,13 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             sent_from_here=sent_from_here,
             page_key=request.GET.get("page") or saved.get("page"),
             return_to_confirm=request.GET.get("return") == "confirm" and bool(saved.get("valid")),
+            carry=_carry(procedure, saved) if len(rules.pages_of(spec)) > 1 else "",
         )
 
+    if not saved.get("raw"):
+        # The session expired (or was never kept) while this page was open: the page carries the answers of
+        # the other pages, signed, so nothing typed before is lost.
+        saved = _carried_state(request, procedure) or saved
     posted_version = request.POST.get("version", "")
     staged = saved.get("staged", {})
     # One application, one token, however often it is corrected or confirmed (in one tab or several):
@@ -220,6 +234,14 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         "token": token,
         "page": page.key,
     }
+    if saved.get("draft"):
+        state["draft"] = saved["draft"]
+    if "save_draft" in request.POST:
+        # 一時保存: keep everything typed as it is, judge nothing, and keep it as a draft.
+        from madoguchi.submissions import draft_views
+
+        request.session[_state_key(procedure)] = {**state, "valid": False, "errors": {}}
+        return draft_views.save_from_form(request, procedure, spec)
     changed_items = _change_group_items(spec, page, raw, request.POST)
     going_back = "go_back" in request.POST
     if changed_items or going_back:
@@ -263,6 +285,48 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         state["values"] = whole.values
     request.session[_state_key(procedure)] = {**state, "valid": True, "errors": {}}
     return redirect("public:confirm", code=code, procedure_id=procedure.pk)
+
+
+def _carry(procedure: Procedure, saved: dict) -> str:
+    """What a page of a form with pages carries, signed, besides its own inputs: the answers typed on the
+    other pages (files aside), the application's token and its draft. Read only when the session has lost
+    them (_carried_state); the signature stops any change."""
+    if not saved.get("raw"):
+        return ""
+    return signing.dumps(
+        {
+            "p": procedure.pk,
+            "v": saved.get("version"),
+            "raw": saved["raw"],
+            "t": saved.get("token", ""),
+            "d": (saved.get("draft") or {}).get("id"),
+        },
+        salt=CARRY_SALT,
+        compress=True,
+    )
+
+
+def _carried_state(request: HttpRequest, procedure: Procedure) -> dict | None:
+    """The session state a page's signed carry (see _carry) stands for, or None when it is missing, forged,
+    older than CONFIRMED_MAX_AGE, or of another procedure or version of the form."""
+    try:
+        carried = signing.loads(request.POST.get("carry", ""), salt=CARRY_SALT, max_age=CONFIRMED_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    version = procedure.current_version
+    if carried.get("p") != procedure.pk or carried.get("v") != version.pk:
+        return None
+    raw = carried.get("raw") or {}
+    state = {
+        "version": version.pk,
+        "raw": raw,
+        "values": intake.parse(version.spec, intake.as_post(raw), None, staged={}).values,
+        "staged": {},
+        "token": carried.get("t") or secrets.token_urlsafe(24),
+    }
+    if carried.get("d"):
+        state["draft"] = {"id": carried["d"]}
+    return state
 
 
 def _page_url(form_url: str, page, paged: bool) -> str:
@@ -516,6 +580,7 @@ def _render_form(
     values=None,
     page_key=None,
     return_to_confirm=False,
+    carry="",
 ) -> HttpResponse:
     """One page of the form (or, for a 補正 and the builder's preview, every page at once). Conditions on
     answers of earlier pages are decided here; a field whose condition depends on the same page is sent
@@ -595,6 +660,8 @@ def _render_form(
             "is_last_page": not paged or position == len(path) - 1,
             "return_to_confirm": return_to_confirm,
             "has_conditions": any(f.get("show_if") for f in fields),
+            "carry": carry,
+            "can_save_draft": correction is None and preview is None,
         },
         status=status,
     )
@@ -640,6 +707,7 @@ def _confirmed_payload(procedure: Procedure, saved: dict) -> str:
             "s": _staged_ids(saved),
             "e": values.get(version.spec.email_field, "") if version.spec.email_field else "",
             "r": version.spec.has_rules,
+            "d": (saved.get("draft") or {}).get("id"),
         },
         salt=CONFIRMED_SALT,
         compress=True,
@@ -656,11 +724,12 @@ def _shown_answers(confirmed: dict) -> dict:
     return answers if version is None else rules.shown_answers(version.spec, answers)
 
 
-def _read_confirmed(request: HttpRequest, procedure_id: int) -> dict | None:
+def _read_confirmed(request: HttpRequest, procedure_id: int, *, stale_ok: bool = False) -> dict | None:
+    """The signed answers of the 確認画面 that was submitted, or None (forged, of another page, or older than
+    CONFIRMED_MAX_AGE unless `stale_ok`: an old one may refill the form, never be submitted)."""
+    max_age = None if stale_ok else CONFIRMED_MAX_AGE
     try:
-        confirmed = signing.loads(
-            request.POST.get("confirmed", ""), salt=CONFIRMED_SALT, max_age=CONFIRMED_MAX_AGE
-        )
+        confirmed = signing.loads(request.POST.get("confirmed", ""), salt=CONFIRMED_SALT, max_age=max_age)
     except signing.BadSignature:  # also expired, empty or not ours
         return None
     if confirmed.get("p") != procedure_id or confirmed.get("t") != request.POST.get("token"):
@@ -720,6 +789,51 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
     )
 
 
+def _lost_files(request: HttpRequest, procedure: Procedure, confirmed: dict) -> list[str]:
+    """The file fields of a signed 確認画面 whose staged file this session can no longer claim."""
+    staged_ids = {key: staged_id for key, staged_id in confirmed["s"].items() if key in confirmed["a"]}
+    found = set(
+        StagedUpload.objects.filter(
+            pk__in=staged_ids.values(), procedure=procedure, session_key_hash=_session_hash(request)
+        ).values_list("pk", flat=True)
+    ) if staged_ids else set()  # fmt: skip
+    return [key for key, staged_id in staged_ids.items() if staged_id not in found]
+
+
+def _refill_from_confirmed(
+    request: HttpRequest, procedure: Procedure, confirmed: dict, *, lost_files
+) -> None:
+    """Put the answers of a signed 確認画面 back into this session's form, as if just typed: every answer
+    but the files in `lost_files`, which are marked to be chosen again (files still staged for this session
+    stay attached). The application keeps its token, and its draft."""
+    version = procedure.current_version
+    spec = version.spec
+    lost = set(lost_files)
+    answers = {key: value for key, value in confirmed["a"].items() if key not in lost}
+    staged = {key: value for key, value in answers.items() if key in confirmed["s"]}
+    first_page = next(
+        (p.key for p in rules.evaluate(spec, answers).pages if set(p.fields) & lost), None
+    ) if len(rules.pages_of(spec)) > 1 else None  # fmt: skip
+    state = {
+        "version": version.pk,
+        "raw": intake.raw_from_values(spec, answers),
+        "values": answers,
+        "staged": staged,
+        "token": confirmed["t"],
+        "valid": False,
+        "errors": {key: str(FILE_AGAIN_MESSAGE) for key in lost},
+        "page": first_page or "",
+    }
+    if confirmed.get("d"):
+        state["draft"] = {"id": confirmed["d"]}
+    request.session[_state_key(procedure)] = state
+
+
+def _refill_url(procedure: Procedure) -> str:
+    """The form, which opens on the page the state names."""
+    return reverse("public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
+
+
 def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
     """To the completion page, with the token in a signed cookie only that page receives: it finds the
     submission again from it, also after a double click whose first response the browser dropped."""
@@ -748,6 +862,12 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         if token and saved.get("token") == token and _sent_from_here(procedure, saved):
             # This browser's own submission, sent again from a page too old to carry its answers.
             return _to_done(code, procedure_id, token)
+        stale = _read_confirmed(request, procedure_id, stale_ok=True)
+        if stale is not None and procedure.reception_state() == "open":
+            # A 確認画面 left open for longer than it may submit: its answers go back into the form.
+            _refill_from_confirmed(request, procedure, stale, lost_files=list(stale["s"]))
+            messages.warning(request, CONFIRMED_TOO_OLD_MESSAGE)
+            return redirect(_refill_url(procedure))
         messages.warning(
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         )
@@ -765,6 +885,9 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         if result is not None:
             if not result.created:
                 _note_if_other_answers_were_sent(request, result.submission, confirmed)
+            drafts.discard_draft(
+                procedure_id=procedure_id, draft_id=confirmed.get("d"), application_token=token
+            )
             return _to_done(code, procedure_id, token)
     # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
     procedure = _procedure(code, procedure_id)
@@ -781,8 +904,16 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         if claimed is None:
             if Submission.objects.filter(token=token, procedure=procedure).exists():
                 return _to_done(code, procedure_id, token)  # the other click of a double click took the files
-            messages.warning(request, FILE_EXPIRED_MESSAGE)
-            return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+            # The session ended (or the files expired) since the 確認画面: every other answer goes back into
+            # the form from the signed 確認画面; only the files are asked for again, by name.
+            lost = _lost_files(request, procedure, confirmed)
+            spec = procedure.current_version.spec
+            _refill_from_confirmed(request, procedure, confirmed, lost_files=lost)
+            labels = "、".join(
+                f"「{spec.field(key).shown_label}」" for key in lost if spec.field(key) is not None
+            )
+            messages.warning(request, FILE_EXPIRED_MESSAGE % {"files": labels})
+            return redirect(_refill_url(procedure))
         values, staged_files = claimed
         result = services.submit(
             procedure=procedure,
@@ -792,13 +923,20 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         )
         if not result.created:
             _note_if_other_answers_were_sent(request, result.submission, confirmed)
+        drafts.discard_draft(procedure_id=procedure.pk, draft_id=confirmed.get("d"), application_token=token)
     except services.VersionChanged as exc:
         messages.warning(request, str(exc))
-        # Onto the new version with what was typed: the form shows it again to check and continue.
+        # Onto the new version with what was typed: the form shows it again to check and continue. Without
+        # the session (it expired), what was typed comes from the signed 確認画面, files aside.
         saved = request.session.get(_state_key(procedure)) or {}
+        files = set(confirmed["s"])
         request.session[_state_key(procedure)] = {
             "version": procedure.current_version_id,
-            "raw": saved.get("raw", {}),
+            "raw": saved.get("raw")
+            or intake.raw_from_values(
+                procedure.current_version.spec,
+                {key: value for key, value in confirmed["a"].items() if key not in files},
+            ),
             "staged": saved.get("staged", {}),
             "token": token,
         }
