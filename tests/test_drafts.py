@@ -126,7 +126,10 @@ def test_a_draft_resumed_in_another_browser_is_finished_there_and_then_deleted(c
         other.post(form_url(procedure), {"version": procedure.current_version_id, **SIGNUP_POST}).status_code
         == 302
     )
-    other.post(confirm_url(procedure), hidden_fields(other.get(confirm_url(procedure)).content.decode()))
+    done = other.post(
+        confirm_url(procedure), hidden_fields(other.get(confirm_url(procedure)).content.decode())
+    )
+    assert 'data-testid="draft-discarded"' in other.get(done["Location"]).content.decode()
     submission = Submission.objects.get()
     assert submission.applicant_email == "sakiko@example.jp"
     assert not SubmissionDraft.objects.exists()

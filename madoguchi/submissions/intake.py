@@ -4,6 +4,8 @@ The resident's own text (`raw`) is always kept beside the clean values so that a
 everything exactly as typed. Only keys named by the form are read: forged field names are ignored.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -69,6 +71,14 @@ def _read_one(spec: FieldSpec, data, raw: dict) -> None:
         raw[spec.key] = [ja.remove_control_characters(str(v)) for v in data.getlist(spec.key)][
             : len(spec.options)
         ]
+    elif spec.type == "date" and spec.split_date:
+        _read_split_date(spec, data, raw)
+    elif spec.type == "address":
+        _read_address(spec, data, raw)
+    elif spec.type == "name" and spec.reading:
+        for name in subkeys(spec):
+            raw[name] = _kept_text(spec, data.get(name, ""))
+        _read_name_reading(spec, data, raw)
     elif spec.type == "file":
         raw[f"{spec.key}__remove"] = data.get(f"{spec.key}__remove", "") == "1"
     elif spec.type == "group":
@@ -200,12 +210,7 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
             return None
         return _check_length(ja.normalize_kana(text, spec.script), spec.max_length or 100)
     if kind == "date":
-        text = raw[spec.key].strip()
-        if not text:
-            return None
-        day = ja.parse_date(text)
-        _check_date_range(spec, day)
-        return day.isoformat()
+        return _parse_date_answer(spec, raw)
     if kind == "name":
         family = ja.normalize_name(raw[f"{spec.key}__family"], max_length=NAME_PART_MAX)
         given = ja.normalize_name(raw[f"{spec.key}__given"], max_length=NAME_PART_MAX)
@@ -215,18 +220,12 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
             raise ja.InputError(gettext("姓を入力してください"))
         if spec.required and not given:
             raise ja.InputError(gettext("名を入力してください"))
-        return {"family": family, "given": given}
+        name = {"family": family, "given": given}
+        if spec.reading:
+            name.update(_parse_name_reading(spec, raw))
+        return name
     if kind == "address":
-        postal_text = raw[f"{spec.key}__postal"].strip()
-        address = _check_length(ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
-        if not postal_text and not address:
-            return None
-        if not postal_text:
-            raise ja.InputError(gettext("郵便番号を入力してください（例：680-8570）"))
-        postal = ja.normalize_postal_code(postal_text)
-        if not address:
-            raise ja.InputError(gettext("住所を入力してください"))
-        return {"postal_code": postal, "address": address}
+        return _parse_address(spec, raw)
     if kind in ("single_choice", "dropdown"):
         choice = raw[spec.key]
         if not choice:
@@ -354,6 +353,8 @@ def raw_from_values(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
             value = value or {}
             raw[f"{spec.key}__family"] = value.get("family", "")
             raw[f"{spec.key}__given"] = value.get("given", "")
+            if spec.reading:
+                raw[spec.key] = [value.get("reading_family", ""), value.get("reading_given", "")]
         elif spec.type == "address":
             value = value or {}
             raw[f"{spec.key}__postal"] = value.get("postal_code", "")
@@ -364,6 +365,8 @@ def raw_from_values(form: FormSpec, values: dict[str, Any]) -> dict[str, Any]:
             raw[spec.key] = "1" if value else ""
         elif spec.type == "file":
             raw[f"{spec.key}__remove"] = False
+        elif spec.type == "date" and spec.split_date:
+            raw[spec.key] = _date_parts_for_input(value)
         elif spec.type == "date" and value:
             raw[spec.key] = _date_for_input(value)
         elif spec.type == "group":
@@ -398,7 +401,8 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         return ""
     kind = spec.type
     if kind == "name":
-        return f"{value.get('family', '')}\u3000{value.get('given', '')}".strip("\u3000")
+        shown = f"{value.get('family', '')}\u3000{value.get('given', '')}".strip("\u3000")
+        return shown + _reading_shown(value)
     if kind == "address":
         return f"〒{value.get('postal_code', '')} {value.get('address', '')}"
     if kind == "date":
@@ -478,3 +482,295 @@ def _human_size(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / 1024 / 1024:.1f}MB"
     return f"{max(size // 1024, 1)}KB"
+
+
+# Dates as 年・月・日 boxes ---------------------------------------------------------------------------------
+# The boxes (デジタル庁デザインシステム「日付入力」): an era <select> (`key__era`), then `key__year`,
+# `key__month`, `key__day`. What the resident sent is kept as one list [era, year, month, day] under `key`,
+# so that it travels with the field (a group's item moving up, the session, as_post) and as_post reads it back.
+
+WESTERN_ERA = "西暦"
+DATE_ERAS = (WESTERN_ERA, "令和", "平成", "昭和", "大正")
+DATE_PARTS = ("era", "year", "month", "day")
+
+
+def _read_split_date(spec: FieldSpec, data, raw: dict) -> None:
+    names = [f"{spec.key}__{part}" for part in DATE_PARTS]
+    if any(name in data for name in names):
+        parts = [str(data.get(name, "")) for name in names]
+    else:  # read back from kept input (as_post), or one box sent by an older page: typed freely, in the year
+        kept = (
+            [str(v) for v in data.getlist(spec.key)]
+            if hasattr(data, "getlist")
+            else [str(data.get(spec.key))]
+        )
+        parts = kept if len(kept) == len(DATE_PARTS) else [WESTERN_ERA, "".join(kept), "", ""]
+    raw[spec.key] = [ja.remove_control_characters(part) for part in parts]
+
+
+def date_parts(value: Any) -> dict[str, str]:
+    """The boxes of a split date as the page shows them, from kept input (a list, or a text typed freely)."""
+    if isinstance(value, list | tuple) and len(value) == len(DATE_PARTS):
+        parts = dict(zip(DATE_PARTS, (str(v) for v in value), strict=True))
+    else:
+        parts = {"era": WESTERN_ERA, "year": str(value or ""), "month": "", "day": ""}
+    if parts["era"] not in DATE_ERAS:
+        parts["era"] = WESTERN_ERA
+    return parts
+
+
+def _date_parts_for_input(value: Any) -> list[str]:
+    """A stored date in the boxes: in its era (昭和55年 is how a birth year is remembered), 西暦 in English."""
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return [WESTERN_ERA, "", "", ""]
+    if translation.get_language() != "en":
+        for era in ja.ERAS:
+            if era.name in DATE_ERAS and era.start <= day:
+                return [era.name, str(day.year - era.start.year + 1), str(day.month), str(day.day)]
+    return [WESTERN_ERA, str(day.year), str(day.month), str(day.day)]
+
+
+def _part_number(text: str, message: str) -> int:
+    digits = unicodedata.normalize("NFKC", text).strip()
+    if not digits.isascii() or not digits.isdigit():
+        raise ja.InputError(message)
+    return int(digits)
+
+
+def _parse_date_answer(spec: FieldSpec, raw: dict) -> str | None:
+    """The date a resident gave, as an ISO string: typed in one box, or in the 年・月・日 boxes.
+
+    Both go through lib/japanese.parse_date, so an era date (令和8年4月1日, 平成31年4月30日) is read the same
+    way whichever way it was given. A message names the box to fix (年, 月 or 日). Raises InputError.
+    """
+    value = raw.get(spec.key, "")
+    if isinstance(value, list):
+        day = _parse_split_date(date_parts(value))
+    else:
+        text = ja.trim_invisible(str(value))
+        day = ja.parse_date(text) if text else None
+    if day is None:
+        return None
+    _check_date_range(spec, day)
+    return day.isoformat()
+
+
+def _parse_split_date(parts: dict[str, str]) -> date | None:
+    era = parts["era"]
+    year, month, day = (
+        ja.trim_invisible(unicodedata.normalize("NFKC", parts[p])) for p in ("year", "month", "day")
+    )
+    if not (year or month or day):
+        return None
+    if year and not month and not day and not year.isdigit():
+        return ja.parse_date(year)  # a whole date typed into the year box (2026/4/1, 令和8年4月1日)
+    if not year:
+        raise ja.InputError(gettext("年を入力してください"))
+    if not month:
+        raise ja.InputError(gettext("月を入力してください"))
+    if not day:
+        raise ja.InputError(gettext("日を入力してください"))
+    if era != WESTERN_ERA and year == "元":
+        year_number = 1
+    else:
+        year_number = _part_number(
+            year.removesuffix("年"), gettext("年は数字で入力してください（例：1980、令和なら8）")
+        )
+    month_number = _part_number(month.removesuffix("月"), gettext("月は1から12までの数字で入力してください"))
+    day_number = _part_number(day.removesuffix("日"), gettext("日は1から31までの数字で入力してください"))
+    if not 1 <= month_number <= 12:
+        raise ja.InputError(gettext("月は1から12までの数字で入力してください"))
+    if not 1 <= day_number <= 31:
+        raise ja.InputError(gettext("日は1から31までの数字で入力してください"))
+    if era == WESTERN_ERA:
+        if year_number < 1000:
+            raise ja.InputError(
+                gettext("西暦の年は4桁で入力してください（例：1980）。元号の年なら、元号を選んでください")
+            )
+        text = f"{year_number}年{month_number}月{day_number}日"
+    else:
+        if year_number < 1:
+            raise ja.InputError(gettext("年は1以上の数字で入力してください（1年は元年です）"))
+        text = f"{era}{year_number}年{month_number}月{day_number}日"
+    try:
+        return ja.parse_date(text)
+    except ja.InputError as exc:
+        if "存在しない日付" in str(exc) or "does not exist" in str(exc):
+            raise ja.InputError(
+                gettext("%(year)s年%(month)s月には%(day)s日はありません。日を確かめてください")
+                % {
+                    "year": year_number if era == WESTERN_ERA else f"{era}{year_number}",
+                    "month": month_number,
+                    "day": day_number,
+                }
+            ) from None
+        raise
+
+
+# Addresses -------------------------------------------------------------------------------------------------
+# 「住所を検索」 (`postal_lookup`=key) and 「この町域を入れる」 (`postal_pick`=key, the 町域 in `key__town`) are
+# plain submit buttons: they work without JavaScript. Pressing one fills the address box on the server and shows
+# the page again (an InputError is what makes the form stay on the page: the address still needs its 番地).
+# The button is an action, not an answer: it is never kept, so reading the kept input again does not repeat it.
+
+_ADDRESS_ACTION = "__postal_action"
+
+
+def _read_address(spec: FieldSpec, data, raw: dict) -> None:
+    for name in subkeys(spec):
+        raw[name] = ja.remove_control_characters(str(data.get(name, "")))
+    if data.get("postal_lookup", "") == spec.key:
+        raw[spec.key + _ADDRESS_ACTION] = "lookup"
+    elif data.get("postal_pick", "") == spec.key:
+        raw[spec.key + _ADDRESS_ACTION] = "pick:" + ja.remove_control_characters(
+            str(data.get(f"{spec.key}__town", ""))
+        )
+
+
+def _parse_address(spec: FieldSpec, raw: dict) -> dict | None:
+    from madoguchi.lib import postal
+
+    action = raw.pop(spec.key + _ADDRESS_ACTION, "")
+    postal_text = ja.trim_invisible(raw[f"{spec.key}__postal"])
+    if action:
+        if not postal_text:
+            raise ja.InputError(
+                gettext("郵便番号を入力してから「住所を検索」を押してください（例：680-8570）")
+            )
+        try:
+            towns = postal.candidates(postal_text)
+        except KeyError:
+            raise ja.InputError(
+                gettext(
+                    "この郵便番号は見つかりませんでした。番号を確かめるか、住所をそのまま入力してください"
+                )
+            ) from None
+        typed = raw[f"{spec.key}__address"].strip()
+        rest = _after_candidate(typed, towns)
+        if action.startswith("pick:"):
+            chosen = next((t for t in towns if t.address == action[5:]), None)
+            if chosen is None:
+                raise ja.InputError(gettext("一覧の中から町域を選んでください"))
+        elif len(towns) == 1:
+            chosen = towns[0]
+        else:
+            raise ja.InputError(
+                gettext("この郵便番号には町域が%(count)s件あります。一覧からお住まいの町域を選んでください")
+                % {"count": len(towns)}
+            )
+        raw[f"{spec.key}__address"] = chosen.address + (rest if rest is not None else typed)
+        raise ja.InputError(
+            gettext("住所に「%(address)s」を入れました。続けて番地・建物名などを入力してください")
+            % {"address": chosen.address}
+        )
+    address = _check_length(ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
+    if not postal_text and not address:
+        return None
+    if not postal_text:
+        raise ja.InputError(gettext("郵便番号を入力してください（例：680-8570）"))
+    postal_code = ja.normalize_postal_code(postal_text)
+    if not address:
+        raise ja.InputError(gettext("住所を入力してください"))
+    return {"postal_code": postal_code, "address": address}
+
+
+def _after_candidate(typed: str, towns) -> str | None:
+    """What follows the address of one of `towns` (or of their 市区町村) in `typed`; None if it starts with
+    neither (then the chosen address goes before what was typed, which is all kept)."""
+    if not typed:
+        return ""
+    prefixes = sorted(
+        {t.address for t in towns} | {t.prefecture + t.city for t in towns}, key=len, reverse=True
+    )
+    return next((typed[len(p) :] for p in prefixes if typed.startswith(p)), None)
+
+
+def address_choices(postal_text: str, address: str) -> list:
+    """The 町域 to choose from under an address field: the candidates of a postal code that names several,
+    while the address does not start with one of them (empty otherwise, and for a code not found)."""
+    from madoguchi.lib import postal
+
+    try:
+        towns = postal.candidates(postal_text or "")
+    except (ja.InputError, KeyError):
+        return []
+    if len(towns) < 2 or any(address.strip().startswith(t.address) and t.town for t in towns):
+        return []
+    return towns
+
+
+# A name's reading (ふりがな or Latin letters) ---------------------------------------------------------------
+# Sent as `key__reading_family` and `key__reading_given`, kept as the list [family, given] under `key`.
+
+LATIN_NAME = re.compile(
+    r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]+(?:[ \-'.\u2019][A-Za-z\u00c0-\u024f\u1e00-\u1eff]*)*\.?"
+)
+
+
+def _read_name_reading(spec: FieldSpec, data, raw: dict) -> None:
+    names = [f"{spec.key}__reading_family", f"{spec.key}__reading_given"]
+    if any(name in data for name in names):
+        parts = [str(data.get(name, "")) for name in names]
+    else:
+        kept = [str(v) for v in data.getlist(spec.key)] if hasattr(data, "getlist") else []
+        parts = kept if len(kept) == 2 else ["", ""]
+    raw[spec.key] = [ja.remove_control_characters(part) for part in parts]
+
+
+def reading_parts(value: Any) -> tuple[str, str]:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return str(value[0]), str(value[1])
+    return "", ""
+
+
+def is_latin_name(text: str) -> bool:
+    """Latin letters (accented ones too: é, ñ, ő, ş), spaces, hyphens, apostrophes and periods only."""
+    return bool(LATIN_NAME.fullmatch(unicodedata.normalize("NFC", text)))
+
+
+def _parse_name_reading(spec: FieldSpec, raw: dict) -> dict:
+    """The reading beside a name: {"reading_family", "reading_given", "reading_script"} ("kana" or "latin")."""
+    family, given = (" ".join(part.split()) for part in reading_parts(raw.get(spec.key)))
+    if not family and not given:
+        if spec.required:
+            raise ja.InputError(
+                gettext("氏名（ローマ字）を入力してください")
+                if spec.reading == "latin"
+                else gettext("氏名のふりがなを入力してください")
+            )
+        return {}
+    both = f"{family} {given}".strip()
+    latin = spec.reading == "latin" or (spec.reading == "either" and is_latin_name(both.replace(" ", "")))
+    if latin:
+        for part in (family, given):
+            if part and not is_latin_name(part):
+                raise ja.InputError(
+                    gettext(
+                        "氏名（ローマ字）は、ローマ字（A〜Z、アクセント付きの文字も可）、空白、ハイフン、"
+                        "アポストロフィ、ピリオドで入力してください"
+                    )
+                )
+        for part in (family, given):
+            _check_length(part, NAME_PART_MAX)
+        return {
+            "reading_family": unicodedata.normalize("NFC", family),
+            "reading_given": unicodedata.normalize("NFC", given),
+            "reading_script": "latin",
+        }
+    kana = [ja.normalize_kana(part, spec.script) if part else "" for part in (family, given)]
+    for part in kana:
+        _check_length(part, NAME_PART_MAX)
+    return {"reading_family": kana[0], "reading_given": kana[1], "reading_script": "kana"}
+
+
+def _reading_shown(value: dict) -> str:
+    reading = " ".join(p for p in (value.get("reading_family", ""), value.get("reading_given", "")) if p)
+    if not reading:
+        return ""
+    if value.get("reading_script") == "kana":
+        reading = "\u3000".join(
+            p for p in (value.get("reading_family", ""), value.get("reading_given", "")) if p
+        )
+    return gettext("（%(reading)s）") % {"reading": reading}

@@ -203,6 +203,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "raw": {**raw, **state["raw"]},
             "values": {**values, **result.values},
             "page": page.key,
+            **({"draft": saved["draft"]} if saved.get("draft") else {}),
         }
         return _switch_language(request, _page_url(form_url, page, paged))
     if posted_version != str(version.pk):
@@ -531,6 +532,10 @@ def _field_view(field) -> dict:
 
 def _field_context(spec, field, raw, errors, staged) -> dict:
     context = {
+        "split_date": field.split_date,  # the date as 年・月・日 boxes (_field.html)
+        "reading": field.reading,  # a name's reading boxes: "", "kana", "latin", "either" (_field.html)
+        "script": field.script,
+        "past_only": field.past_only,
         "spec": _field_view(field),
         # Every name the templates ask for is there: a missing one costs Django a search through dir()
         # and three exceptions before it reads as empty.
@@ -978,6 +983,8 @@ def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             "organization": procedure.organization,
             "submission": submission,
             "inquiry_code": format_inquiry_code(inquiry_code_for(submission.token)),
+            # Sent after a 一時保存 in this browser: the draft (and its e-mailed link) is gone.
+            "draft_discarded": bool(saved.get("draft")),
         },
     )
 
