@@ -331,6 +331,26 @@ class FieldForm(forms.Form):
             "script": forms.ChoiceField(
                 label=_("ふりがなの文字"), choices=[("hiragana", _("ひらがな")), ("katakana", _("カタカナ"))]
             ),
+            "date_input": forms.ChoiceField(
+                label=_("日付の入力欄"),
+                choices=[
+                    ("auto", _("自動（生年月日など今日以前の日付は年・月・日の欄、それ以外は1つの欄）")),
+                    ("split", _("年・月・日の欄（元号を選べます）")),
+                    ("text", _("1つの欄（自由に入力）")),
+                ],
+                initial="auto",
+                required=False,
+            ),
+            "reading": forms.ChoiceField(
+                label=_("氏名の読み"),
+                choices=[
+                    ("", _("聞かない（別の「ふりがな」の項目で聞く場合など）")),
+                    ("kana", _("ふりがな")),
+                    ("latin", _("ローマ字（Name (Latin letters)）")),
+                    ("either", _("ふりがな または ローマ字（外国籍の方など）")),
+                ],
+                required=False,
+            ),
             "allowed_types": forms.MultipleChoiceField(
                 label=_("受け付けるファイル形式"),
                 initial=["pdf", "jpg", "png"],
@@ -364,31 +384,13 @@ class FieldForm(forms.Form):
         )
         for name in self.TYPE_FIELDS.get(field_type, []):
             self.fields[name] = extra[name]
+        if field_type == "name":  # the reading's script: hiragana unless chosen (older forms send none)
+            self.fields["script"].required = False
         self._add_condition_rows(initial)
         self._add_page_choice(initial)
         if field_type == "group":
             self._add_sub_rows(initial)
         if field_type == "heading":
-            "date_input": forms.ChoiceField(
-                label=_("日付の入力欄"),
-                choices=[
-                    ("auto", _("自動（生年月日など今日以前の日付は年・月・日の欄、それ以外は1つの欄）")),
-                    ("split", _("年・月・日の欄（元号を選べます）")),
-                    ("text", _("1つの欄（自由に入力）")),
-                ],
-                initial="auto",
-                required=False,
-            ),
-            "reading": forms.ChoiceField(
-                label=_("氏名の読み"),
-                choices=[
-                    ("", _("聞かない（別の「ふりがな」の項目で聞く場合など）")),
-                    ("kana", _("ふりがな")),
-                    ("latin", _("ローマ字（Name (Latin letters)）")),
-                    ("either", _("ふりがな または ローマ字（外国籍の方など）")),
-                ],
-                required=False,
-            ),
             self.fields["label"].label = _("見出し")
             del self.fields["required"]
         _guard_text_inputs(self)
@@ -422,8 +424,6 @@ class FieldForm(forms.Form):
     def _add_condition_rows(self, initial: dict) -> None:
         targets = [(f["key"], f.get("label", f["key"])) for f in self.condition_targets()]
         self._condition_rows = add_condition_fields(
-        if field_type == "name":  # the reading's script: hiragana unless chosen (older forms send none)
-            self.fields["script"].required = False
             self, "cond", targets, initial.get("show_if") or [], self.CONDITION_ROWS,
             first=_("（選ばない）"), label=_("条件%(n)s：項目"),
             value_help=_("「次のどれか」は、値を「、」で区切ります。"),

@@ -197,8 +197,6 @@ class FieldSpec(BaseModel):
     max_items: int = Field(default=10, ge=1, le=50)
     item_label: str = Field(default="", max_length=40)
     item_label_en: str = Field(default="", max_length=40)
-
-    @field_validator("allowed_types")
     # A date as 年・月・日 boxes with an era choice (デジタル庁デザインシステム「日付入力」) or as one box typed
     # freely; "auto": the boxes for a birth date (past_only), one box otherwise. Either way both are read.
     date_input: Literal["auto", "split", "text"] = "auto"
@@ -208,6 +206,8 @@ class FieldSpec(BaseModel):
     # A ふりがな field that reads a whole name in one box (氏名のふりがな): a space between family and given
     # name is required, and it is stored as one full-width space (lib/japanese.normalize_kana).
     full_name: bool = False
+
+    @field_validator("allowed_types")
     @classmethod
     def _known_file_types(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(FILE_TYPES))
@@ -299,12 +299,12 @@ class FieldSpec(BaseModel):
         return value
 
     @property
-    def max_bytes(self) -> int:
-    @property
     def split_date(self) -> bool:
         """Whether the date is asked as 年・月・日 boxes with an era choice (see `date_input`)."""
         return self.date_input == "split" or (self.date_input == "auto" and self.past_only)
 
+    @property
+    def max_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
 
     @property
@@ -393,11 +393,11 @@ ATTRIBUTE_LABELS: dict[str, str] = {
     "max_items": "最多の数",
     "item_label": "1件の呼び名",
     "item_label_en": "1件の呼び名（英語）",
-    "pages": "ページ",
-    "skip_to": "ページの移動",
     "date_input": "日付の入力欄",
     "reading": "氏名の読み",
     "full_name": "氏名全体のふりがな",
+    "pages": "ページ",
+    "skip_to": "ページの移動",
     "exit_message": "終了ページの文",
     "title": "ページ名",
     "one_question_per_page": "1ページに1問",

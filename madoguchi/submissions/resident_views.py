@@ -527,15 +527,15 @@ def _field_view(field) -> dict:
         "shown_text": field.shown_text,
         "shown_item_label": field.shown_item_label,
         "shown_options": field.shown_options,
+        "split_date": field.split_date,  # the date as 年・月・日 boxes (_field.html)
+        "reading": field.reading,  # a name's reading boxes: "", "kana", "latin", "either" (_field.html)
+        "script": field.script,
+        "past_only": field.past_only,
     }
 
 
 def _field_context(spec, field, raw, errors, staged) -> dict:
     context = {
-        "split_date": field.split_date,  # the date as 年・月・日 boxes (_field.html)
-        "reading": field.reading,  # a name's reading boxes: "", "kana", "latin", "either" (_field.html)
-        "script": field.script,
-        "past_only": field.past_only,
         "spec": _field_view(field),
         # Every name the templates ask for is there: a missing one costs Django a search through dir()
         # and three exceptions before it reads as empty.
