@@ -4,6 +4,7 @@ SQLite is the embedded default so that a fresh clone runs with `make run`; produ
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "madoguchi.stats",
     "madoguchi.notifications",
     "madoguchi.api",
+    "axes",  # failed logins counted per account and per client; lockouts (accounts/login_security.py)
 ]
 
 MIDDLEWARE = [
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "madoguchi.security.PrivateResponsesMiddleware",  # no-store for staff pages and every download
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
     # After CSRF's check: 503 beyond the limit; residents' posts of a form are kept as drafts (overload.py)
     "madoguchi.overload.ConcurrencyLimitMiddleware",
 ]
@@ -246,3 +249,22 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}, "django.server": {"level": "WARNING"}},
 }
 CSRF_FAILURE_VIEW = "madoguchi.organizations.views.csrf_failure"
+
+
+# Brute force and credential stuffing on the staff login and the admin (django-axes): after
+# AXES_FAILURE_LIMIT failures for one user name, or from one client address, further attempts are refused
+# (HTTP 429, a Japanese page) until AXES_COOLOFF_TIME has passed or an admin lifts the lockout (the staff
+# account page, the operator's admin, or `manage.py axes_reset_username <name>`). Every login, failure and
+# lockout is in the audit log (accounts/login_security.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "30")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "madoguchi.accounts.login_security.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its log lines would carry user names and addresses
+AXES_IPWARE_PROXY_COUNT = int(os.environ["AXES_PROXY_COUNT"]) if os.environ.get("AXES_PROXY_COUNT") else None

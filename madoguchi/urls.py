@@ -93,6 +93,11 @@ staff_patterns = [
         name="staff_remove",
     ),
     path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/unlock/",
+        account_views.staff_unlock,
+        name="staff_unlock",
+    ),
+    path(
         "organizations/<orgcode:code>/staff/<int:membership_id>/resend/",
         account_views.staff_resend_invitation,
         name="staff_resend_invitation",

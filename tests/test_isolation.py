@@ -74,6 +74,7 @@ STAFF_URLS = {
     "staff_edit": ("post", lambda o: _tottori_member(o)),
     "staff_remove": ("post", lambda o: _tottori_member(o)),
     "staff_resend_invitation": ("post", lambda o: _tottori_member(o)),
+    "staff_unlock": ("post", lambda o: _tottori_member(o)),
     # 集計 (tests/test_tally.py)
     "tally": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "tally_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
@@ -141,6 +142,7 @@ ADMIN_ONLY_URLS = {
     "staff_edit",
     "staff_remove",
     "staff_resend_invitation",
+    "staff_unlock",
 }
 
 

@@ -9,7 +9,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access, scope, services
+from madoguchi.accounts import access, login_security, scope, services
 from madoguchi.accounts.forms import (
     InviteForm,
     MembershipForm,
@@ -156,7 +156,11 @@ def staff_edit(request: HttpRequest, code: str, membership_id: int) -> HttpRespo
     membership = access.access_membership_for_user(request.user, code, membership_id)
     organization = membership.organization
     departments = list(access.departments_of_organization(organization))
-    context = {"row": _member_row(membership), "is_self": membership.user_id == request.user.pk}
+    context = {
+        "row": _member_row(membership),
+        "is_self": membership.user_id == request.user.pk,
+        "locked_out": login_security.is_locked_out(membership.user),
+    }
     if request.method != "POST":
         initial = {"role": membership.role, "departments": [str(d.pk) for d in membership.departments.all()]}
         form = MembershipForm(organization=organization, departments=departments, initial=initial)
@@ -232,6 +236,16 @@ def staff_resend_invitation(request: HttpRequest, code: str, membership_id: int)
         messages.success(
             request, gettext("%(email)s に招待のメールをもう一度送りました。") % _who(membership)
         )
+    return redirect("staff:staff_edit", code=membership.organization.code, membership_id=membership.pk)
+
+
+@login_required
+@require_POST
+def staff_unlock(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
+    """「ロックを解除」: an admin lifts the login lockout of one of the organization's staff (audited)."""
+    membership = access.access_membership_for_user(request.user, code, membership_id)
+    login_security.unlock(user=membership.user, actor=request.user, organization=membership.organization)
+    messages.success(request, gettext("%(email)s のログインのロックを解除しました。") % _who(membership))
     return redirect("staff:staff_edit", code=membership.organization.code, membership_id=membership.pk)
 
 

@@ -395,6 +395,30 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "リンクからのパスワード設定"),
         pgettext_lazy("audit sentence", "{actor} がメールのリンクからパスワードを設定しました"),
     ),
+    # ログイン (accounts/login_security.py)
+    "auth.login": (
+        pgettext_lazy("audit action", "ログイン"),
+        pgettext_lazy("audit sentence", "{actor} がログインしました（接続元 {client}）"),
+    ),
+    "auth.login_failed": (
+        pgettext_lazy("audit action", "ログインの失敗"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が ユーザー名「{username}」でログインしようとして失敗しました"
+        ),
+    ),
+    "auth.locked_out": (
+        pgettext_lazy("audit action", "ログインの停止（ロック）"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 失敗が続いたため ユーザー名「{username}」と接続元 {client} からのログインを止めました",
+        ),
+    ),
+    "auth.unlock": (
+        pgettext_lazy("audit action", "ログインのロック解除"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が ユーザー名「{username}」のログインのロックを解除しました"
+        ),
+    ),
     # 手続 (procedures and the builder)
     "procedure.create": (
         pgettext_lazy("audit action", "手続の作成"),

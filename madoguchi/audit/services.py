@@ -36,11 +36,12 @@ def record(*, organization, actor, action: str, obj, detail: dict[str, Any] | No
     """Record one audit row and return it (for a collapsed view: the earlier row, counted once more).
 
     `actor` is a user, or the text "申請者" for a resident's own action, or None for the system.
-    `obj` is any model instance; an organization's entry never names another organization's object
+    `obj` is any model instance (None for an event about no stored object: a login under an unknown
+    name); an organization's entry never names another organization's object
     (integrity.check_same_organization raises). Callers run inside the transaction of the change they
     record. `detail` is JSON; never put personal data of a resident in it (the page shows it).
     """
-    if organization is not None and integrity.is_audited(obj):
+    if organization is not None and obj is not None and integrity.is_audited(obj):
         # An organization's audit page shows its entries' objects: never one of another organization.
         integrity.check_same_organization(organization, obj)
     if actor is not None and getattr(actor, "is_authenticated", False):
@@ -55,8 +56,8 @@ def record(*, organization, actor, action: str, obj, detail: dict[str, Any] | No
         "actor": actor_obj,
         "actor_label": actor_label,
         "action": action,
-        "object_type": obj._meta.label_lower,
-        "object_id": str(obj.pk),
+        "object_type": obj._meta.label_lower if obj is not None else "",
+        "object_id": str(obj.pk) if obj is not None else "",
         "detail": detail or {},
     }
     if action in VIEW_ACTIONS and actor_obj is not None:
