@@ -78,3 +78,61 @@ class PrivateResponsesMiddleware:
         if match is not None and match.view_name in ("logout", "public:logout", "staff:logout"):
             response["Clear-Site-Data"] = '"cache", "storage"'
         return response
+
+
+class StaffSessionTimeoutMiddleware:
+    """A staff session ends after STAFF_IDLE_TIMEOUT seconds without a request, and in any case
+    STAFF_ABSOLUTE_TIMEOUT seconds after its login (a shared office PC left logged in, or a stolen cookie,
+    stops working). The next request then logs out and is sent to the login page with a message.
+
+    The session keeps two times (UTC epoch seconds): when it logged in and when it was last used; the last-used
+    time is written at most once a minute, so a page of requests costs no extra session writes.
+    """
+
+    STARTED = "staff_session_started"
+    SEEN = "staff_session_seen"
+    WRITE_EVERY = 60
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            expired = self._expired(request)
+            if expired:
+                from django.contrib import messages
+                from django.contrib.auth import logout
+                from django.shortcuts import redirect
+                from django.urls import reverse
+                from django.utils.http import urlencode
+
+                logout(request)
+                messages.info(request, expired)
+                login = reverse("staff:login")
+                if request.method == "GET" and request.path.startswith("/staff/"):
+                    login += "?" + urlencode({"next": request.get_full_path()})
+                return redirect(login)
+        return self.get_response(request)
+
+    def _expired(self, request) -> str | None:
+        import time
+
+        from django.utils.translation import gettext
+
+        now = int(time.time())
+        session = request.session
+        started = session.get(self.STARTED)
+        seen = session.get(self.SEEN)
+        if started is None:  # a session from before this rule, or a login made elsewhere
+            session[self.STARTED] = session[self.SEEN] = now
+            return None
+        if now - started > settings.STAFF_ABSOLUTE_TIMEOUT:
+            return gettext(
+                "ログインしてから長い時間がたったため、ログアウトしました。もう一度ログインしてください。"
+            )
+        if seen is not None and now - seen > settings.STAFF_IDLE_TIMEOUT:
+            return gettext("しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。")
+        if seen is None or now - seen >= self.WRITE_EVERY:
+            session[self.SEEN] = now
+        return None

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "madoguchi.security.PrivateResponsesMiddleware",  # no-store for staff pages and every download
     "django.contrib.messages.middleware.MessageMiddleware",
+    "madoguchi.security.StaffSessionTimeoutMiddleware",  # idle and absolute timeouts of a staff login
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
     # After CSRF's check: 503 beyond the limit; residents' posts of a form are kept as drafts (overload.py)
@@ -208,6 +209,10 @@ LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_HTTPONLY = True  # read by the server only
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 2 * 60 * 60)
+# A staff login ends after this long without a request, and this long after it began (seconds;
+# madoguchi.security.StaffSessionTimeoutMiddleware). Expired session rows: `manage.py clearsessions` daily.
+STAFF_IDLE_TIMEOUT = envint("STAFF_IDLE_TIMEOUT", 30 * 60)
+STAFF_ABSOLUTE_TIMEOUT = envint("STAFF_ABSOLUTE_TIMEOUT", 10 * 60 * 60)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -9,6 +9,8 @@ organization for a name that is nobody's or the operator's. The typed password i
 
 from __future__ import annotations
 
+import time
+
 from axes.signals import user_locked_out
 from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
@@ -55,6 +57,11 @@ def _record_all(*, user, actor, action: str, detail: dict) -> None:
 
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs) -> None:
+    from madoguchi.security import StaffSessionTimeoutMiddleware as timeout
+
+    if request is not None and hasattr(request, "session"):
+        # The absolute timeout counts from this login, not from an earlier one in the same browser.
+        request.session[timeout.STARTED] = request.session[timeout.SEEN] = int(time.time())
     _record_all(user=user, actor=user, action="auth.login", detail={"client": _client(request)})
 
 
