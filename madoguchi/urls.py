@@ -10,9 +10,9 @@ from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
-from madoguchi.submissions import draft_views
+from madoguchi.submissions import draft_views, resident_views, staff_views, tally_views, verification_views
 from madoguchi.submissions import paper_views as paper
-from madoguchi.submissions import resident_views, staff_views, tally_views
+from madoguchi.submissions import retention_views
 
 
 class OrganizationCode:
@@ -44,12 +44,24 @@ public_patterns = [
     path("status/end/", resident_views.status_end, name="status_end"),
     path("status/correct/", resident_views.status_correct, name="status_correct"),
     path("status/correct/confirm/", resident_views.status_correct_confirm, name="status_correct_confirm"),
+    path("status/forgot/", verification_views.inquiry_recovery, name="inquiry_recovery"),
+    path("verify/", verification_views.verify_open, name="verify_open"),
     path("<orgcode:code>/", org_views.organization_page, name="organization"),
     path("<orgcode:code>/procedures/<int:procedure_id>/", resident_views.form_page, name="form"),
     path(
         "<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"
     ),
     path("<orgcode:code>/procedures/<int:procedure_id>/done/", resident_views.done_page, name="done"),
+    path(
+        "<orgcode:code>/procedures/<int:procedure_id>/verify/",
+        verification_views.verify_start,
+        name="verify_start",
+    ),
+    path(
+        "<orgcode:code>/procedures/<int:procedure_id>/verify/sent/",
+        verification_views.verify_sent,
+        name="verify_sent",
+    ),
     path("<orgcode:code>/procedures/<int:procedure_id>/draft/", draft_views.draft_page, name="draft"),
     path("drafts/resume/", draft_views.draft_resume, name="draft_resume"),
     path(

@@ -358,6 +358,13 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "申請者へのメッセージ"),
         pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の申請者にメッセージを送りました"),
     ),
+    "submission.inquiry_code_resent": (
+        pgettext_lazy("audit action", "問い合わせ番号の再送"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 受付番号 {object} の問い合わせ番号を申請時のメールアドレスに再送させました",
+        ),
+    ),
     "submission.assign": (pgettext_lazy("audit action", "担当者の変更"), _assigned),
     "submission.attachment_download": (
         pgettext_lazy("audit action", "添付ファイルのダウンロード"),

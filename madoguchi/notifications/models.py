@@ -37,7 +37,11 @@ class OutgoingEmail(models.Model):
         """The subject; a receipt not yet written (the worker writes it as it sends it) by its kind."""
         from django.utils.translation import gettext
 
-        return self.subject or (gettext("受付のお知らせ") if self.kind == "receipt" else self.kind)
+        unwritten = {
+            "receipt": gettext("受付のお知らせ"),
+            "inquiry_code": gettext("問い合わせ番号のお知らせ"),
+        }
+        return self.subject or unwritten.get(self.kind, self.kind)
 
 
 class Message(models.Model):
@@ -85,3 +89,30 @@ class EmailText(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["procedure", "kind"], name="email_text_one_per_kind")]
         verbose_name = verbose_name_plural = _("メールの文面")
+
+
+class EmailVerification(models.Model):
+    """A one-time link e-mailed to a resident before a procedure's form opens (requires_email_verification).
+
+    The raw token is only in the e-mailed link; the row keeps its SHA-256. Opening the link (a POST from
+    the page it shows, so that a mail scanner's GET spends nothing) sets used_at once and marks the address
+    verified in that browser's session for the procedure. Written and read only through
+    submissions.verification_views; `session_hash` (SHA-256 of the asking session's key) only counts the
+    requests of one browser for the rate limit.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey("procedures.Procedure", on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    session_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "created_at"], name="email_verification_email"),
+            models.Index(fields=["session_hash", "created_at"], name="email_verification_session"),
+        ]
+        verbose_name = verbose_name_plural = _("メールアドレスの確認")

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from madoguchi.notifications import recovery
 from madoguchi.notifications import services as notify
 from madoguchi.notifications.models import OutgoingEmail
 
@@ -26,6 +27,8 @@ def send_email(email_id: int) -> str:
         try:
             if email.kind == notify.RECEIPT and not email.body and email.submission_id:
                 email.subject, email.body = notify.write_receipt(email.submission)
+            elif email.kind == recovery.INQUIRY_CODE and not email.body and email.submission_id:
+                email.subject, email.body = recovery.write_inquiry_code(email.submission)
             EmailMessage(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to]).send()
         except Exception as exc:  # any transport error: keep the row, try again later
             email.last_error = f"{type(exc).__name__}: {exc}"[:500]

@@ -233,7 +233,31 @@ class ProcedureSettingsForm(forms.ModelForm):
         department = data.get("department")
         if department is not None and department.organization_id != self.organization.pk:
             self.add_error("department", _("担当所属は、同じ団体の所属から選んでください。"))
+        self._check_duplicate_rule(data)
         return data
+
+    def _check_duplicate_rule(self, data) -> None:
+        """重複の防止 needs a key the form has (submissions/duplicates.settings_error), told at the spot."""
+        from madoguchi.procedures.formspec import FormSpec
+        from madoguchi.submissions.duplicates import settings_error
+
+        rule = data.get("duplicate_rule") or ""
+        spec = None
+        if self.instance.pk and self.instance.draft_schema:
+            try:
+                spec = FormSpec.model_validate(self.instance.draft_schema)
+            except ValueError:
+                spec = None
+        if spec is None and self.instance.pk and self.instance.current_version_id:
+            spec = self.instance.current_version.spec
+        problem = settings_error(
+            rule=rule,
+            field_key=(data.get("duplicate_field") or "").strip(),
+            spec=spec,
+            requires_verification=bool(data.get("requires_email_verification")),
+        )
+        if problem is not None:
+            self.add_error(*problem)
 
     def values(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}

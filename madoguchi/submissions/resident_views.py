@@ -31,7 +31,7 @@ from madoguchi.lib.receipt import (
 )
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
-from madoguchi.submissions import drafts, intake, services
+from madoguchi.submissions import drafts, intake, services, verification_views
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
@@ -149,6 +149,8 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     state = procedure.reception_state()
     if state != "open":
         return _closed_page(request, procedure, state)
+    if (unverified := verification_views.gate(request, procedure)) is not None:
+        return unverified  # e-mail verification first (verification_views)
     version = procedure.current_version
     spec = version.spec
     saved = request.session.get(_state_key(procedure), {})
@@ -901,6 +903,10 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         # A retry whose first answer was lost: received then, whatever has closed or changed since.
         _note_if_other_answers_were_sent(request, existing, confirmed)
         return _to_done(code, procedure_id, token)
+    if (
+        unverified := verification_views.check_submit(request, procedure, confirmed, submit_args)
+    ) is not None:
+        return unverified  # a procedure that verifies e-mail, submitted without (verification_views)
     version = FormVersion.objects.filter(pk=confirmed["v"], procedure=procedure).first()
     try:
         if version is None:
@@ -946,6 +952,13 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             "token": token,
         }
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    except services.DuplicateSubmission as exc:
+        # One per e-mail address or key (duplicate_rule): told with the earlier 受付番号, nothing typed lost.
+        _refill_from_confirmed(request, procedure, confirmed, lost_files=[])
+        if exc.field_key:
+            request.session[_state_key(procedure)]["errors"] = {exc.field_key: str(exc)}
+        messages.error(request, str(exc))
+        return redirect(_refill_url(procedure))
     except services.SubmissionError as exc:
         return render(
             request,

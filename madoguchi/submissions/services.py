@@ -21,7 +21,7 @@ from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
-from madoguchi.submissions import single_statement
+from madoguchi.submissions import duplicates, single_statement
 from madoguchi.submissions.answers import keep_revision, write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
@@ -59,6 +59,8 @@ STAFF_TRANSITIONS = APPLICATION_TRANSITIONS  # an application's table (the name 
 DECIDED = frozenset({Status.COMPLETED, Status.REJECTED})
 # Decisions staff confirm on a second step before they take effect (needs_confirmation).
 CONFIRMED_MOVES = DECIDED
+# Statuses of a case that no longer counts as the resident's submission for the duplicate rule.
+NOT_COUNTING = frozenset({Status.WITHDRAWN, Status.REJECTED})
 # The resident withdraws (取下げ) before a decision; a sign-up may also be cancelled once accepted (its seat is
 # given back); a survey answer is not withdrawn.
 KIND_WITHDRAWABLE: dict[str, frozenset[str]] = {
@@ -209,6 +211,16 @@ class VersionChanged(SubmissionError):
     pass
 
 
+class DuplicateSubmission(SubmissionError):
+    """The procedure takes one submission per e-mail address or per value of a field (duplicate_rule) and
+    one with the same key was received before: str() names its 受付番号. Nothing was written."""
+
+    def __init__(self, earlier: Submission, field_key: str = ""):
+        super().__init__(duplicates.message_for(earlier.receipt_number))
+        self.receipt_number = earlier.receipt_number
+        self.field_key = field_key  # the form's field the key was read from; "" for the e-mail rule
+
+
 class OtherOrganization(SubmissionError, OtherOrganizationError):
     """A form version or a file of another procedure was given: nothing is written."""
 
@@ -262,6 +274,10 @@ def submit(
     A second call with the same token returns the first submission, whatever happened in between.
     Answers to questions the form's rules do not show are dropped here too (procedures/rules.py), and so
     are their files, whoever calls.
+
+    A procedure with a duplicate_rule gets the submission's duplicate_key (submissions/duplicates.py);
+    DuplicateSubmission (naming the earlier 受付番号) when another submission of it holds the key. The
+    unique constraint decides between concurrent ones: only one of them is received.
     """
     if version.spec.has_rules:
         flow = rules.evaluate(version.spec, answers)  # no condition names a file: files do not change it
@@ -270,6 +286,7 @@ def submit(
         staged_files = {key: staged for key, staged in staged_files.items() if key in shown}
     # The common case costs one transaction and no look-ups: the unique token and the unique receipt
     # number are checked by the database. A clash rolls everything back and tells which one it was.
+    key = duplicates.duplicate_key(procedure, version.spec, answers, applicant_email)
     try:
         return _with_receipt_number(
             token,
@@ -282,8 +299,15 @@ def submit(
                 applicant_email=applicant_email,
                 language=language,
                 receipt_number=number,
+                duplicate_key=key,
             ),
         )
+    except IntegrityError:
+        # Not the token, not the receipt number: a concurrent submission took the duplicate key first.
+        earlier = _holder_of_key(procedure, key, token) if key else None
+        if earlier is None:
+            raise
+        raise DuplicateSubmission(earlier, _key_field(procedure)) from None
     except SubmissionError:
         # A retry of a submission received before the procedure closed, filled up or changed: that one.
         existing = Submission.objects.filter(token=token).first()
@@ -346,7 +370,16 @@ def _with_receipt_number(token: str, attempt):
 
 @transaction.atomic
 def _submit_once(
-    *, procedure, version, answers, staged_files, token, applicant_email, language, receipt_number
+    *,
+    procedure,
+    version,
+    answers,
+    staged_files,
+    token,
+    applicant_email,
+    language,
+    receipt_number,
+    duplicate_key="",
 ) -> SubmitResult:
     now = timezone.now()
     single_statement.learn(procedure)
@@ -356,6 +389,10 @@ def _submit_once(
     _check_own(procedure, version, staged_files)
     if procedure.current_version_id != version.pk:
         raise VersionChanged(str(VERSION_CHANGED_MESSAGE))
+    if duplicate_key:
+        earlier = _holder_of_key(procedure, duplicate_key, token)
+        if earlier is not None:
+            raise DuplicateSubmission(earlier, _key_field(procedure))
     inquiry_code = inquiry_code_for(token)
     submission = Submission(
         organization_id=procedure.organization_id,
@@ -368,6 +405,7 @@ def _submit_once(
         submitted_at=now,
         applicant_email=applicant_email,
         language=resident_language(language),
+        duplicate_key=duplicate_key,
     )
     write_answers(submission, answers)
     single_statement.set_search_columns(submission, version.spec.fields, answers)
@@ -399,6 +437,54 @@ def _submit_once(
             raise CapacityFull(str(RECEPTION_MESSAGES["full"]))
     count_submission(procedure=procedure, at=now)
     return SubmitResult(submission, inquiry_code, created=True)
+
+
+def _holder_of_key(procedure: Procedure, key: str, token: str) -> Submission | None:
+    """Another submission of the procedure holding this duplicate key (not the one of `token`: a retry of
+    the same application is answered by its token)."""
+    return (
+        Submission.objects.filter(procedure=procedure, duplicate_key=key)
+        .exclude(token=token)
+        .only("pk", "receipt_number")
+        .first()
+    )
+
+
+def _key_field(procedure: Procedure) -> str:
+    return procedure.duplicate_field if procedure.duplicate_rule == "field" else ""
+
+
+def _stored_duplicate_key(submission: Submission, answers: dict | None = None) -> str:
+    """The duplicate key a counting submission holds now, from its (stored or given) answers."""
+    from madoguchi.submissions.answers import read_answers
+
+    procedure = submission.procedure
+    if not procedure.duplicate_rule:
+        return ""
+    return duplicates.duplicate_key(
+        procedure,
+        submission.form_version.spec,
+        read_answers(submission) if answers is None else answers,
+        submission.applicant_email,
+    )
+
+
+def _take_duplicate_key(submission: Submission, key: str) -> None:
+    """Give the submission `key` (already locked by the caller), or raise DuplicateSubmission when another
+    submission of the procedure holds it; the unique constraint settles a race the look-up misses."""
+    if key:
+        earlier = _holder_of_key(submission.procedure, key, submission.token)
+        if earlier is not None:
+            raise DuplicateSubmission(earlier, _key_field(submission.procedure))
+    submission.duplicate_key = key
+    try:
+        with transaction.atomic():
+            submission.save(update_fields=["duplicate_key"])
+    except IntegrityError:
+        earlier = _holder_of_key(submission.procedure, key, submission.token)
+        if earlier is None:
+            raise
+        raise DuplicateSubmission(earlier, _key_field(submission.procedure)) from None
 
 
 def _check_own(
@@ -536,6 +622,17 @@ def reopen(*, submission: Submission, actor, reason: str) -> Submission:
     if len(reason) > REOPEN_MAX_LENGTH:
         raise SubmissionError(gettext("理由は4,000文字以内で入力してください。"))
     if submission.status == Status.REJECTED:
+        if submission.procedure.duplicate_rule:
+            try:
+                _take_duplicate_key(submission, _stored_duplicate_key(submission))
+            except DuplicateSubmission as exc:
+                raise SubmissionError(
+                    gettext(
+                        "同じ内容の別の%(noun)s（受付番号 %(receipt)s）を受け付けているため、処理中に戻せません。"
+                        "先にそちらを確かめてください。"
+                    )
+                    % {"noun": kind_noun(kind), "receipt": format_receipt_number(exc.receipt_number)}
+                ) from None
         _take_seat_again(submission)
     return _move(
         submission,
@@ -599,9 +696,13 @@ def resubmit(
     write_answers(submission, final_answers)
     single_statement.set_search_columns(submission, submission.form_version.spec.fields, final_answers)
     email_field = submission.form_version.spec.email_field
-    if email_field:
-        # Status e-mails follow the corrected address, not the one staff returned it for.
+    if email_field and not submission.procedure.requires_email_verification:
+        # Status e-mails follow the corrected address, not the one staff returned it for. (A verified
+        # address stays: it is the one the resident proved to be theirs.)
         submission.applicant_email = final_answers.get(email_field, "") or ""
+    if submission.procedure.duplicate_rule:
+        # The corrected answers may change the key: another submission holding the new one refuses it.
+        _take_duplicate_key(submission, _stored_duplicate_key(submission, final_answers))
     submission.save(
         update_fields=[
             "answers_data",
@@ -640,7 +741,12 @@ def _move(
     now = timezone.now()
     submission.status = to_status
     submission.correction_deadline = deadline if to_status == Status.RETURNED else None
-    submission.save(update_fields=["status", "correction_deadline", "updated_at"])
+    fields = ["status", "correction_deadline", "updated_at"]
+    if to_status in NOT_COUNTING and submission.duplicate_key:
+        # 取下げ or 却下 (キャンセル, お断り, 不受理): no longer the resident's one submission; they may apply again.
+        submission.duplicate_key = ""
+        fields.append("duplicate_key")
+    submission.save(update_fields=fields)
     move_status_count(submission=submission, from_status=old, to_status=to_status)
     StatusChange.objects.create(
         organization_id=submission.organization_id,

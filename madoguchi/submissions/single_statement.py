@@ -6,8 +6,10 @@ by one INSERT … WITH statement, built from the same model instances (lib/sql.p
 executes atomically on its own:
 
     gate    the procedure, only if it is published, in its reception window, on the confirmed form
-            version and reached under the right organization code; with a capacity, its seat is
-            taken by a conditional UPDATE (never overbooked: a concurrent update is re-checked)
+            version and reached under the right organization code, with no duplicate rule and no
+            e-mail verification (those take the ORM path: duplicates.py, verification_views.py);
+            with a capacity, its seat is taken by a conditional UPDATE (never overbooked: a
+            concurrent update is re-checked)
     sub     the submission
     hist    its 受付 history row
     mail    the receipt e-mail row, only if the procedure sends one   ─┐ the outbox: a rolled-back
@@ -116,7 +118,10 @@ def _gate_sql(with_capacity: bool) -> str:
     conditions = (
         "o.id = p.organization_id AND p.id = %s AND o.code = %s AND p.status = %s "
         "AND p.current_version_id = %s AND (p.opens_at IS NULL OR p.opens_at <= moment.t) "
-        "AND (p.closes_at IS NULL OR p.closes_at > moment.t)"
+        "AND (p.closes_at IS NULL OR p.closes_at > moment.t) "
+        # A duplicate rule or e-mail verification: the ORM path, which reads the procedure, computes the
+        # duplicate key and checks the verified address (services.submit, verification_views).
+        "AND p.duplicate_rule = '' AND NOT p.requires_email_verification"
     )
     if with_capacity:
         return (
