@@ -12,7 +12,6 @@ from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import draft_views, resident_views, staff_views, tally_views, verification_views
 from madoguchi.submissions import paper_views as paper
-from madoguchi.submissions import retention_views
 
 
 class OrganizationCode:
