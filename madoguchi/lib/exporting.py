@@ -37,6 +37,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from madoguchi.lib.japanese import CONTROL_CHARACTER_CLASS
 from madoguchi.lib.timeutil import JST
 
 __all__ = [
@@ -83,10 +84,11 @@ _CSV_CHUNK_BYTES = 64 * 1024
 
 # --- cleaning -------------------------------------------------------------------------------------------
 
-# C0 controls except tab and line feed (CR is turned into a line feed), DEL, C1 controls, the two
+# The project's control characters (lib/japanese.CONTROL_CHARACTER_CLASS: C0 controls except tab and line
+# breaks, DEL, C1 controls, the bidirectional overrides), CR (turned into a line feed), the two
 # noncharacters XML refuses, lone surrogates (not UTF-8, not XML), and the Unicode line and paragraph
 # separators (line breaks to a reader, but not to Excel or a CSV reader).
-_UNWANTED_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\u2028\u2029\ud800-\udfff]")
+_UNWANTED_RE = re.compile(f"[{CONTROL_CHARACTER_CLASS}\r\ufffe\uffff\u2028\u2029\ud800-\udfff]")
 _LINE_SEPARATORS = "\r\u2028\u2029"
 
 

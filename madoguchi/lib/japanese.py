@@ -18,6 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 import jaconv
+import phonenumbers
 
 try:
     from django.core.exceptions import ValidationError as _DjangoValidationError
@@ -54,6 +55,88 @@ _HALFWIDTH_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x
 def to_halfwidth_ascii(s: str) -> str:
     """Full-width ASCII (U+FF01–FF5E) to ASCII and U+3000 to a space; nothing else changes."""
     return s.translate(_HALFWIDTH_ASCII)
+
+
+# --------------------------------------------------------------------------------------------
+# Invisible characters and control characters
+# --------------------------------------------------------------------------------------------
+
+# Every space separator, Unicode category Zs (UnicodeData.txt): U+0020, U+00A0, U+1680, U+2000–U+200A,
+# U+202F, U+205F, U+3000. tests/lib/test_japanese.py checks the list against unicodedata.
+SPACE_SEPARATORS = (
+    "\u0020\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
+)
+
+# Characters that show nothing (or only white) on their own, trimmed from both ends of every answer so
+# that an answer made only of them is empty. Sources: Unicode's Default_Ignorable_Code_Point
+# (DerivedCoreProperties.txt) and the fillers that fonts draw blank.
+INVISIBLE_CHARACTERS = (
+    SPACE_SEPARATORS
+    + "\t\n\v\f\r\x1c\x1d\x1e\x1f\x85"  # tab and line breaks (Python's str.isspace() controls)
+    + "\u2028\u2029"  # LINE SEPARATOR, PARAGRAPH SEPARATOR (Zl, Zp)
+    + "\u00ad"  # SOFT HYPHEN: drawn only where a line is broken
+    # COMBINING GRAPHEME JOINER: Default_Ignorable; it only changes the canonical ordering or collation of
+    # the two characters around it (The Unicode Standard §23.2), so at either end it joins nothing.
+    + "\u034f"
+    + "\u061c\u200e\u200f"  # ARABIC LETTER MARK, LEFT-TO-RIGHT and RIGHT-TO-LEFT MARK
+    + "\u115f\u1160\u3164\uffa0"  # Hangul fillers (choseong, jungseong, compatibility, half-width)
+    + "\u17b4\u17b5"  # KHMER VOWEL INHERENT AQ/AA: Default_Ignorable
+    + "\u180e"  # MONGOLIAN VOWEL SEPARATOR (a Zs space until Unicode 6.3)
+    + "\u200b\u200c\u200d"  # ZERO WIDTH SPACE, NON-JOINER, JOINER
+    + "\u2060\u2061\u2062\u2063\u2064"  # WORD JOINER and the invisible mathematical operators
+    + "\u2800"  # BRAILLE PATTERN BLANK (So, but drawn as a blank: a favourite "empty" name)
+    + "\ufeff"  # ZERO WIDTH NO-BREAK SPACE, the byte order mark a pasted file may bring
+)
+# At the start an answer may also lose what only modifies the character before it: variation selectors
+# (U+FE00–U+FE0F, U+E0100–U+E01EF), Mongolian free variation selectors and tag characters. At the end they
+# stay: 葛 + U+E0100 is an IVS sequence, the glyph of a name.
+_INVISIBLE_CLASS = re.escape(INVISIBLE_CHARACTERS)
+_LEADING_INVISIBLE_RE = re.compile(
+    f"^[{_INVISIBLE_CLASS}\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0000-\U000e007f\U000e0100-\U000e01ef]+"
+)
+
+
+def trim_invisible(s: str) -> str:
+    """`s` without the spaces and invisible characters (INVISIBLE_CHARACTERS) at either end.
+
+    A text made only of them (U+00A0, U+3000, U+200B, U+3164, U+2800 …) becomes "": a required answer
+    with nothing visible is empty. Inner characters are kept exactly; a variation selector is kept after
+    its base character (葛 + U+E0100), dropped only at the very start where it modifies nothing.
+    """
+    return _LEADING_INVISIBLE_RE.sub("", s).rstrip(INVISIBLE_CHARACTERS)
+
+
+# The control characters that never reach storage, the one definition of the class for the whole project:
+# C0 and C1 controls but tab, line feed and carriage return, and the bidirectional embedding, override and
+# isolate characters (U+202A–U+202E, U+2066–U+2069), which could reorder what staff read. PostgreSQL refuses
+# NUL outright. Residents' answers lose them as they are read; staff texts are refused with a message
+# (notifications add the Unicode line separators and the BOM to what they refuse); exports and PDFs drop them.
+CONTROL_CHARACTER_CLASS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CHARACTER_CLASS}]")
+
+
+def remove_control_characters(text: str) -> str:
+    """`text` without CONTROL_CHARACTERS (what a resident pasted by mistake is dropped, the rest kept)."""
+    return CONTROL_CHARACTERS.sub("", text)
+
+
+def has_control_characters(text: str) -> bool:
+    return CONTROL_CHARACTERS.search(text) is not None
+
+
+_LINE_BREAKS_RE = re.compile(r"[\t\n\r\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def clean_input(text: str, *, multiline: bool = False) -> str:
+    """One text box's input as it is kept: control characters dropped (CONTROL_CHARACTERS).
+
+    Only where text may span lines (``multiline``: a 複数行 answer) do line breaks and tabs stay; there a
+    U+2028/U+2029 becomes a line feed. In a single-line box every run of line breaks and tabs becomes one
+    space, so nothing a browser's <input> could not hold is kept.
+    """
+    if multiline:
+        return remove_control_characters(text.replace("\u2028", "\n").replace("\u2029", "\n"))
+    return _LINE_BREAKS_RE.sub(" ", remove_control_characters(text))
 
 
 # Hyphen, dash and minus look-alikes that residents (or their IME) put in phone and postal codes.
@@ -93,8 +176,8 @@ _POSTAL_MESSAGE = gettext_lazy("郵便番号は7桁の数字で入力してく�
 
 def normalize_postal_code(s: str) -> str:
     """'〒 ６８０－８５７０', '6808570', '680 8570' … → '680-8570'."""
-    t = normalize_dashes(to_halfwidth_ascii(s)).strip()
-    t = t.removeprefix("〒").removeprefix("〶").strip()
+    t = trim_invisible(normalize_dashes(to_halfwidth_ascii(s)))
+    t = trim_invisible(t.removeprefix("〒").removeprefix("〶"))
     m = _POSTAL_RE.fullmatch(t)
     if m is None:
         raise InputError(str(_POSTAL_MESSAGE))
@@ -109,14 +192,15 @@ _PHONE_COUNTRY_RE = re.compile(r"\+ *81[ \-]*(?:\( *0 *\)[ \-]*)?", re.ASCII)
 
 
 def normalize_phone(s: str) -> str:
-    """Return the number with '-' wherever the resident put separators, or the bare digits.
+    """A Japanese phone number in its one written form, whatever the resident typed.
 
-    Parentheses and spaces count as separators: '(0857)26-7111' → '0857-26-7111'.
-    '+81 90-1234-5678' → '090-1234-5678'. Valid numbers start with 0 (not 00) and have 10 or
-    11 digits.
+    '０８５７２２８１１１', '0857(22)8111', '(0857)22-8111', '+81 857-22-8111' → '0857-22-8111'. Valid numbers
+    start with 0 (not 00) and have 10 or 11 digits (a '+81' prefix stands for the leading 0); parentheses,
+    spaces and any dash look-alike are separators and count for nothing. The grouping is `format_phone`'s.
+    Raises InputError (Japanese).
     """
-    t = normalize_dashes(to_halfwidth_ascii(s))
-    t = re.sub(r"\s", " ", t).strip()
+    t = trim_invisible(normalize_dashes(to_halfwidth_ascii(s)))
+    t = re.sub(r"\s", " ", t)
     m = _PHONE_COUNTRY_RE.match(t)
     if m is not None:
         rest = t[m.end() :]
@@ -128,11 +212,35 @@ def normalize_phone(s: str) -> str:
         t = rest
     if not _PHONE_ALLOWED_RE.fullmatch(t):
         raise InputError(str(_PHONE_MESSAGE))
-    groups = re.findall(r"[0-9]+", t)
-    digits = "".join(groups)
+    digits = "".join(re.findall(r"[0-9]+", t))
     if not (len(digits) in (10, 11) and digits.startswith("0") and not digits.startswith("00")):
         raise InputError(str(_PHONE_MESSAGE))
-    return "-".join(groups)
+    return format_phone(digits)
+
+
+def format_phone(number: str) -> str:
+    """The digits of a Japanese number grouped with hyphens by its 市外局番 (area code), as 総務省's numbering
+    plan has them: '0857228111' → '0857-22-8111', '0312345678' → '03-1234-5678', '09012345678' →
+    '090-1234-5678', '0120123456' → '0120-123-456', '0126712345' → '01267-1-2345'.
+
+    The area codes come from libphonenumber's metadata (the `phonenumbers` package). A number it does not
+    know is grouped the same stable way every time: 11 digits 3-4-4, 10 digits 3-3-4. Anything that is not
+    10 or 11 digits starting with 0 (separators aside) is returned unchanged (data stored before).
+    """
+    digits = "".join(c for c in to_halfwidth_ascii(number) if c in "0123456789")
+    if len(digits) not in (10, 11) or not digits.startswith("0"):
+        return number
+    try:
+        parsed = phonenumbers.parse(digits, "JP")
+    except phonenumbers.NumberParseException:  # pragma: no cover - ten or eleven digits always parse
+        parsed = None
+    if parsed is not None and phonenumbers.is_valid_number(parsed):
+        formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        if formatted.replace("-", "") == digits:
+            return formatted
+    if len(digits) == 11:
+        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,17 +269,18 @@ _KANA_SCRIPTS = {
 }
 
 
-def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
+def normalize_kana(s: str, script: Literal["hiragana", "katakana"], *, full_name: bool = False) -> str:
     """Furigana in the requested script, words separated by single U+3000 spaces.
 
     NFKC first (half-width ｶﾅ → カナ), then script conversion. A dash look-alike right after a
-    kana (「コ-ヒ-」) becomes the long-vowel mark ー.
+    kana (「コ-ヒ-」) becomes the long-vowel mark ー. With ``full_name`` (the reading of a whole name in one
+    box) a space of any width must separate family and given name: InputError 「姓と名の間に空白を…」.
     """
     try:
         missing_message, wrong_script_message, allowed = _KANA_SCRIPTS[script]
     except KeyError:
         raise ValueError(f"script must be 'hiragana' or 'katakana', not {script!r}") from None
-    t = unicodedata.normalize("NFKC", s)
+    t = unicodedata.normalize("NFKC", trim_invisible(s))
     t = jaconv.kata2hira(t) if script == "hiragana" else jaconv.hira2kata(t)
     out: list[str] = []
     for c in t:
@@ -184,6 +293,8 @@ def normalize_kana(s: str, script: Literal["hiragana", "katakana"]) -> str:
     for c in t:
         if c not in allowed:
             raise InputError(str(wrong_script_message) % {"char": _describe_char(c)})
+    if full_name and "\u3000" not in t:
+        raise InputError(gettext("姓と名の間に空白を入れてください。"))
     return t
 
 
@@ -208,7 +319,7 @@ def nfc_keeping_ideographs(s: str) -> str:
 
 def normalize_text(s: str, *, multiline: bool = False) -> str:
     """Free text: half-width katakana → full-width, NFC (keeping compatibility ideographs), '\\n' line
-    endings, trimmed.
+    endings, trimmed of spaces and invisible characters at both ends (`trim_invisible`).
 
     Single-line text has its newlines and tabs collapsed to single spaces.
     """
@@ -216,14 +327,13 @@ def normalize_text(s: str, *, multiline: bool = False) -> str:
     t = t.replace("\r\n", "\n").replace("\r", "\n")
     if not multiline:
         t = _SINGLE_LINE_BREAKS_RE.sub(" ", t)
-    return t.strip()
+    return trim_invisible(t)
 
 
 # --------------------------------------------------------------------------------------------
 # Names
 # --------------------------------------------------------------------------------------------
 
-_NAME_STRIP = " \t\n\r\u3000"
 _KEPT_FORMAT_CHARS = frozenset("\u200d")  # ZWJ (emoji sequences)
 
 
@@ -235,13 +345,15 @@ def _is_forbidden_in_name(c: str) -> bool:
 
 
 def normalize_name(s: str, *, max_length: int = 50) -> str:
-    """A name as typed, in NFC, trimmed of surrounding spaces/tabs/newlines (incl. U+3000).
+    """A name as typed, in NFC, trimmed of the spaces and invisible characters around it (`trim_invisible`:
+    U+3000, U+00A0, U+200B, U+3164 …); inside, a control or format character is refused (ZWJ and variation
+    selectors aside).
 
     NFC composes only what was typed in pieces (さ + U+3099 → ざ); 髙, 﨑, 神 (U+FA19), 𠮷 and IVS
     sequences are kept code point for code point, and no width or kana is changed (no NFKC).
     ``max_length`` counts code points.
     """
-    t = nfc_keeping_ideographs(s.strip(_NAME_STRIP))
+    t = nfc_keeping_ideographs(trim_invisible(s))
     bad = next((c for c in t if _is_forbidden_in_name(c)), None)
     if bad is not None:
         raise InputError(
@@ -319,20 +431,65 @@ def _make_date(year: int, month: int, day: int) -> date:
         raise InputError(gettext("存在しない日付です。年・月・日を確かめてください")) from None
 
 
+_WEEKDAYS = "月火水木金土日"  # date.weekday() order
+_WEEKDAYS_EN = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# A weekday after a date, as calendars and licences print it: (水) （水） (水曜日) (水・祝) 水曜 水曜日, or in
+# English (Wed) Wed Wednesday. Without brackets a Japanese weekday needs its 曜: 「…1日」 ends in 日 already.
+_WEEKDAY_RE = re.compile(
+    r"\s*(?:\(\s*(?P<bracketed>[月火水木金土日])(?:曜日?)?\s*(?:[・,、]\s*祝日?)?\s*\)"
+    r"|(?P<plain>[月火水木金土日])曜日?"
+    r"|\(?\s*(?P<en>mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?\s*\)?)$",
+    re.IGNORECASE,
+)
+
+
+def _split_weekday(t: str) -> tuple[str, int | None]:
+    """The date text without a trailing weekday, and that weekday (0 = Monday) or None."""
+    m = _WEEKDAY_RE.search(t)
+    if m is None or m.start() == 0:
+        return t, None
+    if m["en"]:
+        return t[: m.start()], _WEEKDAYS_EN.index(m["en"].lower())
+    return t[: m.start()], _WEEKDAYS.index(m["bracketed"] or m["plain"])
+
+
 def parse_date(s: str) -> date:
     """Western (2026-04-01, 2026/4/1, 2026.4.1, 20260401, 2026年4月1日) or era dates
-    (令和8年4月1日, 令和元年5月1日, R8.4.1, h31/4/30 …), full-width digits allowed.
+    (令和8年4月1日, 令和元年5月1日, R8.4.1, h31/4/30 …), full-width digits allowed, spaces and invisible
+    characters around them ignored.
 
-    An era date outside its era (平成31年5月1日) is rejected with the era's range.
+    A weekday may follow: （水）, (水曜日), 水曜, (Wed) …. It is checked: a weekday that is not the date's
+    raises InputError naming the date's own, since one of the two was mistyped and only the resident knows
+    which.
+
+    An era date past its era's last day is the date it counts to, as documents printed before a change of
+    era show it: 平成33年4月1日 (a licence's expiry) is 2021-04-01, 昭和64年1月8日 is 1989-01-08; the
+    確認画面 then shows the Western date and its 令和 name to confirm (format_date_both). An era date before
+    its era began (令和元年4月1日) is refused, naming the era's first day.
     """
-    t = normalize_dashes(unicodedata.normalize("NFKC", s)).strip()
+    t = normalize_dashes(unicodedata.normalize("NFKC", trim_invisible(s)))
+    t, weekday = _split_weekday(t)
+    d = _parse_date_text(t)
+    if weekday is not None and d.weekday() != weekday:
+        raise InputError(
+            gettext(
+                "%(date)sは%(actual)s曜日です（%(typed)s曜日と入力されています）。日付か曜日を確かめてください"
+            )
+            % {"date": _western(d), "actual": _WEEKDAYS[d.weekday()], "typed": _WEEKDAYS[weekday]}
+        )
+    return d
+
+
+def _parse_date_text(t: str) -> date:
     if m := _ERA_RE.fullmatch(t):
         era = _ERA_BY_TOKEN[m[1].upper() if len(m[1]) == 1 else m[1]]
         era_year = 1 if m[2] == "元" else int(m[2])
         month, day = (m[3], m[4]) if m[3] is not None else (m[5], m[6])
         typed = f"{era.name}{m[2] if m[2] == '元' else era_year}年{int(month)}月{int(day)}日"
+        if era_year < 1:
+            raise InputError(gettext("%(era)sの年は1（元年）からです") % {"era": era.name})
         d = _make_date(era.start.year + era_year - 1, int(month), int(day))
-        if d < era.start or (era.end is not None and d > era.end):
+        if d < era.start:
             if era.end:
                 span = gettext("%(start)sから%(end)sまで") % {
                     "start": _western(era.start),
@@ -406,21 +563,6 @@ def format_fiscal_year(fy: int) -> str:
     return f"{era.name}{'元' if n == 1 else n}年度"
 
 
-# C0 and C1 control characters (tab, line feed and carriage return excepted) and the bidirectional embedding,
-# override and isolate characters, which could reorder what staff read. Never part of an answer or of a
-# staff text; PostgreSQL refuses NUL outright.
-CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def remove_control_characters(text: str) -> str:
-    """`text` without CONTROL_CHARACTERS (what a resident pasted by mistake is dropped, the rest kept)."""
-    return CONTROL_CHARACTERS.sub("", text)
-
-
-def has_control_characters(text: str) -> bool:
-    return CONTROL_CHARACTERS.search(text) is not None
-
-
 _FISCAL_YEAR_RE = re.compile(
     r"(?:(令和|平成|昭和|[RHS])\s*(元|[0-9]{1,2})|([0-9]{4}))\s*(?:年度|年)?", re.ASCII | re.IGNORECASE
 )
@@ -459,7 +601,7 @@ _NUMBER_MESSAGE = gettext_lazy("数字で入力してください（例：1234 �
 
 def normalize_number(s: str) -> str:
     """'１，２３４．５' → '1234.5', 'ー５' → '-5'. Canonical Decimal string, never exponent form."""
-    t = to_halfwidth_ascii(s).strip()
+    t = trim_invisible(to_halfwidth_ascii(s))
     if t and t[0] in DASHES:
         t = "-" + t[1:]
     t = t.replace(",", "")
@@ -472,6 +614,56 @@ def normalize_number(s: str) -> str:
     if value.is_zero():
         value = value.copy_abs()
     return format(value, "f")
+
+
+# --------------------------------------------------------------------------------------------
+# マイナンバー (individual numbers)
+# --------------------------------------------------------------------------------------------
+
+# Twelve digits, alone or in groups of four split by spaces or hyphens, not part of a longer number.
+_INDIVIDUAL_NUMBER_RE = re.compile(
+    r"(?<![0-9])(?<![0-9][ -])([0-9]{4})(?: *-? *)([0-9]{4})(?: *-? *)([0-9]{4})(?! *-? *[0-9])",
+    re.ASCII,
+)
+
+
+def individual_number_check_digit(first_eleven: str) -> int:
+    """The check digit of a マイナンバー (個人番号) whose first eleven digits are given.
+
+    行政手続における特定の個人を識別するための番号の利用等に関する法律施行令（平成26年政令第155号）第8条:
+    with Pn the n-th digit counted from the right of the eleven (n = 1 … 11) and Qn = n + 1 for n ≤ 6,
+    n − 5 for n ≥ 7, the check digit is 11 − (Σ Pn × Qn mod 11), or 0 when that remainder is 0 or 1.
+    ValueError unless exactly eleven ASCII digits.
+    """
+    if len(first_eleven) != 11 or not (first_eleven.isascii() and first_eleven.isdigit()):
+        raise ValueError("eleven ASCII digits expected")
+    total = sum(int(p) * (n + 1 if n <= 6 else n - 5) for n, p in enumerate(reversed(first_eleven), start=1))
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def is_individual_number(digits: str) -> bool:
+    """Whether twelve ASCII digits are a マイナンバー: the last one is the check digit of the first eleven
+    (施行令第8条, see individual_number_check_digit). Anything else is False."""
+    if len(digits) != 12 or not (digits.isascii() and digits.isdigit()):
+        return False
+    return individual_number_check_digit(digits[:11]) == int(digits[11])
+
+
+def contains_individual_number(text: str) -> bool:
+    """Whether a free-text or number answer holds a マイナンバー: twelve digits (full-width ones too), written
+    together or in groups of four split by spaces (any width) or hyphens (any look-alike), that are not part
+    of a longer number and whose check digit is valid (is_individual_number). The same digits with a wrong
+    check digit are a plain number: False."""
+    t = normalize_dashes(unicodedata.normalize("NFKC", text))
+    t = re.sub(f"[{re.escape(SPACE_SEPARATORS)}]", " ", t)
+    return any(is_individual_number("".join(m.groups())) for m in _INDIVIDUAL_NUMBER_RE.finditer(t))
+
+
+INDIVIDUAL_NUMBER_MESSAGE = gettext_lazy(
+    "マイナンバー（個人番号）は送らないでください。12桁の番号がマイナンバーでない場合は、"
+    "お問い合わせ先にご連絡ください。"
+)
 
 
 _EMAIL_MESSAGE = gettext_lazy("メールアドレスの形式が正しくありません（例：taro@example.jp）")
@@ -503,7 +695,7 @@ def _valid_email(address: str) -> bool:
 
 def normalize_email(s: str) -> str:
     """Half-width, trimmed, domain lower-cased (the local part is case-sensitive by RFC)."""
-    t = to_halfwidth_ascii(s).strip()
+    t = trim_invisible(to_halfwidth_ascii(s))
     if not t:
         raise InputError(gettext("メールアドレスを入力してください（例：taro@example.jp）"))
     if "@" not in t:

@@ -19,6 +19,8 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from madoguchi.lib.japanese import CONTROL_CHARACTERS
+
 FieldType = Literal[
     "short_text",
     "long_text",
@@ -501,9 +503,10 @@ class FormSpecError(ValueError):
         self.problems = problems or [FormProblem(m) for m in messages]
 
 
-# Unicode's control characters (category Cc) but tab and line breaks: one search per text, where asking
-# unicodedata about every character of a 100-field form took longer than checking the form itself.
-_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# The project's control characters (lib/japanese.CONTROL_CHARACTERS: C0/C1 but tab and line breaks, and the
+# bidirectional overrides): one search per text, where asking unicodedata about every character of a
+# 100-field form took longer than checking the form itself.
+_CONTROL_CHARACTER = CONTROL_CHARACTERS
 
 
 def control_character_paths(document: object, path: tuple = ()) -> list[tuple]:

@@ -43,7 +43,10 @@ GROUP_COUNT = "__count"
 def subkeys(spec: FieldSpec) -> list[str]:
     """The HTML input names of one field (composite fields have two)."""
     if spec.type == "name":
-        return [f"{spec.key}__family", f"{spec.key}__given"]
+        reading = (
+            [spec.key] if spec.reading else []
+        )  # the reading's boxes, kept as one list (_read_name_reading)
+        return [f"{spec.key}__family", f"{spec.key}__given", *reading]
     if spec.type == "address":
         return [f"{spec.key}__postal", f"{spec.key}__address"]
     return [spec.key]
@@ -89,7 +92,19 @@ def _read_one(spec: FieldSpec, data, raw: dict) -> None:
                     _read_one(item_spec(spec, index, sub), data, raw)
     else:
         for name in subkeys(spec):
-            raw[name] = ja.remove_control_characters(str(data.get(name, "")))
+            raw[name] = _kept_text(spec, data.get(name, ""))
+
+
+def _kept_text(spec: FieldSpec, value: Any) -> str:
+    """One box's input as it is kept (lib/japanese.clean_input): no control character; line breaks and tabs
+    only in a 複数行 answer, a space in any other box."""
+    return ja.clean_input(str(value), multiline=spec.type == "long_text")
+
+
+def _refuse_individual_number(text: str) -> None:
+    """A free-text or number answer must not carry a マイナンバー (lib/japanese.contains_individual_number)."""
+    if ja.contains_individual_number(text):
+        raise ja.InputError(str(ja.INDIVIDUAL_NUMBER_MESSAGE))
 
 
 def as_post(raw: dict[str, Any]) -> MultiValueDict:
@@ -183,13 +198,15 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
     kind = spec.type
     if kind in ("short_text", "long_text"):
         text = ja.normalize_text(raw[spec.key], multiline=kind == "long_text")
+        _refuse_individual_number(text)
         return _check_length(text, spec.max_length or DEFAULT_MAX_LENGTH[kind])
     if kind == "number":
-        text = raw[spec.key].strip()
+        text = ja.trim_invisible(raw[spec.key])
         if spec.unit:
-            text = text.removesuffix(spec.unit).strip()  # 「2通」 means 2
+            text = ja.trim_invisible(text.removesuffix(spec.unit))  # 「2通」 means 2
         if not text:
             return None
+        _refuse_individual_number(text)
         number = Decimal(ja.normalize_number(text))
         if spec.whole_number and number != number.to_integral_value():
             raise ja.InputError(gettext("小数ではなく、整数で入力してください（例：2）"))
@@ -199,16 +216,17 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
             raise ja.InputError(gettext("%(max)s以下の数値を入力してください") % {"max": spec.max_value})
         return str(number)
     if kind == "email":
-        text = raw[spec.key].strip()
+        text = ja.trim_invisible(raw[spec.key])
         return ja.normalize_email(text) if text else None
     if kind == "phone":
-        text = raw[spec.key].strip()
+        text = ja.trim_invisible(raw[spec.key])
         return ja.normalize_phone(text) if text else None
     if kind == "furigana":
-        text = raw[spec.key].strip(" \u3000")
+        text = ja.trim_invisible(raw[spec.key])
         if not text:
             return None
-        return _check_length(ja.normalize_kana(text, spec.script), spec.max_length or 100)
+        kana = ja.normalize_kana(text, spec.script, full_name=spec.full_name)
+        return _check_length(kana, spec.max_length or 100)
     if kind == "date":
         return _parse_date_answer(spec, raw)
     if kind == "name":
@@ -415,6 +433,8 @@ def display_value(spec: FieldSpec, value: Any) -> str:
         return ja.format_date_both(day)
     if kind == "number":
         return f"{value}{spec.unit}"
+    if kind == "phone":
+        return ja.format_phone(str(value))  # one written form, also for numbers stored before it
     if kind == "multiple_choice":
         return pgettext("list separator", "、").join(spec.shown_option(v) for v in value)
     if kind in ("single_choice", "dropdown"):
@@ -443,7 +463,8 @@ def display_value(spec: FieldSpec, value: Any) -> str:
 def export_columns(spec: FieldSpec) -> list[str]:
     """The export's column headings of one field (a name and an address have two), in Japanese."""
     if spec.type == "name":
-        return [f"{spec.label}（姓）", f"{spec.label}（名）"]
+        reading = [f"{spec.label}（読み・姓）", f"{spec.label}（読み・名）"] if spec.reading else []
+        return [f"{spec.label}（姓）", f"{spec.label}（名）", *reading]
     if spec.type == "address":
         return [f"{spec.label}（郵便番号）", f"{spec.label}（住所）"]
     return [spec.label]
@@ -458,7 +479,10 @@ def export_cells(spec: FieldSpec, value: Any) -> list[str | Decimal | date | Non
     """
     if spec.type == "name":
         value = value or {}
-        return [value.get("family") or None, value.get("given") or None]
+        reading = (
+            [value.get("reading_family") or None, value.get("reading_given") or None] if spec.reading else []
+        )
+        return [value.get("family") or None, value.get("given") or None, *reading]
     if spec.type == "address":
         value = value or {}
         return [value.get("postal_code") or None, value.get("address") or None]
