@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext, pgettext
 
+from madoguchi.lib import japanese as ja
 from madoguchi.lib.integrity import check_same_organization
 from madoguchi.lib.timeutil import JST
 from madoguchi.notifications import texts
@@ -205,7 +206,9 @@ def queue_status_email(*, submission, reason: str, email_kind: str | None = None
 
 MESSAGE = "message"
 MESSAGE_MAX_LENGTH = 2000
-_MESSAGE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]")
+# The project's control characters (lib/japanese), and in a message also CR (line ends are made LF first),
+# the Unicode line separators and the BOM.
+_MESSAGE_CONTROL = re.compile(f"[{ja.CONTROL_CHARACTER_CLASS}\r\u2028\u2029\ufeff]")
 
 
 class MessageError(ValueError):

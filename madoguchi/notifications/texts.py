@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext, gettext_lazy
 
+from madoguchi.lib import japanese as ja
+
 SUBJECT_MAX_LENGTH = 200
 BODY_MAX_LENGTH = 10000
 
@@ -88,8 +90,9 @@ class Placeholder:
     name: str
 
 
-# A control character other than a line break or a tab (the body's only layout characters).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069]")
+# A control character other than a line break or a tab (the body's only layout characters): the project's
+# class (lib/japanese), CR, the Unicode line separators and the BOM.
+_CONTROL = re.compile(f"[{ja.CONTROL_CHARACTER_CLASS}\r\u2028\u2029\ufeff]")
 
 
 def parse(text: str, allowed: tuple[str, ...], *, field: str) -> list:
