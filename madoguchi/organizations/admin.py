@@ -4,8 +4,32 @@ from django.contrib import admin
 from madoguchi.organizations.models import Council, CouncilMembership, Department, Organization
 
 
+class OrganizationAdminForm(forms.ModelForm):
+    """The footer links are held to the rule of the admin's own staff page (services.check_footer_link)."""
+
+    class Meta:
+        model = Organization
+        fields = [
+            "code", "kind", "name", "name_kana", "prefecture", "population", "contact_email", "contact_phone",
+            "is_active", "terms_url", "privacy_url", "accessibility_url", "contact_url",
+        ]  # fmt: skip
+
+    def clean(self):
+        from madoguchi.organizations import services
+
+        cleaned = super().clean()
+        for name in services.FOOTER_LINK_FIELDS:
+            if name in cleaned:
+                try:
+                    cleaned[name] = services.check_footer_link(cleaned[name] or "")
+                except services.FooterLinkError as exc:
+                    self.add_error(name, str(exc))
+        return cleaned
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationAdminForm
     list_display = ["code", "name", "kind", "prefecture", "population", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name", "name_kana"]

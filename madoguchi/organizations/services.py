@@ -108,3 +108,74 @@ def delete_department(*, organization, actor, department) -> None:
         detail={"name": department.name},
     )  # fmt: skip
     department.delete()
+
+
+# The four links of the residents' footer (利用規約, 個人情報の取扱い, アクセシビリティ, お問い合わせ) -----------------
+
+FOOTER_LINK_FIELDS = ("terms_url", "privacy_url", "accessibility_url", "contact_url")
+FOOTER_LINK_MAX_LENGTH = 300
+
+
+class FooterLinkError(ValueError):
+    """A footer link refused; the message is Japanese, for the organization's admin."""
+
+
+def check_footer_link(value: str) -> str:
+    """Return the link to store: "" (use this system's own page), an https:// address or a path of this
+    site ("/…"), stripped of surrounding spaces.
+
+    Raises FooterLinkError (Japanese message) for anything else: http://, javascript:, "//host/…" (another
+    site), a relative path, spaces or control characters inside, or more than 300 characters. Residents
+    follow these links from every page of the organization, so only a secure or a same-site target is kept.
+    """
+    import unicodedata
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    if not text:
+        return ""
+    if len(text) > FOOTER_LINK_MAX_LENGTH:
+        raise FooterLinkError(f"{FOOTER_LINK_MAX_LENGTH}文字以内で入力してください。")
+    if any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf", "Zs") for c in text):
+        raise FooterLinkError("空白や見えない文字を含まないアドレスを入力してください。")
+    if text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.scheme.lower() == "https" and parts.hostname and "\\" not in text:
+        return text
+    raise FooterLinkError(
+        "「https://」で始まるアドレスか、このサイトのページ（「/」で始まるパス）を入力してください。"
+    )
+
+
+@transaction.atomic
+def save_footer_links(*, organization, actor, **links: str) -> Organization:
+    """Set the footer links of `organization` (keywords: terms_url, privacy_url, accessibility_url,
+    contact_url; "" falls back to this system's own page). Each is checked with check_footer_link (raises
+    FooterLinkError, nothing saved). Audited with the old and new values of the links that changed.
+    """
+    from madoguchi.audit import services as audit
+
+    unknown = set(links) - set(FOOTER_LINK_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown footer links: {sorted(unknown)}")
+    cleaned = {name: check_footer_link(value) for name, value in links.items()}
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = {name: getattr(organization, name) for name in cleaned}
+    changed = [name for name in cleaned if before[name] != cleaned[name]]
+    if not changed:
+        return organization
+    for name in changed:
+        setattr(organization, name, cleaned[name])
+    organization.save(update_fields=changed)
+    audit.record(
+        organization=organization,
+        actor=actor,
+        action="organization.footer_links",
+        obj=organization,
+        detail={
+            "before": {name: before[name] for name in changed},
+            "after": {name: cleaned[name] for name in changed},
+        },
+    )
+    return organization
