@@ -6,6 +6,7 @@ from madoguchi.accounts import views as account_views
 from madoguchi.api.api import api
 from madoguchi.audit import views as audit_views
 from madoguchi.notifications import staff_views as notification_views
+from madoguchi.organizations import pages as org_pages
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
@@ -36,6 +37,10 @@ public_patterns = [
         opendata_views.dataset_file,
         name="opendata_file",
     ),
+    # This system's own pages, the fallbacks of the footer links (organizations/pages.py)
+    path("accessibility/", org_pages.accessibility_statement, name="accessibility"),
+    path("terms/", org_pages.terms, name="terms"),
+    path("privacy/", org_pages.privacy, name="privacy"),
     path("status/", resident_views.status_lookup, name="status"),
     path("status/view/", resident_views.status_view, name="status_view"),
     path("status/view/receipt.pdf", paper.status_receipt_pdf, name="status_receipt_pdf"),
@@ -46,6 +51,7 @@ public_patterns = [
     path("status/forgot/", verification_views.inquiry_recovery, name="inquiry_recovery"),
     path("verify/", verification_views.verify_open, name="verify_open"),
     path("<orgcode:code>/", org_views.organization_page, name="organization"),
+    path("<orgcode:code>/contact/", org_pages.contact, name="contact"),
     path("<orgcode:code>/procedures/<int:procedure_id>/", resident_views.form_page, name="form"),
     path(
         "<orgcode:code>/procedures/<int:procedure_id>/confirm/", resident_views.confirm_page, name="confirm"
@@ -89,6 +95,7 @@ staff_patterns = [
     # 職員の管理: each organization's admin runs its staff accounts
     path("organizations/<orgcode:code>/staff/", account_views.staff_list, name="staff_list"),
     path("organizations/<orgcode:code>/departments/", org_views.departments, name="departments"),
+    path("organizations/<orgcode:code>/links/", org_pages.organization_links, name="organization_links"),
     path(
         "organizations/<orgcode:code>/departments/<int:department_id>/",
         org_views.department_edit,

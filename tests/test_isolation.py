@@ -66,6 +66,7 @@ STAFF_URLS = {
     "procedure_distribute": ("post", lambda o: {"procedure_id": o["procedure"].pk}),
     "staff_list": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "departments": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "organization_links": ("post", lambda o: {"code": o["procedure"].organization.code}),
     "department": (
         "post",
         lambda o: {"code": o["procedure"].organization.code, "department_id": o["procedure"].department_id},
@@ -136,6 +137,7 @@ EDITOR_URLS = {"organization_indicator_new", "indicator_edit"}
 # Pages of the organization's admin only: a colleague (processor) gets 403 there (tests/test_staff_accounts.py).
 ADMIN_ONLY_URLS = {
     "departments",
+    "organization_links",
     "department",
     "staff_list",
     "staff_invite",

@@ -285,6 +285,25 @@ def _department_saved(line: Line) -> str:
     ).format_map(values)
 
 
+def _footer_links_saved(line: Line) -> str:
+    before, after = line.detail.get("before") or {}, line.detail.get("after") or {}
+    labels = {
+        "terms_url": gettext("利用規約"),
+        "privacy_url": gettext("個人情報の取扱い"),
+        "accessibility_url": gettext("アクセシビリティ"),
+        "contact_url": gettext("お問い合わせ"),
+    }
+    values = line.values()
+    values["changes"] = "、".join(
+        f"{label}：{readable(before.get(key))} → {readable(after.get(key))}"
+        for key, label in labels.items()
+        if key in after
+    ) or pgettext("audit value", "なし")
+    return str(
+        pgettext_lazy("audit sentence", "{actor} が 住民向け画面の下部のリンクを変更しました（{changes}）")
+    ).format_map(values)
+
+
 def _shared(line: Line) -> str:
     if line.detail.get("updated"):
         text = pgettext_lazy("audit sentence", "{actor} が 手続「{object}」の{council}のひな形を更新しました")
@@ -492,6 +511,7 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "所属の削除"),
         pgettext_lazy("audit sentence", "{actor} が 所属「{name}」を削除しました"),
     ),
+    "organization.footer_links": (pgettext_lazy("audit action", "下部のリンクの変更"), _footer_links_saved),
     # 協議会 (council): indicators, open data, cost shares
     "indicator.create": (
         pgettext_lazy("audit action", "指標の作成"),
