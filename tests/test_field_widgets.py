@@ -306,3 +306,33 @@ def test_the_builder_s_field_form_offers_the_reading_and_the_date_boxes():
     assert birthday.field_definition("birthday")["date_input"] == "split"
     plain = FieldForm(data={"key": "day", "label": "日付", "date_input": "auto"}, field_type="date")
     assert "date_input" not in plain.field_definition("day")
+
+
+def test_the_reading_has_its_own_columns_in_the_export():
+    spec = name_form("either").fields[0]
+    value = {"family": "Nguyễn", "given": "Lan", "reading_family": "Nguyễn", "reading_given": "Lan",
+             "reading_script": "latin"}  # fmt: skip
+    assert intake.export_columns(spec) == ["氏名（姓）", "氏名（名）", "氏名（読み・姓）", "氏名（読み・名）"]
+    assert intake.export_cells(spec, value) == ["Nguyễn", "Lan", "Nguyễn", "Lan"]
+
+
+def test_a_group_item_moving_up_takes_its_reading_and_its_date_with_it():
+    from madoguchi.submissions.resident_views import change_group_items
+
+    group = {"key": "members", "type": "group", "label": "世帯員", "min_items": 0, "fields": [
+        {"key": "who", "type": "name", "label": "氏名", "reading": "latin"},
+        {"key": "born", "type": "date", "label": "生年月日", "past_only": True},
+    ]}  # fmt: skip
+    spec = FormSpec.model_validate({"fields": [group]})
+    data = {"members__count": "2", "members__1__who__family": "Smith", "members__1__who__given": "John",
+            "members__1__who__reading_family": "Smith", "members__1__who__reading_given": "John",
+            "members__1__born__era": "昭和", "members__1__born__year": "55", "members__1__born__month": "4",
+            "members__1__born__day": "1"}  # fmt: skip
+    raw = intake.read_raw(spec, data)
+    page = type("Page", (), {"fields": ["members"]})()
+    assert change_group_items(spec, page, raw, {"group_remove": "members:0"}) == "members"
+    result = intake.parse(spec, intake.as_post(raw), None)
+    assert result.values["members"] == [
+        {"who": {"family": "Smith", "given": "John", "reading_family": "Smith", "reading_given": "John",
+                 "reading_script": "latin"}, "born": "1980-04-01"}
+    ]  # fmt: skip
