@@ -414,3 +414,69 @@ def test_the_builder_refuses_a_rule_the_form_cannot_hold(tottori):
     form = settings_form(no_email, duplicate_rule="email")
     assert not form.is_valid() and "メールアドレスの確認" in form.errors["duplicate_rule"][0]
     assert settings_form(no_email, duplicate_rule="email", requires_email_verification="on").is_valid()
+
+
+@pytest.mark.django_db
+def test_on_a_form_with_pages_the_refusal_opens_the_page_of_the_key_field(client, tottori):
+    from django.test import Client
+
+    schema = {
+        **MEMBER_SCHEMA,
+        "pages": [
+            {"key": "about", "title": "申請者", "fields": ["name", "email", "photo"]},
+            {"key": "membership", "title": "会員", "fields": ["member"]},
+        ],
+    }
+    procedure = make_procedure(
+        tottori, schema, kind="application", duplicate_rule="field", duplicate_field="member"
+    )
+    url = reverse("public:form", kwargs={"code": tottori.code, "procedure_id": procedure.pk})
+    confirm = reverse("public:confirm", kwargs={"code": tottori.code, "procedure_id": procedure.pk})
+
+    def apply_paged(browser, member: str, given: str):
+        version = procedure.current_version_id
+        about = {"name__family": "髙橋", "name__given": given, "email": "a@example.jp"}
+        browser.post(url, {"version": version, "page": "about", **about})
+        browser.post(url, {"version": version, "page": "membership", "member": member})
+        return browser.post(confirm, hidden_fields(browser.get(confirm).content.decode()), follow=True)
+
+    apply_paged(Client(), "M-9", "﨑子")
+    first = Submission.objects.get()
+    response = apply_paged(client, "m９", "花子")
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f"受付番号 {format_receipt_number(first.receipt_number)}" in page
+    assert 'id="member-error"' in page and 'value="m９"' in page
+    # The other page's answers are kept too.
+    client.post(url, {"version": procedure.current_version_id, "page": "membership", "member": "m９",
+                      "go_back": "1"})  # fmt: skip
+    assert 'value="花子"' in client.get(url + "?page=about").content.decode()
+
+
+@pytest.mark.django_db
+def test_one_per_verified_address_without_an_email_field(tottori):
+    from django.test import Client
+
+    from tests.test_email_verification import NO_EMAIL_SCHEMA, ask_for_link, link_in_last_email, open_link
+
+    procedure = make_procedure(
+        tottori, NO_EMAIL_SCHEMA, requires_email_verification=True, duplicate_rule="email"
+    )
+    url = reverse("public:form", kwargs={"code": tottori.code, "procedure_id": procedure.pk})
+    confirm = reverse("public:confirm", kwargs={"code": tottori.code, "procedure_id": procedure.pk})
+    responses = []
+    for address in ("taro@example.jp", "TARO@example.jp"):
+        browser = Client()
+        ask_for_link(browser, procedure, address)
+        open_link(browser, link_in_last_email())
+        browser.post(
+            url,
+            {"version": procedure.current_version_id, "name__family": "山田", "name__given": "太郎"},
+        )
+        responses.append(
+            browser.post(confirm, hidden_fields(browser.get(confirm).content.decode()), follow=True)
+        )
+    first = Submission.objects.get()
+    assert first.applicant_email == "taro@example.jp"
+    page = responses[1].content.decode()
+    assert f"受付番号 {format_receipt_number(first.receipt_number)}" in page and 'value="山田"' in page

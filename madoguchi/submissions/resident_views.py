@@ -956,7 +956,10 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         # One per e-mail address or key (duplicate_rule): told with the earlier 受付番号, nothing typed lost.
         _refill_from_confirmed(request, procedure, confirmed, lost_files=[])
         if exc.field_key:
-            request.session[_state_key(procedure)]["errors"] = {exc.field_key: str(exc)}
+            state = request.session[_state_key(procedure)]
+            state["errors"] = {exc.field_key: str(exc)}
+            pages = rules.evaluate(procedure.current_version.spec, state["values"]).pages
+            state["page"] = next((p.key for p in pages if exc.field_key in p.fields), state["page"])
         messages.error(request, str(exc))
         return redirect(_refill_url(procedure))
     except services.SubmissionError as exc:

@@ -179,8 +179,8 @@ def send_verification(*, request: HttpRequest, procedure: Procedure, email: str)
         raise ja.InputError(str(TOO_MANY_SENDS_MESSAGE))
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        # Links older than a day are of no use to anyone: the address in them goes.
-        EmailVerification.objects.filter(procedure=procedure, expires_at__lt=now - timedelta(days=1)).delete()
+        # Links expired for a day are of no use to anyone: the addresses in them go (of every procedure).
+        EmailVerification.objects.filter(expires_at__lt=now - timedelta(days=1)).delete()
         verification = EmailVerification.objects.create(
             organization_id=procedure.organization_id,
             procedure=procedure,
