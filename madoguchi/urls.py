@@ -190,6 +190,7 @@ staff_patterns = [
         indicator_views.organization_indicator_new,
         name="organization_indicator_new",
     ),
+    path("councils/<int:council_id>/synonyms/", org_views.council_synonyms, name="council_synonyms"),
     path(
         "councils/<int:council_id>/indicators/", indicator_views.council_indicators, name="council_indicators"
     ),

@@ -88,6 +88,7 @@ STAFF_URLS = {
     # The council's own pages, for its secretariat only (tests/test_council_view.py, test_cost_share_pages.py)
     "council_member_counts": ("get", lambda o: {"council_id": o["council"].pk, "code": "312011"}),
     "council_open_data_license": ("post", lambda o: {"council_id": o["council"].pk}),
+    "council_synonyms": ("post", lambda o: {"council_id": o["council"].pk}),
     "council_indicators": ("get", lambda o: {"council_id": o["council"].pk}),
     "council_indicator_new": ("post", lambda o: {"council_id": o["council"].pk}),
     "cost_shares": ("get", lambda o: {"council_id": o["council"].pk}),
@@ -111,6 +112,7 @@ COUNCIL_URLS = {
     "council",
     "council_member_counts",
     "council_open_data_license",
+    "council_synonyms",
     "council_indicators",
     "council_indicator_new",
     "cost_shares",

@@ -543,6 +543,10 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "オープンデータの利用条件の変更"),
         _license_change,
     ),
+    "council.search_synonyms": (
+        pgettext_lazy("audit action", "検索の同義語の変更"),
+        pgettext_lazy("audit sentence", "{actor} が 住民向けの検索の同義語を変更しました（{rules}件の規則）"),
+    ),
     "population.update": (
         pgettext_lazy("audit action", "人口の更新"),
         pgettext_lazy("audit sentence", "{actor} が 加入団体の人口を更新しました（出典：{source}）"),

@@ -1,13 +1,11 @@
 import logging
 import unicodedata
 
-import jaconv
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
@@ -18,62 +16,89 @@ from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
 from madoguchi.organizations import services
 from madoguchi.organizations.models import Council, Organization
-from madoguchi.procedures.models import Procedure
+from madoguchi.procedures import finding
+from madoguchi.procedures.models import CATEGORIES, LIFE_EVENTS
 
 logger = logging.getLogger(__name__)
 
-SEARCH_LIMIT = 100
+
+def _filters(request: HttpRequest) -> dict:
+    """The resident's search and browsing from the query string: q (text), category, event (codes)."""
+    return {
+        "query": request.GET.get("q", "")[: finding.MAX_QUERY_LENGTH].strip(),
+        "category": request.GET.get("category", "")[:32],
+        "event": request.GET.get("event", "")[:32],
+    }
 
 
-def _published():
-    return Procedure.objects.filter(
-        status=Procedure.Status.PUBLISHED, current_version__isnull=False, organization__is_active=True
-    ).select_related("organization", "department")
-
-
-def _search(query: str, organization: Organization | None = None):
-    # Residents type in any width: ＰＣＲ, ｶﾀｶﾅ; NFKC is right for a search query (never for stored names).
-    words = unicodedata.normalize("NFKC", query).split()[:8]
-    procedures = _published()
-    if organization is not None:
-        procedures = procedures.filter(organization=organization)
-    for word in words:
-        # すまーとふぉん finds スマートフォン and the other way round.
-        match = Q()
-        for form in {word, jaconv.hira2kata(word), jaconv.kata2hira(word)}:
-            match |= (
-                Q(title__icontains=form) | Q(summary__icontains=form) | Q(organization__name__icontains=form)
-            )
-        procedures = procedures.filter(match)
-    return procedures.order_by("organization__code", "title")[:SEARCH_LIMIT]
+def _filter_labels(filters: dict) -> dict:
+    return {
+        "category_label": dict(CATEGORIES).get(filters["category"], ""),
+        "event_label": dict(LIFE_EVENTS).get(filters["event"], ""),
+    }
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")[:100].strip()
+    filters = _filters(request)
+    searching = any(filters.values())
     councils = Council.objects.select_related("secretariat").prefetch_related("members")
     members = Organization.objects.filter(is_active=True, councils__isnull=False).distinct().order_by("code")
     if not members.exists():
         members = Organization.objects.filter(is_active=True, procedures__status="published").distinct()
+    results = finding.search(filters["query"], category=filters["category"], event=filters["event"])
     return render(
         request,
         "organizations/home.html",
         {
             "councils": councils,
             "members": members,
-            "query": query,
-            "results": _search(query) if query else None,
+            **filters,
+            **_filter_labels(filters),
+            "results": results if searching else None,
+            "limit": finding.SEARCH_LIMIT,
+            "categories": finding.categories_offered(),
+            "life_events": finding.life_events_offered(),
+            "popular": [] if searching else finding.popular(),
+            "newest": [] if searching else finding.newest(),
         },
     )
 
 
 def organization_page(request: HttpRequest, code: str) -> HttpResponse:
-    organization = get_object_or_404(Organization, code=code, is_active=True)
-    query = request.GET.get("q", "")[:100].strip()
-    procedures = _search(query, organization) if query else _published().filter(organization=organization)
+    """The organization's procedures; for a municipality also its prefecture's, in their own section.
+
+    ?q= searches both, ?category= and ?event= browse both (procedures/finding.py)."""
+    organization = get_object_or_404(
+        Organization.objects.select_related("prefecture"), code=code, is_active=True
+    )
+    filters = _filters(request)
+    shown = finding.organizations_shown(organization)
+    prefecture = shown[1] if len(shown) > 1 else None
+    if filters["query"]:
+        found = finding.search(
+            filters["query"], organizations=shown, category=filters["category"], event=filters["event"]
+        )
+    else:
+        found = list(
+            finding.browse(
+                organizations=shown, category=filters["category"], event=filters["event"]
+            ).order_by("title")
+        )
     return render(
         request,
         "organizations/organization.html",
-        {"organization": organization, "procedures": procedures, "query": query},
+        {
+            "organization": organization,
+            "prefecture": prefecture,
+            "procedures": [p for p in found if p.organization_id == organization.pk],
+            "prefecture_procedures": [p for p in found if prefecture and p.organization_id == prefecture.pk],
+            **filters,
+            **_filter_labels(filters),
+            "filtered": any(filters.values()),
+            "found_count": len(found),
+            "categories": finding.categories_offered(shown),
+            "life_events": finding.life_events_offered(shown),
+        },
     )
 
 
@@ -206,5 +231,59 @@ def department_edit(request: HttpRequest, code: str, department_id: int) -> Http
         request,
         "staff/department.html",
         {"organization": organization, "form": form, "department": department},
+        status=400 if form.errors else 200,
+    )
+
+
+# 検索の同義語: the council's secretariat keeps the residents' synonym list (procedures/finding.py) ------
+
+
+class SynonymsForm(forms.Form):
+    synonyms = forms.CharField(
+        label=_("検索の同義語"),
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "input", "spellcheck": "false"}),
+        help_text=_(
+            "1行に1つ書きます。「スマホ → スマートフォン」は、スマホで探した人にスマートフォンの手続も"
+            "見せます（一方向）。「転入 = 引越し」や「マイナンバーカード、個人番号カード」は、どの言葉で"
+            "探しても互いに見つかります（双方向）。#で始まる行はメモです。"
+        ),
+    )
+
+    def clean_synonyms(self):
+        text = self.cleaned_data["synonyms"]
+        try:
+            finding.parse_synonyms(text)
+        except finding.SynonymError as exc:
+            raise forms.ValidationError(str(exc).split("\n")) from None
+        return text
+
+
+@login_required
+def council_synonyms(request: HttpRequest, council_id: int) -> HttpResponse:
+    """The council's synonym list for the residents' search; its secretariat only (404 for anyone else).
+
+    A malformed line is refused with its line number and the typed text kept; a saved change is audited.
+    """
+    council = access.access_council_for_user(request.user, council_id)
+    form = SynonymsForm(request.POST or None, initial={"synonyms": council.search_synonyms})
+    if request.method == "POST" and form.is_valid():
+        try:
+            finding.save_search_synonyms(
+                council=council, actor=request.user, text=form.cleaned_data["synonyms"]
+            )
+        except finding.SynonymError as exc:
+            form.add_error("synonyms", str(exc).split("\n"))
+        else:
+            messages.success(request, gettext("検索の同義語を保存しました。"))
+            return redirect("staff:council_synonyms", council_id=council.pk)
+    field = form.fields["synonyms"]
+    described = ["id_synonyms_helptext"] + (["id_synonyms-error"] if form.errors else [])
+    field.widget.attrs["aria-describedby"] = " ".join(described)
+    return render(
+        request,
+        "staff/council_synonyms.html",
+        {"council": council, "form": form},
         status=400 if form.errors else 200,
     )

@@ -208,6 +208,20 @@ class ProcedureSettingsForm(forms.ModelForm):
     def clean_summary(self):
         return self._no_individual_number("summary")
 
+    def clean_title_reading(self):
+        """Hiragana (ー and spaces allowed); katakana and half-width kana are turned into hiragana first."""
+        import jaconv
+
+        text = unicodedata.normalize("NFKC", self.cleaned_data.get("title_reading") or "")
+        text = " ".join(jaconv.kata2hira(text).split())
+        wrong = [c for c in text if not ("\u3041" <= c <= "\u3096" or c in "ゝゞー ")]
+        if wrong:
+            raise forms.ValidationError(
+                _("よみは、ひらがなで入力してください（ひらがなでない文字：%(chars)s）。"),
+                params={"chars": "".join(dict.fromkeys(wrong))[:20]},
+            )
+        return text
+
     def clean_notify_emails(self):
         lines = [line.strip() for line in (self.cleaned_data.get("notify_emails") or "").splitlines()]
         addresses = []

@@ -138,6 +138,14 @@ class Procedure(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs):
+        # search_text is derived from the title, summary and reading: kept here so that every write path
+        # (services, the admin, imports, copies, the demo) writes it (procedures/finding.py).
+        from madoguchi.procedures import finding
+
+        kwargs["update_fields"] = finding.refresh_search_text(self, kwargs.get("update_fields"))
+        super().save(*args, **kwargs)
+
     @property
     def shown_title(self) -> str:
         """The title in the page's language: English when chosen and written, else Japanese."""

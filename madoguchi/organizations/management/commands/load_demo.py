@@ -103,6 +103,10 @@ SMARTPHONE_CLASS = {
 }  # fmt: skip
 
 
+# The residents' search of the demo council (procedures/finding.py: one rule a line).
+DEMO_SYNONYMS = "スマホ → スマートフォン\n転入 = 引越し = 転居\nマイナンバーカード、個人番号カード"
+
+
 class Command(BaseCommand):
     help = "デモ用のデータ（鳥取県と19市町村、協議会、職員、手続）を登録します。"
 
@@ -113,7 +117,9 @@ class Command(BaseCommand):
             Organization.objects.filter(code=code).update(population=population)
         pref = Organization.objects.get(code="310000")
         tottori = Organization.objects.get(code="312011")
-        council, _ = Council.objects.get_or_create(name=COUNCIL_NAME, defaults={"secretariat": pref})
+        council, _ = Council.objects.get_or_create(
+            name=COUNCIL_NAME, defaults={"secretariat": pref, "search_synonyms": DEMO_SYNONYMS}
+        )
         for member in Organization.objects.filter(code__startswith="31"):
             CouncilMembership.objects.get_or_create(council=council, organization=member)
         info_policy, _ = Department.objects.get_or_create(
@@ -132,19 +138,20 @@ class Command(BaseCommand):
             tottori, citizens, "住民票の写しの郵送請求", Procedure.Kind.APPLICATION, RESIDENT_CERTIFICATE,
             summary="住民票の写しを郵送で請求できます。手数料は1通300円で、定額小為替を後日郵送してください。",
             purpose=purpose, retention_years=Procedure.Retention.FIVE,
+            category="shomeisho", life_events=["moving"], title_reading="じゅうみんひょうのうつしのゆうそうせいきゅう",
         )  # fmt: skip
         survey = self._procedure(
             pref, info_policy, "電子申請サービス利用者アンケート", Procedure.Kind.SURVEY, SURVEY,
             summary="電子申請サービスの改善のため、ご意見をお聞かせください（3分ほど）。",
             purpose="集計してサービスの改善に使います。個人を特定する情報はお聞きしません。",
-            retention_years=Procedure.Retention.ONE,
+            retention_years=Procedure.Retention.ONE, category="survey",
         )  # fmt: skip
         self._survey_answers(survey)
         self._procedure(
             tottori, lifelong, "シニア向けスマートフォン教室 参加申込", Procedure.Kind.SIGNUP, SMARTPHONE_CLASS,
             summary="はじめての方向けに、スマートフォンの使い方を学ぶ教室です。定員になり次第締め切ります。",
             purpose=purpose, retention_years=Procedure.Retention.ONE, capacity=20,
-            closes_at=now + timedelta(days=365),
+            closes_at=now + timedelta(days=365), category="event", life_events=["learning"],
         )  # fmt: skip
         load_library(council=council)
         call_command("load_indicators", council.name, with_counted=True, verbosity=0)  # 指標
