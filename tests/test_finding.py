@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import jaconv
 import pytest
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +15,6 @@ from hypothesis import strategies as st
 
 from madoguchi.audit.models import AuditLog
 from madoguchi.procedures import finding
-from madoguchi.procedures.forms import ProcedureSettingsForm
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import create_procedure, update_procedure_settings
 from madoguchi.stats.models import DailyCount
@@ -271,28 +271,40 @@ def test_a_municipality_lists_its_prefectures_procedures_and_searches_them(
 # The builder's reading ----------------------------------------------------------------------------------
 
 
+def _settings_post(client, procedure, **values):
+    url = reverse("staff:builder_settings", kwargs={"procedure_id": procedure.pk})
+    token = re.search(r'name="settings_token" value="([^"]+)"', client.get(url).content.decode()).group(1)
+    base = {"title": procedure.title, "kind": procedure.kind, "retention_years": "5", "settings_token": token}
+    return client.post(url, {**base, **values})
+
+
 @pytest.mark.parametrize(
     ("typed", "kept"),
     [
         ("ジュウミンヒョウ", "じゅうみんひょう"),
         ("ｼﾞｭｳﾐﾝﾋｮｳ", "じゅうみんひょう"),
-        ("てんにゅう　とどけ", "てんにゅう とどけ"),
+        ("じゅうみん　ひょう", "じゅうみん ひょう"),
     ],
 )
-def test_the_reading_is_kept_in_hiragana(procedure, typed, kept):
-    form = ProcedureSettingsForm(instance=procedure, organization=procedure.organization)
-    form.cleaned_data = {"title_reading": typed}
-    assert form.clean_title_reading() == kept
+def test_the_builders_reading_is_kept_in_hiragana_and_found(client, editor, tottori, typed, kept):
+    procedure = make_procedure(tottori, title="御用証明")
+    client.force_login(editor)
+    assert _settings_post(client, procedure, title_reading=typed).status_code == 302
+    procedure.refresh_from_db()
+    assert procedure.title_reading == kept
+    assert titles(Client().get("/", {"q": "じゅうみんひょう"}).content.decode()) == ["御用証明"]
 
 
 @pytest.mark.parametrize("typed", ["住民票", "juminhyo", "じゅうみんひょう1"])
-def test_a_reading_not_in_kana_is_refused(procedure, typed):
-    from django import forms
-
-    form = ProcedureSettingsForm(instance=procedure, organization=procedure.organization)
-    form.cleaned_data = {"title_reading": typed}
-    with pytest.raises(forms.ValidationError, match="ひらがなで入力してください"):
-        form.clean_title_reading()
+def test_a_reading_not_in_kana_is_refused_next_to_the_field(client, editor, tottori, typed):
+    procedure = make_procedure(tottori, title="御用証明")
+    client.force_login(editor)
+    response = _settings_post(client, procedure, title_reading=typed)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "よみは、ひらがなで入力してください" in page and f'value="{typed}"' in page
+    procedure.refresh_from_db()
+    assert procedure.title_reading == ""
 
 
 # Any input ---------------------------------------------------------------------------------------------
