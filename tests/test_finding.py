@@ -94,6 +94,17 @@ def test_staff_reading_replaces_the_guessed_one(owner, tottori):
     assert procedure.search_text.split("\n")[0] == "転出届てんしゅつとどけ"
 
 
+def test_existing_procedures_get_their_search_text_from_the_migration(client, juminhyo):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Procedure.objects.filter(pk=juminhyo.pk).update(search_text="")  # as before the migration
+    assert titles(client.get("/", {"q": "じゅうみんひょう"}).content.decode()) == []
+    import_module("madoguchi.procedures.migrations.0007_procedure_search_text").fill_search_text(apps, None)
+    assert titles(client.get("/", {"q": "じゅうみんひょう"}).content.decode()) == ["住民票の写しの郵送請求"]
+
+
 def test_title_matches_come_before_summary_matches(client, tottori):
     make_procedure(tottori, title="ごみ収集の申込", summary="粗大ごみのほか、スマートフォンの回収もします。")
     make_procedure(tottori, title="スマートフォン講座", summary="")
@@ -322,6 +333,20 @@ def test_no_query_is_an_error(client, procedure, council, query, category, event
         assert response.status_code == 200
     response = client.get("/", {"q": "\x00" + query})
     assert response.status_code == 200
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(exclude_categories=("Cs",))))
+def test_any_synonym_list_parses_or_names_its_lines(text):
+    try:
+        rules = finding.parse_synonyms(text)
+    except finding.SynonymError as exc:
+        assert all(re.match(r"\d+行目：|同義語は", line) for line in str(exc).split("\n"))
+    else:
+        for word in ("すまほ", text[:10]):
+            assert finding.fold(word).replace(" ", "") in rules.alternatives(
+                finding.fold(word).replace(" ", "")
+            )
 
 
 KANA_AND_KANJI = st.text(

@@ -96,6 +96,8 @@ def organization_page(request: HttpRequest, code: str) -> HttpResponse:
             **_filter_labels(filters),
             "filtered": any(filters.values()),
             "found_count": len(found),
+            "limited": bool(filters["query"]) and len(found) >= finding.SEARCH_LIMIT,
+            "limit": finding.SEARCH_LIMIT,
             "categories": finding.categories_offered(shown),
             "life_events": finding.life_events_offered(shown),
         },
