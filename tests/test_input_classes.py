@@ -349,8 +349,11 @@ def test_a_phone_number_is_shown_in_one_form_everywhere(client, procedure, colle
     assert "0857-22-8111" in page
     done = client.post(confirm_url(procedure), hidden_fields(page), follow=True).content.decode()
     receipt = re.search(r'data-testid="receipt-number">([^<]+)<', done).group(1)
+    code = re.search(r'data-testid="inquiry-code">([^<]+)<', done).group(1)
     submission = Submission.objects.get(receipt_number=receipt.replace("-", ""))
     assert read_answers(submission)["phone"] == "0857-22-8111"
+    client.post(reverse("public:status"), {"receipt_number": receipt, "inquiry_code": code})
+    assert "0857-22-8111" in client.get(reverse("public:status_view")).content.decode()
     client.force_login(colleague)
     staff_page = client.get(
         reverse("staff:submission", kwargs={"submission_id": submission.pk})

@@ -323,7 +323,7 @@ def test_xlsx_export_has_text_cells(client, colleague, procedure):
     sheet = workbook.active
     header = [c.value for c in sheet[1]]
     row = [c.value for c in sheet[2]]
-    assert row[header.index("電話番号")] == "0120123456"
+    assert row[header.index("電話番号")] == "0120-123-456"  # text (leading 0 kept), in the one written form
     assert row[header.index("氏名（姓）")] == "髙橋"
 
 
