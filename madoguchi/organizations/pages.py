@@ -100,11 +100,7 @@ def organization_links(request: HttpRequest, code: str) -> HttpResponse:
     organization = access.access_organization_for_user(request.user, code, access.ADMIN)
     initial = {name: getattr(organization, name) for name in services.FOOTER_LINK_FIELDS}
     form = FooterLinksForm(request.POST or None, initial=initial)
-    valid = request.method == "POST" and form.is_valid()
-    for name in form.errors:
-        # The error text is read with the box, after its help text.
-        form.fields[name].widget.attrs["aria-describedby"] = f"id_{name}_helptext id_{name}-error"
-    if valid:
+    if request.method == "POST" and form.is_valid():
         services.save_footer_links(organization=organization, actor=request.user, **form.cleaned_data)
         messages.success(request, gettext("リンクを保存しました。"))
         return redirect("staff:organization_links", code=code)

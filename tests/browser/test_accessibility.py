@@ -206,6 +206,17 @@ def staff_pages(base: str, data: dict):
         page.get_by_role("button", name="変更する").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("よいですか")
 
+    def links_error(page):
+        page.goto(f"{s}/organizations/312011/links/")
+        page.get_by_label("利用規約のページ").fill("http://example.jp/")
+        page.get_by_role("button", name="保存する").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
+    def department_error(page):
+        page.goto(f"{s}/organizations/312011/departments/")
+        page.get_by_role("button", name="追加する").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+
     def go(path):
         return lambda page: page.goto(f"{s}{path}")
 
@@ -244,6 +255,8 @@ def staff_pages(base: str, data: dict):
         ("departments", go("/organizations/312011/departments/")),
         ("department", via("/organizations/312011/departments/", r"/departments/\d+/$")),
         ("footer links", go("/organizations/312011/links/")),
+        ("footer links, errors shown", links_error),
+        ("departments, errors shown", department_error),
         ("audit", go("/organizations/312011/audit/")),
         ("404", go("/procedures/999999/")),
     ]
