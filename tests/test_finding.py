@@ -94,6 +94,19 @@ def test_staff_reading_replaces_the_guessed_one(owner, tottori):
     assert procedure.search_text.split("\n")[0] == "転出届てんしゅつとどけ"
 
 
+def test_imported_and_distributed_copies_are_found_by_their_reading(client, owner, pref, tottori, tennyu):
+    import json
+
+    from madoguchi.procedures import services
+
+    data = json.dumps(services.export_procedure(tennyu)).encode()
+    imported = services.import_procedure(organization=tottori, actor=owner, data=data)
+    assert imported.search_text.split("\n")[0] == "転入届てんにゅうとどけ"
+    prefecture_procedure = make_procedure(pref, title="県税の納税証明書")
+    (copy,) = services.distribute(procedure=prefecture_procedure, organizations=[tottori], actor=None)
+    assert copy.search_text.split("\n")[0] == "県税の納税証明書けんぜいののうぜいしょうめいしょ"
+
+
 def test_existing_procedures_get_their_search_text_from_the_migration(client, juminhyo):
     from importlib import import_module
 
