@@ -76,12 +76,11 @@ def post_form(client, procedure, data):
     return client.post(form_url(procedure), {"version": procedure.current_version_id, **data})
 
 
-def end_the_session(client=None):
+def end_the_session(client):
     """The session has expired: its row is gone and the browser has dropped its cookie (both last
-    SESSION_COOKIE_AGE). Without `client`, only the row: the cookie still names the old session."""
+    SESSION_COOKIE_AGE)."""
     Session.objects.all().delete()
-    if client is not None:
-        client.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+    client.cookies.pop(settings.SESSION_COOKIE_NAME, None)
 
 
 def png(name="免許証.png"):
@@ -184,13 +183,3 @@ def test_a_new_version_of_the_form_after_the_session_ended_keeps_the_answers(cli
     page = client.post(confirm_url(procedure), confirmed, follow=True).content.decode()
     assert Submission.objects.count() == 0
     assert 'value="髙橋"' in page and 'value="sakiko@example.jp"' in page and "備考" in page
-
-
-def test_a_session_row_gone_while_the_browser_keeps_its_cookie_still_attaches_the_file(client, tottori):
-    procedure = make_procedure(tottori, FILE_SCHEMA, title="全項目")
-    post_form(client, procedure, {**ANSWERS, "doc": png()})
-    confirmed = hidden_fields(client.get(confirm_url(procedure)).content.decode())
-    end_the_session()
-    response = client.post(confirm_url(procedure), confirmed)
-    assert response["Location"].endswith("/done/")
-    assert Attachment.objects.get().original_name == "免許証.png"

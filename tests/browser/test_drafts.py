@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import Submission, SubmissionDraft
+from tests.browser.test_resident_and_staff import axe_violations
 from tests.conftest import make_procedure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,7 +53,7 @@ def test_a_draft_saved_on_one_phone_is_finished_on_another(
 ):
     settings.SITE_URL = live_server.url
     procedure = make_procedure(tottori, SCHEMA, title="子育て相談の予約")
-    first = browser.new_context(**browser_context_args, java_script_enabled=False)
+    first = browser.new_context(**browser_context_args)  # JavaScript on here (axe runs in the page)
     page = first.new_page()
     page.goto(live_server.url + form_path(procedure))
     page.get_by_label("姓").fill("髙橋")
@@ -61,10 +62,14 @@ def test_a_draft_saved_on_one_phone_is_finished_on_another(
     page.get_by_role("button", name="一時保存する").click()
     # No address typed yet: the page asks for one.
     expect(page.get_by_role("heading", level=1)).to_have_text("入力内容の一時保存")
+    page.get_by_role("button", name="保存してメールを送る").click()
+    expect(page.get_by_role("alert")).to_contain_text("メールアドレスを入力してください")
+    assert axe_violations(page) == []
     page.get_by_label("メールアドレス").fill("sakiko@example.jp")
     page.get_by_role("button", name="保存してメールを送る").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("一時保存しました")
     expect(page.get_by_test_id("draft-saved")).to_contain_text("sakiko@example.jp")
+    assert axe_violations(page) == []
     first.close()
 
     body = OutgoingEmail.objects.get(kind="draft").body
@@ -90,6 +95,11 @@ def test_a_draft_saved_on_one_phone_is_finished_on_another(
     phone.goto(link)
     expect(phone.get_by_role("heading", level=1)).to_have_text("一時保存した内容を開けません")
     second.close()
+    checker = browser.new_context(**browser_context_args).new_page()
+    checker.goto(link)
+    expect(checker.get_by_role("heading", level=1)).to_have_text("一時保存した内容を開けません")
+    assert axe_violations(checker) == []
+    checker.context.close()
 
 
 def test_a_session_ended_on_the_confirmation_page_keeps_every_answer_but_the_file(
@@ -133,3 +143,30 @@ def test_a_session_ended_on_the_confirmation_page_keeps_every_answer_but_the_fil
     answers = read_answers(Submission.objects.get())
     assert answers["name"] == {"family": "山﨑", "given": "太郎"} and answers["note"] == "二通必要です"
     context.close()
+
+
+def test_a_form_sent_while_the_site_is_saturated_is_kept_and_its_link_works(
+    tottori, live_server, browser, browser_context_args, settings
+):
+    settings.SITE_URL = live_server.url
+    procedure = make_procedure(tottori, SCHEMA, title="子育て相談の予約")
+    context = browser.new_context(**browser_context_args)  # JavaScript on here (axe runs in the page)
+    page = context.new_page()
+    page.goto(live_server.url + form_path(procedure))
+    page.get_by_label("姓").fill("髙橋")
+    page.get_by_label("相談したいこと").fill("急ぎの相談です")
+    settings.MADOGUCHI_MAX_CONCURRENT_REQUESTS = 0  # every slot of the process taken
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("混雑しています")
+    expect(page.get_by_test_id("busy")).to_contain_text("入力した内容はすべて一時保存しました")
+    assert axe_violations(page) == []
+    link = page.get_by_test_id("resume-link").get_attribute("href")
+    settings.MADOGUCHI_MAX_CONCURRENT_REQUESTS = 10
+    context.close()
+
+    fresh = browser.new_context(**browser_context_args, java_script_enabled=False)
+    phone = fresh.new_page()
+    phone.goto(link)
+    expect(phone.get_by_label("姓")).to_have_value("髙橋")
+    expect(phone.get_by_label("相談したいこと")).to_have_value("急ぎの相談です")
+    fresh.close()
