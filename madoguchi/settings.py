@@ -226,7 +226,7 @@ if BEHIND_TLS_PROXY:
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    "madoguchi.notifications.backends.EmailBackend"  # the console, Japanese subjects and bodies readable
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )

@@ -45,6 +45,8 @@ public_patterns = [
     path("status/view/", resident_views.status_view, name="status_view"),
     path("status/view/receipt.pdf", paper.status_receipt_pdf, name="status_receipt_pdf"),
     path("status/withdraw/", resident_views.status_withdraw, name="status_withdraw"),
+    path("status/withdraw/confirm/", resident_views.status_withdraw_confirm, name="status_withdraw_confirm"),
+    path("status/reply/", resident_views.status_reply, name="status_reply"),
     path("status/end/", resident_views.status_end, name="status_end"),
     path("status/correct/", resident_views.status_correct, name="status_correct"),
     path("status/correct/confirm/", resident_views.status_correct_confirm, name="status_correct_confirm"),
@@ -155,6 +157,14 @@ staff_patterns = [
     path("submissions/<int:submission_id>/receipt.pdf", paper.receipt_pdf, name="submission_receipt_pdf"),
     path("submissions/<int:submission_id>/files.zip", paper.files_zip, name="submission_files_zip"),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
+    path(
+        "organizations/<orgcode:code>/emails/failed/", notification_views.failed_emails, name="failed_emails"
+    ),
+    path(
+        "organizations/<orgcode:code>/emails/<int:email_id>/retry/",
+        notification_views.retry_email,
+        name="retry_email",
+    ),
     path("councils/<int:council_id>/", stats_views.council_dashboard, name="council"),
     path(
         "councils/<int:council_id>/members/<orgcode:code>/",

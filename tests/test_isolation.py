@@ -4,6 +4,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import get_resolver, reverse
 
+from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.stats.models import Indicator, WorkingGroup
 from madoguchi.submissions.models import Attachment, ExportFile
 
@@ -23,6 +24,9 @@ STAFF_URLS = {
     "add_note": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "reopen": ("post", lambda o: {"submission_id": o["submission"].pk}),
     "send_message": ("post", lambda o: {"submission_id": o["submission"].pk}),
+    # Failed e-mails of the organization, and sending one again (tests/test_email_delivery.py)
+    "failed_emails": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "retry_email": ("post", lambda o: {"code": o["procedure"].organization.code, "email_id": o["email"].pk}),
     "email_texts": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "email_text": ("get", lambda o: {"procedure_id": o["procedure"].pk, "kind": "returned"}),
     "assign": ("post", lambda o: {"submission_id": o["submission"].pk}),
@@ -177,6 +181,15 @@ def objects(procedure, submission, council):
         "working_group": WorkingGroup.objects.create(council=council, name="電子申請部会"),
         "indicator": Indicator.objects.create(
             organization=procedure.organization, name="申請件数", kind="outcome", unit="件"
+        ),
+        "email": OutgoingEmail.objects.create(
+            organization=procedure.organization,
+            submission=submission,
+            kind="message",
+            to="sakiko@example.jp",
+            subject="【お知らせ】",
+            body="本文",
+            status=OutgoingEmail.Status.FAILED,
         ),
     }
 

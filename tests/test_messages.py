@@ -54,7 +54,7 @@ def test_a_clerk_writes_to_the_resident_who_reads_it_on_the_status_page_and_by_e
     assert AuditLog.objects.filter(action="submission.message", actor=colleague).exists()
 
     page = resident_of(result).get(reverse("public:status_view")).content.decode()
-    assert "担当課からのメッセージ" in page and "会場は2階です。" in page
+    assert "担当課とのメッセージ" in page and "会場は2階です。" in page
     assert "電話で本人確認済み" not in page  # the internal note stays staff-only
 
 

@@ -475,7 +475,12 @@ def test_status_page_shows_history_and_allows_withdrawal(client, procedure):
         reverse("public:status_withdraw"), {"reason": "日程が合わなくなりました"}, follow=True
     )
     page = response.content.decode()
-    assert "申請を取り下げました" in page and "日程が合わなくなりました" in page
+    assert "本当にキャンセルしますか" in page and "日程が合わなくなりました" in page  # the confirmation step
+    assert Submission.objects.get().status == Status.RECEIVED
+    token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    response = resident.post(reverse("public:status_withdraw_confirm"), {"token": token}, follow=True)
+    page = response.content.decode()
+    assert "申込をキャンセルしました" in page and "日程が合わなくなりました" in page
     assert Submission.objects.get().status == Status.WITHDRAWN
     assert "申請を取り下げる" not in page
 

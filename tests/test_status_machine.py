@@ -2,6 +2,7 @@
 resident see it: 返却中 closed after its 補正期限, decisions confirmed on a second page, a decision reopened
 by an admin, and each kind's own words and moves."""
 
+import re
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -342,6 +343,10 @@ def test_a_signup_is_accepted_and_cancelled_in_its_own_words(procedure, colleagu
     assert 'data-testid="status">受付済み<' in page
     assert "申込をキャンセルする" in page  # an accepted sign-up may still be cancelled
     resident.post(reverse("public:status_withdraw"), {"reason": "都合がつかなくなりました"})
+    confirm = resident.get(reverse("public:status_withdraw_confirm")).content.decode()
+    assert "本当にキャンセルしますか" in confirm
+    token = re.search(r'name="token" value="([^"]+)"', confirm).group(1)
+    resident.post(reverse("public:status_withdraw_confirm"), {"token": token})
     assert 'data-testid="status">キャンセル<' in status_page(resident)
 
 

@@ -377,6 +377,16 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "申請者へのメッセージ"),
         pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} の申請者にメッセージを送りました"),
     ),
+    "submission.resident_message": (
+        pgettext_lazy("audit action", "申請者からのメッセージ"),
+        pgettext_lazy(
+            "audit sentence", "{actor} が 受付番号 {object} について担当課にメッセージを送りました"
+        ),
+    ),
+    "email.retry": (
+        pgettext_lazy("audit action", "送信できなかったメールの再送"),
+        pgettext_lazy("audit sentence", "{actor} が 受付番号 {object} のメールを再送しました"),
+    ),
     "submission.inquiry_code_resent": (
         pgettext_lazy("audit action", "問い合わせ番号の再送"),
         pgettext_lazy(

@@ -215,6 +215,30 @@ class MessageError(ValueError):
     """The message was not sent; str() is a Japanese message fit to show. Nothing was written."""
 
 
+def _checked_message_body(body: str, *, from_resident: bool = False) -> str:
+    """The body with line ends as LF and trimmed, or MessageError (Japanese): a control character other than
+    a line break or tab, nothing written, over MESSAGE_MAX_LENGTH characters, or (from a resident) a
+    マイナンバー (lib/japanese.contains_individual_number)."""
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    # Before stripping: a vertical tab or a NEL alone would otherwise pass for an empty message.
+    if _MESSAGE_CONTROL.search(body):
+        raise MessageError(
+            gettext("メッセージに使えない制御文字が含まれています。貼り付けた文字を確かめてください。")
+        )
+    # Spaces, line breaks and invisible characters (U+3000, U+200B, …) at either end are not a message.
+    body = ja.trim_invisible(body.strip()).strip()
+    if not body:
+        raise MessageError(gettext("メッセージを入力してください。"))
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise MessageError(
+            gettext("メッセージは2,000文字以内で入力してください（いま%(count)s文字）。")
+            % {"count": len(body)}
+        )
+    if from_resident and ja.contains_individual_number(body):
+        raise MessageError(str(ja.INDIVIDUAL_NUMBER_MESSAGE))
+    return body
+
+
 @transaction.atomic
 def send_message(*, submission, author, body: str) -> Message:
     """Staff write to the resident on a submission: the message shows on the resident's status page and is
@@ -225,20 +249,7 @@ def send_message(*, submission, author, body: str) -> Message:
 
     from madoguchi.audit import services as audit
 
-    body = body.replace("\r\n", "\n").replace("\r", "\n")
-    # Before stripping: a vertical tab or a NEL alone would otherwise pass for an empty message.
-    if _MESSAGE_CONTROL.search(body):
-        raise MessageError(
-            gettext("メッセージに使えない制御文字が含まれています。貼り付けた文字を確かめてください。")
-        )
-    body = body.strip()
-    if not body:
-        raise MessageError(gettext("メッセージを入力してください。"))
-    if len(body) > MESSAGE_MAX_LENGTH:
-        raise MessageError(
-            gettext("メッセージは2,000文字以内で入力してください（いま%(count)s文字）。")
-            % {"count": len(body)}
-        )
+    body = _checked_message_body(body)
     message = Message.objects.create(
         organization_id=submission.organization_id,
         submission=submission,
@@ -270,6 +281,175 @@ def queue_message_email(*, message: Message) -> OutgoingEmail:
         values={"body": message.body},
         body=message.body,
     )
+
+
+# Statuses in which the case is over for the resident: they may no longer write (完了/受理/受付済み, 却下,
+# 取下げ/キャンセル in the kind's words). Staff may still write to them.
+REPLY_CLOSED = frozenset({"completed", "rejected", "withdrawn"})
+STAFF_REPLY = "staff_reply"
+
+
+def can_reply(submission) -> bool:
+    """Whether the resident may write to staff on this submission now: not once the case is closed."""
+    return submission.status not in REPLY_CLOSED and submission.status != "draft"
+
+
+@transaction.atomic
+def receive_reply(*, submission, body: str) -> Message:
+    """The resident writes to staff from the status page (Message.Direction.FROM_RESIDENT).
+
+    The text is checked like staff's (_checked_message_body) and also refused when it holds a マイナンバー.
+    Raises MessageError (Japanese) and writes nothing for a bad text or a closed case (REPLY_CLOSED, read
+    under a row lock so a decision taken meanwhile wins). Audited (submission.resident_message, without the
+    text). Staff addresses of the procedure (Procedure.notify_emails) get a notice through the outbox with
+    the 受付番号 and a link to the case, never the text itself; the case page marks the reply 未返信 until
+    staff answer.
+    """
+    from django.utils import timezone
+
+    from madoguchi.audit import services as audit
+    from madoguchi.submissions.models import Submission
+
+    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    if not can_reply(locked):
+        raise MessageError(
+            gettext(
+                "この%(noun)sは処理が終わっているため、メッセージを送れません。お問い合わせは担当課へお電話ください。"
+            )
+            % {"noun": _kind_noun(submission.procedure.kind)}
+        )
+    body = _checked_message_body(body, from_resident=True)
+    message = Message.objects.create(
+        organization_id=submission.organization_id,
+        submission=locked,
+        author=None,
+        direction=Message.Direction.FROM_RESIDENT,
+        body=body,
+        created_at=timezone.now(),
+    )
+    audit.record(
+        organization=submission.organization,
+        actor="申請者",
+        action="submission.resident_message",
+        obj=locked,
+        detail={"message": message.pk},
+    )
+    _queue_staff_reply_notice(submission=submission)
+    return message
+
+
+def _kind_noun(kind: str) -> str:
+    from madoguchi.submissions.services import kind_noun
+
+    return kind_noun(kind)
+
+
+def _queue_staff_reply_notice(*, submission) -> int:
+    """One e-mail per staff address of the procedure: a reply arrived on 受付番号 …, see the case page."""
+    from django.urls import reverse
+
+    procedure = submission.procedure
+    addresses = procedure.notify_emails.split()
+    if not addresses:
+        return 0
+    with translation.override("ja"):
+        link = settings.SITE_URL + reverse("staff:submission", kwargs={"submission_id": submission.pk})
+        subject = gettext("【返信】%(title)s（受付番号 %(receipt)s）") % {
+            "title": procedure.title,
+            "receipt": submission.display_receipt_number,
+        }
+        body = render_to_string(
+            "notifications/staff_reply_email.txt",
+            {"procedure": procedure, "submission": submission, "link": link},
+        )
+    for address in addresses:
+        queue_email(
+            organization_id=submission.organization_id,
+            submission=submission,
+            kind=STAFF_REPLY,
+            to=address,
+            subject=subject,
+            body=body,
+        )
+    return len(addresses)
+
+
+WITHDRAWN = "withdrawn"
+
+
+def queue_withdrawn_email(*, submission, reason: str) -> OutgoingEmail:
+    """Confirm to the resident that their 取下げ (a sign-up's キャンセル) was taken, with the reason they gave;
+    the procedure's own text of kind "withdrawn" when it has one. Called by submissions.services.withdraw."""
+    from madoguchi.submissions.services import status_label
+
+    with translation.override(submission.language or "ja"):
+        status = status_label(submission.procedure.kind, submission.status)
+    return _queue_resident_email(
+        submission=submission,
+        kind=WITHDRAWN,
+        template="notifications/withdrawn_email.txt",
+        subject=lambda **v: (
+            gettext("【%(status)s】%(title)s（受付番号 %(receipt)s）") % {**v, "status": status}
+        ),
+        text_kind=WITHDRAWN,
+        values={"reason": reason},
+        reason=reason,
+        status=status,
+    )
+
+
+# Failed e-mails, seen and sent again by staff ----------------------------------------------------------
+
+# Kinds written again by the worker when their body is empty (tasks.send_email): they can be retried after
+# a failure although their body (with the inquiry code) was not kept.
+REWRITTEN_KINDS = frozenset({RECEIPT, "inquiry_code"})
+# Kinds whose body holds a secret link or code: not kept once the e-mail failed for good (a resident's
+# receipt, lost inquiry code, draft resume link, address verification; a staff invitation or password reset).
+SECRET_KINDS = frozenset(
+    {RECEIPT, "inquiry_code", "draft", "verification", "staff_invitation", "password_reset"}
+)
+
+
+def can_retry(email: OutgoingEmail) -> bool:
+    """Whether staff can send a failed e-mail again: its body was kept, or the worker writes it again."""
+    if email.status != OutgoingEmail.Status.FAILED:
+        return False
+    return bool(email.body) or (email.kind in REWRITTEN_KINDS and email.submission_id is not None)
+
+
+class RetryError(ValueError):
+    """The e-mail cannot be sent again; str() is a Japanese message fit to show."""
+
+
+@transaction.atomic
+def retry_email(*, email: OutgoingEmail, actor) -> OutgoingEmail:
+    """Staff send a failed e-mail again: back to 送信待ち with a fresh count of attempts, the task enqueued in
+    this transaction. Audited (email.retry). Raises RetryError (Japanese) when it is not failed or cannot be
+    written again (can_retry). The caller checks staff's role (accounts.access, PROCESS)."""
+    from madoguchi.audit import services as audit
+    from madoguchi.notifications.tasks import send_email
+
+    email = OutgoingEmail.objects.select_for_update().get(pk=email.pk)
+    if email.status != OutgoingEmail.Status.FAILED:
+        raise RetryError(gettext("このメールは送信失敗の状態ではありません（再送済みか、送信済みです）。"))
+    if not can_retry(email):
+        raise RetryError(
+            gettext(
+                "このメールは本文を保存していないため、再送できません。申請者に電話などで連絡してください。"
+            )
+        )
+    email.status = OutgoingEmail.Status.PENDING
+    email.attempts = 0
+    email.save(update_fields=["status", "attempts"])
+    send_email.enqueue(email.pk)
+    audit.record(
+        organization=email.organization,
+        actor=actor,
+        action="email.retry",
+        obj=email.submission,
+        detail={"email": email.pk, "kind": email.kind},
+    )
+    return email
 
 
 # A procedure's own e-mail texts ----------------------------------------------------------------------
@@ -338,7 +518,12 @@ def preview_email_text(*, procedure, kind: str, subject: str, body: str) -> tupl
     from madoguchi.submissions.services import status_label
 
     subject, body = texts.check(kind, subject, body)
-    status = {"returned": "returned", "completed": "completed", "rejected": "rejected"}.get(kind, "in_review")
+    status = {
+        "returned": "returned",
+        "completed": "completed",
+        "rejected": "rejected",
+        "withdrawn": "withdrawn",
+    }.get(kind, "in_review")
     if kind in ("receipt", "message"):
         status = "received"
     today = timezone.localtime(timezone=JST)

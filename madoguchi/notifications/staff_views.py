@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
 from madoguchi.notifications import services, texts
-from madoguchi.notifications.models import EmailText
+from madoguchi.notifications.models import EmailText, OutgoingEmail
 
 
 @login_required
@@ -105,3 +105,66 @@ def email_text_edit(request: HttpRequest, procedure_id: int, kind: str) -> HttpR
     return render(
         request, "notifications/email_text_edit.html", context, status=400 if context["error"] else 200
     )
+
+
+FAILED_EMAILS_PAGE = 200
+
+
+def _failed_emails_for(user, organization):
+    """The organization's failed e-mails the user may see: those of the procedures they reach (a member
+    limited to their 所属 sees only theirs), and, for the others, also the ones tied to no submission."""
+    emails = OutgoingEmail.objects.filter(organization=organization, status=OutgoingEmail.Status.FAILED)
+    if access.is_limited_to_departments(user, organization):
+        emails = emails.filter(submission__procedure__in=access.procedures_for_user(user))
+    return emails
+
+
+def masked_address(address: str) -> str:
+    """ "sakiko@example.jp" → "sa***@example.jp": enough to tell two apart, not the whole address."""
+    local, at, domain = address.partition("@")
+    return (local[:2] + "***" + at + domain) if at else address[:2] + "***"
+
+
+@login_required
+def failed_emails(request: HttpRequest, code: str) -> HttpResponse:
+    """The organization's e-mails that could not be sent (newest first), each with its case and, where it
+    can be written again, a 「再送する」 button. For staff who process submissions."""
+    organization = access.access_organization_for_user(request.user, code, access.PROCESS)
+    rows = list(
+        _failed_emails_for(request.user, organization)
+        .select_related("submission__procedure")
+        .order_by("-created_at", "-id")[:FAILED_EMAILS_PAGE]
+    )
+    for row in rows:
+        row.shown_to = masked_address(row.to)
+        row.retryable = services.can_retry(row)
+    return render(
+        request,
+        "notifications/failed_emails.html",
+        {"organization": organization, "rows": rows, "limit": FAILED_EMAILS_PAGE},
+    )
+
+
+@login_required
+@require_POST
+def retry_email(request: HttpRequest, code: str, email_id: int) -> HttpResponse:
+    """Send one failed e-mail again (services.retry_email); back to where the button was."""
+    organization = access.access_organization_for_user(request.user, code, access.PROCESS)
+    emails = OutgoingEmail.objects.filter(organization=organization, pk=email_id)
+    if access.is_limited_to_departments(request.user, organization):
+        emails = emails.filter(submission__procedure__in=access.procedures_for_user(request.user))
+    email = emails.first()
+    if email is None:  # another organization's, or out of the user's 所属
+        raise Http404
+    try:
+        services.retry_email(email=email, actor=request.user)
+    except services.RetryError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, gettext("メールを送信待ちに戻しました。まもなく送信します。"))
+    back = request.POST.get("next", "")
+    if back == "submission" and email.submission_id:
+        return redirect(
+            reverse("staff:submission", kwargs={"submission_id": email.submission_id}) + "#emails"
+        )
+    return redirect("staff:failed_emails", code=organization.code)

@@ -33,9 +33,12 @@ def send_email(email_id: int) -> str:
         except Exception as exc:  # any transport error: keep the row, try again later
             email.last_error = f"{type(exc).__name__}: {exc}"[:500]
             if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
-                # Given up: the body (with the inquiry code) goes too; staff see the failure and call.
+                # Given up: staff see the failure (their failed-mail page) and call or send it again. A body
+                # with a secret (the inquiry code, a resume or verification link) goes; the receipt and the
+                # inquiry code are written again if staff retry (services.retry_email).
                 email.status = OutgoingEmail.Status.FAILED
-                email.body = ""
+                if email.kind in notify.SECRET_KINDS:
+                    email.body = ""
                 email.save(update_fields=["attempts", "last_error", "status", "subject", "body"])
                 return "failed"
             email.save(update_fields=["attempts", "last_error", "subject"])

@@ -26,13 +26,14 @@ KINDS: dict[str, tuple] = {
     "rejected": (gettext_lazy("却下のお知らせ"), (*COMMON, "理由")),
     "message": (gettext_lazy("担当課からのメッセージ"), (*COMMON, "本文")),
     "reopened": (gettext_lazy("処理の再開のお知らせ"), (*COMMON, "理由")),
+    "withdrawn": (gettext_lazy("取下げ（キャンセル）のお知らせ"), (*COMMON, "理由")),
 }
 
 
 def kinds_for(procedure_kind: str) -> list[str]:
     """The e-mail kinds a procedure of this kind sends: a survey answer is never returned or rejected."""
     if procedure_kind == "survey":
-        return [k for k in KINDS if k not in ("returned", "rejected")]
+        return [k for k in KINDS if k not in ("returned", "rejected", "withdrawn")]
     return list(KINDS)
 
 
@@ -77,6 +78,14 @@ DEFAULTS: dict[str, tuple[str, str]] = {
         "{団体名}の電子申請サービスです。\n決定を取り消し、改めて処理することになりました（状態：{状態}）。\n\n"
         "手続名：{手続名}\n受付番号：{受付番号}\n\n理由：\n{理由}\n\n"
         "詳しくは、受付番号と問い合わせ番号を入力して確認してください。\n{状況確認URL}\n" + _FOOTER,
+    ),
+    "withdrawn": (
+        "【{状態}】{手続名}（受付番号 {受付番号}）",
+        "{団体名}の電子申請サービスです。\nお申し出のとおり、取下げ（キャンセル）を受け付けました。"
+        "状態は「{状態}」になりました。\n\n"
+        "手続名：{手続名}\n受付番号：{受付番号}\n\nお書きになった理由：\n{理由}\n\n"
+        "取下げは元に戻せません。もう一度申し込むときは、最初から入力し直してください。\n"
+        "お心当たりがない場合は、担当課にご連絡ください。\n{状況確認URL}\n" + _FOOTER,
     ),
 }
 

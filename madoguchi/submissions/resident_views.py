@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.reads import RowRead
 from madoguchi.lib.receipt import (
@@ -29,9 +30,10 @@ from madoguchi.lib.receipt import (
     parse_inquiry_code,
     parse_receipt_number,
 )
+from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
-from madoguchi.submissions import drafts, intake, services, verification_views
+from madoguchi.submissions import drafts, intake, services, status_explanations, verification_views
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
@@ -1072,6 +1074,10 @@ def _looked_up(request: HttpRequest) -> Submission | None:
     )
 
 
+def _withdraw_draft(request: HttpRequest) -> dict:
+    return request.session.get("withdraw_draft") or {}
+
+
 @never_cache
 def status_view(request: HttpRequest) -> HttpResponse:
     submission = _looked_up(request)
@@ -1087,8 +1093,14 @@ def status_view(request: HttpRequest) -> HttpResponse:
         }
         for h in submission.history.all()
     ]
-    withdraw_draft = request.session.pop("withdraw_draft", None) or {}
+    # The reason typed for a 取下げ stays until it is done (cancelling the confirmation keeps it); an error
+    # is shown once.
+    withdraw_draft = _withdraw_draft(request)
+    if withdraw_draft.get("error"):
+        request.session["withdraw_draft"] = {"reason": withdraw_draft.get("reason", "")}
+    reply_draft = request.session.pop(f"reply_draft:{submission.pk}", None) or {}
     can_withdraw = services.can_withdraw(submission)
+    can_reply = notify.can_reply(submission)
     return render(
         request,
         "submissions/status_view.html",
@@ -1097,41 +1109,130 @@ def status_view(request: HttpRequest) -> HttpResponse:
             "procedure": submission.procedure,
             "organization": submission.organization,
             "status_text": services.status_label(kind, submission.status),
+            "explanation": status_explanations.explain(kind, submission.status),
+            "processing_days": submission.procedure.standard_processing_days
+            if kind != Procedure.Kind.SURVEY
+            else None,
+            "expected_date": status_explanations.expected_decision_date(submission)
+            if submission.status in (Status.RECEIVED, Status.IN_REVIEW, Status.RETURNED)
+            else None,
             "kind_noun": services.kind_noun(kind),
             "is_signup": kind == "signup",
             "history": history,
-            "messages_from_staff": submission.messages.all(),
+            "thread": submission.messages.all(),
+            "can_reply": can_reply,
+            "reply_body": reply_draft.get("body", ""),
+            "reply_error": reply_draft.get("error"),
             "rows": _rows(spec, read_answers(submission)),
             "can_withdraw": can_withdraw,
             "can_correct": submission.status == Status.RETURNED,
             "withdraw_reason": withdraw_draft.get("reason", ""),
             "withdraw_error": withdraw_draft.get("error"),
-            "keep_form_id": "withdraw-form" if can_withdraw else None,
+            "keep_form_id": "withdraw-form" if can_withdraw else "reply-form" if can_reply else None,
             "Status": Status,
         },
     )
 
 
 @require_POST
-def status_withdraw(request: HttpRequest) -> HttpResponse:
+def status_reply(request: HttpRequest) -> HttpResponse:
+    """The resident writes to staff (notifications.services.receive_reply). A refused text comes back in the
+    box with the reason; a closed case says so."""
     submission = _looked_up(request)
     if submission is None:
         return redirect("public:status")
+    body = request.POST.get("body", "")[:20000]
+    # The session is JSON: no NUL on PostgreSQL, and no more than the box could hold.
+    kept = {"body": ja.remove_control_characters(body[:4000])}
+    if _switching_language(request):
+        request.session[f"reply_draft:{submission.pk}"] = kept
+        return _switch_language(request, reverse("public:status_view") + "#reply")
+    try:
+        notify.receive_reply(submission=submission, body=body)
+    except notify.MessageError as exc:
+        request.session[f"reply_draft:{submission.pk}"] = {**kept, "error": str(exc)}
+        return redirect(reverse("public:status_view") + "#reply")
+    messages.success(request, gettext("担当課にメッセージを送りました。"))
+    return redirect(reverse("public:status_view") + "#messages")
+
+
+@require_POST
+def status_withdraw(request: HttpRequest) -> HttpResponse:
+    """Step one of a 取下げ: the reason is checked and kept in the session; the confirmation page follows."""
+    submission = _looked_up(request)
+    if submission is None:
+        return redirect("public:status")
+    typed = request.POST.get("reason", "")[:1000]
     if _switching_language(request):
         # The language switch pressed while typing a reason: keep it, withdraw nothing.
-        request.session["withdraw_draft"] = {"reason": request.POST.get("reason", "")[:1000]}
+        request.session["withdraw_draft"] = {"reason": typed}
         return _switch_language(request, reverse("public:status_view") + "#withdraw")
     try:
-        services.withdraw(submission=submission, reason=request.POST.get("reason", ""))
+        reason = services.check_withdrawal(submission=submission, reason=typed)
     except services.SubmissionError as exc:
         # Shown at the reason box itself (the page is long on a phone), with what was typed.
         request.session["withdraw_draft"] = {
-            "reason": request.POST.get("reason", "")[:1000],
+            "reason": ja.remove_control_characters(typed),
             "error": str(exc),
         }
         return redirect(reverse("public:status_view") + "#withdraw")
+    request.session["withdraw_draft"] = {
+        "reason": reason,
+        "submission": submission.pk,
+        "token": secrets.token_urlsafe(16),
+    }
+    return redirect("public:status_withdraw_confirm")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def status_withdraw_confirm(request: HttpRequest) -> HttpResponse:
+    """Step two: 「本当に取り下げますか」 with the reason typed. 「取り下げる」 does it (services.withdraw) and the
+    resident is e-mailed; 「戻る」 returns to the status page with the reason still in its box."""
+    submission = _looked_up(request)
+    if submission is None:
+        return redirect("public:status")
+    draft = _withdraw_draft(request)
+    if not draft.get("token") or draft.get("submission") != submission.pk:
+        # A second click after it was done, or the page opened without step one.
+        return redirect("public:status_view")
+    if not services.can_withdraw(submission):
+        request.session.pop("withdraw_draft", None)
+        messages.info(request, gettext("この申請は、いまは取り下げられない状態です。"))
+        return redirect("public:status_view")
+    kind = submission.procedure.kind
+    if request.method == "GET":
+        return render(
+            request,
+            "submissions/status_withdraw_confirm.html",
+            {
+                "submission": submission,
+                "procedure": submission.procedure,
+                "organization": submission.organization,
+                "reason": draft["reason"],
+                "token": draft["token"],
+                "is_signup": kind == "signup",
+                "status_text": services.status_label(kind, submission.status),
+                "keep_form_id": "withdraw-confirm-form",
+            },
+        )
+    if _switching_language(request):
+        return _switch_language(request, reverse("public:status_withdraw_confirm"))
+    if request.POST.get("token", "") != draft["token"]:
+        return redirect("public:status_withdraw_confirm")
+    try:
+        services.withdraw(submission=submission, reason=draft["reason"])
+    except services.SubmissionError as exc:
+        request.session["withdraw_draft"] = {"reason": draft["reason"], "error": str(exc)}
+        return redirect(reverse("public:status_view") + "#withdraw")
     request.session.pop("withdraw_draft", None)
-    messages.success(request, gettext("申請を取り下げました。"))
+    if kind == "signup":
+        done = gettext("申込をキャンセルしました。")
+    else:
+        done = gettext("%(noun)sを取り下げました。") % {"noun": services.kind_noun(kind)}
+    if submission.applicant_email:
+        done += gettext("確認のメールを送ります。")
+    messages.success(request, done)
     return redirect("public:status_view")
 
 

@@ -645,21 +645,33 @@ def reopen(*, submission: Submission, actor, reason: str) -> Submission:
     )
 
 
-@transaction.atomic
-def withdraw(*, submission: Submission, reason: str) -> Submission:
-    """The resident withdraws (取下げ; a sign-up's キャンセル) before a decision (can_withdraw). A sign-up's
-    seat is given back. Raises SubmissionError (Japanese) when its kind or status does not allow it, or the
-    reason is missing or over 1,000 characters."""
-    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+def check_withdrawal(*, submission: Submission, reason: str) -> str:
+    """The reason of a 取下げ, trimmed (invisible characters too), or SubmissionError (Japanese) when the
+    submission may not be withdrawn now (can_withdraw), or the reason holds a control character, is empty or
+    is over 1,000 characters. Changes nothing: the resident's confirmation page asks it before withdraw."""
     if not can_withdraw(submission):
         raise SubmissionError(gettext("この申請は取り下げられない状態です。担当課にお問い合わせください。"))
-    reason = checked_text(reason)
+    reason = ja.trim_invisible(checked_text(reason)).strip()
     if not reason:
         raise SubmissionError(gettext("取下げの理由を入力してください。"))
     if len(reason) > 1000:
         raise SubmissionError(gettext("取下げの理由は1,000文字以内で入力してください。"))
+    return reason
+
+
+@transaction.atomic
+def withdraw(*, submission: Submission, reason: str) -> Submission:
+    """The resident withdraws (取下げ; a sign-up's キャンセル) before a decision (can_withdraw). A sign-up's
+    seat is given back; the resident gets a confirming e-mail (kind "withdrawn", through the outbox) when the
+    submission has an address. Raises SubmissionError (Japanese) when its kind or status does not allow it,
+    or the reason is missing or over 1,000 characters."""
+    submission = Submission.objects.select_for_update().get(pk=submission.pk)
+    reason = check_withdrawal(submission=submission, reason=reason)
     _give_seat_back(submission)
-    return _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
+    submission = _move(submission, Status.WITHDRAWN, actor=None, actor_kind="resident", reason=reason)
+    if submission.applicant_email:
+        notify.queue_withdrawn_email(submission=submission, reason=reason)
+    return submission
 
 
 # Stored in Japanese as the history reason; shown in the page's language (StatusChange.display_reason).
