@@ -7,7 +7,8 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from madoguchi.procedures.models import Procedure
-from tests.browser.test_accessibility import login
+from madoguchi.submissions import services, staff_views
+from tests.browser.test_accessibility import SIGNUP_ANSWERS, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +47,7 @@ def rows_not_covered(page) -> list[dict]:
 
 
 def test_every_tap_target_is_at_least_44_px_at_phone_width(
-    transactional_db, live_server, page, browser, browser_context_args
+    transactional_db, live_server, page, browser, browser_context_args, monkeypatch
 ):
     call_command("load_demo", verbosity=0)
     base = live_server.url
@@ -78,9 +79,21 @@ def test_every_tap_target_is_at_least_44_px_at_phone_width(
         page.touchscreen.tap(box["x"] + box["width"] - 4, box["y"] + box["height"] / 2)
         expect(row.locator("input")).to_be_checked()
 
-    # Staff pages: the header (logout, language), breadcrumbs and the footer.
+    # Staff pages: the header (logout, language), breadcrumbs, pagination and the footer.
+    for token in ("tap-1", "tap-2"):
+        services.submit(
+            procedure=signup,
+            version=signup.current_version,
+            answers=SIGNUP_ANSWERS,
+            staged_files={},
+            token=token,
+            applicant_email=SIGNUP_ANSWERS["email"],
+        )
+    monkeypatch.setattr(staff_views, "PAGE_SIZE", 1)  # two cases: the inbox has a next page
     staff = browser.new_context(**browser_context_args)
     staff_page = login(staff, base, "tottori-admin")
+    staff_page.goto(f"{base}/staff/procedures/{signup.pk}/")
+    expect(staff_page.locator(".pager a")).to_have_count(1)
     for url in ("/staff/", f"/staff/procedures/{signup.pk}/", "/staff/organizations/312011/audit/"):
         staff_page.goto(base + url)
         assert too_small(staff_page) == [], url
