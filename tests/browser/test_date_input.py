@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.test_resident_and_staff import axe_violations
 from tests.conftest import make_procedure
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -72,6 +73,7 @@ def test_the_script_offers_the_towns_and_fills_one_without_leaving_the_page(
     towns = page.get_by_label(re.compile("この郵便番号の町域"))
     expect(towns).to_be_visible()
     expect(towns.locator("option")).to_have_count(66)
+    assert axe_violations(page) == []
     expect(page.get_by_label("住所", exact=True)).to_have_value("")  # nothing guessed
     towns.select_option("愛知県清須市春日一番割")
     page.get_by_role("button", name="この町域を住所に入れる").click()
