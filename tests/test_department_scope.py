@@ -217,7 +217,9 @@ def test_limiting_a_member_with_no_department_is_refused_and_nothing_is_saved(
     assert 'value="viewer" checked' in page
     membership.refresh_from_db()
     assert membership.role == Role.PROCESSOR and not membership.limited_to_departments
-    assert not AuditLog.objects.exclude(action__startswith="auth.").exists()  # the role change was rolled back with it
+    assert not AuditLog.objects.exclude(
+        action__startswith="auth."
+    ).exists()  # the role change was rolled back with it
 
 
 def test_service_refuses_a_limit_with_no_department(owner, colleague):

@@ -149,7 +149,11 @@ def test_enter_on_the_builder_s_field_form_saves_it(live_server, browser, browse
     call_command("load_demo", verbosity=0)
     procedure = Procedure.objects.get(kind="signup")
     page = staff_login(browser.new_context(**browser_context_args), live_server, "tottori-admin")
-    key = next(f.key for f in procedure.current_version.spec.fields if f.type in ("short_text", "phone", "email", "furigana"))
+    key = next(
+        f.key
+        for f in procedure.current_version.spec.fields
+        if f.type in ("short_text", "phone", "email", "furigana")
+    )
     page.goto(f"{live_server.url}/staff/procedures/{procedure.pk}/build/fields/{key}/")
     page.get_by_label("項目名（質問文）").fill("お名前")
     page.get_by_label("項目名（質問文）").press("Enter")
