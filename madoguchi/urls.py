@@ -11,7 +11,14 @@ from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
-from madoguchi.submissions import draft_views, resident_views, staff_views, tally_views, verification_views
+from madoguchi.submissions import (
+    draft_views,
+    resident_views,
+    retention_views,
+    staff_views,
+    tally_views,
+    verification_views,
+)
 from madoguchi.submissions import paper_views as paper
 
 
@@ -157,6 +164,17 @@ staff_patterns = [
     path("submissions/<int:submission_id>/receipt.pdf", paper.receipt_pdf, name="submission_receipt_pdf"),
     path("submissions/<int:submission_id>/files.zip", paper.files_zip, name="submission_files_zip"),
     path("organizations/<orgcode:code>/audit/", audit_views.audit_log, name="audit"),
+    path("organizations/<orgcode:code>/disposals/", retention_views.disposal_lists, name="disposal_lists"),
+    path(
+        "organizations/<orgcode:code>/disposals/<int:list_id>/",
+        retention_views.disposal_list,
+        name="disposal_list",
+    ),
+    path(
+        "organizations/<orgcode:code>/disposals/<int:list_id>/decide/",
+        retention_views.disposal_decide,
+        name="disposal_decide",
+    ),
     path(
         "organizations/<orgcode:code>/emails/failed/", notification_views.failed_emails, name="failed_emails"
     ),
@@ -171,6 +189,7 @@ staff_patterns = [
         stats_views.council_member_counts,
         name="council_member_counts",
     ),
+    path("councils/<int:council_id>/synonyms/", org_views.council_synonyms, name="council_synonyms"),
     path(
         "councils/<int:council_id>/open-data-license/",
         stats_views.council_open_data_license,
@@ -200,7 +219,6 @@ staff_patterns = [
         indicator_views.organization_indicator_new,
         name="organization_indicator_new",
     ),
-    path("councils/<int:council_id>/synonyms/", org_views.council_synonyms, name="council_synonyms"),
     path(
         "councils/<int:council_id>/indicators/", indicator_views.council_indicators, name="council_indicators"
     ),

@@ -6,7 +6,7 @@ from django.urls import get_resolver, reverse
 
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.stats.models import Indicator, WorkingGroup
-from madoguchi.submissions.models import Attachment, ExportFile
+from madoguchi.submissions.models import Attachment, DisposalList, ExportFile
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,16 @@ STAFF_URLS = {
     "staff_remove": ("post", lambda o: _tottori_member(o)),
     "staff_resend_invitation": ("post", lambda o: _tottori_member(o)),
     "staff_unlock": ("post", lambda o: _tottori_member(o)),
+    # 廃棄 (tests/test_retention.py)
+    "disposal_lists": ("get", lambda o: {"code": o["procedure"].organization.code}),
+    "disposal_list": (
+        "get",
+        lambda o: {"code": o["procedure"].organization.code, "list_id": o["disposal_list"].pk},
+    ),
+    "disposal_decide": (
+        "post",
+        lambda o: {"code": o["procedure"].organization.code, "list_id": o["disposal_list"].pk},
+    ),
     # 集計 (tests/test_tally.py)
     "tally": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
     "tally_csv": ("get", lambda o: {"procedure_id": o["procedure"].pk}),
@@ -151,6 +161,9 @@ ADMIN_ONLY_URLS = {
     "staff_remove",
     "staff_resend_invitation",
     "staff_unlock",
+    "disposal_lists",
+    "disposal_list",
+    "disposal_decide",
 }
 
 
@@ -179,6 +192,12 @@ def objects(procedure, submission, council):
         "council": council,
         "export_file": export_file,
         "working_group": WorkingGroup.objects.create(council=council, name="電子申請部会"),
+        "disposal_list": DisposalList.objects.create(
+            organization=procedure.organization,
+            listed_on="2031-04-01",
+            submission_ids=[submission.pk],
+            count=1,
+        ),
         "indicator": Indicator.objects.create(
             organization=procedure.organization, name="申請件数", kind="outcome", unit="件"
         ),

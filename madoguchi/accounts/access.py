@@ -134,6 +134,17 @@ def access_organization_for_user(user, code: str, allowed: frozenset = ANY) -> O
     return organization
 
 
+def access_disposal_list_for_user(user, code: str, list_id: int):
+    """One 廃棄の一覧 of the organization `code`, for its admin (an outsider 404, a non-admin member 403)."""
+    from madoguchi.submissions.models import DisposalList
+
+    organization = access_organization_for_user(user, code, ADMIN)
+    disposal_list = DisposalList.objects.filter(pk=list_id, organization=organization).first()
+    if disposal_list is None:
+        raise Http404
+    return disposal_list
+
+
 def access_membership_for_user(user, code: str, membership_id: int, allowed: frozenset = ADMIN) -> Membership:
     """One staff member of the organization `code`, for its admin. An outsider gets 404, a member who is
     not an admin 403, and a member of another organization (even the user's own) 404."""

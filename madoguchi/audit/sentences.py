@@ -285,6 +285,18 @@ def _department_saved(line: Line) -> str:
     ).format_map(values)
 
 
+def _disposed(line: Line) -> str:
+    values = line.values()
+    numbers = line.detail.get("receipt_numbers")
+    values["numbers"] = "、".join(str(n) for n in numbers) if isinstance(numbers, list) and numbers else "―"
+    return str(
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 保存期間を過ぎた申請{count}件の廃棄を承認し、内容と添付ファイルを削除しました（受付番号 {numbers}）",
+        )
+    ).format_map(values)
+
+
 def _footer_links_saved(line: Line) -> str:
     before, after = line.detail.get("before") or {}, line.detail.get("after") or {}
     labels = {
@@ -430,6 +442,16 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
     "staff.password_set": (
         pgettext_lazy("audit action", "リンクからのパスワード設定"),
         pgettext_lazy("audit sentence", "{actor} がメールのリンクからパスワードを設定しました"),
+    ),
+    # 廃棄 (submissions/retention.py)
+    "retention.list": (
+        pgettext_lazy("audit action", "廃棄の一覧の作成"),
+        pgettext_lazy("audit sentence", "{actor} が 保存期間を過ぎた申請{count}件の廃棄の一覧を作りました"),
+    ),
+    "retention.dispose": (pgettext_lazy("audit action", "廃棄の承認"), _disposed),
+    "retention.cancel": (
+        pgettext_lazy("audit action", "廃棄の一覧の取消し"),
+        pgettext_lazy("audit sentence", "{actor} が 廃棄の一覧（{count}件）を取り消しました"),
     ),
     # ログイン (accounts/login_security.py)
     "auth.login": (

@@ -53,6 +53,9 @@ class Submission(models.Model):
     # 重複申請 (Procedure.duplicate_rule): a hash of the verified e-mail or the chosen field's value; blank
     # where the procedure has no rule or the case no longer counts (取下げ, 却下…). Unique per procedure.
     duplicate_key = models.CharField(max_length=64, blank=True, default="")
+    # 廃棄 (submissions/retention.py): when its answers, files, notes and messages were deleted after its
+    # retention period, by an admin's approval. The row stays (受付番号, status, dates) so counts stay.
+    disposed_at = models.DateTimeField(_("廃棄日時"), null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -255,3 +258,29 @@ class SubmissionDraft(models.Model):
 
     def __str__(self) -> str:
         return f"{self.procedure_id}:{self.pk}"
+
+
+class DisposalList(models.Model):
+    """廃棄の一覧: the cases of one organization whose retention period has ended, listed by the monthly job
+    (`manage.py list_disposals`) for an admin to approve. Approving deletes their answers and files for good
+    (submissions.retention.approve_disposal) and certifies it in the audit log."""
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", _("承認待ち")
+        DISPOSED = "disposed", _("廃棄済み")
+        CANCELLED = "cancelled", _("取消し")
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    listed_on = models.DateField(_("作成日"))  # JST
+    submission_ids = models.JSONField(default=list)
+    count = models.PositiveIntegerField(_("件数"), default=0)
+    state = models.CharField(_("状態"), max_length=16, choices=State.choices, default=State.PROPOSED)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    disposed_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-listed_on", "-id"]
+        verbose_name = verbose_name_plural = _("廃棄の一覧")
