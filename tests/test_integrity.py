@@ -26,7 +26,7 @@ from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
 from madoguchi.lib import integrity
 from madoguchi.notifications import services as notify
-from madoguchi.notifications.models import OutgoingEmail
+from madoguchi.notifications.models import EmailVerification, OutgoingEmail
 from madoguchi.organizations.models import Department, Organization
 from madoguchi.procedures import services as procedures
 from madoguchi.procedures.models import FormVersion, Procedure, ProcedureTemplate
@@ -40,6 +40,7 @@ from madoguchi.submissions.models import (
     StagedUpload,
     StatusChange,
     Submission,
+    SubmissionDraft,
 )
 from tests.conftest import SIGNUP_SCHEMA, make_procedure, make_submission
 
@@ -160,6 +161,18 @@ WRITES = {
         Membership.departments.through.objects.get(membership=_membership(mine, w.department[mine])),
         department=w.department[theirs],
     ),
+    "SubmissionDraft.procedure": lambda w, mine, theirs: _draft(mine, procedure=w.procedure[theirs]),
+    "SubmissionDraft.form_version": lambda w, mine, theirs: _draft(
+        mine, procedure=w.procedure[mine], version=w.version[theirs]
+    ),
+    "EmailVerification.procedure": lambda w, mine, theirs: EmailVerification.objects.create(
+        organization=mine,
+        procedure=w.procedure[theirs],
+        email="a@example.jp",
+        token_hash=_unique(),
+        created_at=timezone.now(),
+        expires_at=timezone.now(),
+    ),
     "AuditLog (a submission)": lambda w, mine, theirs: _audit(mine, w.submission[theirs]),
     "AuditLog (a procedure)": lambda w, mine, theirs: _audit(mine, w.procedure[theirs]),
     "AuditLog (a form version)": lambda w, mine, theirs: _audit(mine, w.version[theirs]),
@@ -202,6 +215,16 @@ def _submission(organization, *, procedure, version):
         inquiry_code_hash="0" * 64,
         token=_unique(),
         submitted_at=timezone.now(),
+    )
+
+
+def _draft(organization, *, procedure, version=None):
+    return SubmissionDraft.objects.create(
+        organization=organization,
+        procedure=procedure,
+        form_version=version or procedure.current_version,
+        token_hash=_unique(),
+        expires_at=timezone.now(),
     )
 
 

@@ -125,7 +125,19 @@ WITH_INDICATORS = (
     Reference("stats.Indicator", "procedures"),
     Reference("stats.IndicatorYear", "indicator"),
 )
-REFERENCES = WITH_INDICATORS
+# submissions/0012: a resident's 一時保存 and an e-mail address verification belong to their procedure's
+# organization, and a draft's form is a version of its own procedure.
+WITH_DRAFTS = (
+    *WITH_INDICATORS,
+    Reference(
+        "submissions.SubmissionDraft",
+        "form_version",
+        match=(("procedure", "procedure"), ("organization", "organization")),
+    ),
+    Reference("submissions.SubmissionDraft", "procedure"),
+    Reference("notifications.EmailVerification", "procedure"),
+)
+REFERENCES = WITH_DRAFTS
 
 # Audit entries name their object by type and id, without a foreign key. For these types the object
 # belongs to the entry's organization.
