@@ -143,6 +143,8 @@ def test_a_synonym_saved_by_the_secretariat_finds_the_procedure(client, secretar
     staff = client.__class__()
     staff.force_login(secretariat)
     url = reverse("staff:council_synonyms", kwargs={"council_id": council.pk})
+    council_page = staff.get(reverse("staff:council", kwargs={"council_id": council.pk})).content.decode()
+    assert f'href="{url}"' in council_page  # the secretariat finds the list from the council's page
     assert staff.get(url).status_code == 200
     response = staff.post(url, {"synonyms": "# 住民がよく使う言葉\nスマホ → スマートフォン\n"})
     assert response.status_code == 302
