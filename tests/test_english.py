@@ -634,7 +634,14 @@ def test_switching_language_shows_the_same_errors_in_the_new_language(procedure)
 def test_a_file_removed_before_switching_language_stays_removed(tottori):
     procedure = make_procedure(tottori, ALL_TYPES_SCHEMA, title="全項目")
     resident = Client()
-    png = SimpleUploadedFile("写真.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+    png = SimpleUploadedFile(
+        "写真.png",
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+            b"\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\r\xefF\xb8\x00\x00\x00\x00IEND\xaeB`\x82"
+        ),
+        content_type="image/png",
+    )
     post_form(resident, procedure, {**all_types_post(count="百"), "doc": png})
     assert "写真.png" in resident.get(form_url(procedure)).content.decode()
     post_form(resident, procedure, {**all_types_post(), "doc__remove": "1", "switch_language": "en"})

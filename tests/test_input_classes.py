@@ -193,7 +193,12 @@ def test_what_is_stored_is_what_the_confirmation_page_showed(client, procedure, 
     after it (NUL too), and a file whose name holds control characters."""
     data = {**GOOD, **{name: before + GOOD[name] + control for name, (before, control) in around.items()}}
     upload = SimpleUploadedFile(
-        "写\x00真\u202e.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png"
+        "写\x00真\u202e.png",
+        (
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00\x00"
+            b"\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\r\xefF\xb8\x00\x00\x00\x00IEND\xaeB`\x82"
+        ),
+        content_type="image/png",
     )
     response = client.post(
         form_url(procedure), {"version": procedure.current_version_id, **data, "doc": upload}

@@ -22,6 +22,7 @@ from madoguchi.lib import japanese as ja
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.procedures import rules
 from madoguchi.procedures.formspec import FILE_TYPES, FieldSpec, FormSpec
+from madoguchi.submissions import upload_checks
 
 DEFAULT_MAX_LENGTH = {"short_text": 200, "long_text": 4000}
 NAME_PART_MAX = 50
@@ -335,7 +336,8 @@ def _check_date_range(spec: FieldSpec, day: date) -> None:
 
 
 def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
-    """Check size, extension and content signature; return the content type to store."""
+    """Check size, extension, content signature and content (upload_checks); return the content type to
+    store. Raises japanese.InputError."""
     limit = spec.max_size_mb * 1024 * 1024
     if upload.size > limit:
         raise ja.InputError(
@@ -359,6 +361,7 @@ def check_upload(spec: FieldSpec, upload: UploadedFile) -> str:
             gettext("ファイルの中身が %(type)s 形式ではありません。%(types)s のファイルを選んでください")
             % {"type": ext.upper(), "types": allowed}
         )
+    upload_checks.check_content(ext, upload)
     return guessed.mime
 
 

@@ -1,0 +1,92 @@
+"""What a file must be before it is attached: beyond its extension and its first bytes (intake.check_upload).
+
+- An image (JPEG, PNG) is opened by Pillow, which reads only its header: a picture of more than
+  MAX_IMAGE_PIXELS pixels is refused before anything is decoded (a decompression bomb of a few kilobytes can
+  declare a billion pixels and take a staff PC's memory when opened), and so is a header Pillow cannot read.
+  100 megapixels is twice what a phone camera takes at its largest common setting (48 MP).
+- A .docx or .xlsx must be a real Office Open XML package (ECMA-376 Part 2): a ZIP that opens, holds
+  `[Content_Types].xml` and the main part of its kind (`word/document.xml`, `xl/workbook.xml`), declares no
+  more than MAX_PACKAGE_BYTES uncompressed in no more than MAX_PACKAGE_ENTRIES entries (a ZIP bomb), and
+  carries no macro project (`vbaProject.bin`: a macro-enabled file renamed to .docx/.xlsx).
+
+Each check raises japanese.InputError with a message for the resident, in the page language.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
+from PIL import Image, UnidentifiedImageError
+
+from madoguchi.lib import japanese as ja
+
+MAX_IMAGE_PIXELS = 100_000_000
+MAX_PACKAGE_BYTES = 200 * 1024 * 1024
+MAX_PACKAGE_ENTRIES = 5_000
+OFFICE_MAIN_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+
+
+def check_content(ext: str, upload: UploadedFile) -> None:
+    """Refuse an upload whose content is not safe to store for staff to open. `ext` is the normalised
+    extension (jpg, png, docx, xlsx, pdf, heic); kinds without a check here pass. The file is left at 0.
+
+    Raises japanese.InputError.
+    """
+    try:
+        if ext in ("jpg", "png"):
+            _check_image(upload)
+        elif ext in OFFICE_MAIN_PART:
+            _check_office_package(ext, upload)
+    finally:
+        upload.seek(0)
+
+
+def _check_image(upload: UploadedFile) -> None:
+    too_many_pixels = ja.InputError(
+        gettext(
+            "画像の画素数が多すぎます。1億画素以下の画像にしてください"
+            "（スマートフォンの通常の設定で撮った写真なら添付できます）"
+        )
+    )
+    upload.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:  # reads the header only; refuses beyond Pillow's own limit
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise too_many_pixels from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ja.InputError(
+            gettext("画像として読み取れないファイルです。写真を撮り直すか、別のファイルを選んでください")
+        ) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise too_many_pixels
+
+
+def _check_office_package(ext: str, upload: UploadedFile) -> None:
+    kind = ext.upper()
+    not_office = ja.InputError(
+        gettext("%(type)s のファイルとして開けません。保存し直したファイルを選んでください") % {"type": kind}
+    )
+    upload.seek(0)
+    try:
+        with zipfile.ZipFile(upload) as package:
+            entries = package.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        raise not_office from None
+    names = {entry.filename for entry in entries}
+    if "[Content_Types].xml" not in names or OFFICE_MAIN_PART[ext] not in names:
+        raise not_office
+    if len(entries) > MAX_PACKAGE_ENTRIES or sum(entry.file_size for entry in entries) > MAX_PACKAGE_BYTES:
+        raise ja.InputError(
+            gettext("%(type)s のファイルの中身が大きすぎます。PDFにするか、分けて添付してください")
+            % {"type": kind}
+        )
+    if any(name.rsplit("/", 1)[-1].lower() == "vbaproject.bin" for name in names):
+        raise ja.InputError(
+            gettext("マクロを含むファイルは添付できません。マクロのない形式で保存し直してください")
+        )
