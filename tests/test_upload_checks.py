@@ -152,3 +152,79 @@ def test_a_bomb_sent_through_the_form_is_refused_at_the_field_and_the_other_answ
     response = post_form(client, procedure, {"title": "髙橋の申請", "doc": photo}, follow=True)
     assert response.status_code == 200 and "写真.png" in response.content.decode()  # the 確認画面
     assert StagedUpload.objects.count() == 1
+
+
+# PDFs with active content ------------------------------------------------------------------------------
+
+PDF_SCHEMA = {
+    "fields": [
+        {"key": "title", "type": "short_text", "label": "件名", "required": True},
+        {"key": "doc", "type": "file", "label": "書類", "allowed_types": ["pdf"]},
+    ]
+}
+
+
+def plain_pdf() -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica")
+    pdf.cell(text="application")
+    return bytes(pdf.output())
+
+
+def rewritten(change) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(plain_pdf())))
+    change(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def with_javascript(writer):
+    from pypdf.actions import JavaScript
+
+    writer.add_open_action(JavaScript("app.alert('x');"))
+
+
+@pytest.mark.parametrize(
+    ("content", "kinds"),
+    [
+        (plain_pdf, []),
+        (lambda: rewritten(with_javascript), ["javascript"]),
+        (lambda: rewritten(lambda w: w.add_attachment("run.exe", b"MZ")), ["embedded_file"]),
+        (lambda: b"%PDF-1.4\n" + b"0" * 100, ["unreadable"]),
+    ],
+)
+def test_a_pdfs_active_content_is_found(content, kinds):
+    assert upload_checks.pdf_active_content(content()) == kinds
+
+
+def test_staff_are_warned_before_opening_a_pdf_that_runs_javascript(client, tottori, colleague):
+    from django.urls import reverse
+
+    from madoguchi.submissions.models import Attachment, Submission
+    from tests.test_resident_flow import confirm_url, confirmed_form
+
+    procedure = make_procedure(tottori, PDF_SCHEMA, title="書類の提出")
+    upload = SimpleUploadedFile("申請書.pdf", rewritten(with_javascript), content_type="application/pdf")
+    post_form(client, procedure, {"title": "申請", "doc": upload})
+    assert client.post(confirm_url(procedure), confirmed_form(client, procedure)).status_code == 302
+    attachment = Attachment.objects.get()
+    assert attachment.active_content == "javascript"  # the file is taken, and marked
+    staff = client.__class__()
+    staff.force_login(colleague)
+    page = staff.get(
+        reverse("staff:submission", kwargs={"submission_id": Submission.objects.get().pk})
+    ).content.decode()
+    assert "このPDFには開くと動く内容があります" in page and "JavaScript" in page
+    # A plain PDF carries no warning.
+    other = client.__class__()
+    post_form(other, procedure, {"title": "申請", "doc": SimpleUploadedFile("b.pdf", plain_pdf())})
+    other.post(confirm_url(procedure), confirmed_form(other, procedure))
+    plain = Submission.objects.exclude(attachments=attachment).get()
+    page = staff.get(reverse("staff:submission", kwargs={"submission_id": plain.pk})).content.decode()
+    assert "このPDFには開くと動く内容があります" not in page

@@ -147,6 +147,9 @@ class StagedUpload(models.Model):
     original_name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
+    # A PDF's active content found when it arrived (upload_checks.pdf_active_content), comma-separated kinds;
+    # staff are warned before they open the file.
+    active_content = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
 
@@ -159,6 +162,7 @@ class Attachment(models.Model):
     original_name = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField()
+    active_content = models.CharField(max_length=100, blank=True, default="")  # as StagedUpload's
 
     class Meta:
         verbose_name = verbose_name_plural = _("添付ファイル")

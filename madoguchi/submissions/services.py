@@ -21,7 +21,7 @@ from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
 from madoguchi.stats.services import count_submission, move_status_count
-from madoguchi.submissions import duplicates, single_statement
+from madoguchi.submissions import duplicates, single_statement, upload_checks
 from madoguchi.submissions.answers import keep_revision, write_answers
 from madoguchi.submissions.models import Attachment, Note, StagedUpload, Status, StatusChange, Submission
 
@@ -741,6 +741,7 @@ def _attach(submission: Submission, key: str, staged: StagedUpload) -> dict:
         original_name=staged.original_name,
         content_type=staged.content_type,
         size=staged.size,
+        active_content=staged.active_content,
     )
     StagedUpload.objects.filter(pk=staged.pk).delete()
     return {"attachment": attachment.pk, "name": staged.original_name, "size": staged.size}
@@ -829,6 +830,8 @@ def assign(*, submission: Submission, assignee, actor) -> Submission:
 
 
 def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type: str) -> StagedUpload:
+    """Keep a checked file (intake.check_upload) for the resident's session until the submit attaches it; a
+    PDF is read for active content (upload_checks.pdf_active_content), kept on the row for staff."""
     staged = StagedUpload(
         organization_id=procedure.organization_id,
         procedure=procedure,
@@ -838,6 +841,10 @@ def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type
         content_type=content_type,
         size=upload.size,
     )
+    if content_type == "application/pdf":
+        upload.seek(0)
+        staged.active_content = ",".join(upload_checks.pdf_active_content(upload.read()))
+        upload.seek(0)
     staged.file.save(staged.storage_key, upload, save=False)
     staged.save()
     return staged

@@ -28,7 +28,7 @@ from madoguchi.lib.receipt import parse_receipt_number
 from madoguchi.lib.timeutil import jst_date, jst_start_of_day
 from madoguchi.procedures import rules
 from madoguchi.stats.services import status_counts
-from madoguchi.submissions import exports, intake, services
+from madoguchi.submissions import exports, intake, services, upload_checks
 from madoguchi.submissions.answers import read_answers, read_revision
 from madoguchi.submissions.models import ExportFile, Status, Submission
 
@@ -487,11 +487,15 @@ def _answer_rows(submission: Submission) -> list[dict]:
             rows.append({"heading": field.label})
             continue
         value = answers.get(field.key)
+        attachment = attachments.get(value.get("attachment")) if isinstance(value, dict) else None
         rows.append(
             {
                 "label": field.label,
                 "value": intake.display_value(field, value),
-                "attachment": attachments.get(value.get("attachment")) if isinstance(value, dict) else None,
+                "attachment": attachment,
+                "active_content": upload_checks.active_content_labels(attachment.active_content)
+                if attachment
+                else [],
             }
         )
     return rows

@@ -14,6 +14,7 @@ Each check raises japanese.InputError with a message for the resident, in the pa
 
 from __future__ import annotations
 
+import io
 import warnings
 import zipfile
 
@@ -90,3 +91,74 @@ def _check_office_package(ext: str, upload: UploadedFile) -> None:
         raise ja.InputError(
             gettext("マクロを含むファイルは添付できません。マクロのない形式で保存し直してください")
         )
+
+
+# PDF active content ------------------------------------------------------------------------------------
+
+# What a PDF can do when opened (ISO 32000-1 §12.6 actions, §7.11.4 embedded files, XFA forms, rich media).
+# A key of a dictionary, or the value of its /S (an action's type) or /Type, names each. An /OpenAction that
+# only opens a page at a zoom (every PDF writer adds one) is not active; one that runs JavaScript is found by
+# its action's /S.
+ACTIVE_KEYS = {
+    "/JavaScript": "javascript",
+    "/JS": "javascript",
+    "/Launch": "launch",
+    "/EmbeddedFile": "embedded_file",
+    "/EmbeddedFiles": "embedded_file",
+    "/XFA": "xfa",
+    "/RichMedia": "rich_media",
+}
+MAX_PDF_OBJECTS = 200_000
+
+
+def pdf_active_content(data: bytes) -> list[str]:
+    """The kinds of active content a PDF holds, sorted: javascript, launch, embedded_file, xfa,
+    rich_media; ["unreadable"] when pypdf cannot read it (it is still taken: a scanner's odd output is common,
+    but staff are told). Every indirect object is read, those inside compressed object streams included, so a
+    name hidden in a stream is found. `data` is the whole file (at most the field's size limit).
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+    from pypdf.generic import DictionaryObject, NameObject
+
+    found: set[str] = set()
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        numbers = [number for table in reader.xref.values() for number in table] + list(reader.xref_objStm)
+        for number in numbers[:MAX_PDF_OBJECTS]:
+            found |= _active_in(reader.get_object(number), DictionaryObject, NameObject)
+        found |= _active_in(reader.trailer.get("/Root"), DictionaryObject, NameObject)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
+        return ["unreadable"]
+    return sorted(found)
+
+
+def _active_in(obj, dictionary_type, name_type) -> set[str]:
+    try:
+        obj = obj.get_object() if obj is not None else None
+    except Exception:
+        return set()
+    if not isinstance(obj, dictionary_type):
+        return set()
+    found = {ACTIVE_KEYS[key] for key in obj.keys() if key in ACTIVE_KEYS}
+    for key in ("/S", "/Type", "/Subtype"):
+        value = obj.get(key)
+        if isinstance(value, name_type) and str(value) in ACTIVE_KEYS:
+            found.add(ACTIVE_KEYS[str(value)])
+    return found
+
+
+def active_content_labels(kinds: str) -> list[str]:
+    """The staff-facing words for a stored `active_content` value (comma-separated kinds), in the page
+    language."""
+    labels = {
+        "javascript": gettext("JavaScript（開くと動くプログラム）"),
+        "launch": gettext("ほかのプログラムを起動する指示"),
+        "embedded_file": gettext("埋め込まれたファイル"),
+        "xfa": gettext("XFAフォーム"),
+        "rich_media": gettext("埋め込まれた動画・Flash"),
+        "unreadable": gettext("PDFとして正しく読み取れない部分"),
+    }
+    return [labels.get(kind, kind) for kind in kinds.split(",") if kind]
