@@ -109,7 +109,7 @@ def test_every_field_type_is_added_edited_moved_duplicated_and_deleted_by_plain_
         "multiple_choice": {"options": "狂犬病予防注射済み\n登録済み", "max_choices": "2"},
         "dropdown": {"options": "東部\n中部\n西部"},
         "file": {"allowed_types": ["pdf", "jpg"], "max_size_mb": "5"},
-        "furigana": {"script": "katakana"},
+        "furigana": {"script": "katakana", "full_name": "on"},
         "number": {"min_value": "1", "max_value": "10", "whole_number": "on", "unit": "頭"},
         "date": {"past_only": "on"},
         "heading": {"text": "飼い主の方について"},
@@ -126,6 +126,8 @@ def test_every_field_type_is_added_edited_moved_duplicated_and_deleted_by_plain_
     schema = draft(new_procedure)
     assert [f["type"] for f in schema["fields"]] == types
     assert schema["email_field"] == "email"  # the first e-mail field receives the receipt
+    furigana = next(f for f in schema["fields"] if f["type"] == "furigana")
+    assert furigana["script"] == "katakana" and furigana["full_name"] is True  # one box, the space required
     choice = next(f for f in schema["fields"] if f["type"] == "single_choice")
     assert choice["options"] == ["小型犬", "中型犬", "大型犬"] and choice["options_en"] == [
         "Small",

@@ -318,7 +318,7 @@ class FieldForm(forms.Form):
         "single_choice": ["options", "options_en"],
         "multiple_choice": ["options", "options_en", "min_choices", "max_choices"],
         "dropdown": ["options", "options_en"],
-        "furigana": ["script", "max_length"],
+        "furigana": ["script", "full_name", "max_length"],
         "file": ["allowed_types", "max_size_mb"],
         "heading": ["text", "text_en"],
         "group": ["item_label", "item_label_en", "min_items", "max_items"],
@@ -368,6 +368,9 @@ class FieldForm(forms.Form):
             ),
             "script": forms.ChoiceField(
                 label=_("ふりがなの文字"), choices=[("hiragana", _("ひらがな")), ("katakana", _("カタカナ"))]
+            ),
+            "full_name": forms.BooleanField(
+                label=_("氏名全体のふりがなを1つの欄で聞く（姓と名の間の空白を求めます）"), required=False
             ),
             "date_input": forms.ChoiceField(
                 label=_("日付の入力欄"),
