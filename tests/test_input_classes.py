@@ -270,14 +270,31 @@ MY_NUMBER_MESSAGE = "マイナンバー（個人番号）は送らないでく�
 
 
 @settings(max_examples=120, deadline=None)
-@given(ELEVEN, SEPARATORS, st.booleans(), st.sampled_from(["title", "body", "count", "members__0__note"]))
+@given(
+    ELEVEN,
+    SEPARATORS,
+    st.booleans(),
+    st.sampled_from(
+        [
+            "title",
+            "body",
+            "count",
+            "members__0__note",
+            "members__0__relation",
+            "address__address",
+            "name__given",
+        ]
+    ),
+)
 def test_a_valid_individual_number_is_refused_in_any_spelling(first, separator, full_width, box):
     number = first + str(ja.individual_number_check_digit(first))
     typed = spelled(number, separator, full_width)
-    if box in ("title", "body", "members__0__note"):
+    if box in ("title", "body", "members__0__note", "members__0__relation"):
         typed = f"番号は{typed}です"
+    if box == "address__address":
+        typed = f"鳥取市東町{typed}"
     result = parse({**GOOD, box: typed})
-    key = "members" if box.startswith("members") else box
+    key = "members" if box.startswith("members") else box.split("__")[0]
     assert MY_NUMBER_MESSAGE in result.errors[key]
     assert key not in result.values
 

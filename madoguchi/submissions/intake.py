@@ -103,7 +103,9 @@ def _kept_text(spec: FieldSpec, value: Any) -> str:
 
 
 def _refuse_individual_number(text: str) -> None:
-    """A free-text or number answer must not carry a マイナンバー (lib/japanese.contains_individual_number)."""
+    """A free-text or number answer must not carry a マイナンバー (lib/japanese.contains_individual_number): short
+    and long text, numbers, the address after its postal code and a name's parts, in groups too (番号法 第20条
+    limits collecting it to the uses the law lists; a form of this service is not one of them)."""
     if ja.contains_individual_number(text):
         raise ja.InputError(str(ja.INDIVIDUAL_NUMBER_MESSAGE))
 
@@ -235,6 +237,7 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
         given = ja.normalize_name(raw[f"{spec.key}__given"], max_length=NAME_PART_MAX)
         if not family and not given:
             return None
+        _refuse_individual_number(f"{family} {given}")
         if not family:
             raise ja.InputError(gettext("姓を入力してください"))
         if spec.required and not given:
@@ -693,6 +696,7 @@ def _parse_address(spec: FieldSpec, raw: dict) -> dict | None:
             % {"address": chosen.address}
         )
     address = _check_length(ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
+    _refuse_individual_number(address)
     if not postal_text and not address:
         return None
     if not postal_text:
