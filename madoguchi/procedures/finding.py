@@ -6,7 +6,8 @@ and format characters dropped. The stored column Procedure.search_text holds two
 without any space:
 
     line 1: title, title_en and the title's reading (title_reading if staff gave one, else pykakasi's)
-    line 2: summary, summary_en and the summary's reading (pykakasi)
+    line 2: summary, summary_en and the summary's reading (pykakasi), then the names of its 分類 and
+            ライフイベント and their reading (転入 finds a procedure of the event 引越し through a synonym)
 
 so じゅうみんひょう, ジュウミンヒョウ and ｼﾞｭｳﾐﾝﾋｮｳ all find 住民票の写し, and 教室参加 finds 「教室 参加申込」.
 A query is folded the same way and split at spaces into words (at most MAX_WORDS); every word must match
@@ -14,7 +15,7 @@ A query is folded the same way and split at spaces into words (at most MAX_WORDS
 title) come before the others; at most SEARCH_LIMIT are shown.
 
 The column is written by Procedure.save() through refresh_search_text(): every write path of a title,
-summary or reading (services, the admin, imports, copies, the demo) passes there.
+summary, reading, 分類 or ライフイベント (services, the admin, imports, copies, the demo) passes there.
 
 Synonyms (Council.search_synonyms), one rule a line, edited by the council's secretariat:
 
@@ -104,11 +105,27 @@ def search_text_of(procedure: Procedure) -> str:
     title_reading = procedure.title_reading or reading(procedure.title)
     summary = (procedure.summary or "")[:MAX_SUMMARY_CHARS]
     head = _squeeze(" ".join([procedure.title or "", procedure.title_en or "", title_reading]))
-    tail = _squeeze(" ".join([summary, (procedure.summary_en or "")[:MAX_SUMMARY_CHARS], reading(summary)]))
+    labels = " ".join(
+        [dict(CATEGORIES).get(procedure.category or "", "")]
+        + [dict(LIFE_EVENTS).get(event, "") for event in procedure.life_events or []]
+    )
+    tail = _squeeze(
+        " ".join(
+            [
+                summary,
+                (procedure.summary_en or "")[:MAX_SUMMARY_CHARS],
+                reading(summary),
+                labels,
+                reading(labels),
+            ]
+        )
+    )
     return f"{head}\n{tail}"
 
 
-SEARCH_SOURCE_FIELDS = frozenset({"title", "title_en", "summary", "summary_en", "title_reading"})
+SEARCH_SOURCE_FIELDS = frozenset(
+    {"title", "title_en", "summary", "summary_en", "title_reading", "category", "life_events"}
+)
 
 
 def refresh_search_text(procedure: Procedure, update_fields=None):
