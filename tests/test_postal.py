@@ -157,13 +157,33 @@ def test_looking_up_a_code_with_one_town_fills_the_address_and_keeps_the_page(cl
     assert Submission.objects.count() == 0
 
 
+def test_looking_up_an_address_first_judges_nothing_else_on_the_page(client, addressed):
+    """A resident filling the form from the top presses 住所を検索 before the rest is typed."""
+    data = {"address__postal": "680-8570", "address__address": "", "postal_lookup": "address"}
+    response = post_form(client, addressed, data, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "入力内容を確認してください" not in page and "error-text" not in page
+    assert 'role="status">住所に「鳥取県鳥取市東町」を入れました' in page
+    assert value_of(page, "address__address") == "鳥取県鳥取市東町"
+    # Not found: told at the field, still nothing else judged, what was typed kept.
+    data = {"name__family": "髙橋", "address__postal": "000-0000", "postal_lookup": "address"}
+    page = post_form(client, addressed, data, follow=True).content.decode()
+    assert "この郵便番号は見つかりませんでした" in page and "入力内容を確認してください" not in page
+    assert value_of(page, "name__family") == "髙橋"
+
+
 def test_a_code_with_many_towns_is_chosen_by_the_resident(client, addressed):
     data = {**BASE, "address__postal": "452-0961", "address__address": "", "postal_lookup": "address"}
     page = post_form(client, addressed, data, follow=True).content.decode()
     assert value_of(page, "address__address") == ""  # nothing guessed
     assert "町域が66件あります" in page
     select = re.search(r'<select[^>]*name="address__town".*?</select>', page, re.S)[0]
-    assert select.count("<option") == 66
+    assert select.count("<option") == 67  # 「選んでください」 first, chosen: nothing is put in unasked
+    assert re.search(r'<option value="">選んでください</option>', select)
+    unchosen = {**data, "postal_lookup": "", "postal_pick": "address", "address__town": ""}
+    page = post_form(client, addressed, unchosen, follow=True).content.decode()
+    assert "一覧の中から町域を選んでください" in page and value_of(page, "address__address") == ""
     data = {**data, "postal_lookup": "", "postal_pick": "address", "address__town": "愛知県清須市春日一番割"}
     page = post_form(client, addressed, data, follow=True).content.decode()
     assert value_of(page, "address__address") == "愛知県清須市春日一番割"

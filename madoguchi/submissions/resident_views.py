@@ -247,6 +247,16 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
 
         request.session[_state_key(procedure)] = {**state, "valid": False, "errors": {}}
         return draft_views.save_from_form(request, procedure, spec)
+    postal_key = request.POST.get("postal_lookup") or request.POST.get("postal_pick")
+    if postal_key:
+        # 「住所を検索」 or 「この町域を住所に入れる」: a helper, not a try at the page. The address box is filled
+        # (or the resident told why not) at that field; nothing else on the page is judged yet.
+        field_key = postal_key if postal_key in result.errors else postal_key.split("__")[0]
+        notice = result.errors.get(field_key, "")
+        request.session[_state_key(procedure)] = {
+            **state, "valid": False, "errors": {}, "notices": {field_key: notice} if notice else {},
+        }  # fmt: skip
+        return redirect(_page_url(form_url, page, paged) + f"#field-{field_key}")
     changed_items = _change_group_items(spec, page, raw, request.POST)
     going_back = "go_back" in request.POST
     if changed_items or going_back:
@@ -480,6 +490,7 @@ def _render_saved_form(
         status=400 if errors else 200,
         sent_from_here=sent_from_here,
         values=saved.get("values", {}),
+        notices=saved.get("notices", {}),
         **render_args,
     )
 
@@ -549,6 +560,7 @@ def _field_context(spec, field, raw, errors, staged) -> dict:
         "items": [],
         "can_add": False,
         "error": errors.get(field.key),
+        "notice": "",
         "value": raw.get(field.key, [] if field.type == "multiple_choice" else ""),
         "family": raw.get(f"{field.key}__family", ""),
         "given": raw.get(f"{field.key}__given", ""),
@@ -590,6 +602,7 @@ def _render_form(
     page_key=None,
     return_to_confirm=False,
     carry="",
+    notices=None,
 ) -> HttpResponse:
     """One page of the form (or, for a 補正 and the builder's preview, every page at once). Conditions on
     answers of earlier pages are decided here; a field whose condition depends on the same page is sent
@@ -620,6 +633,7 @@ def _render_form(
                 }
             )
         context = _field_context(spec, field, raw, errors, staged)
+        context["notice"] = (notices or {}).get(field.key, "")
         if field.show_if:
             if all(c.field in decided for c in field.show_if):
                 if not rules.all_hold(field.show_if, spec, values):

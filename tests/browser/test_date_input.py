@@ -45,8 +45,8 @@ def test_a_birth_date_in_era_boxes_and_an_address_chosen_among_towns_without_jav
     page.get_by_label("日", exact=True).fill("1")
     page.get_by_label(POSTAL).fill("452-0961")
     page.get_by_role("button", name="住所を検索").click()
-    expect(page.locator("#address-error")).to_contain_text("町域が66件あります")
-    expect(page.locator("#birthday-error")).to_contain_text("月は1から12までの数字で入力してください")
+    expect(page.locator("#address-notice")).to_contain_text("町域が66件あります")
+    expect(page.locator("#birthday-error")).to_have_count(0)  # the lookup judges nothing else yet
     expect(page.get_by_label("元号")).to_have_value("昭和")
     expect(page.get_by_label("年", exact=True)).to_have_value("５５")
     expect(page.get_by_label("月", exact=True)).to_have_value("13")
@@ -56,6 +56,9 @@ def test_a_birth_date_in_era_boxes_and_an_address_chosen_among_towns_without_jav
     expect(page.get_by_label("住所", exact=True)).to_have_value("愛知県清須市春日稲荷")
     page.get_by_label("住所", exact=True).press("End")
     page.get_by_label("住所", exact=True).type("1-2")
+    page.get_by_role("button", name="入力内容を確認する").click()
+    expect(page.locator("#birthday-error")).to_contain_text("月は1から12までの数字で入力してください")
+    expect(page.get_by_label("住所", exact=True)).to_have_value("愛知県清須市春日稲荷1-2")
     page.get_by_label("月", exact=True).fill("4")
     page.get_by_role("button", name="入力内容を確認する").click()
     expect(page).to_have_url(re.compile(r"/confirm/$"))
@@ -72,7 +75,7 @@ def test_the_script_offers_the_towns_and_fills_one_without_leaving_the_page(
     page.get_by_role("button", name="住所を検索").click()
     towns = page.get_by_label(re.compile("この郵便番号の町域"))
     expect(towns).to_be_visible()
-    expect(towns.locator("option")).to_have_count(66)
+    expect(towns.locator("option")).to_have_count(67)  # 「選んでください」 and the 66
     assert axe_violations(page) == []
     expect(page.get_by_label("住所", exact=True)).to_have_value("")  # nothing guessed
     towns.select_option("愛知県清須市春日一番割")

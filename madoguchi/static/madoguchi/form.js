@@ -34,6 +34,10 @@
       }
       if (!box || !select) return;
       while (select.firstChild) select.removeChild(select.firstChild);
+      var prompt = document.createElement("option");
+      prompt.value = "";
+      prompt.textContent = select.getAttribute("data-prompt") || "";
+      select.appendChild(prompt);
       candidates.forEach(function (c) {
         var option = document.createElement("option");
         option.value = c.address;
