@@ -257,17 +257,23 @@ CSRF_FAILURE_VIEW = "madoguchi.organizations.views.csrf_failure"
 
 
 # Brute force and credential stuffing on the staff login and the admin (django-axes): after
-# AXES_FAILURE_LIMIT failures for one user name, or from one client address, further attempts are refused
-# (HTTP 429, a Japanese page) until AXES_COOLOFF_TIME has passed or an admin lifts the lockout (the staff
-# account page, the operator's admin, or `manage.py axes_reset_username <name>`). Every login, failure and
-# lockout is in the audit log (accounts/login_security.py).
+# AXES_FAILURE_LIMIT failures for one user name, or from one client address outside the office networks,
+# further attempts are refused (HTTP 429, a Japanese page) until AXES_COOLOFF_TIME has passed or an admin
+# lifts the lockout (the staff account page, the operator's admin, or `manage.py axes_reset_username <name>`).
+# Every login, failure and lockout is in the audit log (accounts/login_security.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "30")))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Per user name everywhere; per client address too, except from STAFF_OFFICE_NETWORKS (comma-separated
+# CIDR, e.g. an LGWAN gateway or a town hall's proxy): there many staff share one address, and one
+# colleague's typos must not lock out the whole office (login_security.lockout_parameters).
+STAFF_OFFICE_NETWORKS = [
+    n.strip() for n in os.environ.get("STAFF_OFFICE_NETWORKS", "").split(",") if n.strip()
+]
+AXES_LOCKOUT_PARAMETERS = "madoguchi.accounts.login_security.lockout_parameters"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "madoguchi.accounts.login_security.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429

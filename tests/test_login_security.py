@@ -50,6 +50,27 @@ def test_one_client_trying_many_names_is_stopped_too(client, tottori):
     assert unknown.first().detail["username"].startswith("guess")
 
 
+def test_in_an_office_network_one_colleagues_typos_lock_only_their_own_name(client, tottori, settings):
+    """Staff behind one town-hall address: the client address is not counted there (STAFF_OFFICE_NETWORKS)."""
+    settings.STAFF_OFFICE_NETWORKS = ["203.0.113.0/24"]
+    make_user("yamada", tottori, Role.PROCESSOR)
+    make_user("kimura", tottori, Role.PROCESSOR)
+    for _ in range(LIMIT + 2):
+        _login(client, "yamada", "nope", address="203.0.113.5")
+    assert _login(client, "yamada", PASSWORD, address="203.0.113.5").status_code == 429
+    assert _login(client, "kimura", PASSWORD, address="203.0.113.5").status_code == 302
+    client.post(reverse("staff:logout"))
+    # Many names from one address of the office: each name is counted on its own, none is locked early.
+    for i in range(LIMIT):
+        _login(client, f"guess{i}", "password123", address="203.0.113.6")
+    assert _login(client, "kimura", PASSWORD, address="203.0.113.6").status_code == 302
+    client.post(reverse("staff:logout"))
+    # Outside the office networks the client address still counts.
+    for i in range(LIMIT):
+        _login(client, f"other{i}", "password123", address="198.51.100.9")
+    assert _login(client, "kimura", PASSWORD, address="198.51.100.9").status_code == 429
+
+
 def test_a_login_is_audited_in_the_users_organization(client, tottori):
     make_user("suzuki", tottori, Role.PROCESSOR)
     assert _login(client, "suzuki", PASSWORD).status_code == 302

@@ -9,6 +9,8 @@ organization for a name that is nobody's or the operator's. The typed password i
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import time
 
 from axes.signals import user_locked_out
@@ -118,6 +120,31 @@ def unlock(*, user, actor, organization) -> int:
         detail={"username": user.get_username()},
     )
     return removed
+
+
+@functools.cache
+def _office_networks(networks: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in networks)
+
+
+def lockout_parameters(request, credentials=None) -> list:
+    """What failures are counted by (settings.AXES_LOCKOUT_PARAMETERS): the user name always, and the client
+    address unless it is in settings.STAFF_OFFICE_NETWORKS, where many staff share one address."""
+    from django.conf import settings
+
+    address = getattr(request, "axes_ip_address", None) or (
+        request.META.get("REMOTE_ADDR", "")
+        if hasattr(request, "META")
+        else getattr(request, "ip_address", "")
+    )
+    try:
+        shared = any(
+            ipaddress.ip_address(address) in n
+            for n in _office_networks(tuple(settings.STAFF_OFFICE_NETWORKS))
+        )
+    except ValueError:
+        shared = False
+    return ["username"] if shared else ["username", "ip_address"]
 
 
 def lockout_response(request, original_response=None, credentials=None):
