@@ -48,12 +48,17 @@ class RequestLimitsMiddleware:
         return response
 
 
+def _marked_public(response) -> bool:
+    """A download its view declared public (the council's open data: counts only, cached with an ETag)."""
+    return "public" in {p.strip().split("=")[0] for p in response.get("Cache-Control", "").split(",")}
+
+
 class PrivateResponsesMiddleware:
     """Nothing a member of staff saw stays in the browser's cache: on a shared office PC the next person
     could otherwise open answers from the cache after logout (Back, history, the cache directory).
 
     Every response under /staff/ and /admin/, every response to a logged-in user, and every download
-    (Content-Disposition) gets `Cache-Control: no-store` (with Django's other never-cache headers); logging out
+    (Content-Disposition) but one its view marked public (open data) gets `Cache-Control: no-store` (with Django's other never-cache headers); logging out
     also asks the browser to drop this site's cache and storage (Clear-Site-Data, honoured over HTTPS).
     Residents' own pages that show answers are marked never_cache by their views.
     """
@@ -69,7 +74,7 @@ class PrivateResponsesMiddleware:
         if (
             request.path.startswith(self.PRIVATE_PREFIXES)
             or (user is not None and user.is_authenticated)
-            or response.has_header("Content-Disposition")
+            or (response.has_header("Content-Disposition") and not _marked_public(response))
         ):
             add_never_cache_headers(response)
             response.headers.pop("ETag", None)

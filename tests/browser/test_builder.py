@@ -120,7 +120,7 @@ def apply_as_resident(page, live_server, *, javascript: bool) -> str:
     page.get_by_label("名", exact=True).fill("花子")
     page.get_by_label("ふりがな").fill("わかさ　はなこ")
     page.get_by_label("年代").select_option(label="30代")
-    page.get_by_label("郵便番号").fill("680-0792")
+    page.get_by_label(re.compile("^郵便番号")).fill("680-0792")
     page.get_by_label("住所", exact=True).fill("鳥取県八頭郡若桜町大字若桜801番地5")
     page.get_by_label("電話番号").fill("0858-82-2211")
     page.get_by_label("メールアドレス").fill("hanako@example.jp")
