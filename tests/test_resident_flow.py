@@ -579,6 +579,10 @@ def test_returned_submission_is_corrected_and_resubmitted_with_the_same_receipt(
     page = resident.get(reverse("public:status_correct_confirm")).content.decode()
     assert "0857-22-8111" in page and "写真.png" in page and "この内容で再提出する" in page
     token = re.search(r'name="token" value="([^"]+)"', page).group(1)
+    # 「入力画面に戻って修正する」 goes back with the answers, and resubmits nothing.
+    back = resident.post(reverse("public:status_correct_confirm"), {"token": token, "edit": "1"}, follow=True)
+    assert 'value="0857-22-8111"' in back.content.decode()
+    assert Submission.objects.get(pk=submission.pk).status != Status.RECEIVED
     page = resident.post(reverse("public:status_correct_confirm"), {"token": token}, follow=True)
     assert "再提出しました" in page.content.decode()
     # A second click finds it already resubmitted: nothing happens twice.

@@ -120,6 +120,34 @@ def test_a_session_ended_on_the_confirmation_page_of_a_form_with_a_file_keeps_ev
     assert Attachment.objects.get().original_name == "再.png"
 
 
+def test_going_back_from_the_confirmation_page_after_the_session_ended_keeps_every_answer(client, tottori):
+    """「入力画面に戻って修正する」 posts the page's signed answers: with the session gone they refill the form."""
+    procedure = make_procedure(tottori, FILE_SCHEMA, title="全項目")
+    assert post_form(client, procedure, {**ANSWERS, "doc": png()}).status_code == 302
+    page = client.get(confirm_url(procedure)).content.decode()
+    assert 'name="edit"' in page and "入力画面に戻って修正する" in page
+    confirmed = hidden_fields(page)
+    end_the_session(client)
+
+    response = client.post(confirm_url(procedure), {**confirmed, "edit": "1"})
+    assert response.status_code == 302 and response["Location"] == form_url(procedure)
+    assert Submission.objects.count() == 0  # going back never submits
+    page = client.get(form_url(procedure)).content.decode()
+    for shown in ('value="ＡＢＣ１２３"', 'value="taro@example.jp"', 'value="山﨑"', 'value="介護" checked'):
+        assert shown in page, shown
+    assert "このファイルをもう一度選んでください" in page  # the file was this session's: chosen again
+
+
+def test_going_back_from_the_confirmation_page_within_the_session_keeps_the_file(client, tottori):
+    procedure = make_procedure(tottori, FILE_SCHEMA, title="全項目")
+    post_form(client, procedure, {**ANSWERS, "doc": png()})
+    confirmed = hidden_fields(client.get(confirm_url(procedure)).content.decode())
+    response = client.post(confirm_url(procedure), {**confirmed, "edit": "1"})
+    assert response.status_code == 302 and Submission.objects.count() == 0
+    page = client.get(form_url(procedure)).content.decode()
+    assert 'value="山﨑"' in page and "免許証.png" in page and "もう一度選んでください" not in page
+
+
 def test_a_form_with_pages_keeps_the_earlier_pages_when_the_session_ends_between_steps(client, tottori):
     procedure = make_procedure(tottori, PAGED_SCHEMA, title="ページ")
     version = procedure.current_version_id

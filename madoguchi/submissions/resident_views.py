@@ -807,7 +807,6 @@ def confirm_page(request: HttpRequest, code: str, procedure_id: int) -> HttpResp
             "token": saved["token"],
             "confirmed": _confirmed_payload(procedure, saved),
             "form_action": reverse("public:confirm", kwargs={"code": code, "procedure_id": procedure.pk}),
-            "back_url": reverse("public:form", kwargs={"code": code, "procedure_id": procedure.pk}),
         },
     )
 
@@ -852,6 +851,21 @@ def _refill_from_confirmed(
     request.session[_state_key(procedure)] = state
 
 
+def _back_to_form(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
+    """「入力画面に戻って修正する」 on the 確認画面: back to the form with every answer. When the session no
+    longer holds them (it expired, or the cookie was lost), the page's signed answers refill the form (files
+    still staged for this browser stay; the others are asked for again)."""
+    procedure = _procedure(code, procedure_id)
+    saved = request.session.get(_state_key(procedure)) or {}
+    if not (saved.get("token") and saved.get("token") == token):
+        confirmed = _read_confirmed(request, procedure_id, stale_ok=True)
+        if confirmed is not None:
+            _refill_from_confirmed(
+                request, procedure, confirmed, lost_files=_lost_files(request, procedure, confirmed)
+            )
+    return redirect(_refill_url(procedure))
+
+
 def _refill_url(procedure: Procedure) -> str:
     """The form, which opens on the page the state names."""
     return reverse("public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
@@ -878,6 +892,8 @@ def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
 def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """The final click. The common case (no file to attach) is one statement and no session access."""
     token = request.POST.get("token", "")[:64]
+    if "edit" in request.POST:
+        return _back_to_form(request, code, procedure_id, token)
     confirmed = _read_confirmed(request, procedure_id)
     if confirmed is None:
         procedure = _procedure(code, procedure_id)
@@ -1323,6 +1339,8 @@ def status_correct(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def status_correct_confirm(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST" and "edit" in request.POST:
+        return redirect("public:status_correct")  # 「入力画面に戻って修正する」: the answers stay in the session
     if request.method == "POST" and _already_resubmitted(request):
         # A double click on 「再提出する」: the first click did it, this one says so again.
         messages.success(request, RESUBMITTED_MESSAGE)
@@ -1344,7 +1362,6 @@ def status_correct_confirm(request: HttpRequest) -> HttpResponse:
                 "rows": _rows(submission.form_version.spec, saved["values"]),
                 "token": saved["token"],
                 "form_action": reverse("public:status_correct_confirm"),
-                "back_url": reverse("public:status_correct"),
                 "resubmit": True,
             },
         )
