@@ -35,6 +35,8 @@ def test_submissions_carry_no_index_another_covers():
         "(organization_id, procedure_id, status)",  # counts, and the organization's foreign key
         # 担当者 and 自分の担当 in the inbox: assigned rows only, so a new submission never writes it
         "(procedure_id, assignee_id, submitted_at DESC, id DESC) WHERE (assignee_id IS NOT NULL)",
+        # 重複の防止: one submission per key and procedure, only rows that have a key (no write otherwise)
+        "(procedure_id, duplicate_key) WHERE (NOT ((duplicate_key)::text = ''::text))",
         "(procedure_id, status, submitted_at DESC, id DESC)",  # the inbox by status
         "(procedure_id, submitted_at DESC, id DESC)",  # the inbox, and the procedure's foreign key
         "(receipt_number)",  # unique

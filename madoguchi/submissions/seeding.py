@@ -145,7 +145,7 @@ STATUSES = {
 COLUMNS = [
     "organization_id", "procedure_id", "form_version_id", "receipt_number", "inquiry_code_hash", "token",
     "status", "submitted_at", "updated_at", "answers_data", "applicant_email", "assignee_id", "language",
-    "correction_deadline", "applicant_name", "applicant_kana", "search_text",
+    "correction_deadline", "applicant_name", "applicant_kana", "search_text", "duplicate_key",
 ]  # fmt: skip
 
 
@@ -428,6 +428,7 @@ def write_submissions(
                 name,
                 kana,
                 searchable(procedure.current_version_id, fields[procedure.pk], answers),
+                "",  # no 重複の防止 on the seeded procedures
             )
 
     if connection.vendor == "postgresql":
