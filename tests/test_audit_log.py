@@ -459,3 +459,33 @@ def test_postgresql_reads_a_page_through_an_index(owner, tottori):
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "audit_org_" in plan, plan
         assert "Sort" not in plan.split("Limit")[1] if "Limit" in plan else True
+
+
+def test_a_settings_change_reads_in_words_and_a_time_saved_to_the_minute_is_no_change(
+    client, owner, procedure
+):
+    """Booleans read はい/いいえ and times read in JST to the minute; saving the form again, which drops the
+    seconds of 受付終了, records nothing."""
+    from madoguchi.lib.timeutil import JST
+    from madoguchi.procedures import services as procedure_services
+
+    procedure.closes_at = datetime(2027, 11, 30, 23, 36, 27, 672081, tzinfo=JST)
+    procedure.save(update_fields=["closes_at"])
+    procedure_services.update_procedure_settings(
+        procedure=procedure,
+        actor=owner,
+        values={
+            "requires_email_verification": True,
+            "closes_at": datetime(2027, 11, 30, 23, 36, tzinfo=JST),
+        },
+    )
+    entry = AuditLog.objects.filter(action="procedure.settings").latest("id")
+    assert set(entry.detail["changed"]) == {"requires_email_verification"}
+    assert entry.detail["changed"]["requires_email_verification"] == {"from": False, "to": True}
+    procedure_services.update_procedure_settings(
+        procedure=procedure, actor=owner, values={"closes_at": datetime(2027, 12, 1, 9, 0, tzinfo=JST)}
+    )
+    client.force_login(owner)
+    page = client.get(reverse("staff:audit", kwargs={"code": procedure.organization.code})).content.decode()
+    assert "いいえ → はい" in page and "False" not in page
+    assert "2027-11-30 23:36 → 2027-12-01 09:00" in page and "+00:00" not in page

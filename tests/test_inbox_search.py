@@ -353,7 +353,7 @@ def test_the_standard_processing_time_is_a_setting_of_the_procedure_and_audited(
     procedure.refresh_from_db()
     assert procedure.standard_processing_days == 30
     log = AuditLog.objects.filter(action="procedure.settings").latest("id")
-    assert log.detail["changed"]["standard_processing_days"] == {"from": "", "to": "30"}
+    assert log.detail["changed"]["standard_processing_days"] == {"from": "", "to": 30}
     client.force_login(owner)
     page = client.get(reverse("staff:builder_settings", kwargs={"procedure_id": procedure.pk})).content
     assert "標準処理期間（日）" in page.decode()

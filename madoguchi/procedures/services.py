@@ -1,9 +1,13 @@
+from datetime import date, datetime
+
 from django.db import transaction
 from django.db.models import F, Max
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.timeutil import JST
 from madoguchi.procedures import builder, portable
 from madoguchi.procedures.formspec import parse_form_spec
 from madoguchi.procedures.models import FormVersion, Procedure
@@ -106,15 +110,32 @@ def _check_department(organization, department, actor=None):
 
 
 def _settings_detail(procedure: Procedure, values: dict) -> dict:
+    """The settings that change, each {"from", "to"} as the audit page reads them (audit/sentences.readable):
+    booleans and numbers kept as such, times as JST text to the minute, rows by their name. A time that
+    differs only in its seconds is not a change (the form's input has minutes only)."""
     changed = {}
     for name, new in values.items():
         old = getattr(procedure, name)
+        if isinstance(old, datetime) and isinstance(new, datetime):
+            if old.replace(second=0, microsecond=0) == new.replace(second=0, microsecond=0):
+                continue
         if old != new:
-            changed[name] = {
-                "from": str(old) if old is not None else "",
-                "to": str(new) if new is not None else "",
-            }
+            changed[name] = {"from": _audit_value(old), "to": _audit_value(new)}
     return changed
+
+
+def _audit_value(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return timezone.localtime(value, JST).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_audit_value(v) for v in value]
+    return str(value)
 
 
 @transaction.atomic
