@@ -203,3 +203,14 @@ def test_the_413_page_links_back_to_the_form_on_this_site_only(client, procedure
     assert f'href="http://testserver{url}">入力画面に戻る</a>' in page
     page = client.generic("POST", url, b"x", HTTP_REFERER="https://evil.example/", **big).content.decode()
     assert "evil.example" not in page and "入力画面に戻る" not in page
+
+
+@pytest.mark.django_db
+def test_every_page_names_its_icon_and_the_icon_is_served(client):
+    """Browsers ask for an icon on every page: named in the page, it is one small static file, not a 404."""
+    import re
+
+    page = client.get("/").content.decode()
+    href = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)[1]
+    response = client.get(href)
+    assert response.status_code == 200 and response["Content-Type"].startswith("image/svg")
