@@ -58,7 +58,8 @@ class PrivateResponsesMiddleware:
     could otherwise open answers from the cache after logout (Back, history, the cache directory).
 
     Every response under /staff/ and /admin/, every response to a logged-in user, and every download
-    (Content-Disposition) but one its view marked public (open data) gets `Cache-Control: no-store` (with Django's other never-cache headers); logging out
+    (Content-Disposition) but one its view marked public (open data) gets `Cache-Control: no-store` (with
+    Django's other never-cache headers); logging out
     also asks the browser to drop this site's cache and storage (Clear-Site-Data, honoured over HTTPS).
     Residents' own pages that show answers are marked never_cache by their views.
     """
