@@ -186,6 +186,7 @@ def resident_pages(base: str, data: dict):
         ("status look-up", lambda page: page.goto(f"{base}/status/")),
         ("status view, history and messages", status_view),
         ("補正", correction),
+        ("lost inquiry code", lambda page: page.goto(f"{base}/status/forgot/")),
         ("404", lambda page: page.goto(f"{base}/312011/procedures/999999/")),
         ("accessibility statement", lambda page: page.goto(f"{base}/accessibility/")),
         ("terms", lambda page: page.goto(f"{base}/terms/")),
@@ -258,6 +259,8 @@ def staff_pages(base: str, data: dict):
         ("footer links, errors shown", links_error),
         ("departments, errors shown", department_error),
         ("audit", go("/organizations/312011/audit/")),
+        ("failed e-mails", go("/organizations/312011/emails/failed/")),
+        ("disposal lists", go("/organizations/312011/disposals/")),
         ("404", go("/procedures/999999/")),
     ]
 
@@ -280,6 +283,7 @@ def council_pages(base: str, council_id: int):
         ("cost shares", lambda page: page.goto(f"{c}/cost-shares/")),
         ("cost share of a year", via("/cost-shares/", r"/cost-shares/\d+/\d+/$")),
         ("populations", lambda page: page.goto(f"{c}/populations/")),
+        ("search synonyms", lambda page: page.goto(f"{c}/synonyms/")),
     ]
 
 
