@@ -45,7 +45,7 @@ USERS = [
 ]
 
 NAME = {"key": "name", "type": "name", "label": "氏名", "required": True}
-FURIGANA = {"key": "furigana", "type": "furigana", "label": "ふりがな", "required": True, "script": "hiragana",
+FURIGANA = {"key": "furigana", "type": "furigana", "label": "ふりがな", "required": True, "script": "hiragana", "full_name": True,
             "help": "姓と名の間に空白を入れてください（例：とっとり たろう）"}  # fmt: skip
 EMAIL = {"key": "email", "type": "email", "label": "メールアドレス", "required": True,
          "help": "受付のお知らせを送ります。"}  # fmt: skip
