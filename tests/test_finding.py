@@ -9,7 +9,7 @@ import jaconv
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -246,6 +246,19 @@ def test_browse_by_category_and_life_event_without_javascript(client, juminhyo, 
     assert 'href="?event=moving" aria-current="page"' in page
     page = client.get("/", {"category": "nonsense\x00"}).content.decode()
     assert titles(section(page, "results-heading")) == []
+
+
+def test_categories_and_life_events_read_in_english_and_still_find_in_japanese(juminhyo):
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    home = english.get("/").content.decode()
+    assert (
+        '<a href="?category=shomeisho">Certificates' in home
+        and '<a href="?event=moving">Moving house' in home
+    )
+    juminhyo.title = "住民票の写しの郵送請求（改）"
+    with translation.override("en"):
+        juminhyo.save()  # saved from an English page: the search still holds the Japanese names
+    assert titles(Client().get("/", {"q": "引越し"}).content.decode()) == ["住民票の写しの郵送請求（改）"]
 
 
 def test_life_events_are_whole_codes(client, tottori):

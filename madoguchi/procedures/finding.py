@@ -40,7 +40,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, TextField, Value, When
 from django.db.models.functions import Cast, Left, StrIndex
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
@@ -105,10 +105,12 @@ def search_text_of(procedure: Procedure) -> str:
     title_reading = procedure.title_reading or reading(procedure.title)
     summary = (procedure.summary or "")[:MAX_SUMMARY_CHARS]
     head = _squeeze(" ".join([procedure.title or "", procedure.title_en or "", title_reading]))
-    labels = " ".join(
-        [dict(CATEGORIES).get(procedure.category or "", "")]
-        + [dict(LIFE_EVENTS).get(event, "") for event in procedure.life_events or []]
-    )
+    with translation.override("ja"):
+        labels = " ".join(
+            str(name)
+            for name in [dict(CATEGORIES).get(procedure.category or "", "")]
+            + [dict(LIFE_EVENTS).get(event, "") for event in procedure.life_events or []]
+        )
     tail = _squeeze(
         " ".join(
             [

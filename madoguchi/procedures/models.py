@@ -7,29 +7,30 @@ from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Department, Organization
 
-# The council's template library is browsed by these; a procedure carries one too, for residents.
+# The council's template library is browsed by these; a procedure carries one too, for residents. The
+# labels follow the page language; search texts are built from the Japanese ones (translation.override).
 CATEGORIES = [
-    ("kosodate", "子育て"),
-    ("kaigo", "介護"),
-    ("zei", "税"),
-    ("shomeisho", "証明書"),
-    ("hikkoshi", "引越し"),
-    ("event", "イベント・講座"),
-    ("survey", "アンケート"),
-    ("shisetsu", "施設利用"),
-    ("hojokin", "補助金"),
-    ("bosai", "防災・被災者支援"),
-    ("shokuin", "職員向け調査"),
+    ("kosodate", _("子育て")),
+    ("kaigo", _("介護")),
+    ("zei", _("税")),
+    ("shomeisho", _("証明書")),
+    ("hikkoshi", _("引越し")),
+    ("event", _("イベント・講座")),
+    ("survey", _("アンケート")),
+    ("shisetsu", _("施設利用")),
+    ("hojokin", _("補助金")),
+    ("bosai", _("防災・被災者支援")),
+    ("shokuin", _("職員向け調査")),
 ]
 LIFE_EVENTS = [
-    ("birth", "出産・子育て"),
-    ("moving", "引越し"),
-    ("marriage", "結婚・離婚"),
-    ("care", "介護・福祉"),
-    ("death", "おくやみ"),
-    ("work", "仕事・事業"),
-    ("disaster", "災害"),
-    ("learning", "学び・催し"),
+    ("birth", _("出産・子育て")),
+    ("moving", _("引越し")),
+    ("marriage", _("結婚・離婚")),
+    ("care", _("介護・福祉")),
+    ("death", _("おくやみ")),
+    ("work", _("仕事・事業")),
+    ("disaster", _("災害")),
+    ("learning", _("学び・催し")),
 ]
 
 

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from django.db import transaction
 from django.db.models import F, Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
@@ -337,9 +337,14 @@ def _template_search_text(title: str, summary: str, form: dict, category: str = 
     from madoguchi.procedures.models import CATEGORIES, LIFE_EVENTS
 
     labels = " ".join(str(f.get("label", "")) for f in form.get("fields", []))
-    names = " ".join(
-        [dict(CATEGORIES).get(category, ""), *(dict(LIFE_EVENTS).get(e, "") for e in life_events)]
-    )
+    with translation.override("ja"):
+        names = " ".join(
+            str(name)
+            for name in [
+                dict(CATEGORIES).get(category, ""),
+                *(dict(LIFE_EVENTS).get(e, "") for e in life_events),
+            ]
+        )
     return ja.search_fold(f"{title} {summary} {labels} {names}")
 
 
