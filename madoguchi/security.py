@@ -140,5 +140,8 @@ class StaffSessionTimeoutMiddleware:
         if seen is not None and now - seen > settings.STAFF_IDLE_TIMEOUT:
             return gettext("しばらく操作がなかったため、ログアウトしました。もう一度ログインしてください。")
         if seen is None or now - seen >= self.WRITE_EVERY:
+            from madoguchi.accounts import staff_sessions
+
             session[self.SEEN] = now
+            staff_sessions.seen(session.session_key)
         return None

@@ -93,6 +93,8 @@ staff_patterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Forgotten password, and the set-password link of the invitation and reset mails
+    path("account/sessions/", account_views.my_sessions, name="my_sessions"),
+    path("account/sessions/end/", account_views.my_sessions_end, name="my_sessions_end"),
     path("password/forgot/", account_views.PasswordResetView.as_view(), name="password_reset"),
     path("password/forgot/sent/", account_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(

@@ -138,6 +138,9 @@ NOT_OBJECT_URLS = {"login", "logout", "home"}
 # The council's template library belongs to the council: every member reads it, and a user outside the
 # council gets 404 (tests/test_builder.py::test_templates_stay_inside_their_council).
 NOT_OBJECT_URLS |= {"templates", "template", "template_copy"}
+# A member's own logins: only ever their own rows (another member's login is 404:
+# tests/test_staff_sessions_list.py::test_one_login_is_ended_and_another_members_login_cannot_be).
+NOT_OBJECT_URLS |= {"my_sessions", "my_sessions_end"}
 # Builder pages: for editors and admins; a processor gets 403 there (tests/test_builder.py).
 BUILDER_URLS = {name for name in STAFF_URLS if name.startswith(("builder", "procedure_", "version"))}
 # A procedure's e-mail texts are its editors' too (tests/test_email_texts.py).

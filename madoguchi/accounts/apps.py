@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "職員"
 
     def ready(self) -> None:
-        from madoguchi.accounts import login_security  # noqa: F401 (connects the login audit receivers)
+        from madoguchi.accounts import login_security, staff_sessions  # noqa: F401 (connect their receivers)

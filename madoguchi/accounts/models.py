@@ -41,3 +41,24 @@ class CouncilRole(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "council"], name="council_role_unique")]
         verbose_name = verbose_name_plural = "協議会事務局の職員"
+
+
+class StaffSession(models.Model):
+    """One login of a staff member or the operator, while its session lives: where and when it logged in and
+    was last used, so the member sees their other logins and can end them (accounts/staff_sessions.py).
+
+    Not an organization's row: it belongs to the user alone, and only they see it. The session key is the
+    same secret the session table holds; the row goes when the session ends (logout, timeout, ended here).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField()  # the login (UTC)
+    last_seen_at = models.DateTimeField()  # at most a minute old while in use (security middleware)
+    user_agent = models.CharField(max_length=200, blank=True)
+    client = models.CharField(max_length=64, blank=True)  # the client address as the app saw it
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_seen_at"], name="staff_session_user")]

@@ -3,13 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access, login_security, scope, services
+from madoguchi.accounts import access, login_security, scope, services, staff_sessions
 from madoguchi.accounts.forms import (
     InviteForm,
     MembershipForm,
@@ -297,3 +297,40 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "registration/password_reset_complete.html"
+
+
+# ------------------------------------------------------------------------------------------------
+# My logins on other devices
+# ------------------------------------------------------------------------------------------------
+
+
+@login_required
+def my_sessions(request: HttpRequest) -> HttpResponse:
+    """「ログイン中の端末」: the member's own logins, the current one marked; the others can be ended."""
+    logins = staff_sessions.logins_of(request.user, request.session.session_key)
+    return render(request, "staff/sessions.html", {"logins": logins})
+
+
+@login_required
+@require_POST
+def my_sessions_end(request: HttpRequest) -> HttpResponse:
+    """End one other login (`login` in the post) or every other one; a login not the member's own is 404."""
+    raw = request.POST.get("login", "")
+    login_id = int(raw) if raw.isdigit() and len(raw) < 12 else None
+    if raw and login_id is None:
+        raise Http404
+    ended = staff_sessions.end_logins(
+        user=request.user, current_key=request.session.session_key, login_id=login_id
+    )
+    if login_id is not None and not ended:
+        raise Http404
+    messages.success(
+        request,
+        ngettext(
+            "ほかの端末でのログインを%(count)s件終わらせました。",
+            "ほかの端末でのログインを%(count)s件終わらせました。",
+            ended,
+        )
+        % {"count": ended},
+    )
+    return redirect("staff:my_sessions")

@@ -477,6 +477,10 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
             "audit sentence", "{actor} が ユーザー名「{username}」のログインのロックを解除しました"
         ),
     ),
+    "auth.sessions_ended": (
+        pgettext_lazy("audit action", "ほかの端末のログインの終了"),
+        pgettext_lazy("audit sentence", "{actor} が ほかの端末でのログイン（{count}件）を終わらせました"),
+    ),
     # 手続 (procedures and the builder)
     "procedure.create": (
         pgettext_lazy("audit action", "手続の作成"),

@@ -260,6 +260,7 @@ def staff_pages(base: str, data: dict):
         ("departments, errors shown", department_error),
         ("audit", go("/organizations/312011/audit/")),
         ("failed e-mails", go("/organizations/312011/emails/failed/")),
+        ("my logins", go("/account/sessions/")),
         ("disposal lists", go("/organizations/312011/disposals/")),
         ("404", go("/procedures/999999/")),
     ]
