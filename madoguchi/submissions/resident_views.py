@@ -1340,7 +1340,8 @@ def status_correct(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def status_correct_confirm(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "edit" in request.POST:
-        return redirect("public:status_correct")  # 「入力画面に戻って修正する」: the answers stay in the session
+        # 「入力画面に戻って修正する」: the answers stay in the session
+        return redirect("public:status_correct")
     if request.method == "POST" and _already_resubmitted(request):
         # A double click on 「再提出する」: the first click did it, this one says so again.
         messages.success(request, RESUBMITTED_MESSAGE)
