@@ -138,6 +138,40 @@ def test_going_back_from_the_confirmation_page_after_the_session_ended_keeps_eve
     assert "このファイルをもう一度選んでください" in page  # the file was this session's: chosen again
 
 
+def test_a_confirmation_page_sent_after_every_cookie_was_deleted_leads_back_with_the_answers(tottori):
+    """Cookies deleted (the CSRF cookie too): the post is refused, and the refusal page offers the page's
+    own signed answers back with a fresh token; one button returns to the filled form. Nothing is sent."""
+    import re
+
+    from django.test import Client
+
+    resident = Client(enforce_csrf_checks=True)
+    procedure = make_procedure(tottori, FILE_SCHEMA, title="全項目")
+    page = resident.get(form_url(procedure)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    data = {"version": procedure.current_version_id, "csrfmiddlewaretoken": token, **ANSWERS, "doc": png()}
+    assert resident.post(form_url(procedure), data).status_code == 302
+    confirmed = hidden_fields(resident.get(confirm_url(procedure)).content.decode())
+    resident.cookies.clear()
+
+    refused = resident.post(confirm_url(procedure), confirmed)
+    page = refused.content.decode()
+    assert refused.status_code == 403 and "入力した内容は残っています" in page
+    form = hidden_fields(page)
+    assert form["confirmed"] == confirmed["confirmed"] and form["csrfmiddlewaretoken"] != confirmed.get(
+        "csrfmiddlewaretoken"
+    )
+    back = resident.post(confirm_url(procedure), {**form, "edit": "1"})
+    assert back.status_code == 302 and back["Location"] == form_url(procedure)
+    page = resident.get(form_url(procedure)).content.decode()
+    assert 'value="山﨑"' in page and 'value="taro@example.jp"' in page
+    assert Submission.objects.count() == 0
+    # A forged or foreign payload is not passed on.
+    resident.cookies.clear()
+    forged = resident.post(confirm_url(procedure), {**confirmed, "confirmed": "x" + confirmed["confirmed"]})
+    assert forged.status_code == 403 and "入力した内容は残っています" not in forged.content.decode()
+
+
 def test_going_back_from_the_confirmation_page_within_the_session_keeps_the_file(client, tottori):
     procedure = make_procedure(tottori, FILE_SCHEMA, title="全項目")
     post_form(client, procedure, {**ANSWERS, "doc": png()})

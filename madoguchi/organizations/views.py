@@ -142,7 +142,29 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    return render(request, "403_csrf.html", status=403)
+    """The page for a post whose CSRF cookie was lost (cookies deleted, a long-closed browser). A 確認画面 sent
+    that way carries its signed answers: they are offered back with a fresh token, so one button returns the
+    resident to the form with everything typed (only a signature of this site is passed on; nothing is
+    submitted from here)."""
+    from django.urls import Resolver404, resolve
+
+    from madoguchi.submissions import resident_views
+
+    carry = None
+    if request.method == "POST" and request.POST.get("confirmed"):
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        if match is not None and match.view_name == "public:confirm":
+            procedure_id = match.kwargs.get("procedure_id")
+            if resident_views._read_confirmed(request, procedure_id, stale_ok=True) is not None:
+                carry = {
+                    "action": request.path_info,
+                    "confirmed": request.POST["confirmed"],
+                    "token": request.POST.get("token", ""),
+                }
+    return render(request, "403_csrf.html", {"carry": carry}, status=403)
 
 
 # 所属の管理: the organization's admin keeps its sections and their contacts -------------------------------
