@@ -288,3 +288,13 @@ class DisposalList(models.Model):
     class Meta:
         ordering = ["-listed_on", "-id"]
         verbose_name = verbose_name_plural = _("廃棄の一覧")
+
+
+class RateCounter(models.Model):
+    """An attempt counter of a fixed window, counted atomically in the database (submissions/counters.py):
+    the status look-up's failures per client, per 受付番号 and client, and per 受付番号. Keys are hashes, never
+    an address or a number in clear."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)

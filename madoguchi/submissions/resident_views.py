@@ -11,7 +11,6 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,12 +32,15 @@ from madoguchi.lib.receipt import (
 from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion, Procedure
-from madoguchi.submissions import drafts, intake, services, status_explanations, verification_views
+from madoguchi.submissions import counters, drafts, intake, services, status_explanations, verification_views
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
-LOOKUP_FAILURES_PER_RECEIPT = 10
-LOOKUP_FAILURES_PER_CLIENT = 100
+LOOKUP_FAILURES_PER_RECEIPT = 10  # one client at one 受付番号, per window
+LOOKUP_FAILURES_PER_CLIENT = 100  # one client at any numbers, per window
+# Every client at one 受付番号, per window: 300 in 15 minutes is about 29,000 a day, so guessing a 40-bit
+# 問い合わせ番号 stays near 1 in 38 million a day; only guesses from hundreds of addresses can reach it.
+LOOKUP_ATTEMPTS_PER_RECEIPT = 300
 RESUBMITTED_MESSAGE = gettext_lazy("修正した内容で再提出しました。受付番号は変わりません。")
 ANSWERS_SENT_ELSEWHERE_MESSAGE = gettext_lazy(
     "この申請・申込みは、別の画面から先に送信されていました。受け付けたのは先に送信された内容で、"
@@ -1037,48 +1039,55 @@ def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     )
 
 
-def _lookup_keys(request: HttpRequest, receipt: str | None) -> tuple[str, str | None]:
-    """Failure counters: one per client address (generous: a 公民館's Wi-Fi or a carrier shares one), and
-    one per 受付番号 (strict: that is where an inquiry code could be guessed)."""
+def _lookup_keys(request: HttpRequest, receipt: str | None) -> tuple[str, str | None, str | None]:
+    """Attempt counters (submissions/counters.py): one per client address (generous: a 公民館's Wi-Fi or a
+    carrier shares one), one per 受付番号 and client (strict: one person's guesses at one number), and one per
+    受付番号 from every client together (for guesses spread over many addresses; high, so that a stranger
+    who knows the number cannot lock its owner out by guessing from one place)."""
     address = request.META.get("REMOTE_ADDR", "")
     if settings.BEHIND_TLS_PROXY:
         # The last address is the one our proxy saw; anything before it the client could have written.
         address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
-    client = "status-lookup:client:" + hashlib.sha256(address.encode()).hexdigest()[:32]
-    number = "status-lookup:receipt:" + hashlib.sha256(receipt.encode()).hexdigest()[:32] if receipt else None
-    return client, number
+    client = counters.key_of("status-lookup:client", address)
+    pair = counters.key_of("status-lookup:pair", address, receipt) if receipt else None
+    number = counters.key_of("status-lookup:receipt", receipt) if receipt else None
+    return client, pair, number
 
 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def status_lookup(request: HttpRequest) -> HttpResponse:
+    """「申請状況の確認」: 受付番号 and 問い合わせ番号 (40 bits). Each attempt is counted before the code is
+    checked, in one statement per counter, so a burst of simultaneous guesses gets at most the limit checked;
+    a success forgets that client's attempts at the number."""
     context = {"receipt": "", "error": None}
     if request.method == "POST":
         receipt_text = request.POST.get("receipt_number", "")[:40]
         code_text = request.POST.get("inquiry_code", "")[:40]
         context["receipt"] = receipt_text
         receipt = parse_receipt_number(receipt_text)
-        client_key, receipt_key = _lookup_keys(request, receipt)
-        if receipt_key and cache.get(receipt_key, 0) >= LOOKUP_FAILURES_PER_RECEIPT:
+        client_key, pair_key, receipt_key = _lookup_keys(request, receipt)
+        window = LOOKUP_WINDOW_SECONDS
+        if counters.hit(client_key, window) > LOOKUP_FAILURES_PER_CLIENT:
+            context["error"] = gettext(
+                "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
+            )
+            return render(request, "submissions/status_lookup.html", context, status=429)
+        if receipt and (
+            counters.hit(pair_key, window) > LOOKUP_FAILURES_PER_RECEIPT
+            or counters.hit(receipt_key, window) > LOOKUP_ATTEMPTS_PER_RECEIPT
+        ):
             context["error"] = gettext(
                 "この受付番号での確認に続けて失敗したため、しばらく確認できません。"
                 "15分ほど時間をおいてお試しください。"
             )
             return render(request, "submissions/status_lookup.html", context, status=429)
-        if cache.get(client_key, 0) >= LOOKUP_FAILURES_PER_CLIENT:
-            context["error"] = gettext(
-                "確認に続けて失敗したため、しばらく確認できません。15分ほど時間をおいてお試しください。"
-            )
-            return render(request, "submissions/status_lookup.html", context, status=429)
         code = parse_inquiry_code(code_text)
         submission = Submission.objects.filter(receipt_number=receipt).first() if receipt else None
         if submission and code and services.check_inquiry_code(submission, code):
-            cache.delete(receipt_key)
+            counters.clear(pair_key)
             request.session["status_submission"] = submission.pk
             return redirect("public:status_view")
-        for key in (client_key, receipt_key):
-            if key:
-                cache.set(key, cache.get(key, 0) + 1, LOOKUP_WINDOW_SECONDS)
         if receipt is None:
             context["error"] = gettext(
                 "受付番号が正しくありません。10桁の数字を確かめてください（例：4821-0395-76）。"

@@ -1,0 +1,93 @@
+"""The status look-up under a burst and against a stranger (#11 point 5): attempts are counted in one
+statement before the code is checked, so simultaneous guesses get at most the limit checked; one client's
+guesses at a 受付番号 lock out that client, not the number's owner."""
+
+import threading
+import uuid
+
+import pytest
+from django.db import close_old_connections
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from madoguchi.submissions import counters, resident_views, services
+from tests.conftest import make_submission
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_counter_counts_one_by_one_and_starts_again_after_its_window():
+    key = counters.key_of("test", "192.0.2.1")
+    assert [counters.hit(key, 60) for _ in range(3)] == [1, 2, 3]
+    assert counters.count(key) == 3
+    brief = counters.key_of("test", "a window that ends at once")
+    assert counters.hit(brief, 0) == 1 and counters.hit(brief, 60) == 1  # the window had ended: a new one
+    assert counters.hit(brief, 60) == 2
+    counters.clear(key)
+    assert counters.count(key) == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hits=st.lists(st.sampled_from(["a", "b", "c"]), max_size=30))
+def test_each_key_counts_its_own_hits(hits):
+    example = uuid.uuid4().hex  # the examples share one database transaction
+    keys = {name: counters.key_of("prop", name, example) for name in "abc"}
+    for name in hits:
+        counters.hit(keys[name], 60)
+    assert {name: counters.count(keys[name]) for name in "abc"} == {n: hits.count(n) for n in "abc"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hundred_simultaneous_guesses_get_at_most_the_limit_checked(procedure, monkeypatch):
+    target = make_submission(procedure).submission
+    checked = []
+    real = services.check_inquiry_code
+
+    def counting(submission, code):
+        checked.append(code)
+        return real(submission, code)
+
+    monkeypatch.setattr(services, "check_inquiry_code", counting)
+    url = reverse("public:status")
+    statuses = []
+    start = threading.Barrier(20)
+
+    def guess(n):
+        close_old_connections()
+        client = Client(REMOTE_ADDR="198.51.100.66")
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            pass
+        for i in range(5):
+            code = f"AAA{(n * 5 + i) % 10}-AAAA".replace("0", "A").replace("1", "B")
+            response = client.post(url, {"receipt_number": target.receipt_number, "inquiry_code": code})
+            statuses.append(response.status_code)
+        close_old_connections()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(statuses) == 100
+    assert len(checked) <= resident_views.LOOKUP_FAILURES_PER_RECEIPT
+    assert statuses.count(429) >= 100 - resident_views.LOOKUP_FAILURES_PER_RECEIPT
+
+
+def test_a_stranger_guessing_a_number_does_not_lock_out_its_owner(client, procedure):
+    owned = make_submission(procedure)
+    url = reverse("public:status")
+    wrong = {"receipt_number": owned.submission.receipt_number, "inquiry_code": "AAAA-AAAA"}
+    for _ in range(30):
+        client.post(url, wrong, REMOTE_ADDR="203.0.113.99")
+    assert client.post(url, wrong, REMOTE_ADDR="203.0.113.99").status_code == 429
+    owner = Client()
+    response = owner.post(
+        url,
+        {"receipt_number": owned.submission.receipt_number, "inquiry_code": owned.inquiry_code},
+        REMOTE_ADDR="192.0.2.44",
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("public:status_view")
