@@ -77,8 +77,17 @@ def test_a_reply_is_shown_in_order_on_both_sides_marked_unanswered_until_staff_w
     staff_page = case_page(client, submission)
     assert 'data-testid="unanswered-reply">未返信<' in staff_page
     assert staff_page.index("持ち物はありますか") < staff_page.index("当日は車で伺います。")
+    # The inbox marks the case too, and only that case.
+    quiet = make_submission(procedure).submission
+    inbox = client.get(reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert inbox.count('data-testid="unanswered"') == 1
+    row = inbox[inbox.index(submission.display_receipt_number) :]
+    assert row.index('data-testid="unanswered"') < row.index("</tr>")
+    assert quiet.display_receipt_number in inbox
     notify.send_message(submission=submission, author=colleague, body="承知しました。駐車場は東側です。")
     assert 'data-testid="unanswered-reply"' not in case_page(client, submission)
+    inbox = client.get(reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})).content.decode()
+    assert 'data-testid="unanswered"' not in inbox
 
 
 @pytest.mark.parametrize(

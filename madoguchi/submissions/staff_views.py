@@ -26,6 +26,7 @@ from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import parse_receipt_number
 from madoguchi.lib.timeutil import jst_date, jst_start_of_day
+from madoguchi.notifications.models import Message
 from madoguchi.procedures import rules
 from madoguchi.stats.services import status_counts
 from madoguchi.submissions import exports, intake, services, upload_checks
@@ -140,6 +141,21 @@ def inbox(request: HttpRequest, procedure_id: int) -> HttpResponse:
     return _inbox_page(request, procedure, params, words=words, typed=words or "", errors=errors)
 
 
+def _unanswered_replies(submission_ids: list[int]) -> set[int]:
+    """The cases among `submission_ids` whose last message is the resident's (未返信): one query a page."""
+    if not submission_ids:
+        return set()
+    last: dict[int, str] = {}
+    rows = (
+        Message.objects.filter(submission_id__in=submission_ids)
+        .order_by("submission_id", "created_at", "id")
+        .values_list("submission_id", "direction")
+    )
+    for submission_id, direction in rows:
+        last[submission_id] = direction
+    return {pk for pk, direction in last.items() if direction == Message.Direction.FROM_RESIDENT}
+
+
 def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: str, errors: list[str]):
     """words: the search words ("" none; None: a search that could not be made, which shows nothing)."""
     submissions = Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
@@ -239,6 +255,9 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
     for submission in page:
         submission.overdue = _is_overdue(submission, today, processing_days)
         submission.status_text = services.status_label(procedure.kind, submission.status)
+    unanswered = _unanswered_replies([submission.pk for submission in page])
+    for submission in page:
+        submission.unanswered = submission.pk in unanswered
     query = {k: v for k, v in params.items() if k in INBOX_PARAMS and v and not (k == "s" and words is None)}
     next_url = f"?{urlencode({**query, 'after': page[-1].id})}" if has_next else None
     first_url = f"?{urlencode(query)}" if cursor else None
