@@ -92,3 +92,17 @@ def test_the_script_offers_the_towns_and_fills_one_without_leaving_the_page(
     page.get_by_label("住所", exact=True).fill("鳥取県鳥取市東町1丁目220")
     page.get_by_role("button", name="入力内容を確認する").click()
     expect(page.locator("body")).to_contain_text("2020年2月29日（令和2年2月29日）")
+
+
+def test_the_era_year_month_and_day_boxes_share_one_line_on_a_phone(
+    browser, browser_context_args, live_server, procedure
+):
+    page = open_form(browser, browser_context_args, live_server, procedure, js=True)
+    assert page.viewport_size["width"] == 360
+    boxes = [
+        page.locator(f"#birthday{suffix}").bounding_box() for suffix in ("__era", "", "__month", "__day")
+    ]
+    tops = [box["y"] for box in boxes]
+    assert max(tops) - min(tops) < 10, boxes  # one row: 元号 年 月 日, none wrapped under the others
+    assert all(box["height"] >= 44 for box in boxes)  # still a finger's size
+    assert all(box["x"] + box["width"] <= 360 for box in boxes)
