@@ -1,6 +1,6 @@
-"""The status look-up under a burst and against a stranger (#11 point 5): attempts are counted in one
-statement before the code is checked, so simultaneous guesses get at most the limit checked; one client's
-guesses at a 受付番号 lock out that client, not the number's owner."""
+"""Anti-automation (#11 point 5). Status look-up attempts are counted in one statement before the code is
+checked, so simultaneous guesses get at most the limit checked; one client's guesses at a 受付番号 lock out
+that client, not the number's owner. The resident form's honeypot refuses a program that fills every box."""
 
 import threading
 import uuid
@@ -91,3 +91,20 @@ def test_a_stranger_guessing_a_number_does_not_lock_out_its_owner(client, proced
         REMOTE_ADDR="192.0.2.44",
     )
     assert response.status_code == 302 and response["Location"] == reverse("public:status_view")
+
+
+def test_a_form_post_with_the_hidden_box_filled_is_refused_and_nothing_is_kept(client, procedure):
+    """The honeypot: people never see the box (hidden, out of the tab order); a program filling every box
+    gets the plain 400 page, and nothing of its post is kept."""
+    from madoguchi.submissions.models import Submission
+    from tests.conftest import SIGNUP_POST
+    from tests.test_resident_flow import form_url, post_form
+
+    page = client.get(form_url(procedure)).content.decode()
+    assert '<div hidden><label for="id_website">' in page and 'tabindex="-1"' in page
+    response = post_form(client, procedure, {**SIGNUP_POST, "_website": "http://spam.example/"})
+    assert response.status_code == 400 and "送信内容を受け付けられません" in response.content.decode()
+    assert not any(key.startswith("apply:") for key in client.session.keys())
+    assert 'value="髙橋"' not in client.get(form_url(procedure)).content.decode()
+    assert post_form(client, procedure, {**SIGNUP_POST, "_website": ""}).status_code == 302  # a person
+    assert Submission.objects.count() == 0

@@ -6,6 +6,7 @@ the Back button and the 「修正する」 link all show it again.
 
 import hashlib
 import json
+import logging
 import secrets
 
 from django.conf import settings
@@ -36,6 +37,11 @@ from madoguchi.submissions import counters, drafts, intake, services, status_exp
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StagedUpload, Status, StatusChange, Submission
 
+logger = logging.getLogger(__name__)
+
+# 「この欄は空のままにしてください」: a field of every resident form that people never see (hidden); programs
+# that fill every box give themselves away.
+HONEYPOT_FIELD = "_website"  # no field key starts with "_" (formspec), so none can collide
 LOOKUP_FAILURES_PER_RECEIPT = 10  # one client at one 受付番号, per window
 LOOKUP_FAILURES_PER_CLIENT = 100  # one client at any numbers, per window
 # Every client at one 受付番号, per window: 300 in 15 minutes is about 29,000 a day, so guessing a 40-bit
@@ -173,6 +179,11 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
             carry=_carry(procedure, saved) if len(rules.pages_of(spec)) > 1 else "",
         )
 
+    if request.POST.get(HONEYPOT_FIELD):
+        # A box no person sees or reaches (hidden, out of the tab order, no autofill) was filled: a program
+        # posting every field. Nothing is kept; the same plain page a malformed post gets.
+        logger.warning("form post with the honeypot filled refused (procedure %s)", procedure.pk)
+        return render(request, "400.html", status=400)
     if not saved.get("raw") and not sent_from_here:
         # The session expired (or was never kept) while this page was open: the page carries the answers of
         # the other pages, signed, so nothing typed before is lost.
