@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE := madoguchi.settings
 
-.PHONY: run test lint format worker install migrate demo bench bench-path bench-builder bench-search bench-paper bench-full bench-scale bench-export bench-signup locale clean
+.PHONY: run test lint format worker install migrate demo demo-code bench bench-path bench-builder bench-search bench-paper bench-full bench-scale bench-export bench-signup locale clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ migrate: install
 
 demo: migrate
 	DEBUG=true $(PY) manage.py load_demo
+
+# The current code of the demo admins' second factor (2段階認証), for trying the demo without a phone
+demo-code: install
+	@DEBUG=true $(PY) manage.py demo_code
 
 run: demo
 	@echo ""

@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "madoguchi.stats",
     "madoguchi.notifications",
     "madoguchi.api",
+    "django_otp",  # 2段階認証 (accounts/two_factor.py)
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "axes",  # failed logins counted per account and per client; lockouts (accounts/login_security.py)
 ]
 
@@ -70,9 +73,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): this login passed its second factor
     "madoguchi.security.PrivateResponsesMiddleware",  # no-store for staff pages and every download
     "django.contrib.messages.middleware.MessageMiddleware",
     "madoguchi.security.StaffSessionTimeoutMiddleware",  # idle and absolute timeouts of a staff login
+    "madoguchi.accounts.two_factor.TwoFactorMiddleware",  # no staff page before the second factor
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
     # After CSRF's check: 503 beyond the limit; residents' posts of a form are kept as drafts (overload.py)
@@ -134,6 +139,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
+# 2段階認証 (django-otp): the name an authenticator app shows beside the code.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", SITE_NAME)
 LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 
@@ -213,6 +220,9 @@ SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 2 * 60 * 60)
 # madoguchi.security.StaffSessionTimeoutMiddleware). Expired session rows: `manage.py clearsessions` daily.
 STAFF_IDLE_TIMEOUT = envint("STAFF_IDLE_TIMEOUT", 30 * 60)
 STAFF_ABSOLUTE_TIMEOUT = envint("STAFF_ABSOLUTE_TIMEOUT", 10 * 60 * 60)
+# Exports of personal data and changes of a member's role ask for the password again this long after it was
+# last typed (seconds; accounts/reauth.py).
+STAFF_REAUTH_SECONDS = envint("STAFF_REAUTH_SECONDS", 15 * 60)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

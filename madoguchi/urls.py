@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from madoguchi.accounts import two_factor_views
 from madoguchi.accounts import views as account_views
 from madoguchi.api.api import api
 from madoguchi.audit import views as audit_views
@@ -92,6 +93,19 @@ staff_patterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # 2段階認証 (accounts/two_factor.py)
+    path("login/code/", two_factor_views.verify, name="two_factor_verify"),
+    path("account/two-factor/", two_factor_views.manage, name="two_factor"),
+    path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/two-factor-reset/",
+        two_factor_views.staff_reset,
+        name="staff_two_factor_reset",
+    ),
+    path(
+        "organizations/<orgcode:code>/staff/two-factor-policy/",
+        two_factor_views.policy,
+        name="two_factor_policy",
+    ),
     # Forgotten password, and the set-password link of the invitation and reset mails
     path("account/sessions/", account_views.my_sessions, name="my_sessions"),
     path("account/sessions/end/", account_views.my_sessions_end, name="my_sessions_end"),
@@ -299,6 +313,8 @@ staff_patterns = [
 urlpatterns = [
     path("healthz", org_views.healthz, name="healthz"),
     path("readyz", org_views.readyz, name="readyz"),
+    # The operator logs in on the staff login too (lockout and second factor in one place)
+    path("admin/login/", account_views.admin_login),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -12,6 +12,7 @@ import tempfile
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test.client import ClientMixin
 from django.utils import timezone
 
 from madoguchi.accounts.models import CouncilRole, Membership, Role
@@ -21,6 +22,26 @@ from madoguchi.procedures.services import save_form_version, set_procedure_statu
 from madoguchi.submissions import services
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def _force_login_with_second_factor(self, user, backend=None):
+    """Django's force_login, and the second factor passed too, for whoever would be asked for one: a test
+    that logs a user in this way means "fully logged in". tests/test_two_factor.py logs in by the pages."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    from madoguchi.accounts import two_factor
+
+    _force_login(self, user, backend)
+    if two_factor.is_required(user) or two_factor.is_enabled(user):
+        device = StaticDevice.objects.get_or_create(user=user, name="テスト", defaults={"confirmed": True})[0]
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+_force_login = ClientMixin.force_login
+ClientMixin.force_login = _force_login_with_second_factor
 
 SIGNUP_SCHEMA = {
     "email_field": "email",

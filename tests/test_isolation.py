@@ -80,6 +80,8 @@ STAFF_URLS = {
     "staff_remove": ("post", lambda o: _tottori_member(o)),
     "staff_resend_invitation": ("post", lambda o: _tottori_member(o)),
     "staff_unlock": ("post", lambda o: _tottori_member(o)),
+    "staff_two_factor_reset": ("post", lambda o: _tottori_member(o)),
+    "two_factor_policy": ("post", lambda o: {"code": o["procedure"].organization.code}),
     # 廃棄 (tests/test_retention.py)
     "disposal_lists": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "disposal_list": (
@@ -141,6 +143,8 @@ NOT_OBJECT_URLS |= {"templates", "template", "template_copy"}
 # A member's own logins: only ever their own rows (another member's login is 404:
 # tests/test_staff_sessions_list.py::test_one_login_is_ended_and_another_members_login_cannot_be).
 NOT_OBJECT_URLS |= {"my_sessions", "my_sessions_end"}
+# A member's own second factor: only ever their own devices (tests/test_two_factor.py).
+NOT_OBJECT_URLS |= {"two_factor", "two_factor_verify"}
 # Builder pages: for editors and admins; a processor gets 403 there (tests/test_builder.py).
 BUILDER_URLS = {name for name in STAFF_URLS if name.startswith(("builder", "procedure_", "version"))}
 # A procedure's e-mail texts are its editors' too (tests/test_email_texts.py).
@@ -164,6 +168,8 @@ ADMIN_ONLY_URLS = {
     "staff_remove",
     "staff_resend_invitation",
     "staff_unlock",
+    "staff_two_factor_reset",
+    "two_factor_policy",
     "disposal_lists",
     "disposal_list",
     "disposal_decide",

@@ -111,13 +111,18 @@ def test_the_admin_of_the_organization_lifts_a_lockout(client, tottori, owner):
 
 
 def test_the_operators_admin_login_is_protected_too(client):
+    """The admin's login page sends the operator to the staff login (one lockout, one second factor)."""
     make_user("operator")
+    redirect = client.get("/admin/login/?next=/admin/")
+    assert redirect.status_code == 302
+    login = redirect["Location"]
+    assert login.startswith(reverse("staff:login")) and "next=%2Fadmin%2F" in login
     for _ in range(LIMIT):
-        client.post("/admin/login/", {"username": "operator", "password": "nope"}, REMOTE_ADDR="192.0.2.50")
-    response = client.post(
-        "/admin/login/", {"username": "operator", "password": PASSWORD}, REMOTE_ADDR="192.0.2.50"
-    )
+        client.post(login, {"username": "operator", "password": "nope"}, REMOTE_ADDR="192.0.2.50")
+    response = client.post(login, {"username": "operator", "password": PASSWORD}, REMOTE_ADDR="192.0.2.50")
     assert response.status_code == 429
+    # A page of the admin without a login goes the same way.
+    assert client.get("/admin/").status_code == 302
 
 
 def test_the_audit_page_reads_the_login_entries_as_sentences(client, tottori, owner):

@@ -28,8 +28,10 @@ def _shift(client, **seconds_ago):
     session.save()
 
 
-def test_a_staff_member_idle_for_longer_than_the_limit_is_logged_out_with_a_message(client, owner, settings):
-    assert _log_in(client, owner).status_code == 200
+def test_a_staff_member_idle_for_longer_than_the_limit_is_logged_out_with_a_message(
+    client, colleague, settings
+):
+    assert _log_in(client, colleague).status_code == 200
     _shift(client, **{Timeout.SEEN: settings.STAFF_IDLE_TIMEOUT + 5})
     response = client.get(reverse("staff:home"), follow=True)
     assert response.redirect_chain[0][0].startswith(reverse("staff:login"))
@@ -37,8 +39,8 @@ def test_a_staff_member_idle_for_longer_than_the_limit_is_logged_out_with_a_mess
     assert "_auth_user_id" not in client.session
 
 
-def test_use_keeps_the_login_alive_until_the_absolute_limit(client, owner, settings):
-    _log_in(client, owner)
+def test_use_keeps_the_login_alive_until_the_absolute_limit(client, colleague, settings):
+    _log_in(client, colleague)
     _shift(client, **{Timeout.SEEN: settings.STAFF_IDLE_TIMEOUT - 60, Timeout.STARTED: 3600})
     assert client.get(reverse("staff:home")).status_code == 200
     # The request just made counts as use: the idle clock starts again.

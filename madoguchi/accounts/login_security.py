@@ -64,6 +64,15 @@ def _logged_in(sender, request, user, **kwargs) -> None:
     if request is not None and hasattr(request, "session"):
         # The absolute timeout counts from this login, not from an earlier one in the same browser.
         request.session[timeout.STARTED] = request.session[timeout.SEEN] = int(time.time())
+        # Whether this user needs a second factor is asked afresh at every login (accounts/two_factor.py).
+        from madoguchi.accounts import reauth, two_factor
+
+        reauth.mark_confirmed(request)
+
+        if two_factor.is_required(user) or two_factor.is_enabled(user):
+            request.session.pop(two_factor.NOT_NEEDED_AT, None)
+        else:
+            request.session[two_factor.NOT_NEEDED_AT] = int(time.time())
     _record_all(user=user, actor=user, action="auth.login", detail={"client": _client(request)})
 
 

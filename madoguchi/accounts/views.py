@@ -5,11 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access, login_security, scope, services, staff_sessions
+from madoguchi.accounts import access, login_security, reauth, scope, services, staff_sessions, two_factor
 from madoguchi.accounts.forms import (
     InviteForm,
     MembershipForm,
@@ -84,6 +84,9 @@ def _member_row(membership) -> dict:
 def staff_list(request: HttpRequest, code: str) -> HttpResponse:
     organization = access.access_organization_for_user(request.user, code, access.ADMIN)
     rows = [_member_row(m) for m in access.staff_of_organization(organization)]
+    with_second_factor = two_factor.users_with_second_factor([r["user"].pk for r in rows])
+    for r in rows:
+        r["two_factor"] = r["user"].pk in with_second_factor
     return render(request, "staff/accounts/list.html", {"organization": organization, "rows": rows})
 
 
@@ -121,6 +124,8 @@ def _form_context(organization, form, **extra) -> dict:
 @login_required
 def staff_invite(request: HttpRequest, code: str) -> HttpResponse:
     organization = access.access_organization_for_user(request.user, code, access.ADMIN)
+    if request.method == "POST" and (confirm := reauth.check(request)) is not None:  # 本人確認 first
+        return confirm
     departments = list(access.departments_of_organization(organization))
     if request.method != "POST":
         form = InviteForm(
@@ -154,12 +159,15 @@ def staff_invite(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def staff_edit(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
     membership = access.access_membership_for_user(request.user, code, membership_id)
+    if request.method == "POST" and (confirm := reauth.check(request)) is not None:  # 本人確認 first
+        return confirm
     organization = membership.organization
     departments = list(access.departments_of_organization(organization))
     context = {
         "row": _member_row(membership),
         "is_self": membership.user_id == request.user.pk,
         "locked_out": login_security.is_locked_out(membership.user),
+        "two_factor": two_factor.is_enabled(membership.user),
     }
     if request.method != "POST":
         initial = {"role": membership.role, "departments": [str(d.pk) for d in membership.departments.all()]}
@@ -200,6 +208,8 @@ def _who(membership) -> dict:
 @login_required
 def staff_remove(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
     membership = access.access_membership_for_user(request.user, code, membership_id)
+    if request.method == "POST" and (confirm := reauth.check(request)) is not None:  # 本人確認 first
+        return confirm
     organization = membership.organization
     context = {
         "organization": organization,
@@ -334,3 +344,13 @@ def my_sessions_end(request: HttpRequest) -> HttpResponse:
         % {"count": ended},
     )
     return redirect("staff:my_sessions")
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """/admin/login/: the operator logs in on the staff login page (one lockout, one second factor)."""
+    from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+    target = request.GET.get("next") or "/admin/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/admin/"
+    return redirect(reverse("staff:login") + "?" + urlencode({"next": target}))

@@ -130,6 +130,14 @@ def _procedure_status(line: Line) -> str:
     ).format_map(values)
 
 
+def _two_factor_policy(line: Line) -> str:
+    if line.detail.get("required"):
+        sentence = pgettext_lazy("audit sentence", "{actor} が 職員全員に2段階認証を求めるようにしました")
+    else:
+        sentence = pgettext_lazy("audit sentence", "{actor} が 2段階認証を管理者のほかは任意にしました")
+    return str(sentence).format_map(line.values())
+
+
 def _role_change(line: Line) -> str:
     values = line.values()
     for key in ("from", "to"):
@@ -480,6 +488,35 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
     "auth.sessions_ended": (
         pgettext_lazy("audit action", "ほかの端末のログインの終了"),
         pgettext_lazy("audit sentence", "{actor} が ほかの端末でのログイン（{count}件）を終わらせました"),
+    ),
+    # 2段階認証 (accounts/two_factor.py)
+    "auth.two_factor_on": (
+        pgettext_lazy("audit action", "2段階認証の設定"),
+        pgettext_lazy("audit sentence", "{actor} が 認証アプリによる2段階認証を設定しました"),
+    ),
+    "auth.two_factor_off": (
+        pgettext_lazy("audit action", "2段階認証の停止"),
+        pgettext_lazy("audit sentence", "{actor} が 自分の2段階認証をやめました"),
+    ),
+    "auth.two_factor_failed": (
+        pgettext_lazy("audit action", "確認コードの誤り"),
+        pgettext_lazy("audit sentence", "{actor} が 正しくない確認コードを入力しました（接続元 {client}）"),
+    ),
+    "auth.recovery_code_used": (
+        pgettext_lazy("audit action", "回復コードでのログイン"),
+        pgettext_lazy("audit sentence", "{actor} が 回復コードでログインしました（残り{left}個）"),
+    ),
+    "auth.recovery_codes_new": (
+        pgettext_lazy("audit action", "回復コードの作り直し"),
+        pgettext_lazy("audit sentence", "{actor} が 回復コードを作り直しました（前の回復コードは無効）"),
+    ),
+    "auth.two_factor_reset": (
+        pgettext_lazy("audit action", "2段階認証のリセット"),
+        pgettext_lazy("audit sentence", "{actor} が {object} の2段階認証をリセットしました"),
+    ),
+    "organization.two_factor_policy": (
+        pgettext_lazy("audit action", "2段階認証の方針の変更"),
+        _two_factor_policy,
     ),
     # 手続 (procedures and the builder)
     "procedure.create": (

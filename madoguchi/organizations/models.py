@@ -31,6 +31,8 @@ class Organization(models.Model):
     privacy_url = models.CharField("個人情報の取扱いのページ", max_length=300, blank=True)
     accessibility_url = models.CharField("アクセシビリティ方針のページ", max_length=300, blank=True)
     contact_url = models.CharField("お問い合わせのページ", max_length=300, blank=True)
+    # 2段階認証: admins always need it; this asks it of every member (accounts/two_factor.py)
+    two_factor_required = models.BooleanField("職員全員に2段階認証を求める", default=False)
 
     class Meta:
         ordering = ["code"]

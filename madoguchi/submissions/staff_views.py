@@ -17,7 +17,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext, gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from madoguchi.accounts import access
+from madoguchi.accounts import access, reauth
 from madoguchi.accounts.models import Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
@@ -388,6 +388,8 @@ def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if services.count_of_procedure(procedure, ids) != len(ids):
         raise Http404
     action = request.POST.get("action", "")
+    if action in ("csv", "attachments") and (confirm := reauth.check(request)) is not None:
+        return confirm  # 本人確認 before personal data leaves
     if action == "csv":
         return _bulk_csv(request, procedure, ids)
     if action == "attachments":
@@ -902,6 +904,8 @@ def xlsx_export_response(
 @login_required
 def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+        return confirm
     encoding, purpose = csv_options(request.GET)
     return csv_export_response(request, procedure, encoding=encoding, purpose=purpose)
 
@@ -909,6 +913,8 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
 @login_required
 def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+        return confirm
     if sum(status_counts([procedure.pk])[procedure.pk].values()) > exports.XLSX_MAX_ROWS_IN_REQUEST:
         return _export_page(
             request, procedure, [], status=409
@@ -920,6 +926,8 @@ def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
 @require_POST
 def export_file_request(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
+    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+        return confirm
     exports.request_export_file(procedure=procedure, user=request.user)
     messages.success(
         request,
@@ -934,6 +942,8 @@ def export_file_request(request: HttpRequest, procedure_id: int) -> HttpResponse
 @login_required
 def export_file(request: HttpRequest, export_id: int) -> FileResponse:
     export = access.access_export_file_for_user(request.user, export_id, access.PROCESS)
+    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+        return confirm
     if (
         exports.shown_status(export) != ExportFile.Status.DONE
         or not export.file

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from madoguchi.lib.receipt import format_inquiry_code
 from madoguchi.procedures.models import Procedure
 from madoguchi.submissions import services
+from tests.browser.conftest import pass_second_factor
 from tests.browser.test_correction import ANSWERS
 from tests.browser.test_resident_and_staff import axe_violations
 
@@ -21,6 +22,7 @@ def login(context, live_server, username):
     page.get_by_label("ユーザー名").fill(username)
     page.get_by_label("パスワード").fill("madoguchi-demo-2026")
     page.get_by_role("button", name="ログイン").click()
+    pass_second_factor(page, username)
     return page
 
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from madoguchi.accounts.models import CouncilRole, Membership, Role
 from madoguchi.lib.japanese import fiscal_year
@@ -25,6 +26,9 @@ from madoguchi.stats.models import CostShare, WorkingGroup, WorkingGroupMembersh
 from madoguchi.stats.services import save_cost_share
 
 DEMO_PASSWORD = "madoguchi-demo-2026"  # noqa: S105 -- demo logins are printed by `make run`
+# The demo admins' authenticator-app key (2段階認証): printed with the logins; `make demo-code` shows the
+# current code. Known to all, so for the demo only.
+DEMO_TOTP_KEY = b"madoguchi-demo-2026!".hex()
 COUNCIL_NAME = "鳥取県自治体ICT共同化推進協議会"
 # 令和2年国勢調査の人口（概数）: used for the cost share by population.
 POPULATION = {
@@ -159,7 +163,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("デモデータを登録しました。"))
         self.stdout.write(f"デモ用ログイン（パスワードはすべて {DEMO_PASSWORD}）:")
         for username, label in demo_logins():
-            self.stdout.write(f"  {username:<16} {label}")
+            mark = " ＊" if username in two_factor_demo_logins() else ""
+            self.stdout.write(f"  {username:<16} {label}{mark}")
+        self.stdout.write(
+            "＊ 管理者は2段階認証あり: パスワードの後に確認コードを聞かれたら、別のターミナルで"
+            " `make demo-code` を実行して表示された6桁を入力します"
+            f"（認証アプリに登録するなら鍵 {demo_totp_secret()}）。"
+        )
 
     def _users(self, council: Council) -> None:
         User = get_user_model()
@@ -181,6 +191,12 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(
                 user=user, organization=Organization.objects.get(code=code), defaults={"role": role}
             )
+        for username in two_factor_demo_logins():
+            user = User.objects.get(username=username)
+            if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+                TOTPDevice.objects.create(
+                    user=user, name="認証アプリ（デモ）", key=DEMO_TOTP_KEY, confirmed=True
+                )
         secretariat, created = User.objects.get_or_create(username="council")
         if created:
             secretariat.set_password(DEMO_PASSWORD)
@@ -257,6 +273,18 @@ class Command(BaseCommand):
             save_form_version(procedure=procedure, schema=schema)
             set_procedure_status(procedure=procedure, status=Procedure.Status.PUBLISHED)
         return procedure
+
+
+def two_factor_demo_logins() -> list[str]:
+    """The demo logins that must pass a second factor (admins and the operator: accounts/two_factor.py)."""
+    return ["admin", *(u for u, _c, role, _label in USERS if role == Role.ADMIN)]
+
+
+def demo_totp_secret() -> str:
+    """DEMO_TOTP_KEY as an authenticator app takes it when typed (base32)."""
+    import base64
+
+    return base64.b32encode(bytes.fromhex(DEMO_TOTP_KEY)).decode().rstrip("=")
 
 
 def demo_logins() -> list[tuple[str, str]]:
