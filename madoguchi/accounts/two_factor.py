@@ -110,7 +110,8 @@ def qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// address of the key as an SVG QR code, for an authenticator app's camera."""
     import segno
 
-    return segno.make(device.config_url, error="m").svg_inline(scale=4, title="QR")
+    # No fixed size (a viewBox instead): the page's CSS fits it to a phone's width.
+    return segno.make(device.config_url, error="m").svg_inline(omitsize=True, title="QR")
 
 
 def confirm_totp(request, device: TOTPDevice, code: str) -> list[str] | None:
