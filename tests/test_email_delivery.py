@@ -306,3 +306,125 @@ def test_no_code_outside_the_outbox_sends_mail_itself():
         if path not in allowed and sending.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+# A worker killed mid-send (#11 point 7) ---------------------------------------------------------------
+
+
+class Killed(BaseException):
+    """What a SIGKILL does to the task, as far as the database sees: nothing after this point runs."""
+
+
+def _kill_after_the_server_accepts(monkeypatch):
+    real_send = EmailMessage.send
+
+    def send_then_die(self, *args, **kwargs):
+        real_send(self, *args, **kwargs)  # the server has the message (250)…
+        raise Killed  # …and the worker dies before its commit
+
+    monkeypatch.setattr(EmailMessage, "send", send_then_die)
+
+
+def _as_if_started(row, seconds_ago: float) -> None:
+    OutgoingEmail.objects.filter(pk=row.pk).update(
+        sending_started_at=timezone.now() - timedelta(seconds=seconds_ago)
+    )
+
+
+def test_a_worker_killed_between_acceptance_and_commit_makes_one_message_of_the_receipt(
+    smtp, procedure, monkeypatch, settings
+):
+    result = make_submission(procedure)
+    row = OutgoingEmail.objects.get(kind="receipt")
+    _kill_after_the_server_accepts(monkeypatch)
+    with pytest.raises(Killed):
+        send_email.call(row.pk)
+    monkeypatch.undo()
+    row.refresh_from_db()
+    assert row.status == OutgoingEmail.Status.SENDING and row.message_id and row.body == ""
+    # The re-queued task, at once: the send may still be under way, so nothing is sent.
+    assert send_email.call(row.pk) == "in progress"
+    assert len(smtp.raw) == 1
+    # Past the time a send can take: sent again, as the same message (same Message-ID, same text).
+    _as_if_started(row, 2 * settings.EMAIL_TIMEOUT + 1)
+    assert send_email.call(row.pk) == "sent"
+    first, second = smtp.messages
+    assert first["Message-ID"] == second["Message-ID"] == row.message_id
+    assert first.get_content() == second.get_content()
+    assert result.inquiry_code[:4] in second.get_content().replace("\r\n", "\n")
+    row.refresh_from_db()
+    assert row.status == OutgoingEmail.Status.SENT and row.body == ""
+    assert send_email.call(row.pk) == "skipped"
+    assert len(smtp.raw) == 2 and len({m["Message-ID"] for m in smtp.messages}) == 1
+
+
+def test_a_worker_killed_before_the_smtp_call_loses_nothing(smtp, procedure, monkeypatch, settings):
+    make_submission(procedure)
+    row = OutgoingEmail.objects.get(kind="receipt")
+
+    def die(self, *args, **kwargs):
+        raise Killed
+
+    monkeypatch.setattr(EmailMessage, "send", die)
+    with pytest.raises(Killed):
+        send_email.call(row.pk)
+    monkeypatch.undo()
+    assert smtp.raw == []
+    _as_if_started(row, 2 * settings.EMAIL_TIMEOUT + 1)
+    assert send_email.call(row.pk) == "sent"
+    assert len(smtp.raw) == 1
+
+
+def test_every_message_carries_its_own_message_id_kept_across_tries(smtp, procedure, colleague):
+    submission = make_submission(procedure).submission
+    notify.send_message(submission=submission, author=colleague, body="お知らせです。")
+    row = OutgoingEmail.objects.get(kind="message")
+    smtp.refuse = 1
+    assert send_email.call(row.pk) == "retry"
+    row.refresh_from_db()
+    kept = row.message_id
+    assert kept and row.status == OutgoingEmail.Status.PENDING
+    assert send_email.call(row.pk) == "sent"
+    assert smtp.messages[0]["Message-ID"] == kept
+    receipt = OutgoingEmail.objects.get(kind="receipt")
+    send_email.call(receipt.pk)
+    receipt.refresh_from_db()
+    assert receipt.message_id != kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_running_the_same_task_at_once_send_it_once(smtp, procedure):
+    from tests.conftest import run_at_once
+
+    make_submission(procedure)
+    row = OutgoingEmail.objects.get(kind="receipt")
+    results = []
+
+    def worker():
+        from django.db import connection
+
+        try:
+            results.append(send_email.call(row.pk))
+        finally:
+            connection.close()
+
+    run_at_once(worker, worker, worker)
+    assert sorted(results).count("sent") == 1 and len(smtp.raw) == 1
+
+
+def test_a_killed_workers_email_task_is_requeued_within_a_minute(procedure, settings):
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from madoguchi.notifications.management.commands.requeue_stale_tasks import EMAIL_TASK, requeue
+
+    make_submission(procedure)
+    task = DBTaskResult.objects.get(task_path=EMAIL_TASK)
+    task.status = TaskResultStatus.RUNNING
+    task.started_at = timezone.now() - timedelta(seconds=2 * settings.EMAIL_TIMEOUT - 10)
+    task.save()
+    assert requeue(older_than=600) == 0  # it may still be sending
+    DBTaskResult.objects.filter(pk=task.pk).update(started_at=timezone.now() - timedelta(seconds=50))
+    assert requeue(older_than=600) == 1
+    task.refresh_from_db()
+    assert task.status == TaskResultStatus.READY

@@ -10,6 +10,7 @@ class OutgoingEmail(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("送信待ち")
+        SENDING = "sending", _("送信中")
         SENT = "sent", _("送信済み")
         FAILED = "failed", _("送信失敗")
 
@@ -27,6 +28,10 @@ class OutgoingEmail(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Written (committed) before the SMTP call: the same Message-ID on every try, so a message sent again after
+    # a worker died between the server's acceptance and the commit is the same message (notifications/tasks.py).
+    message_id = models.CharField(max_length=255, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
