@@ -10,6 +10,7 @@ from madoguchi.notifications import staff_views as notification_views
 from madoguchi.organizations import pages as org_pages
 from madoguchi.organizations import views as org_views
 from madoguchi.procedures import views as builder_views
+from madoguchi.security import csp_report
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import (
@@ -312,6 +313,7 @@ staff_patterns = [
 
 urlpatterns = [
     path("healthz", org_views.healthz, name="healthz"),
+    path("csp-report/", csp_report, name="csp_report"),
     path("readyz", org_views.readyz, name="readyz"),
     # The operator logs in on the staff login too (lockout and second factor in one place)
     path("admin/login/", account_views.admin_login),

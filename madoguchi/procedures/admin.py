@@ -15,7 +15,7 @@ DEPARTMENT_OF_ANOTHER_ORGANIZATION = "担当所属は、この手続の団体の
 class ProcedureAdminForm(forms.ModelForm):
     form_schema = forms.CharField(
         label="フォーム定義（JSON）",
-        widget=forms.Textarea(attrs={"rows": 24, "style": "font-family: monospace; width: 100%"}),
+        widget=forms.Textarea(attrs={"rows": 24, "class": "vLargeTextField form-schema"}),
         help_text="保存すると新しい版になります。受付済みの申請は、申請したときの版のまま残ります。",
     )
 
@@ -84,6 +84,10 @@ class ProcedureAdminForm(forms.ModelForm):
 @admin.register(Procedure)
 class ProcedureAdmin(admin.ModelAdmin):
     form = ProcedureAdminForm
+
+    class Media:
+        css = {"all": ["madoguchi/admin.css"]}  # no inline style: the admin has the site's strict CSP
+
     list_display = ["title", "organization", "kind", "status", "capacity", "seats_taken"]
     list_filter = ["status", "kind", "organization"]
     search_fields = ["title"]
