@@ -14,6 +14,7 @@ from madoguchi.security import csp_report
 from madoguchi.stats import cost_share_views, indicator_views, opendata_views
 from madoguchi.stats import views as stats_views
 from madoguchi.submissions import (
+    disclosure_views,
     draft_views,
     resident_views,
     retention_views,
@@ -121,6 +122,13 @@ staff_patterns = [
     # 職員の管理: each organization's admin runs its staff accounts
     path("organizations/<orgcode:code>/staff/", account_views.staff_list, name="staff_list"),
     path("organizations/<orgcode:code>/departments/", org_views.departments, name="departments"),
+    # 開示請求 and 個人情報ファイル簿 (submissions/disclosure.py)
+    path("organizations/<orgcode:code>/privacy/", disclosure_views.privacy, name="privacy_disclosure"),
+    path(
+        "organizations/<orgcode:code>/privacy/register/",
+        disclosure_views.file_register,
+        name="privacy_register",
+    ),
     path("organizations/<orgcode:code>/links/", org_pages.organization_links, name="organization_links"),
     path(
         "organizations/<orgcode:code>/departments/<int:department_id>/",

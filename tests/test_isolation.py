@@ -82,6 +82,8 @@ STAFF_URLS = {
     "staff_unlock": ("post", lambda o: _tottori_member(o)),
     "staff_two_factor_reset": ("post", lambda o: _tottori_member(o)),
     "two_factor_policy": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "privacy_disclosure": ("post", lambda o: {"code": o["procedure"].organization.code}),
+    "privacy_register": ("get", lambda o: {"code": o["procedure"].organization.code}),
     # 廃棄 (tests/test_retention.py)
     "disposal_lists": ("get", lambda o: {"code": o["procedure"].organization.code}),
     "disposal_list": (
@@ -170,6 +172,8 @@ ADMIN_ONLY_URLS = {
     "staff_unlock",
     "staff_two_factor_reset",
     "two_factor_policy",
+    "privacy_disclosure",
+    "privacy_register",
     "disposal_lists",
     "disposal_list",
     "disposal_decide",

@@ -489,6 +489,14 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
         pgettext_lazy("audit action", "ほかの端末のログインの終了"),
         pgettext_lazy("audit sentence", "{actor} が ほかの端末でのログイン（{count}件）を終わらせました"),
     ),
+    # 開示請求 (submissions/disclosure.py)
+    "privacy.disclosure": (
+        pgettext_lazy("audit action", "保有個人情報の開示データの出力"),
+        pgettext_lazy(
+            "audit sentence",
+            "{actor} が 開示請求のため 申請{count}件の保有個人情報を出力しました（{receipt_numbers}）",
+        ),
+    ),
     # 2段階認証 (accounts/two_factor.py)
     "auth.two_factor_on": (
         pgettext_lazy("audit action", "2段階認証の設定"),
