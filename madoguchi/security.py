@@ -37,6 +37,7 @@ class RequestLimitsMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
+        _drop_nul_from_query(request)
         if length > settings.MAX_REQUEST_BYTES:
             referer = request.META.get("HTTP_REFERER", "")
             back = referer if url_has_allowed_host_and_scheme(referer, {request.get_host()}) else ""
@@ -52,6 +53,16 @@ class RequestLimitsMiddleware:
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.setdefault("Reporting-Endpoints", REPORTING_ENDPOINTS)
         return response
+
+
+def _drop_nul_from_query(request) -> None:
+    """NUL characters leave the query string before any view reads it, for every URL at once: no parameter
+    means anything with one, PostgreSQL refuses them in any text (a 500 otherwise), and a resident who pasted
+    one into a search box gets their results, as a pasted NUL in an answer is dropped too. (In a path a NUL
+    matches no page; a body's fields are checked by each form.)"""
+    query = request.META.get("QUERY_STRING", "")
+    if "%00" in query or "\x00" in query:
+        request.META["QUERY_STRING"] = query.replace("%00", "").replace("\x00", "")
 
 
 def _marked_public(response) -> bool:

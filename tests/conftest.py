@@ -79,6 +79,13 @@ ALL_TYPES_SCHEMA = {
 
 
 @pytest.fixture(autouse=True)
+def _quick_password_hashing(settings):
+    """Django's advice for test runs: a cheap hasher, so that making a user and logging in take no second
+    each (production keeps PBKDF2 with Django's iteration count; no test is about the hasher)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings):
     path = tempfile.mkdtemp(prefix="madoguchi-media-")
     settings.MEDIA_ROOT = path

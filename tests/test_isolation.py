@@ -281,3 +281,34 @@ def _tottori_member(o) -> dict:
         user=user, organization=organization, defaults={"role": "viewer"}
     )[0]
     return {"code": organization.code, "membership_id": membership.pk}
+
+
+# Every input, every path (#11 point 8): query parameters and form fields holding NUL, other control characters
+# or very long values, sent to every staff URL by its own admin, get a page (or a download), never a 500.
+HOSTILE = ["\x00", "a\x00b", "\x1b[31m", "\u202e", "９" * 5000, "'; DROP TABLE x; --", "%00", "\x7f\x85"]
+FIELD_NAMES = ["q", "page", "status", "sort", "from", "to", "assignee", "next", "encoding", "purpose", "year",
+               "fiscal_year", "kind", "reason", "body", "title", "email", "name", "action", "ids", "query", "code"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(STAFF_URLS))
+def test_hostile_parameters_never_give_a_500(client, owner, objects, name):
+    method, kwargs = STAFF_URLS[name]
+    client.force_login(owner)
+    url = reverse(f"staff:{name}", kwargs=kwargs(objects))
+    # Two requests a URL: each field gets one of the values, shifted between the two.
+    for shift in (0, 1):
+        data = {field: HOSTILE[(i + shift) % len(HOSTILE)] for i, field in enumerate(FIELD_NAMES)}
+        response = getattr(client, method)(url, data)
+        assert response.status_code < 500, (name, shift, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/organizations/%00/procedures", "/api/v1/postal-codes/%00", "/api/v1/postal-codes/\u202e680",
+     "/api/v1/organizations?limit=%00&offset=%00", "/312011/?q=%00", "/search/?q=%00%1b", "/status/?number=%00"],
+)  # fmt: skip
+def test_public_paths_with_control_characters_never_give_a_500(client, objects, path):
+    response = client.get(path)
+    assert response.status_code < 500
+    if path.startswith("/api/v1/organizations/%00"):
+        assert response.status_code == 404 and "団体が見つかりません" in response.json()["detail"]

@@ -268,7 +268,7 @@ def test_the_code_page_sends_nobody_off_site(owner):
     assert response.status_code == 302 and response["Location"] == reverse("staff:home")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(code=st.text(max_size=120))
 def test_any_typed_code_gets_a_page_never_a_500(code):
     user = two_factor_user()

@@ -55,6 +55,8 @@ def list_organizations(request):
     tags=["public"],
 )
 def list_procedures(request, code: str):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):  # 団体コード: six digits, nothing else
+        return Status(404, {"detail": "団体が見つかりません"})
     organization = get_object_or_404(Organization, code=code, is_active=True)
     procedures = Procedure.objects.filter(
         organization=organization, status=Procedure.Status.PUBLISHED, current_version__isnull=False
