@@ -168,6 +168,13 @@ MAX_REPORT_BYTES = 16 * 1024
 csp_logger = __import__("logging").getLogger("madoguchi.csp")
 
 
+def _loggable(value, limit: int) -> str:
+    """Text from a report, made safe for one log line: control characters (line breaks too) become spaces."""
+    return "".join(
+        " " if (ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029") else c for c in value
+    )[:limit]
+
+
 def _without_query(value) -> str:
     """A URL as a report gives it, cut to its origin and path (a query could hold anything), ≤ 300 chars."""
     from urllib.parse import urlsplit
@@ -178,8 +185,8 @@ def _without_query(value) -> str:
     except ValueError:
         return "-"
     if parts.scheme in ("http", "https"):
-        return f"{parts.scheme}://{parts.netloc}{parts.path}"[:300]
-    return (parts.scheme or text)[:300]  # "inline", "eval", "data", …
+        return _loggable(f"{parts.scheme}://{parts.netloc}{parts.path}", 300)
+    return _loggable(parts.scheme or text, 300)  # "inline", "eval", "data", …
 
 
 def csp_report(request):
@@ -213,7 +220,9 @@ def csp_report(request):
             csp_logger.warning(
                 "CSP violation: page %s, directive %s, blocked %s",
                 _without_query(report.get("document-uri") or report.get("documentURL")),
-                str(report.get("effective-directive") or report.get("effectiveDirective") or "-")[:60],
+                _loggable(
+                    str(report.get("effective-directive") or report.get("effectiveDirective") or "-"), 60
+                ),
                 _without_query(report.get("blocked-uri") or report.get("blockedURL")),
             )
     return HttpResponse(status=204)

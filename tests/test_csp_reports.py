@@ -45,6 +45,15 @@ def test_a_reporting_api_report_is_logged(client, caplog):
     assert any("style-src-attr" in r.getMessage() and "inline" in r.getMessage() for r in caplog.records)
 
 
+def test_a_report_cannot_forge_log_lines(client, caplog):
+    report = {"csp-report": {"document-uri": "https://x.example/a\nFORGED entry", "blocked-uri": "inline\r\nFORGED",
+                             "effective-directive": "script-src\nFORGED"}}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="madoguchi.csp"):
+        client.post("/csp-report/", json.dumps(report), content_type="application/csp-report")
+    (record,) = [r for r in caplog.records if r.name == "madoguchi.csp"]
+    assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
+
+
 def test_only_a_post_and_a_small_one_is_read(client, caplog):
     assert client.get("/csp-report/").status_code == 405
     big = json.dumps({"csp-report": {"document-uri": "x" * 20_000}})

@@ -52,6 +52,14 @@ def test_import_all_1788():
 
 
 @pytest.mark.django_db
+def test_the_demo_is_not_loaded_on_a_server_with_its_own_secret_key(settings):
+    settings.SECRET_KEY = "a-real-production-key-" + "x" * 40
+    with pytest.raises(CommandError, match="--on-a-server"):
+        call_command("load_demo")
+    assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
 def test_demo_data_is_complete_and_idempotent(capsys):
     call_command("load_demo")
     call_command("load_demo")

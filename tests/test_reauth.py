@@ -110,3 +110,12 @@ def test_an_outsider_gets_404_not_the_confirmation(client, outsider, procedure, 
     client.force_login(outsider)
     _stale(client, settings)
     assert client.get(reverse("staff:export_csv", kwargs={"procedure_id": procedure.pk})).status_code == 404
+
+
+def test_changing_ones_own_second_factor_asks_too(client, colleague, settings):
+    TOTPDevice.objects.create(user=colleague, name="app", confirmed=True)
+    client.force_login(colleague)
+    _stale(client, settings)
+    page = client.post(reverse("staff:two_factor"), {"action": "off"})
+    assert "本人確認" in page.content.decode()
+    assert TOTPDevice.objects.filter(user=colleague).exists()

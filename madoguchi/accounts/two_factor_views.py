@@ -81,6 +81,9 @@ def manage(request: HttpRequest) -> HttpResponse:
     }
     action = request.POST.get("action", "") if request.method == "POST" else ""
     status = 200
+    # Changing a second factor one has (new codes, another phone, off) asks for the password again first.
+    if enabled and action in ("start", "recovery_codes", "off") and (confirm := reauth.check(request)):
+        return confirm
     if action == "start":
         two_factor.start_totp(user)
         return redirect(reverse("staff:two_factor") + _keep_next(context["next"]))

@@ -25,6 +25,7 @@ from madoguchi.stats.cost_share import Weights
 from madoguchi.stats.models import CostShare, WorkingGroup, WorkingGroupMembership
 from madoguchi.stats.services import save_cost_share
 
+INSECURE_DEVELOPMENT_KEY = "insecure-development-key-do-not-use-in-production"
 DEMO_PASSWORD = "madoguchi-demo-2026"  # noqa: S105 -- demo logins are printed by `make run`
 # The demo admins' authenticator-app key (2段階認証): printed with the logins; `make demo-code` shows the
 # current code. Known to all, so for the demo only.
@@ -114,8 +115,25 @@ DEMO_SYNONYMS = "スマホ → スマートフォン\n転入 = 引越し = 転�
 class Command(BaseCommand):
     help = "デモ用のデータ（鳥取県と19市町村、協議会、職員、手続）を登録します。"
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--on-a-server",
+            action="store_true",
+            help="SECRET_KEY を設定したサーバー（検証環境など）でもデモデータを登録する",
+        )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, on_a_server=False, **options):
+        from django.conf import settings
+        from django.core.management.base import CommandError
+
+        if settings.SECRET_KEY != INSECURE_DEVELOPMENT_KEY and not on_a_server:
+            # The demo's logins (an operator among them) share a published password and second-factor key:
+            # never on a production database by mistake.
+            raise CommandError(
+                "SECRET_KEY が設定されたサーバーです。デモ用のログイン（公開されたパスワード）を作らないよう、"
+                "止めました。検証環境で本当に登録するときは --on-a-server を付けてください。"
+            )
         import_organizations(prefecture="鳥取県")
         for code, population in POPULATION.items():
             Organization.objects.filter(code=code).update(population=population)
