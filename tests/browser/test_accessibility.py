@@ -213,6 +213,12 @@ def staff_pages(base: str, data: dict):
         page.get_by_role("button", name="変更する").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("よいですか")
 
+    def disclosure_found(page):
+        page.goto(f"{s}/organizations/312011/privacy/")
+        page.get_by_label("受付番号またはメールアドレス").fill(waiting.display_receipt_number)
+        page.get_by_role("button", name="検索する").click()
+        expect(page.get_by_role("button", name="開示データ（JSON）をダウンロード")).to_be_visible()
+
     def two_factor_new_phone(page):
         page.goto(f"{s}/account/two-factor/")
         page.get_by_role("button", name="別のスマートフォンに設定し直す").click()
@@ -269,6 +275,9 @@ def staff_pages(base: str, data: dict):
         ("footer links", go("/organizations/312011/links/")),
         ("footer links, errors shown", links_error),
         ("2段階認証", go("/account/two-factor/")),
+        ("保有個人情報の開示", go("/organizations/312011/privacy/")),
+        ("保有個人情報の開示, found", disclosure_found),
+        ("個人情報ファイル簿", go("/organizations/312011/privacy/register/")),
         ("2段階認証, setting up another phone", two_factor_new_phone),
         ("departments, errors shown", department_error),
         ("audit", go("/organizations/312011/audit/")),
