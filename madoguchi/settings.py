@@ -223,6 +223,10 @@ STAFF_ABSOLUTE_TIMEOUT = envint("STAFF_ABSOLUTE_TIMEOUT", 10 * 60 * 60)
 # Exports of personal data and changes of a member's role ask for the password again this long after it was
 # last typed (seconds; accounts/reauth.py).
 STAFF_REAUTH_SECONDS = envint("STAFF_REAUTH_SECONDS", 15 * 60)
+# ClamAV: every uploaded file is scanned by this clamd (host:port or unix:/path) when set; a file is refused
+# when clamd is down or slower than CLAMD_TIMEOUT seconds (lib/clamd.py).
+CLAMD_ADDRESS = os.environ.get("CLAMD_ADDRESS", "")
+CLAMD_TIMEOUT = envint("CLAMD_TIMEOUT", 30)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -9,6 +9,9 @@
   more than MAX_PACKAGE_BYTES uncompressed in no more than MAX_PACKAGE_ENTRIES entries (a ZIP bomb), and
   carries no macro project (`vbaProject.bin`: a macro-enabled file renamed to .docx/.xlsx).
 
+- With settings.CLAMD_ADDRESS set, every file is scanned by ClamAV (lib/clamd.py) and refused when it is
+  infected or when the scan cannot be done (fail closed).
+
 Each check raises japanese.InputError with a message for the resident, in the page language.
 """
 
@@ -41,8 +44,33 @@ def check_content(ext: str, upload: UploadedFile) -> None:
             _check_image(upload)
         elif ext in OFFICE_MAIN_PART:
             _check_office_package(ext, upload)
+        upload.seek(0)
+        _scan_for_viruses(upload)
     finally:
         upload.seek(0)
+
+
+def _scan_for_viruses(upload: UploadedFile) -> None:
+    """ClamAV through clamd, when settings.CLAMD_ADDRESS is set (lib/clamd.py); failing closed."""
+    import logging
+
+    from madoguchi.lib import clamd
+
+    try:
+        clamd.scan(upload)
+    except clamd.Infected as exc:
+        logging.getLogger(__name__).warning("upload refused: clamd found %s", exc)
+        raise ja.InputError(
+            gettext("このファイルからウイルスが見つかったため、添付できません。別のファイルを選んでください")
+        ) from None
+    except clamd.ScanUnavailable as exc:
+        logging.getLogger(__name__).error("upload refused: virus scan unavailable (%s)", exc)
+        raise ja.InputError(
+            gettext(
+                "ファイルの安全確認がいまできないため、添付できません。時間をおいてもう一度お試しください"
+                "（ほかの入力内容はそのまま残っています）"
+            )
+        ) from None
 
 
 def _check_image(upload: UploadedFile) -> None:
