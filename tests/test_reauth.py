@@ -49,7 +49,10 @@ def test_a_stale_login_confirms_the_password_before_a_csv_and_keeps_its_options(
     empty = client.post(url, {"_reauth": "1", "_reauth_method": "GET", "_reauth_password": ""})
     assert empty.status_code == 400 and "パスワードを入力してください" in empty.content.decode()
     ok = client.post(url, {"_reauth": "1", "_reauth_method": "GET", "_reauth_password": PASSWORD})
-    assert ok.status_code == 302 and ok["Location"] == url
+    # The file is offered from a page that says the confirmation is done (a download leaves the browser on
+    # the page it is on: the confirmation page must not stay up).
+    assert ok.status_code == 200 and "本人確認ができました" in ok.content.decode()
+    assert f'href="{url.replace("&", "&amp;")}"' in ok.content.decode()
     csv = client.get(url)
     assert csv["Content-Type"].startswith("text/csv") and "shift_jis" in csv["Content-Type"].lower()
     # Confirmed for the next 15 minutes: the .xlsx goes at once.
@@ -68,9 +71,11 @@ def test_a_selection_export_carries_the_selection_through_the_confirmation(
     html = page.content.decode()
     assert "本人確認" in html and f'name="ids" value="{first.pk}"' in html and f'value="{third.pk}"' in html
     carried = {"ids": [first.pk, third.pk], "action": "csv"}
-    response = client.post(
+    done = client.post(
         url, {**carried, "_reauth": "1", "_reauth_method": "POST", "_reauth_password": PASSWORD}
     )
+    assert "本人確認ができました" in done.content.decode() and f'value="{third.pk}"' in done.content.decode()
+    response = client.post(url, carried)
     assert response["Content-Type"].startswith("text/csv")
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert first.display_receipt_number in body and second.display_receipt_number not in body
@@ -90,6 +95,7 @@ def test_a_role_change_asks_too_and_a_member_with_an_app_gives_its_code(client, 
         url, {"role": Role.PROCESSOR, "_reauth": "1", "_reauth_method": "POST", "_reauth_password": PASSWORD}
     )
     assert no_code.status_code == 400 and "確認コードを入力してください" in no_code.content.decode()
+    assert 'id="reauth-code-error"' in no_code.content.decode()  # the message is at the code's box
     code = f"{TOTP(device.bin_key).token():06d}"
     done = client.post(
         url,

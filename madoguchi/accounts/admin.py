@@ -31,3 +31,30 @@ class MembershipAdmin(admin.ModelAdmin):
 @admin.register(CouncilRole)
 class CouncilRoleAdmin(admin.ModelAdmin):
     list_display = ["user", "council"]
+
+
+# 2段階認証 devices: the operator sees who has one and may delete it (a member who lost their phone), but never
+# a secret key or a recovery code (django-otp's own admin shows both). Its modules are imported first so that
+# their registrations can be replaced.
+import django_otp.plugins.otp_static.admin  # noqa: E402
+import django_otp.plugins.otp_totp.admin  # noqa: E402, F401
+from django_otp.plugins.otp_static.models import StaticDevice  # noqa: E402
+from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
+
+for _model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+@admin.register(TOTPDevice, StaticDevice)
+class SecondFactorAdmin(admin.ModelAdmin):
+    list_display = ["user", "name", "confirmed"]
+    fields = ["user", "name", "confirmed"]
+    readonly_fields = ["user", "name", "confirmed"]
+    search_fields = ["user__username"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

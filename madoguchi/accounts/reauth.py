@@ -24,7 +24,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 
 CONFIRMED_AT = "staff_auth_confirmed_at"  # session key: UTC epoch seconds the password was last typed
-FIELDS = ("_reauth", "_reauth_method", "_reauth_password", "_reauth_code", "csrfmiddlewaretoken")
+FIELDS = (
+    "_reauth",
+    "_reauth_method",
+    "_reauth_password",
+    "_reauth_code",
+    "_reauth_back",
+    "csrfmiddlewaretoken",
+)
 
 
 def mark_confirmed(request: HttpRequest) -> None:
@@ -37,14 +44,18 @@ def is_recent(request: HttpRequest) -> bool:
     return isinstance(confirmed, int) and 0 <= time.time() - confirmed <= settings.STAFF_REAUTH_SECONDS
 
 
-def check(request: HttpRequest) -> HttpResponse | None:
+def check(request: HttpRequest, *, download: bool = False) -> HttpResponse | None:
     """None when the action may go on (a recent confirmation, or one just given in this post, whose fields
     are then taken out of request.POST); else the response to send: the confirmation page (again, with a
-    message, after a wrong password or code), or, for a GET action just confirmed, a redirect to it."""
+    message at the field, after a wrong password or code), or, for a GET action just confirmed, a redirect to
+    it. `download`: the action answers with a file, which a browser saves without leaving the page it is on;
+    once confirmed, a page says so and offers the download (so the confirmation page does not stay up)."""
     if request.method == "POST" and request.POST.get("_reauth") == "1":
-        error = _confirm(request)
-        if error is None:
+        problem = _confirm(request)
+        if problem is None:
             mark_confirmed(request)
+            if download:
+                return _page(request, template="staff/reauth_done.html")
             if request.POST.get("_reauth_method") == "GET":
                 return redirect(request.get_full_path())
             kept = request.POST.copy()
@@ -52,37 +63,58 @@ def check(request: HttpRequest) -> HttpResponse | None:
                 kept.pop(name, None)
             request.POST = kept
             return None
-        return _page(request, error=error, status=400)
+        message, field = problem
+        return _page(request, error=message, error_field=field, status=400)
     if is_recent(request):
         return None
     return _page(request)
 
 
-def _confirm(request: HttpRequest) -> str | None:
-    """None when the password (and the code, for a member with a second factor) is right; else a message."""
+def _confirm(request: HttpRequest) -> tuple[str, str] | None:
+    """None when the password (and the code, for a member with a second factor) is right; else the message
+    and the id of the field it is about."""
     from madoguchi.accounts import two_factor
 
     password = request.POST.get("_reauth_password", "")
     if not password or len(password) > 4096:
-        return gettext("パスワードを入力してください。")
+        return gettext("パスワードを入力してください。"), "id_reauth_password"
     user = authenticate(request, username=request.user.get_username(), password=password)
     if user is None or user.pk != request.user.pk:
-        return gettext("パスワードが正しくありません。")
+        return gettext("パスワードが正しくありません。"), "id_reauth_password"
     if two_factor.is_enabled(request.user):
         code = request.POST.get("_reauth_code", "")
         if not two_factor.normalise_code(code) or len(code) > 64:
-            return gettext("確認コードを入力してください。")
+            return gettext("確認コードを入力してください。"), "id_reauth_code"
         result = two_factor.verify(request, code)
         if result.wait_seconds:
-            return gettext(
-                "確認コードの誤りが続いたため、%(seconds)s秒たってからもう一度入力してください。"
-            ) % {"seconds": result.wait_seconds}
+            return (
+                gettext("確認コードを間違えたため、%(seconds)s秒たってからもう一度入力してください。")
+                % {"seconds": result.wait_seconds},
+                "id_reauth_code",
+            )
         if not result.ok:
-            return gettext("確認コードが正しくありません。")
+            return two_factor.wrong_code_message(result), "id_reauth_code"
     return None
 
 
-def _page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpResponse:
+def _back(request: HttpRequest) -> str:
+    from django.urls import reverse
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    back = request.POST.get("_reauth_back") or request.META.get("HTTP_REFERER", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return back
+    return reverse("staff:home")
+
+
+def _page(
+    request: HttpRequest,
+    *,
+    error: str = "",
+    error_field: str = "",
+    status: int = 200,
+    template: str = "staff/reauth.html",
+) -> HttpResponse:
     from madoguchi.accounts import two_factor
 
     method = request.POST.get("_reauth_method", "POST") if request.POST.get("_reauth") else request.method
@@ -91,16 +123,23 @@ def _page(request: HttpRequest, *, error: str = "", status: int = 200) -> HttpRe
         carried = [
             (name, value) for name, values in request.POST.lists() if name not in FIELDS for value in values
         ]
+    back = _back(request)
+    if template == "staff/reauth.html":
+        carried_back = [("_reauth_back", back)]
+    else:
+        carried_back = []
     return render(
         request,
-        "staff/reauth.html",
+        template,
         {
             "action": request.get_full_path(),
             "method": "GET" if method == "GET" else "POST",
-            "carried": carried,
+            "carried": carried + carried_back,
             "error": error,
+            "error_field": error_field,
+            "back": back,
             "ask_code": two_factor.is_enabled(request.user),
-            "minutes": settings.STAFF_REAUTH_SECONDS // 60,
+            "minutes": max(1, settings.STAFF_REAUTH_SECONDS // 60),
         },
         status=status,
     )

@@ -121,6 +121,8 @@ def confirm_totp(request, device: TOTPDevice, code: str) -> list[str] | None:
     user = request.user
     if device.user_id != user.pk or device.confirmed:
         return None
+    # No waiting between tries here: whoever sets up the app sees its key on the page (nothing to guess).
+    device.throttle_reset(commit=False)
     if not device.verify_token(normalise_code(code)):
         return None
     with transaction.atomic():
@@ -157,11 +159,38 @@ def recovery_codes_left(user) -> int:
 
 
 class Result:
-    """What `verify` found: ok (the code was accepted), wait_seconds (too many wrong codes: try again in …),
-    recovery (a recovery code was used; `left` of them remain)."""
+    """What `verify` found: ok (the code was accepted), wait_seconds (after wrong codes: try again in …),
+    recovery (a recovery code was used; `left` of them remain), replayed (a right code already used)."""
 
-    def __init__(self, ok=False, wait_seconds=0, recovery=False, left=0):
+    def __init__(self, ok=False, wait_seconds=0, recovery=False, left=0, replayed=False):
         self.ok, self.wait_seconds, self.recovery, self.left = ok, wait_seconds, recovery, left
+        self.replayed = replayed
+
+
+def wrong_code_message(result: Result) -> str:
+    """The message for a code that was not accepted (the page language)."""
+    from django.utils.translation import gettext
+
+    if result.replayed:
+        return gettext(
+            "この確認コードはすでに使われています。認証アプリに次の数字が表示されてから入力してください。"
+        )
+    return gettext(
+        "確認コードが正しくありません。認証アプリにいま表示されている6桁の数字か、回復コードを入力してください。"
+    )
+
+
+def _was_used(devices, token: str) -> bool:
+    """Whether a refused 6-digit code is one of the app's current codes, refused only because it was used."""
+    from django_otp.oath import TOTP
+
+    for device in devices:
+        if isinstance(device, TOTPDevice) and token.isdigit():
+            totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+            totp.time = time.time()
+            if totp.verify(int(token), device.tolerance):
+                return True
+    return False
 
 
 def _wait_seconds(devices) -> int:
@@ -212,7 +241,7 @@ def verify(request, code: str) -> Result:
         return Result(ok=True)
     client = (request.META.get("REMOTE_ADDR", "") or "")[:64]
     _record_all(user=user, actor=user, action="auth.two_factor_failed", detail={"client": client})
-    return Result()
+    return Result(replayed=_was_used(candidates, token))
 
 
 def turn_off(user) -> bool:

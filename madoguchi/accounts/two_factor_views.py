@@ -53,14 +53,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(context["next"])
     if result.wait_seconds:
         context["error"] = ngettext(
-            "確認コードの誤りが続いたため、%(seconds)s秒たってからもう一度入力してください。",
-            "確認コードの誤りが続いたため、%(seconds)s秒たってからもう一度入力してください。",
+            "確認コードを間違えたため、%(seconds)s秒たってからもう一度入力してください。",
+            "確認コードを間違えたため、%(seconds)s秒たってからもう一度入力してください。",
             result.wait_seconds,
         ) % {"seconds": result.wait_seconds}
         return render(request, "staff/two_factor/verify.html", context, status=429)
-    context["error"] = gettext(
-        "確認コードが正しくありません。認証アプリにいま表示されている6桁の数字か、回復コードを入力してください。"
-    )
+    context["error"] = two_factor.wrong_code_message(result)
     return render(request, "staff/two_factor/verify.html", context, status=400)
 
 
@@ -132,13 +130,15 @@ def staff_reset(request: HttpRequest, code: str, membership_id: int) -> HttpResp
     if (confirm := reauth.check(request)) is not None:  # 本人確認 before a colleague's login changes
         return confirm
     two_factor.reset(user=membership.user, actor=request.user, organization=membership.organization)
-    messages.success(
-        request,
-        gettext(
+    if two_factor.is_required(membership.user):
+        message = gettext(
             "%(email)s の2段階認証をリセットしました。次のログインで、認証アプリをもう一度設定してもらいます。"
         )
-        % {"email": membership.user.email or membership.user.get_username()},
-    )
+    else:
+        message = gettext(
+            "%(email)s の2段階認証をリセットしました。次からはパスワードだけでログインします（本人が設定し直すこともできます）。"
+        )
+    messages.success(request, message % {"email": membership.user.email or membership.user.get_username()})
     return redirect("staff:staff_edit", code=membership.organization.code, membership_id=membership.pk)
 
 
@@ -164,7 +164,8 @@ def policy(request: HttpRequest, code: str) -> HttpResponse:
         messages.success(
             request,
             gettext(
-                "職員全員に2段階認証を求めるようにしました。まだ設定していない職員は、次の操作のときに設定を求められます。"
+                "職員全員に2段階認証を求めるようにしました。まだ設定していない職員は、次にログインしたとき"
+                "（ログイン中の職員は5分以内の次の操作で）設定の画面に案内されます。"
             ),
         )
     else:

@@ -33,7 +33,7 @@ def privacy(request: HttpRequest, code: str) -> HttpResponse:
         return render(request, "staff/privacy/disclosure.html", context, status=400)
     action = request.POST.get("action", "search")
     if action in ("json", "zip"):
-        if (confirm := reauth.check(request)) is not None:
+        if (confirm := reauth.check(request, download=True)) is not None:
             return confirm
         numbers = [c.display_receipt_number for c in cases]
         audit.record(

@@ -88,7 +88,7 @@ def _staff_pdf(request: HttpRequest, submission_id: int, document: str) -> HttpR
 def files_zip(request: HttpRequest, submission_id: int) -> HttpResponse:
     """GET /staff/submissions/<id>/files.zip: every attachment of the case (補正前 too), streamed."""
     submission = access.access_submission_for_user(request.user, submission_id, access.SEE_ANSWERS)
-    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+    if (confirm := reauth.check(request, download=True)) is not None:  # 本人確認 before personal data leaves
         return confirm
     attachment_ids = list(submission.attachments.order_by("pk").values_list("pk", flat=True))
     audit.record(

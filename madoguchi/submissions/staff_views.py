@@ -388,7 +388,7 @@ def inbox_bulk(request: HttpRequest, procedure_id: int) -> HttpResponse:
     if services.count_of_procedure(procedure, ids) != len(ids):
         raise Http404
     action = request.POST.get("action", "")
-    if action in ("csv", "attachments") and (confirm := reauth.check(request)) is not None:
+    if action in ("csv", "attachments") and (confirm := reauth.check(request, download=True)) is not None:
         return confirm  # 本人確認 before personal data leaves
     if action == "csv":
         return _bulk_csv(request, procedure, ids)
@@ -904,7 +904,7 @@ def xlsx_export_response(
 @login_required
 def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
-    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+    if (confirm := reauth.check(request, download=True)) is not None:  # 本人確認 before personal data leaves
         return confirm
     encoding, purpose = csv_options(request.GET)
     return csv_export_response(request, procedure, encoding=encoding, purpose=purpose)
@@ -913,7 +913,7 @@ def export_csv(request: HttpRequest, procedure_id: int) -> StreamingHttpResponse
 @login_required
 def export_xlsx(request: HttpRequest, procedure_id: int) -> HttpResponse:
     procedure = access.access_procedure_for_user(request.user, procedure_id, access.PROCESS)
-    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+    if (confirm := reauth.check(request, download=True)) is not None:  # 本人確認 before personal data leaves
         return confirm
     if sum(status_counts([procedure.pk])[procedure.pk].values()) > exports.XLSX_MAX_ROWS_IN_REQUEST:
         return _export_page(
@@ -942,7 +942,7 @@ def export_file_request(request: HttpRequest, procedure_id: int) -> HttpResponse
 @login_required
 def export_file(request: HttpRequest, export_id: int) -> FileResponse:
     export = access.access_export_file_for_user(request.user, export_id, access.PROCESS)
-    if (confirm := reauth.check(request)) is not None:  # 本人確認 before personal data leaves
+    if (confirm := reauth.check(request, download=True)) is not None:  # 本人確認 before personal data leaves
         return confirm
     if (
         exports.shown_status(export) != ExportFile.Status.DONE
