@@ -312,3 +312,17 @@ def test_the_operators_admin_shows_no_secret_key_nor_recovery_code(client):
     # It can still be removed (a member who lost their phone).
     assert client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_an_invitation_says_when_the_second_factor_will_be_needed(owner, tottori):
+    from madoguchi.accounts import services as staff_services
+    from madoguchi.notifications.models import OutgoingEmail
+
+    staff_services.invite_staff(
+        actor=owner, organization=tottori, email="kanri@example.jp", name="甲", role="admin"
+    )
+    staff_services.invite_staff(
+        actor=owner, organization=tottori, email="shori@example.jp", name="乙", role="viewer"
+    )
+    assert "2段階認証" in OutgoingEmail.objects.get(to="kanri@example.jp").body
+    assert "2段階認証" not in OutgoingEmail.objects.get(to="shori@example.jp").body

@@ -30,6 +30,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext
 
+from madoguchi.accounts import two_factor
 from madoguchi.accounts.models import CouncilRole, Membership, Role
 from madoguchi.audit.services import record
 from madoguchi.lib import japanese as ja
@@ -183,6 +184,7 @@ def _queue_invitation(*, organization: Organization, user, inviter) -> OutgoingE
             link=link,
             expires=expires,
             inviter=inviter,
+            two_factor_required=two_factor.is_required(user),
         )
 
 
