@@ -7,15 +7,9 @@ from playwright.sync_api import expect
 
 from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
 from tests.browser.conftest import pass_second_factor
+from tests.browser.test_staff_accounts import DESK
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESK = {
-    "viewport": {"width": 1280, "height": 800},
-    "device_scale_factor": 1,
-    "is_mobile": False,
-    "has_touch": False,
-}
 
 
 def test_the_admin_runs_under_the_policy(live_server, browser, browser_context_args):

@@ -11,16 +11,10 @@ from playwright.sync_api import expect
 
 from madoguchi.accounts.models import Role
 from tests.browser.test_resident_and_staff import axe_violations
+from tests.browser.test_staff_accounts import DESK
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-DESK = {
-    "viewport": {"width": 1280, "height": 800},
-    "device_scale_factor": 1,
-    "is_mobile": False,
-    "has_touch": False,
-}
 
 
 def app_code(secret_text: str, steps_ahead: int = 0) -> str:
