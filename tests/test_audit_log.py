@@ -327,7 +327,10 @@ def test_the_action_filter_offers_japanese_names(client, owner, tottori):
     ("params", "message"),
     [
         ({"receipt": "1" * 10_000}, "「受付番号」は100文字以内で入力してください（現在10,000文字です）"),
-        ({"from": "2026/4/1\x00"}, "「期間（から）」に使えない文字"),
+        (
+            {"from": "2026/4/1\x1b"},
+            "「期間（から）」に使えない文字",
+        ),  # (a NUL leaves every query: security.py)
         ({"to": "2026\u202e/4/1"}, "「期間（まで）」に使えない文字"),
         ({"from": "きのう"}, "期間（から）："),
         ({"from": "2026/2/30"}, "期間（から）："),

@@ -70,6 +70,7 @@ def demo_code(username: str) -> str:
 
 def pass_second_factor(page, username: str) -> None:
     """After the password: type the code when the login asks for one (demo admins)."""
+    page.wait_for_load_state()
     if "/staff/login/code/" in page.url:
         page.get_by_label("確認コード").fill(demo_code(username))
         page.get_by_role("button", name="確認してログイン").click()

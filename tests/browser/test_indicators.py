@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
 from madoguchi.stats.indicators import COUNTED_DEMO_NAME
+from tests.browser.conftest import pass_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,6 +29,7 @@ def login(page, live_server, username):
     page.get_by_label("ユーザー名").fill(username)
     page.get_by_label("パスワード").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
+    pass_second_factor(page, username)
 
 
 def test_the_prefectures_indicators_show_their_ratings_and_pass_axe(demo, live_server, page, tmp_path):

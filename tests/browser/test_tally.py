@@ -11,6 +11,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
+from tests.browser.conftest import pass_second_factor
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -32,6 +33,7 @@ def test_the_survey_tally_reads_on_a_phone_and_passes_axe(demo, live_server, pag
     page.get_by_label("ユーザー名").fill("pref-admin")
     page.get_by_label("パスワード").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="ログイン").click()
+    pass_second_factor(page, "pref-admin")
     page.get_by_role("link", name="電子申請サービス利用者アンケート", exact=True).click()
     page.get_by_role("link", name="集計（アンケートの結果）").click()
 
