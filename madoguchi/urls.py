@@ -145,6 +145,11 @@ staff_patterns = [
         name="staff_remove",
     ),
     path(
+        "organizations/<orgcode:code>/staff/<int:membership_id>/end-sessions/",
+        account_views.staff_end_sessions,
+        name="staff_end_sessions",
+    ),
+    path(
         "organizations/<orgcode:code>/staff/<int:membership_id>/unlock/",
         account_views.staff_unlock,
         name="staff_unlock",

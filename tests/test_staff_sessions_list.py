@@ -73,3 +73,29 @@ def test_logging_out_removes_the_login_and_an_expired_session_is_not_listed(tott
 def test_the_pages_need_a_login():
     assert Client().get(reverse("staff:my_sessions")).status_code == 302
     assert Client().post(reverse("staff:my_sessions_end")).status_code == 302
+
+
+def test_an_admin_ends_every_login_of_a_colleague(tottori, owner):
+    make_user("nakamura", tottori, Role.PROCESSOR)
+    office = logged_in("nakamura", "Mozilla/5.0 (Windows NT 10.0) 庁内PC", "192.0.2.20")
+    phone = logged_in("nakamura", "Mozilla/5.0 (iPhone)", "198.51.100.30")
+    admin = Client()
+    admin.force_login(owner)
+    membership = tottori.memberships.get(user__username="nakamura")
+    edit = reverse("staff:staff_edit", kwargs={"code": tottori.code, "membership_id": membership.pk})
+    assert "この職員のログインをすべて終わらせる" in admin.get(edit).content.decode()
+    url = reverse("staff:staff_end_sessions", kwargs={"code": tottori.code, "membership_id": membership.pk})
+    response = admin.post(url, follow=True)
+    assert "ログインを2件終わらせました" in response.content.decode()
+    for client in (office, phone):
+        refused = client.get(reverse("staff:home"))
+        assert refused.status_code == 302 and reverse("staff:login") in refused["Location"]
+    entry = AuditLog.objects.get(action="auth.sessions_ended_by_admin")
+    assert entry.organization == tottori and entry.actor == owner and entry.detail == {"count": 2}
+    assert admin.get(reverse("staff:home")).status_code == 200  # the admin's own login stays
+    # Their own logins are ended from 「ログイン中の端末」, not here.
+    own = reverse(
+        "staff:staff_end_sessions",
+        kwargs={"code": tottori.code, "membership_id": tottori.memberships.get(user=owner).pk},
+    )
+    assert admin.post(own).status_code == 404

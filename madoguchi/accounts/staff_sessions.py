@@ -101,3 +101,24 @@ def end_logins(*, user, current_key: str | None, login_id: int | None = None) ->
     StaffSession.objects.filter(session_key__in=keys).delete()
     _record_all(user=user, actor=user, action="auth.sessions_ended", detail={"count": len(keys)})
     return len(keys)
+
+
+def end_member_logins(*, user, actor, organization) -> int:
+    """An admin ends every login of a member of their organization (a lost or shared device, a member who
+    left): their sessions are deleted at once. Returns how many; audited in `organization` as
+    auth.sessions_ended_by_admin (also when there were none). The admin's own logins are never ended here."""
+    from madoguchi.audit.services import record
+
+    keys = list(
+        StaffSession.objects.select_for_update().filter(user=user).values_list("session_key", flat=True)
+    )
+    Session.objects.filter(session_key__in=keys).delete()
+    StaffSession.objects.filter(session_key__in=keys).delete()
+    record(
+        organization=organization,
+        actor=actor,
+        action="auth.sessions_ended_by_admin",
+        obj=user,
+        detail={"count": len(keys)},
+    )
+    return len(keys)

@@ -251,6 +251,31 @@ def staff_resend_invitation(request: HttpRequest, code: str, membership_id: int)
 
 @login_required
 @require_POST
+def staff_end_sessions(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
+    """「この職員のログインをすべて終わらせる」: an admin signs a colleague out everywhere (audited)."""
+    membership = access.access_membership_for_user(request.user, code, membership_id)
+    if membership.user_id == request.user.pk:
+        raise Http404  # one's own logins: 「ログイン中の端末」
+    if (confirm := reauth.check(request)) is not None:
+        return confirm
+    with transaction.atomic():
+        ended = staff_sessions.end_member_logins(
+            user=membership.user, actor=request.user, organization=membership.organization
+        )
+    messages.success(
+        request,
+        ngettext(
+            "%(email)s のログインを%(count)s件終わらせました。",
+            "%(email)s のログインを%(count)s件終わらせました。",
+            ended,
+        )
+        % {**_who(membership), "count": ended},
+    )
+    return redirect("staff:staff_edit", code=membership.organization.code, membership_id=membership.pk)
+
+
+@login_required
+@require_POST
 def staff_unlock(request: HttpRequest, code: str, membership_id: int) -> HttpResponse:
     """「ロックを解除」: an admin lifts the login lockout of one of the organization's staff (audited)."""
     membership = access.access_membership_for_user(request.user, code, membership_id)

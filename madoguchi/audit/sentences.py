@@ -497,6 +497,10 @@ ACTIONS: dict[str, tuple[Any, Any]] = {
             "{actor} が 開示請求のため 申請{count}件の保有個人情報を出力しました（{receipt_numbers}）",
         ),
     ),
+    "auth.sessions_ended_by_admin": (
+        pgettext_lazy("audit action", "職員のログインの終了（管理者による）"),
+        pgettext_lazy("audit sentence", "{actor} が {object} のログイン（{count}件）をすべて終わらせました"),
+    ),
     # 2段階認証 (accounts/two_factor.py)
     "auth.two_factor_on": (
         pgettext_lazy("audit action", "2段階認証の設定"),
