@@ -67,17 +67,11 @@ def users_with_second_factor(user_ids: list[int]) -> set[int]:
     )
 
 
-def _organizations(user) -> list:
-    organizations = [
-        m.organization for m in Membership.objects.filter(user=user).select_related("organization")
-    ]
-    return organizations or [None]
-
-
 def _record_all(*, user, actor, action: str, detail: dict | None = None) -> None:
-    """One audit entry per organization the user belongs to (each admin sees it), or one without."""
-    for organization in _organizations(user):
-        record(organization=organization, actor=actor, action=action, obj=user, detail=detail or {})
+    """One audit entry per organization the user belongs to (login_security's, shared with the logins)."""
+    from madoguchi.accounts.login_security import _record_all as record_for_each_organization
+
+    record_for_each_organization(user=user, actor=actor, action=action, detail=detail or {})
 
 
 def normalise_code(raw: str) -> str:

@@ -154,11 +154,12 @@ def file_register(organization) -> list[dict]:
     """個人情報ファイル簿: one row per procedure of `organization` that has a published version."""
     from django.db.models import Count, Q
 
-    from madoguchi.procedures.models import FormVersion, Procedure
+    from madoguchi.procedures.models import Procedure
 
+    # The current (published) version comes with each procedure: one query for the whole register.
     procedures = (
-        Procedure.objects.filter(organization=organization)
-        .select_related("department")
+        Procedure.objects.filter(organization=organization, current_version__isnull=False)
+        .select_related("department", "current_version")
         .annotate(
             held=Count(
                 "submissions",
@@ -169,9 +170,7 @@ def file_register(organization) -> list[dict]:
     )
     rows = []
     for procedure in procedures:
-        version = FormVersion.objects.filter(procedure=procedure).order_by("-number").first()
-        if version is None:
-            continue
+        version = procedure.current_version
         items = [
             f.get("label", "")
             for f in (version.schema or {}).get("fields", [])
