@@ -4,6 +4,7 @@ SQLite is the embedded default so that a fresh clone runs with `make run`; produ
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +35,23 @@ if not SECRET_KEY:
 # Keys the inquiry codes (their hashes, and their derivation from each submission's token). Its own
 # setting, so that rotating SECRET_KEY (sessions, signed pages) leaves every resident's code valid.
 INQUIRY_CODE_KEY = os.environ.get("INQUIRY_CODE_KEY") or SECRET_KEY
+# The master keyset (a Tink JSON keyset of AES-256-GCM keys) that wraps every organization's data keys:
+# answers, attachments, export files and sessions are stored encrypted (lib/envelope.py). From the
+# environment only, never the database: `manage.py master_keyset` makes one. Development uses a fixed one.
+MASTER_KEYSET = os.environ.get("MADOGUCHI_MASTER_KEYSET", "")
+if not MASTER_KEYSET and os.environ.get("MADOGUCHI_MASTER_KEYSET_FILE"):
+    MASTER_KEYSET = Path(os.environ["MADOGUCHI_MASTER_KEYSET_FILE"]).read_text(encoding="utf-8").strip()
+_MAKING_MASTER_KEYSET = sys.argv[1:2] == ["master_keyset"]  # the command that makes the first one
+if (
+    not MASTER_KEYSET
+    and not DEBUG
+    and not envbool("MADOGUCHI_INSECURE_DEV_KEY")
+    and not _MAKING_MASTER_KEYSET
+):
+    raise RuntimeError(
+        "MADOGUCHI_MASTER_KEYSET must be set (make one with `manage.py master_keyset`), "
+        "or DEBUG=true for local development"
+    )
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

@@ -2,6 +2,7 @@
 browser; the link works until the draft expires or the application is sent; a job purges old drafts."""
 
 import hashlib
+import json
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -93,7 +94,8 @@ def test_saving_with_the_forms_own_email_sends_the_link_and_stores_only_a_hash(c
     assert draft.organization == procedure.organization and draft.procedure == procedure
     assert draft.form_version_id == procedure.current_version_id
     assert draft.email == "sakiko@example.jp"
-    assert draft.answers_data["raw"]["phone"] == "12"
+    assert drafts.draft_content(draft).raw["phone"] == "12"
+    assert "sakiko" not in json.dumps(draft.answers_data)  # stored encrypted
     expected = timezone.now() + timedelta(days=procedure.draft_days)
     assert abs((draft.expires_at - expected).total_seconds()) < 60
 

@@ -13,6 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from openpyxl import load_workbook
 
 from madoguchi.audit.models import AuditLog
+from madoguchi.lib import envelope
 from madoguchi.submissions import exports
 from madoguchi.submissions.models import ExportFile
 from madoguchi.submissions.tasks import build_export_file
@@ -199,7 +200,7 @@ def test_the_worker_built_file_has_numbers_dates_and_text_as_typed(colleague, to
     submission = make_submission(procedure, ANSWERS).submission
     export = built(procedure, colleague)
 
-    with export.file.open("rb") as stored:
+    with envelope.open_file(export.organization_id, export.file.storage, export.file.name) as stored:
         sheet = load_workbook(io.BytesIO(stored.read())).active
     header = [c.value for c in sheet[1]]
     row = dict(zip(header, sheet[2], strict=False))

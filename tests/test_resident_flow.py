@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from madoguchi.lib import envelope
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version
@@ -427,7 +428,8 @@ def test_every_field_type_is_normalised_and_the_file_is_attached(client, tottori
     attachment = Attachment.objects.get()
     assert attachment.original_name == "写真.png" and attachment.organization == tottori
     assert answers["doc"]["attachment"] == attachment.pk
-    assert attachment.file.read() == PNG
+    with envelope.open_file(tottori.pk, attachment.file.storage, attachment.file.name) as stored:
+        assert stored.read() == PNG  # stored encrypted (lib/envelope.py), read back whole
 
 
 def test_file_is_kept_when_another_field_has_an_error(client, tottori):

@@ -39,12 +39,15 @@ def seeded(db):
 
 
 def snapshot() -> list[tuple]:
-    return list(
-        Submission.objects.order_by("receipt_number").values_list(
-            "procedure__organization__code", "procedure__kind", "receipt_number", "status", "submitted_at",
-            "updated_at", "answers_data", "applicant_name", "applicant_kana", "search_text",
+    # The answers as read back: stored, they are encrypted with a fresh nonce each time.
+    return [
+        (*row[:-1], read_answers(row[-1]))
+        for row in (
+            (s.procedure.organization.code, s.procedure.kind, s.receipt_number, s.status, s.submitted_at,
+             s.updated_at, s.applicant_name, s.applicant_kana, s.search_text, s)
+            for s in Submission.objects.select_related("procedure__organization").order_by("receipt_number")
         )
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def test_every_kind_in_every_seeded_organization_spread_over_several_fiscal_years(seeded):

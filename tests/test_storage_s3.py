@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from moto import mock_aws
 
+from madoguchi.lib import envelope
 from madoguchi.settings import file_storage
 from madoguchi.submissions.models import Attachment, StagedUpload
 from tests.conftest import ALL_TYPES_SCHEMA, make_procedure
@@ -49,7 +50,8 @@ def test_attachment_goes_to_the_bucket_and_staff_download_it(client, bucket, tot
     attachment = Attachment.objects.get()
     [key] = keys(bucket)
     assert key == f"madoguchi/uploads/{tottori.pk}/{attachment.storage_key}"  # never the resident's file name
-    assert bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read() == PNG
+    stored = bucket.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    assert stored.startswith(envelope.FILE_MAGIC) and PNG[8:] not in stored  # encrypted in the bucket
 
     client.force_login(colleague)
     response = client.get(

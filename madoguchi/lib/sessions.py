@@ -19,10 +19,19 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from madoguchi.lib import prepared
+from madoguchi.lib import envelope, prepared
 
 
 class SessionStore(db.SessionStore):
+    # A resident's session holds what they are typing into a form: stored encrypted with the site's key
+    # (lib/envelope.py), like the answers once submitted. A row that does not decrypt is no session.
+    def encode(self, session_dict) -> str:
+        return envelope.encrypt_session(super().encode(session_dict))
+
+    def decode(self, session_data: str) -> dict:
+        text = envelope.decrypt_session(session_data)
+        return {} if text is None else super().decode(text)
+
     def load(self) -> dict:
         connection = connections[router.db_for_read(self.model)]
         sql = _statements(self.model, connection.alias)["load"]

@@ -120,3 +120,22 @@ class CouncilMembership(models.Model):
             models.UniqueConstraint(fields=["council", "organization"], name="council_membership_unique")
         ]
         verbose_name = verbose_name_plural = "協議会加入団体"
+
+
+class DataKey(models.Model):
+    """An organization's data keysets (lib/envelope.py), or the site's (scope "site", for sessions): Tink
+    keysets for answers (AEAD) and files (streaming AEAD), each stored only wrapped by the master keyset from
+    the environment. Written only by lib/envelope.py and `manage.py rotate_keys`."""
+
+    organization = models.OneToOneField(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope = models.CharField(max_length=20, unique=True)  # the organization's id, or "site"
+    aead_keyset = models.TextField()
+    streaming_keyset = models.TextField()
+    master_key_id = models.BigIntegerField()  # the master key that wraps them (rotate_keys --rewrap)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "データ鍵"

@@ -1,21 +1,38 @@
-"""The one place that reads and writes a submission's answers.
+"""The one place that reads and writes a submission's answers (and the 補正前の回答 kept beside them).
 
-Answers are personal data. Keeping every read and write here means encryption at rest (or a move to
-another store) changes this module only.
+Answers are personal data: they are stored encrypted with the organization's data key (lib/envelope.py,
+{"format": 2, "enc": …}). Rows written before encryption existed ({"format": 1, "answers": …}) are still
+read, and `manage.py rotate_keys --reencrypt` encrypts them.
+
+Errors: envelope.KeyUnavailable when stored answers do not decrypt with any key of the organization.
 """
 
 from typing import Any
 
-FORMAT_VERSION = 1
+from madoguchi.lib import envelope
+
+FORMAT_VERSION = envelope.ANSWERS_FORMAT
+
+
+def stored_form(organization_id: int, answers: dict[str, Any], *, keys: envelope.Keys | None = None) -> dict:
+    """What answers_data holds for `answers` ({field key: value}): for the paths that write rows without
+    a model instance (single_statement, seeding). `keys`: see envelope.encrypt_json."""
+    return envelope.encrypt_json(organization_id, answers, keys=keys)
 
 
 def write_answers(submission, answers: dict[str, Any]) -> None:
-    submission.answers_data = {"format": FORMAT_VERSION, "answers": answers}
+    submission.answers_data = stored_form(submission.organization_id, answers)
+
+
+def _read(organization_id: int, data) -> dict[str, Any]:
+    data = data or {}
+    if envelope.is_encrypted(data):
+        return dict(envelope.decrypt_json(organization_id, data))
+    return dict(data.get("answers", {}))  # format 1: stored before encryption existed
 
 
 def read_answers(submission) -> dict[str, Any]:
-    data = submission.answers_data or {}
-    return dict(data.get("answers", {}))
+    return _read(submission.organization_id, submission.answers_data)
 
 
 def keep_revision(submission, *, at) -> None:
@@ -31,5 +48,4 @@ def keep_revision(submission, *, at) -> None:
 
 
 def read_revision(revision) -> dict[str, Any]:
-    data = revision.answers_data or {}
-    return dict(data.get("answers", {}))
+    return _read(revision.organization_id, revision.answers_data)

@@ -75,7 +75,7 @@ def _save(
     draft = saved.draft
     state = {
         **state,
-        "token": draft.answers_data["token"],
+        "token": drafts.draft_content(draft).token,
         "draft": {"id": draft.pk, "email": draft.email, "expires": draft.expires_at.isoformat()},
     }
     request.session[_state_key(procedure)] = state
@@ -159,13 +159,14 @@ def draft_resume(request: HttpRequest) -> HttpResponse:
         return render(request, "submissions/closed.html", context, status=410)
     version = procedure.current_version
     spec = version.spec
-    raw = draft.answers_data.get("raw", {})
+    content = drafts.draft_content(draft)
+    raw = content.raw
     if draft.form_version_id != version.pk:
         messages.warning(
             request,
             gettext("この手続の入力フォームが更新されました。入力内容を確認して、もう一度お進みください。"),
         )
-    page = draft.answers_data.get("page", "")
+    page = content.page
     pages = rules.pages_of(spec)
     if len(pages) < 2 or page not in {p.key for p in pages}:
         page = ""
@@ -174,7 +175,7 @@ def draft_resume(request: HttpRequest) -> HttpResponse:
         "raw": raw,
         "values": intake.parse(spec, intake.as_post(raw), None, staged={}).values,
         "staged": {},
-        "token": draft.answers_data.get("token") or secrets.token_urlsafe(24),
+        "token": content.token or secrets.token_urlsafe(24),
         "page": page,
         "draft": {"id": draft.pk, "email": draft.email, "expires": draft.expires_at.isoformat()},
     }

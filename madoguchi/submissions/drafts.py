@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
+from madoguchi.lib import envelope
 from madoguchi.lib.timeutil import JST
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import FormVersion, Procedure
@@ -123,7 +124,14 @@ def save_draft(
         "organization_id": procedure.organization_id,
         "procedure": procedure,
         "form_version": version,
-        "answers_data": {"raw": kept_raw, "page": page or "", "token": application_token},
+        # The application's token stays in clear (discard_draft finds a draft by it); what was typed is
+        # encrypted with the organization's key (lib/envelope.py).
+        "answers_data": {
+            "token": application_token,
+            **envelope.encrypt_json(
+                procedure.organization_id, {"raw": kept_raw, "page": page or ""}, kind="draft"
+            ),
+        },
         "token_hash": hash_token(token),
         "email": email or (draft.email if draft is not None else ""),
         "expires_at": now + timedelta(days=procedure.draft_days),
@@ -138,6 +146,27 @@ def save_draft(
     if email and send:
         queue_draft_email(saved)
     return saved
+
+
+@dataclass(frozen=True)
+class DraftContent:
+    raw: dict  # intake.read_raw's shape
+    page: str  # the page key the resident was on ("" for the first)
+    token: str  # the application's idempotency token ("" if none was kept)
+
+
+def draft_content(draft: SubmissionDraft) -> DraftContent:
+    """What a draft keeps, decrypted. Drafts saved before encryption existed are read as they are.
+    Raises envelope.KeyUnavailable when the organization's keys do not open it."""
+    data = draft.answers_data or {}
+    content = (
+        envelope.decrypt_json(draft.organization_id, data, kind="draft")
+        if envelope.is_encrypted(data)
+        else data
+    )
+    return DraftContent(
+        raw=dict(content.get("raw", {})), page=content.get("page", ""), token=data.get("token", "")
+    )
 
 
 def queue_draft_email(saved: SavedDraft) -> OutgoingEmail:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from madoguchi.audit import services as audit
-from madoguchi.lib import exporting
+from madoguchi.lib import envelope, exporting
 from madoguchi.lib.receipt import format_receipt_number
 from madoguchi.lib.timeutil import JST
 from madoguchi.procedures.formspec import FormSpec
@@ -81,7 +81,9 @@ def export_rows(
     version_numbers = dict(FormVersion.objects.filter(procedure=procedure).values_list("pk", "number"))
     queryset = (
         Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
-        .only("receipt_number", "submitted_at", "status", "form_version_id", "answers_data")
+        .only(
+            "organization_id", "receipt_number", "submitted_at", "status", "form_version_id", "answers_data"
+        )
         .order_by("id")
     )
     if submission_ids is not None:
@@ -169,8 +171,9 @@ def build_file(export: ExportFile) -> int:
 
     with tempfile.TemporaryFile() as spool:  # openpyxl's write-only mode: memory stays flat
         exporting.xlsx_file(header, counted(), spool)
-        spool.seek(0)
-        export.file.save(f"{export.storage_key}.xlsx", File(spool), save=False)
+        # Stored encrypted with the organization's key, like the answers it holds (lib/envelope.py).
+        with envelope.encrypted_file(export.organization_id, spool) as encrypted:
+            export.file.save(f"{export.storage_key}.xlsx", File(encrypted), save=False)
     return written
 
 

@@ -35,6 +35,7 @@ from django.utils.translation import gettext, gettext_lazy
 from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode
 
+from madoguchi.lib import envelope
 from madoguchi.lib.timeutil import JST
 from madoguchi.procedures import rules
 from madoguchi.procedures.models import FormVersion
@@ -804,8 +805,8 @@ def attachments_zip(submissions: Iterable[Submission]) -> Iterator[bytes]:
                     else:
                         info.compress_type = zipfile.ZIP_DEFLATED  # zlib's default level
                     try:
-                        source = _storage().open(item.file, "rb")
-                    except (FileNotFoundError, OSError):
+                        source = envelope.open_file(submission.organization_id, _storage(), item.file)
+                    except (FileNotFoundError, OSError, envelope.KeyUnavailable):
                         unreadable.append(path)
                         continue
                     # Sizes and checksums follow each file (data descriptor): nothing is seeked back to.

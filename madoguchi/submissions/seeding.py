@@ -34,6 +34,7 @@ from datetime import time as dtime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from madoguchi.lib import envelope
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.lib.receipt import damm_check_digit, inquiry_code_for
 from madoguchi.lib.search import MAX_SEARCH_CHARS, applicant_columns, phone_digits, search_text
@@ -43,7 +44,7 @@ from madoguchi.organizations.services import read_codes
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version, set_procedure_status
 from madoguchi.stats.models import DailyCount, StatusCount
-from madoguchi.submissions.answers import FORMAT_VERSION
+from madoguchi.submissions.answers import stored_form
 from madoguchi.submissions.models import Status, StatusChange, Submission
 
 SEED_COUNCIL = "負荷試験用協議会"
@@ -392,6 +393,9 @@ def write_submissions(
     span = (now - start).total_seconds()
     first = Submission.objects.filter(token__startswith=TOKEN_PREFIX).count()
     fields = {p.pk: p.current_version.spec.fields for p in procedures}
+    # Each organization's data keys, read (or made) here: while COPY holds the connection no other statement
+    # can run on it, and the rows are made during the COPY.
+    keys = {p.organization_id: envelope.keys_for(p.organization_id) for p in procedures}
 
     def rows():
         for n in range(count):
@@ -420,7 +424,7 @@ def write_submissions(
                 status,
                 arrived,
                 moved,
-                {"format": FORMAT_VERSION, "answers": answers},
+                stored_form(procedure.organization_id, answers, keys=keys[procedure.organization_id]),
                 answers.get("email", ""),
                 assignee,
                 "ja",

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from madoguchi.audit import services as audit
+from madoguchi.lib import envelope
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.integrity import OtherOrganizationError
 from madoguchi.lib.receipt import format_receipt_number, inquiry_code_for, new_receipt_number
@@ -845,7 +847,10 @@ def stage_upload(*, procedure: Procedure, session_key: str, upload, content_type
         upload.seek(0)
         staged.active_content = ",".join(upload_checks.pdf_active_content(upload.read()))
         upload.seek(0)
-    staged.file.save(staged.storage_key, upload, save=False)
+    # Stored encrypted with the organization's key (lib/envelope.py); the Attachment made on submit
+    # points at the same stored file.
+    with envelope.encrypted_file(procedure.organization_id, upload) as encrypted:
+        staged.file.save(staged.storage_key, File(encrypted), save=False)
     staged.save()
     return staged
 

@@ -65,27 +65,30 @@ def learn(procedure: Procedure) -> None:
         _WITH_CAPACITY.discard(procedure.pk)
 
 
-# The fields of each form version this process has written a submission of (versions never change, and
-# their ids are never reused): the name, kana and search columns are worked out from them.
-_FIELDS: dict[int, list] = {}
+# The fields and organization of each form version this process has written a submission of (versions
+# never change, and their ids are never reused): the name, kana and search columns are worked out from the
+# fields; the answers are encrypted with the organization's key (the gate checks that it is the one the
+# code names: nothing is written otherwise).
+_FIELDS: dict[int, tuple[int, list]] = {}
 _FIELDS_KEPT = 500
 
 
-def _form_fields(version_id: int) -> list:
-    fields = _FIELDS.get(version_id)
-    if fields is None:
+def _version_of(version_id: int) -> tuple[int | None, list]:
+    """(organization id, fields) of a form version; (None, []) when there is no such version."""
+    known = _FIELDS.get(version_id)
+    if known is None:
         from madoguchi.procedures.formspec import version_spec
         from madoguchi.procedures.models import FormVersion
 
-        schema = FormVersion.objects.filter(pk=version_id).values_list("schema", flat=True).first()
+        row = FormVersion.objects.filter(pk=version_id).values_list("organization_id", "schema").first()
         # No such version: the gate lets nothing through either; nothing is kept.
-        if schema is None:
-            return []
-        fields = version_spec(version_id, schema).fields
+        if row is None:
+            return None, []
+        known = (row[0], version_spec(version_id, row[1]).fields)
         if len(_FIELDS) >= _FIELDS_KEPT:
             _FIELDS.clear()
-        _FIELDS[version_id] = fields
-    return fields
+        _FIELDS[version_id] = known
+    return known
 
 
 def set_search_columns(submission: Submission, fields: list, answers: dict) -> None:
@@ -165,8 +168,12 @@ def submit(
         applicant_email=applicant_email,
         language=resident_language(language),
     )
+    organization_id, fields = _version_of(version_id)
+    if organization_id is None:
+        return None
+    submission.organization_id = organization_id
     write_answers(submission, answers)
-    set_search_columns(submission, _form_fields(version_id), answers)
+    set_search_columns(submission, fields, answers)
     day = jst_date(now)
     sql, plans = _statement(procedure_id in _WITH_CAPACITY, bool(applicant_email))
     params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]

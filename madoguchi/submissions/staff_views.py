@@ -21,7 +21,7 @@ from madoguchi.accounts import access, reauth
 from madoguchi.accounts.models import Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
-from madoguchi.lib import exporting, search
+from madoguchi.lib import envelope, exporting, search
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import parse_receipt_number
@@ -719,7 +719,11 @@ def attachment(request: HttpRequest, submission_id: int, attachment_id: int) -> 
         obj=submission,
         detail={"attachment": item.pk},
     )
-    response = FileResponse(item.file.open("rb"), as_attachment=True, filename=item.original_name)
+    try:
+        stored = envelope.open_file(item.organization_id, item.file.storage, item.file.name)
+    except FileNotFoundError as exc:
+        raise Http404 from exc
+    response = FileResponse(stored, as_attachment=True, filename=item.original_name)
     response["Content-Type"] = "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -951,7 +955,7 @@ def export_file(request: HttpRequest, export_id: int) -> FileResponse:
     ):
         raise Http404
     try:
-        stored = export.file.open("rb")
+        stored = envelope.open_file(export.organization_id, export.file.storage, export.file.name)
     except FileNotFoundError as exc:  # removed meanwhile (purge_export_files): as if never there
         raise Http404 from exc
     audit.record(

@@ -282,7 +282,7 @@ def tally_procedure(
     respondents = 0
     by_month: dict[tuple[int, int], int] = {}
     for submission in (
-        submissions.only("submitted_at", "form_version_id", "answers_data")
+        submissions.only("organization_id", "submitted_at", "form_version_id", "answers_data")
         .order_by("-submitted_at", "-id")
         .iterator(chunk_size=2000)
     ):
