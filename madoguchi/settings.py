@@ -253,6 +253,10 @@ SECURE_SSL_REDIRECT = envbool("SSL_REDIRECT")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Behind one reverse proxy: trust its X-Forwarded-Proto, and the address it appends to X-Forwarded-For.
 BEHIND_TLS_PROXY = envbool("BEHIND_TLS_PROXY")
+# Anti-automation: at most this many submissions of one procedure from one client address per window (a
+# retry of a case already received is always answered). Generous, for addresses many people share.
+SUBMISSIONS_PER_CLIENT = envint("SUBMISSIONS_PER_CLIENT", 20)
+SUBMISSION_WINDOW_SECONDS = envint("SUBMISSION_WINDOW_SECONDS", 10 * 60)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

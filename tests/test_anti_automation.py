@@ -9,11 +9,13 @@ import pytest
 from django.db import close_old_connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from madoguchi.submissions import counters, resident_views, services
-from tests.conftest import make_submission
+from madoguchi.submissions.models import RateCounter
+from tests.conftest import hidden_fields, make_submission, run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +110,81 @@ def test_a_form_post_with_the_hidden_box_filled_is_refused_and_nothing_is_kept(c
     assert 'value="髙橋"' not in client.get(form_url(procedure)).content.decode()
     assert post_form(client, procedure, {**SIGNUP_POST, "_website": ""}).status_code == 302  # a person
     assert Submission.objects.count() == 0
+
+
+def _confirmed_application(procedure, address: str) -> tuple[Client, dict]:
+    """A new browser at `address` that has filled the form and reached the 確認画面: its submit button's post."""
+    from tests.conftest import SIGNUP_POST
+    from tests.test_resident_flow import confirmed_form, post_form
+
+    browser = Client(REMOTE_ADDR=address)
+    assert post_form(browser, procedure, SIGNUP_POST).status_code == 302
+    return browser, confirmed_form(browser, procedure)
+
+
+def test_one_client_cannot_take_every_seat_and_what_it_typed_is_kept(procedure, settings):
+    """A program at one address sending application after application stops at the limit with a Japanese
+    page (nothing received, the 確認画面 carried back for one button); another address applies as usual;
+    and once the window has passed, the kept button sends the application."""
+    from madoguchi.submissions.models import Submission
+    from tests.test_resident_flow import confirm_url
+
+    settings.SUBMISSIONS_PER_CLIENT = 3
+    procedure.capacity = 10
+    procedure.save(update_fields=["capacity"])
+    for _ in range(3):
+        browser, confirmed = _confirmed_application(procedure, "198.51.100.7")
+        assert browser.post(confirm_url(procedure), confirmed).status_code == 302
+    browser, confirmed = _confirmed_application(procedure, "198.51.100.7")
+    refused = browser.post(confirm_url(procedure), confirmed)
+    page = refused.content.decode()
+    assert refused.status_code == 429 and "この申請は、まだ受け付けていません。" in page
+    assert Submission.objects.count() == 3
+    procedure.refresh_from_db()
+    assert procedure.seats_taken == 3
+    assert confirmed["confirmed"] in page and confirmed["token"] in page  # one button sends it later
+
+    other, other_confirmed = _confirmed_application(procedure, "203.0.113.8")
+    assert other.post(confirm_url(procedure), other_confirmed).status_code == 302
+    assert Submission.objects.count() == 4
+
+    RateCounter.objects.update(expires_at=timezone.now())  # the window has passed
+    retried = browser.post(confirm_url(procedure), hidden_fields(page))
+    assert retried.status_code == 302 and Submission.objects.count() == 5
+
+
+def test_a_retry_of_a_received_application_gets_its_number_even_over_the_limit(procedure, settings):
+    from madoguchi.submissions.models import Submission
+    from tests.test_resident_flow import confirm_url
+
+    settings.SUBMISSIONS_PER_CLIENT = 1
+    browser, confirmed = _confirmed_application(procedure, "198.51.100.9")
+    first = browser.post(confirm_url(procedure), confirmed, follow=True).content.decode()
+    again = browser.post(confirm_url(procedure), confirmed, follow=True)
+    received = Submission.objects.get()
+    assert again.status_code == 200 and received.display_receipt_number in again.content.decode()
+    assert received.display_receipt_number in first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_from_one_client_stores_at_most_the_limit(procedure, settings):
+    """Twenty applications sent at once from one address: the counter is one statement, so no more than
+    the limit are received, on either database."""
+    from madoguchi.submissions.models import Submission
+    from tests.test_resident_flow import confirm_url
+
+    settings.SUBMISSIONS_PER_CLIENT = 5
+    ready = [_confirmed_application(procedure, "198.51.100.20") for _ in range(20)]
+    statuses = []
+
+    def send(browser, confirmed):
+        def run():
+            close_old_connections()
+            statuses.append(browser.post(confirm_url(procedure), confirmed).status_code)
+            close_old_connections()
+
+        return run
+
+    run_at_once(*(send(browser, confirmed) for browser, confirmed in ready))
+    assert Submission.objects.count() == 5
+    assert sorted(statuses) == [302] * 5 + [429] * 15

@@ -22,6 +22,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.client import client_address
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.reads import RowRead
 from madoguchi.lib.receipt import (
@@ -63,6 +64,10 @@ CONFIRMED_TOO_OLD_MESSAGE = gettext_lazy(
 )
 LOOKUP_WINDOW_SECONDS = 15 * 60
 CONFIRMED_SALT = "madoguchi.confirmed"
+# Submissions of one procedure from one client address (settings.SUBMISSIONS_PER_CLIENT per
+# settings.SUBMISSION_WINDOW_SECONDS): one program cannot take a sign-up's seats, while a family, or a
+# 公民館's Wi-Fi or a carrier's shared address, still applies freely. Counted in one statement before the
+# write (counters.hit), so a burst cannot pass the limit together.
 CONFIRMED_MAX_AGE = 24 * 60 * 60  # a 確認画面 left open overnight still submits
 CARRY_SALT = "madoguchi.carry"
 DONE_COOKIE = "madoguchi_done"
@@ -902,6 +907,23 @@ def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
     return response
 
 
+def _too_many_submissions(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
+    """Over the per-client limit: a retry of a case already received still gets its 受付番号; anything else
+    is not received, and the page carries the signed 確認画面 back so that one button sends it later."""
+    if Submission.objects.filter(token=token, procedure=procedure_id).exists():
+        return _to_done(code, procedure_id, token)
+    procedure = _procedure(code, procedure_id)
+    logger.warning("submission refused: too many from one client (procedure %s)", procedure.pk)
+    minutes = max(settings.SUBMISSION_WINDOW_SECONDS // 60, 1)
+    context = {
+        "procedure": procedure,
+        "organization": procedure.organization,
+        "minutes": minutes,
+        "retry": {"action": request.path, "token": token, "confirmed": request.POST.get("confirmed", "")},
+    }
+    return render(request, "submissions/too_many.html", context, status=429)
+
+
 def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     """The final click. The common case (no file to attach) is one statement and no session access."""
     token = request.POST.get("token", "")[:64]
@@ -924,6 +946,14 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         )
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    if (
+        counters.hit(
+            counters.key_of("submit:client", str(procedure_id), client_address(request)),
+            settings.SUBMISSION_WINDOW_SECONDS,
+        )
+        > settings.SUBMISSIONS_PER_CLIENT
+    ):
+        return _too_many_submissions(request, code, procedure_id, token)
     submit_args = {
         "answers": _shown_answers(confirmed),
         "token": token,
@@ -1055,10 +1085,7 @@ def _lookup_keys(request: HttpRequest, receipt: str | None) -> tuple[str, str | 
     carrier shares one), one per 受付番号 and client (strict: one person's guesses at one number), and one per
     受付番号 from every client together (for guesses spread over many addresses; high, so that a stranger
     who knows the number cannot lock its owner out by guessing from one place)."""
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_TLS_PROXY:
-        # The last address is the one our proxy saw; anything before it the client could have written.
-        address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
+    address = client_address(request)
     client = counters.key_of("status-lookup:client", address)
     pair = counters.key_of("status-lookup:pair", address, receipt) if receipt else None
     number = counters.key_of("status-lookup:receipt", receipt) if receipt else None

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,11 +30,12 @@ from django.views.decorators.http import require_http_methods
 
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.client import client_address
 from madoguchi.lib.receipt import parse_receipt_number
 from madoguchi.notifications import recovery
 from madoguchi.notifications.models import EmailVerification
 from madoguchi.procedures.models import Procedure
-from madoguchi.submissions import intake
+from madoguchi.submissions import counters, intake
 from madoguchi.submissions.models import Submission
 
 VERIFICATION_HOURS = 24
@@ -307,17 +307,9 @@ def verify_open(request: HttpRequest) -> HttpResponse:
 # 問い合わせ番号を忘れた方 ---------------------------------------------------------------------------------
 
 
-def _client_key(request: HttpRequest) -> str:
-    address = request.META.get("REMOTE_ADDR", "")
-    if settings.BEHIND_TLS_PROXY:
-        address = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip() or address
-    return "inquiry-recovery:client:" + hashlib.sha256(address.encode()).hexdigest()[:32]
-
-
 def _count(key: str) -> int:
-    count = cache.get(key, 0) + 1
-    cache.set(key, count, RECOVERY_WINDOW_SECONDS)
-    return count
+    """Count one ask under `key` in one statement (counters.hit): simultaneous asks cannot pass together."""
+    return counters.hit(key, RECOVERY_WINDOW_SECONDS)
 
 
 @transaction.atomic
@@ -367,8 +359,9 @@ def inquiry_recovery(request: HttpRequest) -> HttpResponse:
         context["errors"]["email"] = str(exc)
     if context["errors"]:
         return render(request, "submissions/status_forgot.html", context, status=400)
-    receipt_key = "inquiry-recovery:receipt:" + hashlib.sha256(receipt.encode()).hexdigest()[:32]
-    if _count(_client_key(request)) > RECOVERY_PER_CLIENT or _count(receipt_key) > RECOVERY_PER_RECEIPT:
+    client_key = counters.key_of("inquiry-recovery:client", client_address(request))
+    receipt_key = counters.key_of("inquiry-recovery:receipt", receipt)
+    if _count(client_key) > RECOVERY_PER_CLIENT or _count(receipt_key) > RECOVERY_PER_RECEIPT:
         context["errors"]["form"] = str(RECOVERY_TOO_MANY_MESSAGE)
         return render(request, "submissions/status_forgot.html", context, status=429)
     resend_inquiry_code(receipt_number=receipt, email=email)
