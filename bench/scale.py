@@ -45,6 +45,7 @@ def main() -> None:
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
         "SECRET_KEY": "bench-only-secret",
+        "MADOGUCHI_INSECURE_DEV_KEY": "1",  # the fixed development master keyset: real AES-256-GCM
         "SECURE_COOKIES": "false",
         "STATIC_MANIFEST": "false",
         "ALLOWED_HOSTS": "testserver",

@@ -416,6 +416,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-only-secret",
+        "MADOGUCHI_INSECURE_DEV_KEY": "1",  # the fixed development master keyset: real AES-256-GCM
         "SECURE_COOKIES": "false",
         "STATIC_MANIFEST": "false",
         "ROOT_URLCONF": "bench.baseline_urls",
