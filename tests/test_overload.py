@@ -8,8 +8,10 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from madoguchi.lib.receipt import stored_token
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.overload import ConcurrencyLimitMiddleware
+from madoguchi.submissions import drafts
 from madoguchi.submissions.models import Submission, SubmissionDraft
 from tests.conftest import SIGNUP_POST, hidden_fields, make_procedure
 
@@ -118,14 +120,14 @@ def test_a_confirmation_page_sent_while_saturated_is_kept_and_sent_again_later(c
     page = response.content.decode()
     assert response.status_code == 503 and "まだ受け付けていません" in page
     assert Submission.objects.count() == 0
-    assert SubmissionDraft.objects.get().answers_data["token"] == confirmed["token"]
+    assert drafts.draft_content(SubmissionDraft.objects.get()).token == confirmed["token"]
     retry = hidden_fields(page[page.index("もう一度送信する") - 2000 :])
     assert retry["confirmed"] == confirmed["confirmed"]
 
     settings.MADOGUCHI_MAX_CONCURRENT_REQUESTS = 10
     done = client.post(confirm_url(procedure), {"token": retry["token"], "confirmed": retry["confirmed"]})
     assert done["Location"].endswith("/done/")
-    assert Submission.objects.get().token == confirmed["token"]
+    assert Submission.objects.get().token == stored_token(confirmed["token"])
     assert not SubmissionDraft.objects.exists()
 
 

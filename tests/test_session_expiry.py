@@ -7,6 +7,7 @@ from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from madoguchi.lib.receipt import stored_token
 from madoguchi.procedures.services import save_form_version
 from madoguchi.submissions import resident_views
 from madoguchi.submissions.answers import read_answers
@@ -234,7 +235,7 @@ def test_a_confirmation_page_too_old_to_send_refills_the_form_instead(client, pr
     monkeypatch.setattr(resident_views, "CONFIRMED_MAX_AGE", 24 * 60 * 60)
     assert post_form(client, procedure, SIGNUP_POST).status_code == 302
     client.post(confirm_url(procedure), hidden_fields(client.get(confirm_url(procedure)).content.decode()))
-    assert Submission.objects.get().token == confirmed["token"]  # the same application
+    assert Submission.objects.get().token == stored_token(confirmed["token"])  # the same application
 
 
 def test_a_new_version_of_the_form_after_the_session_ended_keeps_the_answers(client, procedure):

@@ -196,11 +196,28 @@ def keys_for(organization_id: int | None, *, fresh: bool = False) -> Keys:
     if row is None:
         row = _create(DataKey, organization_id, scope)
         keys = _keys_from_row(row)
-        transaction.on_commit(lambda: _remember(scope, keys))
+        if row.created_here:
+            # Cached only once committed: a keyset whose row is rolled back must never encrypt anything.
+            _pending.scopes = getattr(_pending, "scopes", set()) | {scope}
+            transaction.on_commit(lambda: _committed(scope, keys))
+        else:
+            _remember(scope, keys)
         return keys
     keys = _keys_from_row(row)
+    if scope in getattr(_pending, "scopes", set()):
+        if transaction.get_connection().in_atomic_block:
+            return keys  # made by this thread's transaction, not yet committed: not cached
+        _pending.scopes.discard(scope)  # that transaction has ended: the row read now is committed
     _remember(scope, keys)
     return keys
+
+
+_pending = threading.local()  # scopes whose keyset this thread made in a transaction not yet committed
+
+
+def _committed(scope: str, keys: Keys) -> None:
+    getattr(_pending, "scopes", set()).discard(scope)
+    _remember(scope, keys)
 
 
 def _remember(scope: str, keys: Keys) -> None:
@@ -212,6 +229,7 @@ def forget_cached_keys() -> None:
     """Drop every cached keyset and the master keyset (tests, and after rotate_keys in the same process)."""
     with _lock:
         _cache.clear()
+    _pending.scopes = set()
     master_aead.cache_clear()
 
 
@@ -227,7 +245,10 @@ def _create(model, organization_id: int | None, scope: str):
         with transaction.atomic():
             row.save(force_insert=True)
     except IntegrityError:  # made meanwhile by another process: use that one
-        return model.objects.get(scope=scope)
+        other = model.objects.get(scope=scope)
+        other.created_here = False
+        return other
+    row.created_here = True
     return row
 
 

@@ -91,9 +91,21 @@ def parse_receipt_number(s: str) -> str | None:
     return t
 
 
+def stored_token(token: str) -> str:
+    """What Submission.token holds for an application's token (the idempotency key of the final submit,
+    kept in the resident's page, session and completion cookie): its SHA-256 as 64 hex characters, so a
+    copy of the database does not give the token itself. The token is random (24 bytes, secrets), so no key
+    is needed. Rows written before tokens were hashed hold the token itself (32 characters, never 64 hex)."""
+    import hashlib
+
+    return hashlib.sha256(b"madoguchi-submit:" + token.encode()).hexdigest()
+
+
 def inquiry_code_for(token: str) -> str:
-    """The inquiry code of the submission made with this token: 40 bits of an HMAC keyed by the server's
-    INQUIRY_CODE_KEY, so neither the token nor a copy of the database gives it away without the key."""
+    """The inquiry code of a submission from its stored token (Submission.token, stored_token() of the
+    application's token): 40 bits of an HMAC keyed by the server's INQUIRY_CODE_KEY, so neither the token nor
+    a copy of the database gives it away without the key; derived from what is stored, so that
+    「問い合わせ番号を忘れた方」 can send it again."""
     from django.conf import settings
     from django.utils.crypto import salted_hmac
 

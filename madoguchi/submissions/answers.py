@@ -24,7 +24,9 @@ def write_answers(submission, answers: dict[str, Any]) -> None:
     submission.answers_data = stored_form(submission.organization_id, answers)
 
 
-def _read(organization_id: int, data) -> dict[str, Any]:
+def stored_answers(organization_id: int, data) -> dict[str, Any]:
+    """{field key: value} from an answers_data value of either format (for migrations, which have no
+    model methods)."""
     data = data or {}
     if envelope.is_encrypted(data):
         return dict(envelope.decrypt_json(organization_id, data))
@@ -32,7 +34,7 @@ def _read(organization_id: int, data) -> dict[str, Any]:
 
 
 def read_answers(submission) -> dict[str, Any]:
-    return _read(submission.organization_id, submission.answers_data)
+    return stored_answers(submission.organization_id, submission.answers_data)
 
 
 def keep_revision(submission, *, at) -> None:
@@ -48,4 +50,4 @@ def keep_revision(submission, *, at) -> None:
 
 
 def read_revision(revision) -> dict[str, Any]:
-    return _read(revision.organization_id, revision.answers_data)
+    return stored_answers(revision.organization_id, revision.answers_data)

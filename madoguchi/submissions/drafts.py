@@ -17,12 +17,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.lib import envelope
+from madoguchi.lib.receipt import stored_token
 from madoguchi.lib.timeutil import JST
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import FormVersion, Procedure
@@ -124,14 +126,7 @@ def save_draft(
         "organization_id": procedure.organization_id,
         "procedure": procedure,
         "form_version": version,
-        # The application's token stays in clear (discard_draft finds a draft by it); what was typed is
-        # encrypted with the organization's key (lib/envelope.py).
-        "answers_data": {
-            "token": application_token,
-            **envelope.encrypt_json(
-                procedure.organization_id, {"raw": kept_raw, "page": page or ""}, kind="draft"
-            ),
-        },
+        "answers_data": stored_draft(procedure.organization_id, kept_raw, page or "", application_token),
         "token_hash": hash_token(token),
         "email": email or (draft.email if draft is not None else ""),
         "expires_at": now + timedelta(days=procedure.draft_days),
@@ -155,6 +150,19 @@ class DraftContent:
     token: str  # the application's idempotency token ("" if none was kept)
 
 
+def stored_draft(organization_id: int, raw: dict, page: str, application_token: str) -> dict:
+    """What SubmissionDraft.answers_data holds: the application's token hashed as Submission.token is
+    (stored_token; discard_draft finds a draft by it), and, encrypted with the organization's key
+    (lib/envelope.py), what was typed, the page and the application's token itself (a draft resumed on
+    another device submits as the same application)."""
+    return {
+        "token": stored_token(application_token) if application_token else "",
+        **envelope.encrypt_json(
+            organization_id, {"raw": raw, "page": page, "token": application_token}, kind="draft"
+        ),
+    }
+
+
 def draft_content(draft: SubmissionDraft) -> DraftContent:
     """What a draft keeps, decrypted. Drafts saved before encryption existed are read as they are.
     Raises envelope.KeyUnavailable when the organization's keys do not open it."""
@@ -164,9 +172,9 @@ def draft_content(draft: SubmissionDraft) -> DraftContent:
         if envelope.is_encrypted(data)
         else data
     )
-    return DraftContent(
-        raw=dict(content.get("raw", {})), page=content.get("page", ""), token=data.get("token", "")
-    )
+    # Drafts saved before the token was hashed keep it in clear, outside the encrypted part.
+    token = content.get("token", "") if "token" in content else data.get("token", "")
+    return DraftContent(raw=dict(content.get("raw", {})), page=content.get("page", ""), token=token)
 
 
 def queue_draft_email(saved: SavedDraft) -> OutgoingEmail:
@@ -217,9 +225,15 @@ def discard_draft(*, procedure_id: int, draft_id: int | None = None, application
     if draft_id:
         deleted += SubmissionDraft.objects.filter(pk=draft_id, procedure_id=procedure_id).delete()[0]
     if application_token:
-        deleted += SubmissionDraft.objects.filter(
-            procedure_id=procedure_id, answers_data__token=application_token
-        ).delete()[0]
+        # By the token's hash; drafts saved before tokens were hashed hold the token itself.
+        deleted += (
+            SubmissionDraft.objects.filter(procedure_id=procedure_id)
+            .filter(
+                Q(answers_data__token=stored_token(application_token))
+                | Q(answers_data__token=application_token)
+            )
+            .delete()[0]
+        )
     return deleted
 
 

@@ -92,7 +92,7 @@ def _stale_answers(data, organization_id: int) -> bool:
 
 
 def _reencrypt_json(model, kind: str) -> int:
-    from madoguchi.submissions.answers import _read
+    from madoguchi.submissions.answers import stored_answers
 
     done = 0
     last = 0
@@ -112,14 +112,14 @@ def _reencrypt_json(model, kind: str) -> int:
                 if row is None or not _stale_answers(row.answers_data, row.organization_id):
                     continue  # deleted, or rewritten by its own write path meanwhile
                 row.answers_data = envelope.encrypt_json(
-                    row.organization_id, _read(row.organization_id, row.answers_data), kind=kind
+                    row.organization_id, stored_answers(row.organization_id, row.answers_data), kind=kind
                 )
                 row.save(update_fields=["answers_data"])
                 done += 1
 
 
 def _reencrypt_draft(model) -> int:
-    from madoguchi.submissions.drafts import draft_content
+    from madoguchi.submissions.drafts import draft_content, stored_draft
 
     done = 0
     for pk in model.objects.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=BATCH):
@@ -128,12 +128,7 @@ def _reencrypt_draft(model) -> int:
             if draft is None or not _stale_answers(draft.answers_data, draft.organization_id):
                 continue
             content = draft_content(draft)
-            draft.answers_data = {
-                "token": content.token,
-                **envelope.encrypt_json(
-                    draft.organization_id, {"raw": content.raw, "page": content.page}, kind="draft"
-                ),
-            }
+            draft.answers_data = stored_draft(draft.organization_id, content.raw, content.page, content.token)
             draft.save(update_fields=["answers_data"])
             done += 1
     return done

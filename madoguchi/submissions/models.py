@@ -31,7 +31,8 @@ class Submission(models.Model):
     form_version = models.ForeignKey(FormVersion, on_delete=models.PROTECT, related_name="submissions")
     receipt_number = models.CharField(_("受付番号"), max_length=10)
     inquiry_code_hash = models.CharField(max_length=64)
-    # The idempotency key of the final submit: a double click or a retried POST finds this row again.
+    # The idempotency key of the final submit, hashed (lib/receipt.stored_token): a double click or a
+    # retried POST finds this row again; the inquiry code is derived from it with INQUIRY_CODE_KEY.
     token = models.CharField(max_length=64)
     status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.RECEIVED)
     submitted_at = models.DateTimeField(_("到達日時"), db_index=False)
@@ -248,8 +249,9 @@ class SubmissionDraft(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     procedure = models.ForeignKey(Procedure, on_delete=models.CASCADE, related_name="drafts")
     form_version = models.ForeignKey(FormVersion, on_delete=models.CASCADE, related_name="+")
-    # {"raw": what was typed (intake.read_raw's shape, files left out), "page": the page key,
-    #  "token": the application's idempotency token (Submission.token), the same on every device}
+    # drafts.stored_draft: {"token": the application's token hashed as Submission.token is, "format": 2,
+    #  "enc": encrypted {"raw": what was typed (intake.read_raw's shape, files left out), "page": the page
+    #  key, "token": the application's idempotency token itself, the same on every device}}
     answers_data = models.JSONField(default=dict)
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.CharField(max_length=254, blank=True)

@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 
 from madoguchi.accounts import access, reauth
 from madoguchi.audit import services as audit
+from madoguchi.lib.receipt import stored_token
 from madoguchi.procedures.models import Procedure
 from madoguchi.submissions import paper
 from madoguchi.submissions.models import Submission
@@ -156,7 +157,7 @@ def done_receipt_pdf(request: HttpRequest, code: str, procedure_id: int) -> Http
     ):
         if token and submission is None:
             submission = (
-                Submission.objects.filter(token=token, procedure=procedure)
+                Submission.objects.filter(token=stored_token(token), procedure=procedure)
                 .select_related("procedure__department", "organization", "form_version")
                 .first()
             )

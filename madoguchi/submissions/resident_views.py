@@ -30,6 +30,7 @@ from madoguchi.lib.receipt import (
     inquiry_code_for,
     parse_inquiry_code,
     parse_receipt_number,
+    stored_token,
 )
 from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
@@ -784,7 +785,7 @@ def _sent_from_here(procedure: Procedure, saved: dict) -> Submission | None:
     if saved.get("submitted"):
         return _SUBMISSION.get(pk=saved["submitted"], procedure=procedure.pk)
     if saved.get("token"):
-        return _SUBMISSION.get(token=saved["token"], procedure=procedure.pk)
+        return _SUBMISSION.get(token=stored_token(saved["token"]), procedure=procedure.pk)
     return None
 
 
@@ -910,7 +911,7 @@ def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
 def _too_many_submissions(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
     """Over the per-client limit: a retry of a case already received still gets its 受付番号; anything else
     is not received, and the page carries the signed 確認画面 back so that one button sends it later."""
-    if Submission.objects.filter(token=token, procedure=procedure_id).exists():
+    if Submission.objects.filter(token=stored_token(token), procedure=procedure_id).exists():
         return _to_done(code, procedure_id, token)
     procedure = _procedure(code, procedure_id)
     logger.warning("submission refused: too many from one client (procedure %s)", procedure.pk)
@@ -973,7 +974,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             return _to_done(code, procedure_id, token)
     # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
     procedure = _procedure(code, procedure_id)
-    existing = Submission.objects.filter(token=token, procedure=procedure).first()
+    existing = Submission.objects.filter(token=stored_token(token), procedure=procedure).first()
     if existing is not None:
         # A retry whose first answer was lost: received then, whatever has closed or changed since.
         _note_if_other_answers_were_sent(request, existing, confirmed)
@@ -988,7 +989,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             raise services.VersionChanged(str(services.VERSION_CHANGED_MESSAGE))
         claimed = _claim_staged_files(request, procedure, submit_args["answers"], confirmed["s"])
         if claimed is None:
-            if Submission.objects.filter(token=token, procedure=procedure).exists():
+            if Submission.objects.filter(token=stored_token(token), procedure=procedure).exists():
                 return _to_done(code, procedure_id, token)  # the other click of a double click took the files
             # The session ended (or the files expired) since the 確認画面: every other answer goes back into
             # the form from the signed 確認画面; only the files are asked for again, by name.
@@ -1060,12 +1061,12 @@ def done_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     for token in (request.get_signed_cookie(DONE_COOKIE, None, salt=DONE_SALT, max_age=DONE_MAX_AGE),
                   saved.get("token")):  # fmt: skip
         if token and submission is None:
-            submission = _SUBMISSION.get(token=token, procedure=procedure.pk)
+            submission = _SUBMISSION.get(token=stored_token(token), procedure=procedure.pk)
     if submission is None:
         return redirect("public:organization", code=code)
-    if saved.get("token") == submission.token and "values" in saved:
+    if saved.get("token") and stored_token(saved["token"]) == submission.token and "values" in saved:
         # Submitted: the answers leave the session. The token stays, for Back and reload.
-        request.session[_state_key(procedure)] = {"submitted": submission.pk, "token": submission.token}
+        request.session[_state_key(procedure)] = {"submitted": submission.pk, "token": saved["token"]}
     return render(
         request,
         "submissions/done.html",

@@ -17,7 +17,7 @@ from madoguchi.audit import services as audit
 from madoguchi.lib import envelope
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.integrity import OtherOrganizationError
-from madoguchi.lib.receipt import format_receipt_number, inquiry_code_for, new_receipt_number
+from madoguchi.lib.receipt import format_receipt_number, inquiry_code_for, new_receipt_number, stored_token
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.notifications import services as notify
 from madoguchi.procedures import rules
@@ -281,6 +281,7 @@ def submit(
     DuplicateSubmission (naming the earlier 受付番号) when another submission of it holds the key. The
     unique constraint decides between concurrent ones: only one of them is received.
     """
+    token = stored_token(token)  # the application's token is stored only hashed
     if version.spec.has_rules:
         flow = rules.evaluate(version.spec, answers)  # no condition names a file: files do not change it
         shown = set(flow.shown)
@@ -335,6 +336,7 @@ def submit_confirmed(
     """
     if not single_statement.available():
         return None
+    token = stored_token(token)
 
     def attempt(number: str) -> SubmitResult | None:
         submission = single_statement.submit(

@@ -30,6 +30,7 @@ def _fields(items) -> list:
 
 def fill_search_columns(apps, schema_editor):
     from madoguchi.lib.search import applicant_columns, search_text
+    from madoguchi.submissions.answers import stored_answers
 
     Submission = apps.get_model("submissions", "Submission")
     FormVersion = apps.get_model("procedures", "FormVersion")
@@ -41,7 +42,7 @@ def fill_search_columns(apps, schema_editor):
             Submission.objects.using(db)
             .filter(pk__gt=last)
             .order_by("pk")
-            .only("pk", "form_version_id", "answers_data")[:BATCH]
+            .only("pk", "organization_id", "form_version_id", "answers_data")[:BATCH]
         )
         if not batch:
             return
@@ -50,7 +51,9 @@ def fill_search_columns(apps, schema_editor):
                 schema = FormVersion.objects.using(db).get(pk=submission.form_version_id).schema
                 forms[submission.form_version_id] = _fields((schema or {}).get("fields"))
             fields = forms[submission.form_version_id]
-            answers = dict((submission.answers_data or {}).get("answers", {}))
+            # Rows of this era hold their answers in clear; answers.stored_answers reads those and, for a
+            # database filled later and migrated again, encrypted ones too.
+            answers = stored_answers(submission.organization_id, submission.answers_data)
             submission.applicant_name, submission.applicant_kana = applicant_columns(fields, answers)
             submission.search_text = search_text(fields, answers)
         Submission.objects.using(db).bulk_update(
