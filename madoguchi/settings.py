@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -79,6 +80,7 @@ INSTALLED_APPS = [
     "django_otp",  # 2段階認証 (accounts/two_factor.py)
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",  # パスキー as a second factor (accounts/passkeys.py)
     "axes",  # failed logins counted per account and per client; lockouts (accounts/login_security.py)
 ]
 
@@ -159,6 +161,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "staff:login"
 # 2段階認証 (django-otp): the name an authenticator app shows beside the code.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", SITE_NAME)
+# パスキー: a second factor after the password, never instead of it; the relying party is the host the
+# request came to (accounts/passkeys.SiteWebAuthnHelper).
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+OTP_WEBAUTHN_HELPER_CLASS = "madoguchi.accounts.passkeys.SiteWebAuthnHelper"
+OTP_WEBAUTHN_EXCEPTION_LOGGER_NAME = "madoguchi.passkeys"
+# Read by the library's system checks only: the relying party and the origin used are those of the request
+# (above), this site's own. Its origin check (E030/E031) is about the unused setting, so it is silenced.
+OTP_WEBAUTHN_RP_ID = urlsplit(SITE_URL).hostname or "localhost"
+OTP_WEBAUTHN_RP_NAME = SITE_NAME
+SILENCED_SYSTEM_CHECKS = ["otp_webauthn.E030", "otp_webauthn.E031"]
 LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 

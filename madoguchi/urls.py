@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from madoguchi.accounts import two_factor_views
+from madoguchi.accounts import passkeys, two_factor_views
 from madoguchi.accounts import views as account_views
 from madoguchi.api.api import api
 from madoguchi.audit import views as audit_views
@@ -324,6 +324,21 @@ staff_patterns = [
     path("templates/<int:template_id>/copy/", builder_views.template_copy, name="template_copy"),
 ]
 
+# パスキー (accounts/passkeys.py): the JSON steps django-otp-webauthn's script calls, under its namespace
+passkey_patterns = [
+    path("register/begin/", passkeys.BeginRegistration.as_view(), name="credential-registration-begin"),
+    path(
+        "register/complete/", passkeys.CompleteRegistration.as_view(), name="credential-registration-complete"
+    ),
+    path("verify/begin/", passkeys.BeginAuthentication.as_view(), name="credential-authentication-begin"),
+    path(
+        "verify/complete/",
+        passkeys.CompleteAuthentication.as_view(),
+        name="credential-authentication-complete",
+    ),
+    path("jsi18n/", passkeys.catalog, name="js-i18n-catalog"),
+]
+
 urlpatterns = [
     path("healthz", org_views.healthz, name="healthz"),
     path("csp-report/", csp_report, name="csp_report"),
@@ -333,6 +348,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("staff/passkeys/", include((passkey_patterns, "otp_webauthn"))),
     path("staff/", include((staff_patterns, "staff"))),
     path("", include((public_patterns, "public"))),
 ]

@@ -190,6 +190,31 @@ def test_a_recovery_code_logs_in_once(owner, tottori):
     assert again.post(reverse("staff:two_factor_verify"), {"code": codes[1]}).status_code == 400
 
 
+def test_recovery_codes_are_stored_only_as_keyed_hashes_and_old_clear_ones_are_hashed_in_place(owner):
+    """A copy of the database holds no recovery code (ASVS V6.5.2): only a keyed hash, which the code typed
+    at login is compared with; codes stored in clear before are hashed by the migration and still work."""
+    import importlib
+
+    from django.apps import apps
+
+    codes = _set_up(Client(), owner)
+    stored = set(StaticToken.objects.filter(device__user=owner).values_list("token", flat=True))
+    assert not stored & set(codes) and len(stored) == 10
+    assert all(len(token) == 16 and not any(code in token for code in codes) for token in stored)
+    # A code stored in clear (before the migration): hashed in place, and it logs in once.
+    StaticToken.objects.filter(device__user=owner).delete()
+    device = StaticDevice.objects.get(user=owner)
+    StaticToken.objects.create(device=device, token="abcd2345")
+    migration = importlib.import_module("madoguchi.accounts.migrations.0005_recovery_codes_hashed")
+    migration.hash_codes(apps, None)
+    assert StaticToken.objects.get(device=device).token == two_factor.recovery_code_digest("abcd2345")
+    client = Client()
+    _password(client, owner)
+    response = client.post(reverse("staff:two_factor_verify"), {"code": "ABCD 2345"}, follow=True)
+    assert "回復コードでログインしました" in response.content.decode()
+    assert not StaticToken.objects.filter(device=device).exists()
+
+
 def test_a_processor_logs_in_with_the_password_alone_until_the_policy_asks(colleague, owner, tottori):
     client = Client()
     assert _password(client, colleague).status_code == 200

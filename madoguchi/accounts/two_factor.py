@@ -74,11 +74,35 @@ def _record_all(*, user, actor, action: str, detail: dict | None = None) -> None
     record_for_each_organization(user=user, actor=actor, action=action, detail=detail or {})
 
 
+def record_for_user(user, action: str, detail: dict | None = None) -> None:
+    """An audit entry of the user's own second-factor event, in each organization they belong to."""
+    _record_all(user=user, actor=user, action=action, detail=detail)
+
+
+def has_app(user) -> bool:
+    """Whether the user has a confirmed authenticator app (passkeys are added beside one: accounts/passkeys)."""
+    return user.is_authenticated and TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
 def normalise_code(raw: str) -> str:
     """A code as typed, forgiven: full-width digits and letters, spaces and hyphens (「１２３ ４５６」 →
     「123456」), upper case for a recovery code. At most 32 characters are looked at."""
     text = unicodedata.normalize("NFKC", str(raw or ""))[:64]
     return "".join(ch for ch in text if ch.isalnum()).lower()[:32]
+
+
+def recovery_code_digest(code: str) -> str:
+    """What is stored of a recovery code (StaticToken.token, 16 characters): the first 64 bits of an
+    HMAC-SHA256 keyed by INQUIRY_CODE_KEY, as hex. The codes have 40 bits of their own, too few against
+    hashing every possible code offline; the key is not in the database, so a copy of it gives no code.
+    INQUIRY_CODE_KEY rather than SECRET_KEY: replacing SECRET_KEY must not lock admins out. `code`: as
+    normalise_code gives it. (ASVS 5.0 V6.5.2)"""
+    from django.conf import settings
+    from django.utils.crypto import salted_hmac
+
+    return salted_hmac(
+        "madoguchi.recovery-code", code, secret=settings.INQUIRY_CODE_KEY, algorithm="sha256"
+    ).hexdigest()[:16]
 
 
 def pending_totp(user) -> TOTPDevice | None:
@@ -136,7 +160,8 @@ def _new_recovery_codes(user) -> list[str]:
     )
     static.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
-    StaticToken.objects.bulk_create(StaticToken(device=static, token=c) for c in codes)
+    # Only their keyed hashes are stored: shown once, then nobody can read them again.
+    StaticToken.objects.bulk_create(StaticToken(device=static, token=recovery_code_digest(c)) for c in codes)
     return codes
 
 
@@ -223,7 +248,8 @@ def verify(request, code: str) -> Result:
         if wait:
             return Result(wait_seconds=wait)
         for device in candidates:
-            if device.verify_token(token):
+            typed = token if isinstance(device, TOTPDevice) else recovery_code_digest(token)
+            if device.verify_token(typed):
                 matched = device
                 break
     if matched is not None:
@@ -276,6 +302,11 @@ OPEN_BEFORE_CODE = frozenset(
 )
 
 
+# The passkey steps of the login (accounts/passkeys.py); adding a passkey needs the second factor passed.
+PASSKEY_BEFORE_CODE = frozenset(
+    {"credential-authentication-begin", "credential-authentication-complete", "js-i18n-catalog"}
+)
+
 NOT_NEEDED_AT = "two_factor_not_needed_at"  # session key: UTC epoch seconds of the last check
 RECHECK_SECONDS = 300
 
@@ -306,6 +337,7 @@ class TwoFactorMiddleware:
         if match is not None and (
             (match.namespace == "staff" and match.url_name in OPEN_BEFORE_CODE)
             or (match.namespace == "admin" and match.url_name in {"login", "logout"})
+            or (match.namespace == "otp_webauthn" and match.url_name in PASSKEY_BEFORE_CODE)
         ):
             return None
         if user.is_verified():

@@ -3,20 +3,21 @@ colleague's second factor and an organization's policy. The rules are in account
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
-from madoguchi.accounts import access, reauth, two_factor
+from madoguchi.accounts import access, passkeys, reauth, two_factor
 from madoguchi.audit.services import record
+from madoguchi.lib.params import parse_id
 
 MAX_CODE = 64  # characters of a typed code looked at; longer is refused as wrong
 
 
-def _next(request: HttpRequest) -> str:
+def next_page(request: HttpRequest) -> str:
     """Where to go after the code: a page of this site named by `next`, else the staff home."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
@@ -30,8 +31,8 @@ def _next(request: HttpRequest) -> str:
 def verify(request: HttpRequest) -> HttpResponse:
     """「確認コードの入力」: after the password, the 6-digit code of the authenticator app or a recovery code."""
     if request.user.is_verified() or not two_factor.is_enabled(request.user):
-        return redirect(_next(request))
-    context = {"next": _next(request)}
+        return redirect(next_page(request))
+    context = {"next": next_page(request), "passkey": passkeys.has_passkey(request.user)}
     if request.method != "POST":
         return render(request, "staff/two_factor/verify.html", context)
     raw = request.POST.get("code", "")
@@ -73,15 +74,30 @@ def manage(request: HttpRequest) -> HttpResponse:
         return redirect(reverse("staff:two_factor_verify") + "?" + urlencode({"next": request.path}))
     context = {
         "enabled": enabled,
+        "has_app": two_factor.has_app(user),
+        "passkeys": passkeys.credentials_of(user) if enabled else [],
         "required": two_factor.is_required(user),
         "left": two_factor.recovery_codes_left(user) if enabled else 0,
-        "next": _next(request) if request.GET.get("next") or request.POST.get("next") else "",
+        "next": next_page(request) if request.GET.get("next") or request.POST.get("next") else "",
     }
     action = request.POST.get("action", "") if request.method == "POST" else ""
     status = 200
     # Changing a second factor one has (new codes, another phone, off) asks for the password again first.
-    if enabled and action in ("start", "recovery_codes", "off") and (confirm := reauth.check(request)):
+    if (
+        enabled
+        and action in ("start", "recovery_codes", "off", "passkey_add", "passkey_remove")
+        and (confirm := reauth.check(request))
+    ):
         return confirm
+    if action == "passkey_add" and context["has_app"]:
+        # 本人確認 is fresh: the page now offers the button that asks the browser for a passkey (JavaScript;
+        # without it, or without passkeys in the browser, the page says so and the app's code stays).
+        context["adding_passkey"] = True
+    elif action == "passkey_remove" and enabled:
+        if passkeys.remove(user, parse_id(request.POST.get("credential", ""))):
+            messages.success(request, gettext("パスキーを削除しました。"))
+            return redirect("staff:two_factor")
+        raise Http404
     if action == "start":
         two_factor.start_totp(user)
         return redirect(reverse("staff:two_factor") + _keep_next(context["next"]))
