@@ -262,3 +262,29 @@ def test_production_refuses_to_start_without_a_master_keyset():
     env["MADOGUCHI_MASTER_KEYSET"] = made.stdout.strip()
     result = subprocess.run(check, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_keyset_made_in_a_transaction_that_rolls_back_is_never_used_again(tottori):
+    """Nothing may be encrypted with a key whose row is gone: a keyset made inside a transaction (here a
+    savepoint) serves that transaction while it lives, and is forgotten when it rolls back."""
+    from django.db import transaction
+
+    from madoguchi.organizations.models import DataKey
+
+    class Undo(Exception):
+        pass
+
+    made = None
+    try:
+        with transaction.atomic():
+            made = envelope.keys_for(tottori.pk)
+            assert envelope.keys_for(tottori.pk) is made  # the same transaction keeps using it
+            raise Undo
+    except Undo:
+        pass
+    assert not DataKey.objects.filter(scope=str(tottori.pk)).exists()
+    again = envelope.keys_for(tottori.pk)
+    assert again is not made and again.aead_primary != made.aead_primary
+    stored = envelope.encrypt_json(tottori.pk, {"a": 1})
+    envelope.forget_cached_keys()
+    assert envelope.decrypt_json(tottori.pk, stored) == {"a": 1}  # its key is the one in the database

@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import tink
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from tink import aead, secret_key_access, streaming_aead
 from tink.proto import tink_pb2
 
@@ -182,7 +182,8 @@ def keys_for(organization_id: int | None, *, fresh: bool = False) -> Keys:
     """The data keysets of an organization (None: the site's, for sessions), made on first use.
 
     Cached in the process for KEYSET_CACHE_SECONDS; `fresh` reads them again. A keyset made inside a
-    transaction is cached only once that transaction commits, so a rolled-back one is never used again.
+    transaction is shared with other threads only once that transaction commits, and its own thread uses it
+    only while that transaction (or savepoint) is alive, so a rolled-back keyset never encrypts anything.
     """
     from madoguchi.organizations.models import DataKey
 
@@ -192,32 +193,45 @@ def keys_for(organization_id: int | None, *, fresh: bool = False) -> Keys:
         cached = _cache.get(scope)
         if cached is not None and now - cached[0] < KEYSET_CACHE_SECONDS:
             return cached[1]
+        if (pending := _pending_keys(scope)) is not None:
+            return pending
     row = DataKey.objects.filter(scope=scope).first()
     if row is None:
         row = _create(DataKey, organization_id, scope)
         keys = _keys_from_row(row)
         if row.created_here:
-            # Cached only once committed: a keyset whose row is rolled back must never encrypt anything.
-            _pending.scopes = getattr(_pending, "scopes", set()) | {scope}
-            transaction.on_commit(lambda: _committed(scope, keys))
+
+            def committed() -> None:
+                getattr(_pending, "keys", {}).pop(scope, None)
+                _remember(scope, keys)
+
+            # Until the commit, only this thread's transaction sees the row: kept for it alone, beside the
+            # on-commit callback that proves the transaction is still alive (Django drops the callbacks of a
+            # transaction or savepoint that rolls back).
+            transaction.on_commit(committed)
+            _pending.keys = {**getattr(_pending, "keys", {}), scope: (committed, keys)}
         else:
             _remember(scope, keys)
         return keys
     keys = _keys_from_row(row)
-    if scope in getattr(_pending, "scopes", set()):
-        if transaction.get_connection().in_atomic_block:
-            return keys  # made by this thread's transaction, not yet committed: not cached
-        _pending.scopes.discard(scope)  # that transaction has ended: the row read now is committed
-    _remember(scope, keys)
+    if not (connection.in_atomic_block and _pending_keys(scope) is not None):
+        _remember(scope, keys)  # a committed row (a pending one is cached when its transaction commits)
     return keys
 
 
-_pending = threading.local()  # scopes whose keyset this thread made in a transaction not yet committed
+_pending = threading.local()  # {scope: (on-commit callback, Keys)} made by this thread, not yet committed
 
 
-def _committed(scope: str, keys: Keys) -> None:
-    getattr(_pending, "scopes", set()).discard(scope)
-    _remember(scope, keys)
+def _pending_keys(scope: str) -> Keys | None:
+    """This thread's keyset of `scope` made in a transaction still open, or None (none, or rolled back)."""
+    entry = getattr(_pending, "keys", {}).get(scope)
+    if entry is None:
+        return None
+    callback, keys = entry
+    if any(registered[1] is callback for registered in connection.run_on_commit):
+        return keys
+    _pending.keys.pop(scope, None)  # rolled back: never used again
+    return None
 
 
 def _remember(scope: str, keys: Keys) -> None:
@@ -229,7 +243,7 @@ def forget_cached_keys() -> None:
     """Drop every cached keyset and the master keyset (tests, and after rotate_keys in the same process)."""
     with _lock:
         _cache.clear()
-    _pending.scopes = set()
+    _pending.keys = {}
     master_aead.cache_clear()
 
 
