@@ -62,6 +62,58 @@ def test_answers_are_stored_encrypted_on_every_submit_path_and_staff_read_them(
     assert SECRET_PHONE in page and "﨑子" in page
 
 
+def test_staff_notes_and_messages_are_stored_encrypted_and_read_as_typed(
+    client, colleague, procedure, yonago
+):
+    from madoguchi.notifications import services as notify
+    from madoguchi.notifications.models import Message
+    from madoguchi.submissions import services
+    from madoguchi.submissions.models import Note
+
+    submission = make_submission(procedure).submission
+    services.add_note(submission=submission, author=colleague, body="本人に電話：090-1234-5678（𠮷田）")
+    notify.send_message(submission=submission, author=colleague, body="髙橋﨑子様\n会場は𠮷田公民館です。")
+    note, message = Note.objects.get(), Message.objects.get()
+    for table, pk in (("submissions_note", note.pk), ("notifications_message", message.pk)):
+        text = stored_text(table, "body_data", pk)
+        assert "090" not in text and "𠮷" not in text and "髙橋" not in text and text.startswith("e2:")
+    assert note.body == "本人に電話：090-1234-5678（𠮷田）"
+    assert message.body == "髙橋﨑子様\n会場は𠮷田公民館です。"
+    client.force_login(colleague)
+    page = client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).content.decode()
+    assert "090-1234-5678（𠮷田）" in page and "会場は𠮷田公民館です。" in page
+    # Copied into another organization's row, it does not open.
+    with pytest.raises(envelope.KeyUnavailable):
+        envelope.decrypt_text(yonago.pk, note.body_data, kind="note")
+
+
+def test_the_migration_encrypts_notes_and_messages_written_in_clear(colleague, procedure):
+    import importlib
+
+    from django.apps import apps
+
+    from madoguchi.notifications import services as notify
+    from madoguchi.notifications.models import Message
+    from madoguchi.submissions import services
+    from madoguchi.submissions.models import Note
+
+    submission = make_submission(procedure).submission
+    services.add_note(submission=submission, author=colleague, body="x")
+    notify.send_message(submission=submission, author=colleague, body="y")
+    Note.objects.update(body_data="電話済み（古い行）")
+    Message.objects.update(body_data="お知らせ（古い行）")
+    assert Note.objects.get().body == "電話済み（古い行）"  # a row in clear still reads
+    importlib.import_module("madoguchi.submissions.migrations.0015_notes_encrypted").encrypt_notes(apps, None)
+    importlib.import_module("madoguchi.notifications.migrations.0006_messages_encrypted").encrypt_messages(
+        apps, None
+    )
+    assert Note.objects.get().body_data.startswith("e2:") and Note.objects.get().body == "電話済み（古い行）"
+    assert (
+        Message.objects.get().body_data.startswith("e2:")
+        and Message.objects.get().body == "お知らせ（古い行）"
+    )
+
+
 def test_answers_moved_into_another_organizations_row_do_not_open(procedure, yonago):
     mine = make_submission(procedure).submission
     theirs = make_submission(make_procedure(yonago)).submission
@@ -182,6 +234,10 @@ def test_rotation_keeps_everything_readable_and_moves_it_to_the_new_keys(
     procedure = pdf_procedure(tottori)
     pdf = plain_pdf()  # made once: the generator stamps the time into it
     before = submit_pdf(client.__class__(), procedure, pdf)
+    from madoguchi.submissions import services
+    from madoguchi.submissions.models import Note
+
+    services.add_note(submission=before, author=colleague, body="回転前のメモ")
     # A case and a file stored before encryption existed.
     legacy = make_submission(make_procedure(tottori), SIGNUP_ANSWERS).submission
     Submission.objects.filter(pk=legacy.pk).update(answers_data={"format": 1, "answers": SIGNUP_ANSWERS})
@@ -203,6 +259,9 @@ def test_rotation_keeps_everything_readable_and_moves_it_to_the_new_keys(
     out = io.StringIO()
     call_command("rotate_keys", "--reencrypt", stdout=out)
     assert "submissions: 2" in out.getvalue()  # the one under the old key and the one in clear
+    assert "notes: 1" in out.getvalue()
+    assert envelope.text_key_id(Note.objects.get().body_data) == envelope.keys_for(tottori.pk).aead_primary
+    assert Note.objects.get().body == "回転前のメモ"
     for case in Submission.objects.all():
         assert envelope.answers_key_id(case.answers_data) == keys.aead_primary
     assert read_answers(Submission.objects.get(pk=legacy.pk)) == SIGNUP_ANSWERS

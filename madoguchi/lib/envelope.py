@@ -452,6 +452,42 @@ def file_key_id(storage, name: str) -> int | None:
     return int.from_bytes(header[len(FILE_MAGIC) :], "big")
 
 
+# Texts (staff notes, messages) ---------------------------------------------------------------------------
+
+_TEXT_PREFIX = "e2:"
+
+
+def encrypt_text(organization_id: int, text: str, *, kind: str) -> str:
+    """ "e2:" and base64 of `text` encrypted with the organization's AEAD key, `kind` ("note", "message")
+    bound in: for a text column that must hold no personal data in clear."""
+    keys = keys_for(organization_id)
+    ciphertext = keys.aead.encrypt(text.encode(), _answers_ad(organization_id, kind))
+    return _TEXT_PREFIX + base64.b64encode(ciphertext).decode("ascii")
+
+
+def decrypt_text(organization_id: int, stored: str, *, kind: str) -> str:
+    """The text encrypt_text stored; text without the prefix is returned as it is (a row written before
+    texts were encrypted and not yet migrated). Raises KeyUnavailable when no key of the organization opens
+    it."""
+    if not stored.startswith(_TEXT_PREFIX):
+        return stored
+    ciphertext = base64.b64decode(stored[len(_TEXT_PREFIX) :])
+    keys = keys_for(organization_id)
+    if _prefix_id(ciphertext) not in keys.aead_ids:
+        keys = keys_for(organization_id, fresh=True)
+    try:
+        return keys.aead.decrypt(ciphertext, _answers_ad(organization_id, kind)).decode()
+    except tink.TinkError as exc:
+        raise KeyUnavailable(f"a {kind} of organization {organization_id} does not decrypt") from exc
+
+
+def text_key_id(stored: str) -> int | None:
+    """The key that encrypted a stored text; None for one in clear."""
+    if not stored.startswith(_TEXT_PREFIX):
+        return None
+    return _prefix_id(base64.b64decode(stored[len(_TEXT_PREFIX) :]))
+
+
 # Sessions -------------------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.lib import envelope
 from madoguchi.organizations.models import Organization
 
 
@@ -66,12 +67,21 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     direction = models.CharField(max_length=16, choices=Direction.choices, default=Direction.TO_RESIDENT)
-    body = models.TextField(_("本文"))
+    # Encrypted with the organization's key (lib/envelope.encrypt_text); read and written as `body`.
+    body_data = models.TextField(_("本文"))
     created_at = models.DateTimeField(_("日時"))
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = verbose_name_plural = _("申請者とのメッセージ")
+
+    @property
+    def body(self) -> str:
+        return envelope.decrypt_text(self.organization_id, self.body_data, kind="message")
+
+    @body.setter
+    def body(self, text: str) -> None:
+        self.body_data = envelope.encrypt_text(self.organization_id, text, kind="message")
 
 
 class EmailText(models.Model):

@@ -6,7 +6,7 @@ The three steps, each safe to run while the site serves residents and staff, and
    primary key. After it, the old master key may be taken out of MADOGUCHI_MASTER_KEYSET.
 2. new_data_keys: each keyset gets a new primary key. Every process uses it for new writes within
    envelope.KEYSET_CACHE_SECONDS; what was written before stays readable with the old keys, which stay.
-3. reencrypt: answers, 補正前の回答, 一時保存 and attachments not under the primary keys (or stored before
+3. reencrypt: answers, 補正前の回答, 一時保存, staff notes, messages and attachments not under the primary keys (or stored before
    encryption existed) are written again under them, each row in its own short transaction with the row
    locked, so a resident's 補正 or a staff action at the same moment is neither lost nor blocked for long.
    Files get a new stored name; the old file is deleted once the row points at the new one. Staged uploads
@@ -69,7 +69,8 @@ def new_data_keys(*, organization_ids: list[int] | None = None) -> int:
 def reencrypt(*, progress: Callable[[str], None] | None = None) -> dict[str, int]:
     """Rewrite every answer, revision, draft and attachment not under its organization's primary key.
     Returns {kind: rows rewritten}."""
-    from madoguchi.submissions.models import AnswerRevision, Submission, SubmissionDraft
+    from madoguchi.notifications.models import Message
+    from madoguchi.submissions.models import AnswerRevision, Note, Submission, SubmissionDraft
 
     say = progress or (lambda _message: None)
     envelope.forget_cached_keys()
@@ -77,6 +78,8 @@ def reencrypt(*, progress: Callable[[str], None] | None = None) -> dict[str, int
         "submissions": _reencrypt_json(Submission, "answers"),
         "answer_revisions": _reencrypt_json(AnswerRevision, "answers"),
         "drafts": _reencrypt_draft(SubmissionDraft),
+        "notes": _reencrypt_text(Note, "note"),
+        "messages": _reencrypt_text(Message, "message"),
         "attachments": _reencrypt_files(),
     }
     for kind, count in counts.items():
@@ -89,6 +92,30 @@ def _stale_answers(data, organization_id: int) -> bool:
     if data in (None, {}):  # disposed of (廃棄) or never written: nothing to encrypt
         return False
     return key_id is None or key_id != envelope.keys_for(organization_id).aead_primary
+
+
+def _reencrypt_text(model, kind: str) -> int:
+    """Staff notes and messages (body_data, lib/envelope.encrypt_text) not under the primary key."""
+
+    def stale(stored: str, organization_id: int) -> bool:
+        return envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
+
+    done = 0
+    for pk, organization_id, stored in (
+        model.objects.order_by("pk")
+        .values_list("pk", "organization_id", "body_data")
+        .iterator(chunk_size=BATCH)
+    ):
+        if not stale(stored, organization_id):
+            continue
+        with transaction.atomic():
+            row = model.objects.select_for_update().filter(pk=pk).first()
+            if row is None or not stale(row.body_data, row.organization_id):
+                continue
+            row.body = row.body  # decrypted with the key it names, encrypted with the primary
+            row.save(update_fields=["body_data"])
+            done += 1
+    return done
 
 
 def _reencrypt_json(model, kind: str) -> int:

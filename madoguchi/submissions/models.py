@@ -4,6 +4,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
+from madoguchi.lib import envelope
 from madoguchi.organizations.models import Organization
 from madoguchi.procedures.models import FormVersion, Procedure
 
@@ -124,12 +125,21 @@ class Note(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    body = models.TextField(_("内容"))
+    # Encrypted with the organization's key (lib/envelope.encrypt_text); read and written as `body`.
+    body_data = models.TextField(_("内容"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = verbose_name_plural = _("内部メモ")
+
+    @property
+    def body(self) -> str:
+        return envelope.decrypt_text(self.organization_id, self.body_data, kind="note")
+
+    @body.setter
+    def body(self, text: str) -> None:
+        self.body_data = envelope.encrypt_text(self.organization_id, text, kind="note")
 
 
 def upload_path(instance, filename: str) -> str:
