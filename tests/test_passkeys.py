@@ -78,6 +78,7 @@ def test_the_code_page_offers_a_passkey_to_a_member_who_has_one_and_its_steps_op
     assert 'id="passkey-verification-button"' in page and "otp_webauthn_auth.js" in page
     begun = _post_json(client, BEGIN_VERIFY)  # reachable before the code: it is the code's alternative
     assert begun.status_code == 200
+    assert begun.json()["userVerification"] == "required"  # the device checks its user (fingerprint, PIN)
     assert [c["id"] for c in begun.json()["allowCredentials"]]  # only this member's passkeys are offered
     # Staff pages stay closed until it (or the code) is passed.
     assert client.get(reverse("staff:home"))["Location"].startswith(reverse("staff:two_factor_verify"))
@@ -119,3 +120,19 @@ def test_the_passkey_scripts_speak_japanese_and_english(client):
     client.cookies["django_language"] = "en"
     english = client.get(reverse("otp_webauthn:js-i18n-catalog"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "\\u30d1\\u30b9\\u30ad\\u30fc" not in english  # the library's own English
+
+
+def test_removing_the_passkey_this_login_used_keeps_this_login(owner):
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client = Client()
+    _set_up(client, owner)
+    used = _credential(owner)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = used.persistent_id  # this login passed its second factor with it
+    session.save()
+    assert client.get(reverse("staff:home")).status_code == 200
+    removed = client.post(reverse("staff:two_factor"), {"action": "passkey_remove", "credential": used.pk})
+    assert removed.status_code == 302 and removed["Location"] == reverse("staff:two_factor")
+    page = client.get(reverse("staff:two_factor"))
+    assert page.status_code == 200 and "パスキーを削除しました。" in page.content.decode()

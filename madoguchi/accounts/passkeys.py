@@ -21,6 +21,8 @@ from django.http import HttpRequest
 from django.http.request import split_domain_port
 from django.utils.translation import gettext, gettext_lazy
 from django.views.i18n import JavaScriptCatalog
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn import exceptions as webauthn_errors
 from django_otp_webauthn import views as webauthn_views
 from django_otp_webauthn.helpers import WebAuthnHelper
@@ -44,6 +46,11 @@ class SiteWebAuthnHelper(WebAuthnHelper):
     def get_allowed_origins(self) -> list[str]:
         scheme = "https" if self.request.is_secure() else "http"
         return [f"{scheme}://{self.request.get_host()}"]
+
+    def authenticate_begin(self, user=None, require_user_verification: bool = True):
+        # The device must check its user (fingerprint, face, PIN), as the page says, also after the password:
+        # a passkey taken along with an unlocked PC is not enough.
+        return super().authenticate_begin(user=user, require_user_verification=True)
 
 
 class NeedsAppFirst(webauthn_errors.OTPWebAuthnApiError):
@@ -69,13 +76,24 @@ def has_passkey(user) -> bool:
     return user.is_authenticated and WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
 
 
-def remove(user, credential_id: int) -> bool:
-    """Delete one of the member's own passkeys (False: none of theirs has that id); audited."""
+def remove(request: HttpRequest, credential_id: int | None) -> bool:
+    """Delete one of the member's own passkeys (False: none of theirs has that id); audited. This login
+    stays verified when it was the passkey it was verified with (it passed its second factor; other
+    logins that used that passkey are asked for a code again)."""
+    user = request.user
+    used_here = getattr(user, "otp_device", None)
     with transaction.atomic():
-        deleted = WebAuthnCredential.objects.filter(user=user, pk=credential_id).delete()[0]
-        if deleted:
-            two_factor.record_for_user(user, "auth.passkey_removed", {"credential": credential_id})
-    return bool(deleted)
+        credential = WebAuthnCredential.objects.filter(user=user, pk=credential_id).first()
+        if credential is None:
+            return False
+        this_login = used_here is not None and used_here.persistent_id == credential.persistent_id
+        credential.delete()
+        two_factor.record_for_user(user, "auth.passkey_removed", {"credential": credential_id})
+    if this_login:
+        app = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if app is not None:
+            otp_login(request, app)
+    return True
 
 
 class _AddCheck:

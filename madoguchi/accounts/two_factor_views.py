@@ -94,7 +94,7 @@ def manage(request: HttpRequest) -> HttpResponse:
         # without it, or without passkeys in the browser, the page says so and the app's code stays).
         context["adding_passkey"] = True
     elif action == "passkey_remove" and enabled:
-        if passkeys.remove(user, parse_id(request.POST.get("credential", ""))):
+        if passkeys.remove(request, parse_id(request.POST.get("credential", ""))):
             messages.success(request, gettext("パスキーを削除しました。"))
             return redirect("staff:two_factor")
         raise Http404
