@@ -207,6 +207,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
         "SECRET_KEY": "bench-only-secret",
         "MADOGUCHI_INSECURE_DEV_KEY": "1",  # the fixed development master keyset: real AES-256-GCM
+        "SUBMISSIONS_PER_CLIENT": "1000000000",  # every simulated resident comes from this one host
         "SECURE_COOKIES": "false",
         "STATIC_MANIFEST": "false",
         "ALLOWED_HOSTS": "testserver",
@@ -225,7 +226,7 @@ def main() -> None:
     database(f"DROP DATABASE IF EXISTS {dbname}")
     database(f"CREATE DATABASE {dbname}")
     try:
-        for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0"]):
+        for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0", "--on-a-server"]):
             subprocess.run(
                 [PY, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
             )

@@ -46,6 +46,7 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "madoguchi.settings",
         "SECRET_KEY": "bench-only-secret",
         "MADOGUCHI_INSECURE_DEV_KEY": "1",  # the fixed development master keyset: real AES-256-GCM
+        "SUBMISSIONS_PER_CLIENT": "1000000000",  # every simulated resident comes from this one host
         "SECURE_COOKIES": "false",
         "STATIC_MANIFEST": "false",
         "ALLOWED_HOSTS": "testserver",

@@ -70,6 +70,7 @@ def main() -> None:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-only-secret",
         "MADOGUCHI_INSECURE_DEV_KEY": "1",  # the fixed development master keyset: real AES-256-GCM
+        "SUBMISSIONS_PER_CLIENT": "1000000000",  # every simulated resident comes from this one host
         "SECURE_COOKIES": "false",
         "STATIC_MANIFEST": "false",
         "DB_CONN_MAX_AGE": "3600",
@@ -84,7 +85,7 @@ def main() -> None:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {dbname}")
         admin.execute(f"CREATE DATABASE {dbname}")
-    for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0"]):
+    for command in (["migrate", "-v0"], ["createcachetable"], ["load_demo", "-v0", "--on-a-server"]):
         subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     ample = 10 * (args.uncontended + 2 * args.residents)
     procedure_id = manage_shell(
