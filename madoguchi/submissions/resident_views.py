@@ -65,10 +65,6 @@ CONFIRMED_TOO_OLD_MESSAGE = gettext_lazy(
 )
 LOOKUP_WINDOW_SECONDS = 15 * 60
 CONFIRMED_SALT = "madoguchi.confirmed"
-# Submissions of one procedure from one client address (settings.SUBMISSIONS_PER_CLIENT per
-# settings.SUBMISSION_WINDOW_SECONDS): one program cannot take a sign-up's seats, while a family, or a
-# 公民館's Wi-Fi or a carrier's shared address, still applies freely. Counted in one statement before the
-# write (counters.hit), so a burst cannot pass the limit together.
 CONFIRMED_MAX_AGE = 24 * 60 * 60  # a 確認画面 left open overnight still submits
 CARRY_SALT = "madoguchi.carry"
 DONE_COOKIE = "madoguchi_done"
@@ -947,6 +943,10 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
             request, gettext("入力内容の有効期限が切れました。お手数ですが、もう一度入力してください。")
         )
         return redirect("public:form", code=procedure.organization.code, procedure_id=procedure.pk)
+    # Submissions of one procedure from one client address (settings.SUBMISSIONS_PER_CLIENT per
+    # settings.SUBMISSION_WINDOW_SECONDS): one program cannot take a sign-up's seats, while a family, or a
+    # 公民館's Wi-Fi or a carrier's shared address, still applies freely. Counted in one statement before
+    # the write (counters.hit), so a burst cannot pass the limit together.
     if (
         counters.hit(
             counters.key_of("submit:client", str(procedure_id), client_address(request)),
