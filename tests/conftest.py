@@ -106,6 +106,18 @@ def _clear_cache(request):
         cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_data_keys():
+    """Each test starts with no data keyset cached: the database a test sees was rolled back or flushed
+    after the last one, so a keyset cached then (the site's, for sessions, above all) may be gone, and a
+    session encrypted with it would not open once the cache is read again. (In production keyset rows are
+    never deleted.)"""
+    from madoguchi.lib import envelope
+
+    envelope.forget_cached_keys()
+    yield
+
+
 @pytest.fixture
 def pref(db):
     return Organization.objects.create(
