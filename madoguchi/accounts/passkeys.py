@@ -29,6 +29,7 @@ from django_otp_webauthn.helpers import WebAuthnHelper
 from django_otp_webauthn.models import WebAuthnCredential
 
 from madoguchi.accounts import reauth, two_factor
+from madoguchi.lib.client import client_address
 
 
 class SiteWebAuthnHelper(WebAuthnHelper):
@@ -136,7 +137,7 @@ class CompleteAuthentication(webauthn_views.CompleteCredentialAuthenticationView
         user = getattr(self.request, "user", None)
         if user is not None and user.is_authenticated:
             two_factor.record_for_user(
-                user, "auth.two_factor_failed", {"client": _client(self.request), "method": "passkey"}
+                user, "auth.two_factor_failed", {"client": client_address(self.request), "method": "passkey"}
             )
         return super().handle_exception(exc)
 
@@ -144,12 +145,6 @@ class CompleteAuthentication(webauthn_views.CompleteCredentialAuthenticationView
         from madoguchi.accounts.two_factor_views import next_page
 
         return next_page(self.request)
-
-
-def _client(request: HttpRequest) -> str:
-    from madoguchi.lib.client import client_address
-
-    return client_address(request)
 
 
 # The library's script speaks through gettext: its messages in Japanese come from the project's djangojs

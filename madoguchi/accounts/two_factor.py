@@ -35,6 +35,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from madoguchi.accounts.models import Membership, Role
 from madoguchi.audit.services import record
+from madoguchi.lib.client import client_address
 
 RECOVERY_CODES = 10  # how many single-use recovery codes a member gets at a time
 TOTP_NAME = "認証アプリ"
@@ -259,7 +260,7 @@ def verify(request, code: str) -> Result:
             _record_all(user=user, actor=user, action="auth.recovery_code_used", detail={"left": left})
             return Result(ok=True, recovery=True, left=left)
         return Result(ok=True)
-    client = (request.META.get("REMOTE_ADDR", "") or "")[:64]
+    client = client_address(request)
     _record_all(user=user, actor=user, action="auth.two_factor_failed", detail={"client": client})
     return Result(replayed=_was_used(candidates, token))
 

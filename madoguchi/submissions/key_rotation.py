@@ -78,8 +78,8 @@ def reencrypt(*, progress: Callable[[str], None] | None = None) -> dict[str, int
         "submissions": _reencrypt_json(Submission, "answers"),
         "answer_revisions": _reencrypt_json(AnswerRevision, "answers"),
         "drafts": _reencrypt_draft(SubmissionDraft),
-        "notes": _reencrypt_text(Note, "note"),
-        "messages": _reencrypt_text(Message, "message"),
+        "notes": reencrypt_texts(Note, "note"),
+        "messages": reencrypt_texts(Message, "message"),
         "attachments": _reencrypt_files(),
     }
     for kind, count in counts.items():
@@ -94,8 +94,11 @@ def _stale_answers(data, organization_id: int) -> bool:
     return key_id is None or key_id != envelope.keys_for(organization_id).aead_primary
 
 
-def _reencrypt_text(model, kind: str) -> int:
-    """Staff notes and messages (body_data, lib/envelope.encrypt_text) not under the primary key."""
+def reencrypt_texts(model, kind: str) -> int:
+    """Rewrite every staff note or message (`model`'s body_data, lib/envelope.encrypt_text; `kind` "note" or
+    "message") not under its organization's primary key, those stored in clear included, each row locked in
+    its own transaction. Also the data migrations' write path (it reads only body_data and
+    organization_id, so their historical models do). Returns the number of rows rewritten."""
 
     def stale(stored: str, organization_id: int) -> bool:
         return envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
@@ -112,7 +115,8 @@ def _reencrypt_text(model, kind: str) -> int:
             row = model.objects.select_for_update().filter(pk=pk).first()
             if row is None or not stale(row.body_data, row.organization_id):
                 continue
-            row.body = row.body  # decrypted with the key it names, encrypted with the primary
+            text = envelope.decrypt_text(row.organization_id, row.body_data, kind=kind)
+            row.body_data = envelope.encrypt_text(row.organization_id, text, kind=kind)
             row.save(update_fields=["body_data"])
             done += 1
     return done

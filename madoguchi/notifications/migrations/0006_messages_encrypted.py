@@ -6,13 +6,9 @@ from django.db import migrations
 
 
 def encrypt_messages(apps, schema_editor):
-    from madoguchi.lib import envelope
+    from madoguchi.submissions.key_rotation import reencrypt_texts
 
-    Message = apps.get_model("notifications", "Message")
-    for message in Message.objects.only("pk", "organization_id", "body_data").iterator(chunk_size=500):
-        if envelope.text_key_id(message.body_data) is None:
-            message.body_data = envelope.encrypt_text(message.organization_id, message.body_data, kind="message")
-            message.save(update_fields=["body_data"])
+    reencrypt_texts(apps.get_model("notifications", "Message"), "message")
 
 
 class Migration(migrations.Migration):

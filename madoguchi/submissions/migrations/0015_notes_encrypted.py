@@ -6,13 +6,9 @@ from django.db import migrations
 
 
 def encrypt_notes(apps, schema_editor):
-    from madoguchi.lib import envelope
+    from madoguchi.submissions.key_rotation import reencrypt_texts
 
-    Note = apps.get_model("submissions", "Note")
-    for note in Note.objects.only("pk", "organization_id", "body_data").iterator(chunk_size=500):
-        if envelope.text_key_id(note.body_data) is None:
-            note.body_data = envelope.encrypt_text(note.organization_id, note.body_data, kind="note")
-            note.save(update_fields=["body_data"])
+    reencrypt_texts(apps.get_model("submissions", "Note"), "note")
 
 
 class Migration(migrations.Migration):
