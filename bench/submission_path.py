@@ -409,6 +409,9 @@ def main() -> None:
         help="baseline and submit alternate this many times (or path rounds); the median counts",
     )
     parser.add_argument("--residents", type=int, default=200, help="residents per path round")
+    parser.add_argument(
+        "--as-owner", action="store_true", help="the app server as the tables' owner: no row-level security"
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/madoguchi_bench")
@@ -442,6 +445,11 @@ def main() -> None:
     )
     for command in setup:
         subprocess.run([PY, "manage.py", *command], cwd=ROOT, env=env, check=True)
+    # The app server works as production's should: as a role that owns no table, under row-level security
+    # (lib/tenancy.py). --as-owner measures without it.
+    if not args.as_owner:
+        subprocess.run([PY, "manage.py", "db_app_role", "madoguchi_app"], cwd=ROOT, env=env, check=True)
+    server_env = env if args.as_owner else {**env, "DATABASE_APP_ROLE": "madoguchi_app"}
     procedure_id = subprocess.run(
         [PY, "manage.py", "shell", "-c",
          "from madoguchi.procedures.models import Procedure as P; p=P.objects.get(kind='signup'); "
@@ -460,7 +468,7 @@ def main() -> None:
          # No recycling of workers in the middle of a round: a new worker's start (importing Django)
          # would count as the requests' CPU, and the old one's would be lost.
          "--max-requests", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        cwd=ROOT, env=server_env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     expected = 0
     try:

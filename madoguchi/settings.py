@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "madoguchi.lib.tenancy.TenantScopeMiddleware",  # which organizations' rows the database lets it see
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): this login passed its second factor
     "madoguchi.security.PrivateResponsesMiddleware",  # no-store for staff pages and every download
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -149,6 +150,10 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
         1_000_000 if envbool("DB_PREPARED_STATEMENTS", "true") else None
     )
+
+# PostgreSQL: the role the application works as, not the tables' owner, so that row-level security applies
+# (lib/tenancy.py; `manage.py db_app_role`). Empty: the role of DATABASE_URL's user. Run `migrate` without it.
+DATABASE_APP_ROLE = os.environ.get("DATABASE_APP_ROLE", "")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -78,6 +78,38 @@ ALL_TYPES_SCHEMA = {
 }  # fmt: skip
 
 
+APPLICATION_ROLE = "madoguchi_app_test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _application_role(django_db_setup, django_db_blocker):
+    """On PostgreSQL the suite works as production should: as a role that owns no table, made by
+    `manage.py db_app_role`'s code, so that row-level security (lib/tenancy.py) applies to every test.
+    Migrations ran before, as the owner. TRUNCATE is for the flush between transactional tests only."""
+    from django.conf import settings
+    from django.db import connection
+
+    from madoguchi.lib import tenancy
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with django_db_blocker.unblock():
+        tenancy.grant_app_role(APPLICATION_ROLE)
+        with connection.cursor() as cursor:
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {APPLICATION_ROLE}")
+            cursor.execute(f"SET ROLE {APPLICATION_ROLE}")
+        settings.DATABASE_APP_ROLE = APPLICATION_ROLE
+    yield
+
+
+def as_table_owner():
+    """For a test that changes the schema itself (a migration's work): the owner's role within the block."""
+    from madoguchi.lib import tenancy
+
+    return tenancy.as_table_owner()
+
+
 @pytest.fixture(autouse=True)
 def _quick_password_hashing(settings):
     """Django's advice for test runs: a cheap hasher, so that making a user and logging in take no second

@@ -423,7 +423,8 @@ def test_a_page_costs_a_few_queries(
         submission = make_submission(procedure).submission
         services.add_note(submission=submission, author=colleague, body="a")
     client.force_login(owner)
-    with django_assert_max_num_queries(12):
+    # on PostgreSQL one more: the statement that sets the request's tenant scope (lib/tenancy.py)
+    with django_assert_max_num_queries(13 if connection.vendor == "postgresql" else 12):
         assert page_of(client, tottori).status_code == 200
 
 

@@ -42,7 +42,7 @@ from madoguchi.submissions.models import (
     Submission,
     SubmissionDraft,
 )
-from tests.conftest import SIGNUP_SCHEMA, make_procedure, make_submission
+from tests.conftest import SIGNUP_SCHEMA, as_table_owner, make_procedure, make_submission
 
 pytestmark = pytest.mark.django_db
 
@@ -371,22 +371,23 @@ def test_rows_written_through_the_services_cross_nothing(world, colleague, totto
 
 
 def test_guards_can_be_removed_and_put_back_and_refuse_to_go_in_over_crossing_rows(world, tottori, yonago):
-    editor = (
-        connection.schema_editor()
-    )  # not entered: SQLite allows no schema editor inside a test's transaction
-    integrity.uninstall(editor)
-    assert integrity.installed(connection) == set()
-    procedure = world.procedure[yonago]
-    _change(procedure, department=world.department[tottori])  # taken: no guard now
+    with as_table_owner():  # removing and installing triggers is the owner's work
+        editor = (
+            connection.schema_editor()
+        )  # not entered: SQLite allows no schema editor inside a test's transaction
+        integrity.uninstall(editor)
+        assert integrity.installed(connection) == set()
+        procedure = world.procedure[yonago]
+        _change(procedure, department=world.department[tottori])  # taken: no guard now
 
-    with pytest.raises(RuntimeError, match=f"procedures_procedure id {procedure.pk}: department_id"):
+        with pytest.raises(RuntimeError, match=f"procedures_procedure id {procedure.pk}: department_id"):
+            integrity.install(editor)
+        assert integrity.installed(connection) == set()
+
+        _change(procedure, department=world.department[yonago])
         integrity.install(editor)
-    assert integrity.installed(connection) == set()
-
-    _change(procedure, department=world.department[yonago])
-    integrity.install(editor)
-    assert integrity.installed(connection) == integrity.expected(connection)
-    assert not database_takes(lambda: _change(procedure, department=world.department[tottori]))
+        assert integrity.installed(connection) == integrity.expected(connection)
+        assert not database_takes(lambda: _change(procedure, department=world.department[tottori]))
 
 
 @pytest.mark.database("sqlite")

@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
+from madoguchi.lib import tenancy
 from madoguchi.lib.timeutil import JST
 from madoguchi.procedures import builder, portable
 from madoguchi.procedures.formspec import parse_form_spec
@@ -469,20 +470,22 @@ def distribute(*, procedure: Procedure, organizations, actor) -> list[Procedure]
         portable.definition_document(procedure, procedure.current_version.schema)
     )
     copies = []
-    for organization in organizations:
-        if organization.pk in have:
-            continue
-        copies.append(
-            _create_from_definition(
-                organization=organization,
-                actor=actor,
-                definition=definition,
-                action="procedure.receive",
-                detail={"from": procedure.organization.name, "version": procedure.current_version.number},
-                source_procedure=procedure,
-                source_version_number=procedure.current_version.number,
+    # Each copy is recorded in its municipality's audit log: writes into the members, checked just above.
+    with tenancy.including(o.pk for o in organizations):
+        for organization in organizations:
+            if organization.pk in have:
+                continue
+            copies.append(
+                _create_from_definition(
+                    organization=organization,
+                    actor=actor,
+                    definition=definition,
+                    action="procedure.receive",
+                    detail={"from": procedure.organization.name, "version": procedure.current_version.number},
+                    source_procedure=procedure,
+                    source_version_number=procedure.current_version.number,
+                )
             )
-        )
     audit.record(
         organization=procedure.organization,
         actor=actor,

@@ -34,7 +34,7 @@ from datetime import time as dtime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from madoguchi.lib import envelope
+from madoguchi.lib import envelope, tenancy
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.lib.receipt import damm_check_digit, inquiry_code_for
 from madoguchi.lib.search import MAX_SEARCH_CHARS, applicant_columns, phone_digits, search_text
@@ -437,7 +437,13 @@ def write_submissions(
 
     if connection.vendor == "postgresql":
         sql = f"COPY submissions_submission ({', '.join(COLUMNS)}) FROM STDIN"
-        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        # As the tables' owner (lib/tenancy.py): COPY cannot load a table under row-level security
+        with (
+            tenancy.as_table_owner(),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(sql) as copy,
+        ):
             for row in rows():
                 copy.write_row((*row[:9], json.dumps(row[9], ensure_ascii=False), *row[10:]))
     else:

@@ -21,7 +21,7 @@ from madoguchi.accounts import access, reauth
 from madoguchi.accounts.models import Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
-from madoguchi.lib import envelope, exporting, search
+from madoguchi.lib import envelope, exporting, search, tenancy
 from madoguchi.lib import japanese as ja
 from madoguchi.lib.params import parse_id
 from madoguchi.lib.receipt import parse_receipt_number
@@ -162,7 +162,7 @@ def _inbox_page(request, procedure, params: dict, *, words: str | None, typed: s
     if words is None:
         submissions = submissions.none()
     elif words:
-        found = Q(search_text__contains=search.search_condition(search.fold_query(words)))
+        found = tenancy.submissions_containing(search.search_condition(search.fold_query(words)))
         receipt_in_words = parse_receipt_number(words.strip())
         if receipt_in_words is not None:
             # A 受付番号 typed into the search box finds its case too (ten digits may also be a phone number).

@@ -7,6 +7,7 @@ their own, never on one that holds residents' data (the submissions are fictitio
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from madoguchi.lib import tenancy
 from madoguchi.submissions.seeding import seed_load
 
 TRIGRAM_INDEX = "sub_search_trgm"
@@ -27,6 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args, submissions, organizations, seed, years, verbosity, **options):
         if submissions < 0 or years < 1:
             raise CommandError("件数は0以上、年度の数は1以上で指定してください。")
+        with tenancy.as_table_owner():  # COPY and index rebuilding: the owner's work
+            self._load(submissions, organizations, seed, years, verbosity)
+
+    def _load(self, submissions, organizations, seed, years, verbosity):
         rebuild = connection.vendor == "postgresql" and submissions >= REBUILD_INDEX_FROM
         if rebuild:
             with connection.cursor() as cursor:
