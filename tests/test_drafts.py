@@ -165,6 +165,26 @@ def test_without_an_email_answer_the_address_is_asked_for_with_errors_next_to_th
     assert 'value="佐藤"' in page and "途中まで" in page
 
 
+def test_an_address_given_only_on_the_save_page_fills_the_forms_empty_email_box_on_resuming(
+    client, procedure
+):
+    response = save_draft(client, procedure, {**SIGNUP_POST, "email": ""})
+    assert response["Location"] == draft_url(procedure)  # no address in the form: the save page asks
+    assert client.post(draft_url(procedure), {"email": "sakiko@example.jp"})["Location"].endswith("?saved=1")
+
+    other = Client()
+    assert other.get(resume_link()).status_code == 302
+    page = other.get(form_url(procedure)).content.decode()
+    assert 'name="email" value="sakiko@example.jp"' in page
+    assert 'value="髙橋"' in page  # and the rest as typed
+
+    # An address typed into the form itself stays as typed.
+    save_draft(Client(), procedure, {**SIGNUP_POST, "email": "other@example.jp"})
+    third = Client()
+    third.get(resume_link())
+    assert 'name="email" value="other@example.jp"' in third.get(form_url(procedure)).content.decode()
+
+
 def test_saving_again_updates_the_same_draft_with_a_new_link(client, procedure):
     save_draft(client, procedure, SIGNUP_POST)
     first = resume_link()

@@ -161,6 +161,9 @@ def draft_resume(request: HttpRequest) -> HttpResponse:
     spec = version.spec
     content = drafts.draft_content(draft)
     raw = content.raw
+    if spec.email_field and draft.email and not str(raw.get(spec.email_field) or "").strip():
+        # The address given only on the save page is the resident's: the form's own e-mail box starts with it.
+        raw = {**raw, spec.email_field: draft.email}
     if draft.form_version_id != version.pk:
         messages.warning(
             request,
