@@ -87,6 +87,26 @@ def test_staff_notes_and_messages_are_stored_encrypted_and_read_as_typed(
         envelope.decrypt_text(yonago.pk, note.body_data, kind="note")
 
 
+def test_a_queued_email_is_stored_encrypted_sent_as_written_and_then_cleared(
+    colleague, procedure, mailoutbox
+):
+    from madoguchi.notifications import services as notify
+    from madoguchi.notifications.models import OutgoingEmail
+
+    submission = make_submission(procedure).submission
+    notify.send_message(submission=submission, author=colleague, body="髙橋﨑子様\n会場は𠮷田公民館です。")
+    email = OutgoingEmail.objects.get(kind="message")
+    text = stored_text("notifications_outgoingemail", "body_data", email.pk)
+    assert text.startswith("e2:") and "𠮷田" not in text and "髙橋" not in text
+    assert "会場は𠮷田公民館です。" in email.body
+    from madoguchi.notifications.tasks import send_email
+
+    assert send_email.call(email.pk) == "sent"
+    sent = [m for m in mailoutbox if m.to == [email.to] and "𠮷田公民館" in m.body]
+    assert len(sent) == 1
+    assert stored_text("notifications_outgoingemail", "body_data", email.pk) == ""  # nothing kept once sent
+
+
 def test_the_migration_encrypts_notes_and_messages_written_in_clear(colleague, procedure):
     import importlib
 
@@ -112,6 +132,26 @@ def test_the_migration_encrypts_notes_and_messages_written_in_clear(colleague, p
         Message.objects.get().body_data.startswith("e2:")
         and Message.objects.get().body == "お知らせ（古い行）"
     )
+
+
+def test_the_migration_encrypts_queued_email_bodies_kept_in_clear_and_leaves_empty_ones(colleague, procedure):
+    import importlib
+
+    from django.apps import apps
+
+    from madoguchi.notifications import services as notify
+    from madoguchi.notifications.models import OutgoingEmail
+
+    submission = make_submission(procedure).submission  # its receipt: queued with no body
+    notify.send_message(submission=submission, author=colleague, body="y")
+    OutgoingEmail.objects.filter(kind="message").update(body_data="会場は公民館です（古い行）")
+    assert OutgoingEmail.objects.get(kind="message").body == "会場は公民館です（古い行）"
+    migration = importlib.import_module("madoguchi.notifications.migrations.0007_email_bodies_encrypted")
+    migration.encrypt_bodies(apps, None)
+    migration.encrypt_bodies(apps, None)  # restartable
+    message = OutgoingEmail.objects.get(kind="message")
+    assert message.body_data.startswith("e2:") and message.body == "会場は公民館です（古い行）"
+    assert OutgoingEmail.objects.get(kind="receipt").body_data == ""
 
 
 def test_answers_moved_into_another_organizations_row_do_not_open(procedure, yonago):

@@ -7,7 +7,7 @@ from madoguchi.notifications.models import OutgoingEmail
 class OutgoingEmailAdmin(admin.ModelAdmin):
     list_display = ["display_subject", "organization", "status", "attempts", "created_at"]
     list_filter = ["status"]
-    exclude = ["body"]
+    exclude = ["body_data"]
     readonly_fields = [
         "organization",
         "submission",

@@ -22,8 +22,10 @@ class OutgoingEmail(models.Model):
     kind = models.CharField(max_length=32)
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=255)
-    # Cleared once sent or given up: the receipt mail carries the inquiry code, kept hashed elsewhere.
-    body = models.TextField(blank=True)
+    # Cleared once sent, and once given up for a mail with a secret in it (services.SECRET_KINDS). Until then
+    # encrypted with the organization's key (lib/envelope.encrypt_text; "" stays ""); read and written as
+    # `body`. The receipt's is written only as it is sent (notifications/tasks.py), never stored.
+    body_data = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
@@ -37,6 +39,16 @@ class OutgoingEmail(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "送信メール"
+
+    @property
+    def body(self) -> str:
+        if not self.body_data:
+            return ""
+        return envelope.decrypt_text(self.organization_id, self.body_data, kind="email")
+
+    @body.setter
+    def body(self, text: str) -> None:
+        self.body_data = envelope.encrypt_text(self.organization_id, text, kind="email") if text else ""
 
     @property
     def display_subject(self) -> str:

@@ -81,7 +81,7 @@ def send_email(email_id: int) -> str:
             stored = OutgoingEmail.objects.select_for_update().get(pk=email_id)
             return _failed_try(stored, exc, written_here=written_here)
     OutgoingEmail.objects.filter(pk=email_id, status=OutgoingEmail.Status.SENDING).update(
-        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), body="", last_error=""
+        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), body_data="", last_error=""
     )
     return "sent"
 
@@ -99,10 +99,10 @@ def _failed_try(email: OutgoingEmail, exc: Exception, *, written_here: bool) -> 
         email.status = OutgoingEmail.Status.FAILED
         if email.kind in notify.SECRET_KINDS:
             email.body = ""
-        email.save(update_fields=["attempts", "last_error", "status", "subject", "body"])
+        email.save(update_fields=["attempts", "last_error", "status", "subject", "body_data"])
         return "failed"
     email.status = OutgoingEmail.Status.PENDING
-    email.save(update_fields=["attempts", "last_error", "subject", "body", "status"])
+    email.save(update_fields=["attempts", "last_error", "subject", "body_data", "status"])
     send_email.using(run_after=timezone.now() + backoff(email.attempts)).enqueue(email.pk)
     return "retry"
 

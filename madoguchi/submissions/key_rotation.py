@@ -67,9 +67,9 @@ def new_data_keys(*, organization_ids: list[int] | None = None) -> int:
 
 
 def reencrypt(*, progress: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Rewrite every answer, revision, draft and attachment not under its organization's primary key.
-    Returns {kind: rows rewritten}."""
-    from madoguchi.notifications.models import Message
+    """Rewrite every answer, revision, draft, note, message, queued e-mail and attachment not under its
+    organization's primary key. Returns {kind: rows rewritten}."""
+    from madoguchi.notifications.models import Message, OutgoingEmail
     from madoguchi.submissions.models import AnswerRevision, Note, Submission, SubmissionDraft
 
     say = progress or (lambda _message: None)
@@ -80,6 +80,7 @@ def reencrypt(*, progress: Callable[[str], None] | None = None) -> dict[str, int
         "drafts": _reencrypt_draft(SubmissionDraft),
         "notes": reencrypt_texts(Note, "note"),
         "messages": reencrypt_texts(Message, "message"),
+        "emails": reencrypt_texts(OutgoingEmail, "email"),
         "attachments": _reencrypt_files(),
     }
     for kind, count in counts.items():
@@ -95,13 +96,14 @@ def _stale_answers(data, organization_id: int) -> bool:
 
 
 def reencrypt_texts(model, kind: str) -> int:
-    """Rewrite every staff note or message (`model`'s body_data, lib/envelope.encrypt_text; `kind` "note" or
-    "message") not under its organization's primary key, those stored in clear included, each row locked in
-    its own transaction. Also the data migrations' write path (it reads only body_data and
-    organization_id, so their historical models do). Returns the number of rows rewritten."""
+    """Rewrite every staff note, message or queued e-mail (`model`'s body_data, lib/envelope.encrypt_text;
+    `kind` "note", "message" or "email") not under its organization's primary key, those stored in clear
+    included, each row locked in its own transaction; an empty one stays empty. Also the data migrations'
+    write path (it reads only body_data and organization_id, so their historical models do). Returns the
+    number of rows rewritten."""
 
     def stale(stored: str, organization_id: int) -> bool:
-        return envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
+        return bool(stored) and envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
 
     done = 0
     for pk, organization_id, stored in (
