@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import SimpleLazyObject, empty
 from django.utils.http import url_has_allowed_host_and_scheme
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -20,6 +21,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 REPORTING_ENDPOINTS = 'csp="/csp-report/"'
+
+
+STAFF_PREFIXES = ("/staff/", "/admin/")
 
 
 class RequestLimitsMiddleware:
@@ -91,7 +95,10 @@ class PrivateResponsesMiddleware:
         user = getattr(request, "user", None)
         if (
             request.path.startswith(self.PRIVATE_PREFIXES)
-            or (user is not None and user.is_authenticated)
+            # A page that showed who is logged in read the user; one that did not cannot depend on it, and
+            # its session is not read for this.
+            or (isinstance(user, SimpleLazyObject) and user._wrapped is not empty and user.is_authenticated)
+            or (user is not None and not isinstance(user, SimpleLazyObject) and user.is_authenticated)
             or (response.has_header("Content-Disposition") and not _marked_public(response))
         ):
             add_never_cache_headers(response)
@@ -120,7 +127,9 @@ class StaffSessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
+        # Where a staff login gives access: the staff area and the operator's admin. A resident's page reads
+        # no session for this (the final submit reads none at all).
+        user = getattr(request, "user", None) if request.path.startswith(STAFF_PREFIXES) else None
         if user is not None and user.is_authenticated:
             expired = self._expired(request)
             if expired:

@@ -3,6 +3,7 @@ the operator's admin are sent with Cache-Control: no-store; logging out clears t
 
 import pytest
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from tests.test_isolation import STAFF_URLS, objects  # noqa: F401 (the fixture builds one of each object)
 
@@ -47,8 +48,25 @@ def test_logging_out_asks_the_browser_to_drop_its_cache(client, owner):
     assert _no_store(response)
 
 
-def test_a_residents_public_page_may_be_cached_but_not_a_logged_in_users(client, owner, procedure):
+def test_a_residents_public_page_may_be_cached_and_a_page_that_showed_the_login_may_not(
+    client, owner, procedure
+):
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from madoguchi.security import PrivateResponsesMiddleware
+
     url = reverse("public:organization", kwargs={"code": procedure.organization.code})
     assert not _no_store(client.get(url))  # the list of procedures holds nothing personal
     client.force_login(owner)
-    assert _no_store(client.get(url))
+    # The same list for a logged-in member: nothing on it depends on who is logged in, and no session is read
+    assert not _no_store(client.get(url))
+    # A page that read who is logged in (to show it, say) is theirs: not stored
+    client.get(reverse("staff:home"))  # (and the staff area always is)
+    request = RequestFactory().get(url)
+    request.user = SimpleLazyObject(lambda: owner)
+    shows_login = PrivateResponsesMiddleware(lambda r: HttpResponse(r.user.username))
+    assert _no_store(shows_login(request))
+    request = RequestFactory().get(url)
+    request.user = SimpleLazyObject(lambda: owner)
+    assert not _no_store(PrivateResponsesMiddleware(lambda r: HttpResponse("公開の一覧"))(request))

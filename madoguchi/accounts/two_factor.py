@@ -328,11 +328,11 @@ class TwoFactorMiddleware:
         from django.urls import reverse
         from django.utils.http import urlencode
 
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
-            return None
         path = request.path
         if not (path.startswith("/staff/") or path.startswith("/admin/")):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
             return None
         match = request.resolver_match
         if match is not None and (

@@ -298,6 +298,13 @@ def _scope_for_request(request) -> str | tuple[str, list]:
     """The request's scope: a value, or (a query giving the value, its parameters) to be read and set by one
     statement."""
     path = request.path_info
+    code = _organization_code(path)
+    if code is not None:  # decided by the address alone: a resident's request loads no session for this
+        from madoguchi.organizations.models import Organization
+
+        return (f'SELECT id::text FROM "{Organization._meta.db_table}" WHERE code = %s', [code])
+    if not path.startswith(("/staff/", "/admin/")):
+        return ALL
     user = request.user
     if not user.is_authenticated and path.startswith(SIGN_IN_PATHS):
         return ALL
@@ -316,14 +323,7 @@ def _scope_for_request(request) -> str | tuple[str, list]:
             "ON c.id = r.council_id WHERE r.user_id = %s) AS ids",
             [user.pk, user.pk],
         )
-    if path.startswith("/admin/"):
-        return ALL if user.is_authenticated and user.is_active and user.is_superuser else NONE
-    code = _organization_code(path)
-    if code is not None:
-        from madoguchi.organizations.models import Organization
-
-        return (f'SELECT id::text FROM "{Organization._meta.db_table}" WHERE code = %s', [code])
-    return ALL
+    return ALL if user.is_authenticated and user.is_active and user.is_superuser else NONE  # /admin/
 
 
 def _organization_code(path: str) -> str | None:

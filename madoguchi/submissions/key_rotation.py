@@ -103,7 +103,9 @@ def reencrypt_texts(model, kind: str) -> int:
     number of rows rewritten."""
 
     def stale(stored: str, organization_id: int) -> bool:
-        return bool(stored) and envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
+        return (
+            bool(stored) and envelope.text_key_id(stored) != envelope.keys_for(organization_id).aead_primary
+        )
 
     done = 0
     for pk, organization_id, stored in (
