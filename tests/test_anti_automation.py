@@ -143,6 +143,8 @@ def test_one_client_cannot_take_every_seat_and_what_it_typed_is_kept(procedure, 
     procedure.refresh_from_db()
     assert procedure.seats_taken == 3
     assert confirmed["confirmed"] in page and confirmed["token"] in page  # one button sends it later
+    kept = page[page.index('data-testid="kept-answers"') :]
+    assert "髙橋" in kept and "﨑子" in kept and "希望する回" in kept  # and what was typed is shown
 
     other, other_confirmed = _confirmed_application(procedure, "203.0.113.8")
     assert other.post(confirm_url(procedure), other_confirmed).status_code == 302

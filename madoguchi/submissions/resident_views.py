@@ -904,18 +904,23 @@ def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
     return response
 
 
-def _too_many_submissions(request: HttpRequest, code: str, procedure_id: int, token: str) -> HttpResponse:
+def _too_many_submissions(
+    request: HttpRequest, code: str, procedure_id: int, token: str, confirmed: dict
+) -> HttpResponse:
     """Over the per-client limit: a retry of a case already received still gets its 受付番号; anything else
-    is not received, and the page carries the signed 確認画面 back so that one button sends it later."""
+    is not received, and the page lists what was typed and carries the signed 確認画面 back so that one
+    button sends it later."""
     if Submission.objects.filter(token=stored_token(token), procedure=procedure_id).exists():
         return _to_done(code, procedure_id, token)
     procedure = _procedure(code, procedure_id)
     logger.warning("submission refused: too many from one client (procedure %s)", procedure.pk)
     minutes = max(settings.SUBMISSION_WINDOW_SECONDS // 60, 1)
+    version = FormVersion.objects.filter(pk=confirmed["v"], procedure=procedure).only("schema").first()
     context = {
         "procedure": procedure,
         "organization": procedure.organization,
         "minutes": minutes,
+        "rows": _rows(version.spec, confirmed["a"]) if version is not None else [],
         "retry": {"action": request.path, "token": token, "confirmed": request.POST.get("confirmed", "")},
     }
     return render(request, "submissions/too_many.html", context, status=429)
@@ -954,7 +959,7 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
         )
         > settings.SUBMISSIONS_PER_CLIENT
     ):
-        return _too_many_submissions(request, code, procedure_id, token)
+        return _too_many_submissions(request, code, procedure_id, token, confirmed)
     submit_args = {
         "answers": _shown_answers(confirmed),
         "token": token,
