@@ -461,6 +461,18 @@ def main() -> None:
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
     ).stdout.split()[-1]  # fmt: skip
 
+    count_submissions = [
+        PY,
+        "manage.py",
+        "shell",
+        "-c",
+        "from madoguchi.submissions.models import Submission; print(Submission.objects.count())",
+    ]
+    before = int(
+        subprocess.run(
+            count_submissions, cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout.split()[-1]
+    )  # the demo's own submissions
     port = free_port()
     server = subprocess.Popen(
         [PY, "-m", "gunicorn", "madoguchi.wsgi", "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
@@ -486,11 +498,8 @@ def main() -> None:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    count = subprocess.run(
-        [PY, "manage.py", "shell", "-c",
-         "from madoguchi.submissions.models import Submission; print(Submission.objects.count())"],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout.split()[-1]  # fmt: skip
+    count = int(subprocess.run(count_submissions, cwd=ROOT, env=env, check=True, capture_output=True,
+                               text=True).stdout.split()[-1]) - before  # fmt: skip
     print(f"submissions stored: {count} (expected {expected})")
 
 
