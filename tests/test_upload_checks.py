@@ -227,4 +227,13 @@ def test_staff_are_warned_before_opening_a_pdf_that_runs_javascript(client, tott
     other.post(confirm_url(procedure), confirmed_form(other, procedure))
     plain = Submission.objects.exclude(attachments=attachment).get()
     page = staff.get(reverse("staff:submission", kwargs={"submission_id": plain.pk})).content.decode()
-    assert "このPDFには開くと動く内容があります" not in page
+    assert "このPDFには開くと動く内容があります" not in page and "正しく読み取れませんでした" not in page
+    # A PDF that cannot be read through is said to be so, not to run something.
+    broken = client.__class__()
+    post_form(
+        broken, procedure, {"title": "申請", "doc": SimpleUploadedFile("c.pdf", b"%PDF-1.4\n" + b"0" * 100)}
+    )
+    broken.post(confirm_url(procedure), confirmed_form(broken, procedure))
+    unread = Submission.objects.order_by("-pk").first()
+    page = staff.get(reverse("staff:submission", kwargs={"submission_id": unread.pk})).content.decode()
+    assert "このPDFは正しく読み取れませんでした" in page and "このPDFには開くと動く内容があります" not in page

@@ -517,6 +517,9 @@ def _answer_rows(submission: Submission) -> list[dict]:
                 "active_content": upload_checks.active_content_labels(attachment.active_content)
                 if attachment
                 else [],
+                # A PDF that could not be read through: said as such, not as content that runs
+                "unreadable_pdf": attachment is not None
+                and "unreadable" in attachment.active_content.split(","),
             }
         )
     return rows

@@ -180,13 +180,12 @@ def _active_in(obj, dictionary_type, name_type) -> set[str]:
 
 def active_content_labels(kinds: str) -> list[str]:
     """The staff-facing words for a stored `active_content` value (comma-separated kinds), in the page
-    language."""
+    language; "unreadable" is not active content and has a warning of its own (staff_views)."""
     labels = {
         "javascript": gettext("JavaScript（開くと動くプログラム）"),
         "launch": gettext("ほかのプログラムを起動する指示"),
         "embedded_file": gettext("埋め込まれたファイル"),
         "xfa": gettext("XFAフォーム"),
         "rich_media": gettext("埋め込まれた動画・Flash"),
-        "unreadable": gettext("PDFとして正しく読み取れない部分"),
     }
-    return [labels.get(kind, kind) for kind in kinds.split(",") if kind]
+    return [labels.get(kind, kind) for kind in kinds.split(",") if kind and kind != "unreadable"]
