@@ -320,3 +320,34 @@ def test_arbitrary_answers_survive_save_and_resume_unchanged(
     )
     SubmissionDraft.objects.all().delete()
     OutgoingEmail.objects.all().delete()
+
+
+def test_a_submitted_application_discards_exactly_its_own_drafts(procedure, tottori):
+    """By the draft's id, by the application's token (hashed, or as drafts saved before hashing held it),
+    and nothing else: another application's draft, or a draft of another procedure with the same token."""
+    other_procedure = make_procedure(tottori, NO_EMAIL_SCHEMA, title="別の手続")
+
+    def draft(of, application_token):
+        return drafts.save_draft(
+            procedure=of, version=of.current_version, raw={"note": "途中"}, page="",
+            application_token=application_token, send=False,
+        ).draft  # fmt: skip
+
+    by_id, by_token, legacy, others, elsewhere = (
+        draft(procedure, "app-a"),
+        draft(procedure, "app-b"),
+        draft(procedure, "app-c"),
+        draft(procedure, "app-d"),
+        draft(other_procedure, "app-b"),
+    )
+    data = dict(legacy.answers_data, token="app-c")  # the token itself, as stored before it was hashed
+    SubmissionDraft.objects.filter(pk=legacy.pk).update(answers_data=data)
+
+    assert drafts.discard_draft(procedure_id=procedure.pk, draft_id=by_id.pk) == 1
+    assert drafts.discard_draft(procedure_id=procedure.pk, application_token="app-b") == 1
+    assert drafts.discard_draft(procedure_id=procedure.pk, application_token="app-c") == 1
+    assert drafts.discard_draft(procedure_id=procedure.pk, draft_id=elsewhere.pk) == 0
+    assert drafts.discard_draft(procedure_id=procedure.pk, application_token="app-z") == 0
+    assert drafts.discard_draft(procedure_id=procedure.pk) == 0
+    assert set(SubmissionDraft.objects.values_list("pk", flat=True)) == {others.pk, elsewhere.pk}
+    assert not {by_token.pk, legacy.pk} & set(SubmissionDraft.objects.values_list("pk", flat=True))

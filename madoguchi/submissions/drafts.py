@@ -16,14 +16,14 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
-from madoguchi.lib import envelope
+from madoguchi.lib import envelope, prepared
 from madoguchi.lib.receipt import stored_token
 from madoguchi.lib.timeutil import JST
 from madoguchi.notifications.models import OutgoingEmail
@@ -221,17 +221,30 @@ def find_draft(token: str, *, now=None) -> SubmissionDraft | None:
 def discard_draft(*, procedure_id: int, draft_id: int | None = None, application_token: str = "") -> int:
     """Delete the draft of an application once it is submitted: by its id (from the signed 確認画面) and
     by the application's token (a draft resumed on another device). Returns the number deleted."""
-    found = Q(pk=draft_id) if draft_id else Q(pk__in=[])
-    if application_token:
-        # By the token's hash; drafts saved before tokens were hashed hold the token itself.
-        found |= Q(answers_data__token=stored_token(application_token)) | Q(
-            answers_data__token=application_token
+    # By the token's hash; drafts saved before tokens were hashed hold the token itself.
+    tokens = [stored_token(application_token), application_token] if application_token else [None, None]
+    # Most applications had no draft: one look-up then (every submit pays it), not a delete's transaction.
+    if connection.vendor == "postgresql":
+        # The ORM took longer to build this look-up than PostgreSQL to run it: SQL made once, prepared.
+        with prepared.cursor(connection) as cursor:
+            cursor.execute(_DRAFTS_OF_APPLICATION, [procedure_id, draft_id or None, *tokens])
+            ids = [row[0] for row in cursor.fetchall()]
+    else:
+        found = Q(pk=draft_id) if draft_id else Q(pk__in=[])
+        if application_token:
+            found |= Q(answers_data__token=tokens[0]) | Q(answers_data__token=tokens[1])
+        ids = list(
+            SubmissionDraft.objects.filter(found, procedure_id=procedure_id).values_list("pk", flat=True)
         )
-    # Most applications had no draft: one look-up then, not a delete's transaction (every submit pays this).
-    ids = list(SubmissionDraft.objects.filter(found, procedure_id=procedure_id).values_list("pk", flat=True))
     if not ids:
         return 0
     return SubmissionDraft.objects.filter(pk__in=ids, procedure_id=procedure_id).delete()[0]
+
+
+_DRAFTS_OF_APPLICATION = (
+    f"SELECT id FROM {SubmissionDraft._meta.db_table} WHERE procedure_id = %s "  # noqa: S608 (our own SQL)
+    "AND (id = %s OR answers_data ->> 'token' = %s OR answers_data ->> 'token' = %s)"
+)
 
 
 def purge_expired_drafts(*, now=None) -> int:
