@@ -163,3 +163,37 @@ def test_the_command_makes_a_role_that_owns_nothing_and_may_read_and_write():
                 [Submission._meta.db_table],
             )
             assert cursor.fetchone() == (True, False, False, False)
+
+
+@postgresql
+@pytest.mark.django_db
+def test_prepared_statements_follow_the_scope_of_each_request(two_cases, monkeypatch):
+    """On a connection kept across requests the scope's statement and the residents' reads are prepared:
+    past PostgreSQL's first five runs it plans them once for all, and each run still sees its own scope."""
+    from madoguchi.lib import prepared
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # as production runs
+
+    def counted(path):
+        seen = {}
+
+        def view(request):
+            with prepared.cursor(connection) as cursor:
+                cursor.execute("SELECT count(*) FROM submissions_submission WHERE id = ANY(%s)", [ids])
+                seen["count"] = cursor.fetchone()[0]
+            return HttpResponse()
+
+        tenancy.TenantScopeMiddleware(view)(RequestFactory().get(path))
+        return seen["count"]
+
+    ids = [two_cases[0].pk, two_cases[1].pk]
+    for _ in range(8):
+        assert counted("/312011/procedures/1/") == 1
+        assert counted("/312029/procedures/1/") == 1
+        assert counted("/999999/procedures/1/") == 0
+        assert counted("/status/") == 2
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT set_config%%'"
+        )
+        assert cursor.fetchone()[0] >= 1  # the scope's statement was prepared

@@ -51,6 +51,8 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.backends.signals import connection_created
 
+from madoguchi.lib import prepared
+
 SETTING = "madoguchi.tenant"
 ALL = "all"
 NONE = ""
@@ -183,7 +185,9 @@ def uninstall(apps, schema_editor) -> None:
 
 
 def _set(value: str) -> None:
-    with connection.cursor() as cursor:
+    with prepared.cursor(
+        connection
+    ) as cursor:  # (each text here is made once: prepared on a kept connection)
         cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
     connection.madoguchi_tenant = value
 
@@ -191,7 +195,7 @@ def _set(value: str) -> None:
 def _set_from(query: str, params: list) -> str:
     """Set the scope to what `query` gives (one text value; none when it gives no row or NULL), in one
     statement; returns it."""
-    with connection.cursor() as cursor:
+    with prepared.cursor(connection) as cursor:
         cursor.execute(f"SELECT set_config(%s, coalesce(({query}), ''), false)", [SETTING, *params])
         value = cursor.fetchone()[0]
     connection.madoguchi_tenant = value

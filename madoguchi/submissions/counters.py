@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
+from madoguchi.lib import prepared
 from madoguchi.submissions.models import RateCounter
 
 
@@ -36,7 +37,7 @@ def hit(key: str, window_seconds: int) -> int:
         f"{ends_} = CASE WHEN {table}.{ends_} <= %s THEN excluded.{ends_} ELSE {table}.{ends_} END "
         f"RETURNING {count_}"
     )
-    with connection.cursor() as cursor:
+    with prepared.cursor(connection) as cursor:  # one text for every hit: prepared on a kept connection
         cursor.execute(sql, [key, adapt(ends), adapt(now), adapt(now)])
         return cursor.fetchone()[0]
 
