@@ -510,6 +510,8 @@ def test_the_prefecture_distributes_a_procedure_and_later_offers_an_update(pref,
     mine = copies["312011"]
     page = tottori_editor.get(builder_url(mine)).content.decode()
     assert "新しい版（第2版）" in page
+    assert "鳥取県から配布（第1版をもとに作成）" in page  # where the city's draft came from
+    assert "鳥取県から配布" in tottori_editor.get(reverse("staff:home")).content.decode()
     review = tottori_editor.get(builder_url(mine, "builder_update")).content.decode()
     assert "項目「アレルギー」（短い文章）を追加" in review
     tottori_editor.post(builder_url(mine, "builder_update"), {"number": "2", "decision": "accept"})

@@ -348,3 +348,15 @@ def test_council_sees_counts_per_member_but_no_answers(client, secretariat, coun
     assert client.get(reverse("staff:submission", kwargs={"submission_id": submission.pk})).status_code == 404
     home = client.get(reverse("staff:home")).content.decode()
     assert "加入団体と件数" in home and "所属する団体がありません" not in home
+
+
+def test_the_status_form_never_starts_on_a_send_back_or_a_rejection(client, colleague, submission):
+    client.force_login(colleague)
+    page_url = reverse("staff:submission", kwargs={"submission_id": submission.pk})
+    page = client.get(page_url).content.decode()
+    assert 'value="in_review" checked' in page  # 処理待ち: 処理を開始する
+    client.post(
+        reverse("staff:transition", kwargs={"submission_id": submission.pk}), {"to": Status.IN_REVIEW}
+    )
+    page = client.get(page_url).content.decode()
+    assert 'value="returned" checked' not in page and 'value="rejected" checked' not in page  # 処理中

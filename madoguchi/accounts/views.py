@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
     procedures = list(
         access.procedures_for_user(request.user)  # 担当範囲: a member limited to their 所属 sees theirs only
         .filter(organization__in=organizations)
-        .select_related("department", "organization")
+        .select_related("department", "organization", "source_procedure__organization")
         .order_by("organization__code", "title")
     )
     visible = [p.pk for p in procedures if roles.get(p.organization_id) in access.SEE_ANSWERS]

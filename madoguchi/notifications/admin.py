@@ -5,7 +5,7 @@ from madoguchi.notifications.models import OutgoingEmail
 
 @admin.register(OutgoingEmail)
 class OutgoingEmailAdmin(admin.ModelAdmin):
-    list_display = ["display_subject", "organization", "status", "attempts", "created_at"]
+    list_display = ["subject_shown", "organization", "status", "attempts", "created_at"]
     list_filter = ["status"]
     exclude = ["body_data"]
     readonly_fields = [
@@ -17,7 +17,15 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
         "status",
         "attempts",
         "last_error",
+        "created_at",
+        "sent_at",
+        "message_id",
+        "sending_started_at",
     ]
+
+    @admin.display(description="件名")
+    def subject_shown(self, email):
+        return email.display_subject
 
     def has_add_permission(self, request):
         return False  # e-mail rows are written by the services only

@@ -15,30 +15,40 @@ class OutgoingEmail(models.Model):
         SENT = "sent", _("送信済み")
         FAILED = "failed", _("送信失敗")
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    submission = models.ForeignKey(
-        "submissions.Submission", null=True, blank=True, on_delete=models.CASCADE, related_name="emails"
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("団体"), on_delete=models.PROTECT, related_name="+"
     )
-    kind = models.CharField(max_length=32)
-    to = models.CharField(max_length=254)
-    subject = models.CharField(max_length=255)
+    submission = models.ForeignKey(
+        "submissions.Submission",
+        verbose_name=_("申請"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="emails",
+    )
+    kind = models.CharField(_("種類"), max_length=32)
+    to = models.CharField(_("宛先"), max_length=254)
+    subject = models.CharField(_("件名"), max_length=255)
     # Cleared once sent, and once given up for a mail with a secret in it (services.SECRET_KINDS). Until then
     # encrypted with the organization's key (lib/envelope.encrypt_text; "" stays ""); read and written as
     # `body`. The receipt's is written only as it is sent (notifications/tasks.py), never stored.
-    body_data = models.TextField(blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    body_data = models.TextField(_("本文（暗号化）"), blank=True)
+    status = models.CharField(_("状態"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
+    last_error = models.CharField(_("最後のエラー"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
     # Written (committed) before the SMTP call: the same Message-ID on every try, so a message sent again after
     # a worker died between the server's acceptance and the commit is the same message (notifications/tasks.py).
-    message_id = models.CharField(max_length=255, blank=True)
-    sending_started_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField("Message-ID", max_length=255, blank=True)
+    sending_started_at = models.DateTimeField(_("送信開始日時"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "送信メール"
+
+    def __str__(self) -> str:
+        return f"{self.display_subject}（{self.to}）"
 
     @property
     def body(self) -> str:

@@ -59,7 +59,9 @@ class Procedure(models.Model):
         TEN = 10, "10年"
         PERMANENT = 0, "永年"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="procedures")
+    organization = models.ForeignKey(
+        Organization, verbose_name="団体", on_delete=models.PROTECT, related_name="procedures"
+    )
     department = models.ForeignKey(
         Department, verbose_name="担当所属", null=True, blank=True, on_delete=models.PROTECT
     )
