@@ -111,6 +111,17 @@ def as_table_owner():
 
 
 @pytest.fixture(autouse=True)
+def _japanese_to_start_with():
+    """Each test starts in the site's language: a request in English leaves English active on its thread
+    (LocaleMiddleware activates, nothing deactivates), and pytest-django runs the transactional tests last."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _quick_password_hashing(settings):
     """Django's advice for test runs: a cheap hasher, so that making a user and logging in take no second
     each (production keeps PBKDF2 with Django's iteration count; no test is about the hasher)."""
