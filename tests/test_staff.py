@@ -359,4 +359,12 @@ def test_the_status_form_never_starts_on_a_send_back_or_a_rejection(client, coll
         reverse("staff:transition", kwargs={"submission_id": submission.pk}), {"to": Status.IN_REVIEW}
     )
     page = client.get(page_url).content.decode()
-    assert 'value="returned" checked' not in page and 'value="rejected" checked' not in page  # 処理中
+    assert (
+        " checked" not in page.split('name="to"', 1)[1].split("</fieldset>")[0]
+    )  # 処理中: no decision preset
+    refused = client.post(
+        reverse("staff:transition", kwargs={"submission_id": submission.pk}),
+        {"reason": "書いた理由"},
+        follow=True,
+    ).content.decode()
+    assert "変更後の状態を選んでください。" in refused and "書いた理由" in refused  # nothing typed is lost

@@ -29,3 +29,6 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # e-mail rows are written by the services only
+
+    def has_change_permission(self, request, obj=None):
+        return False  # shown, never edited: no save button (staff resend a failed one from their page)

@@ -565,6 +565,8 @@ def validate_transition(*, submission: Submission, to_status: str, reason: str =
     kind = submission.procedure.kind
     table = transitions_for(kind)
     key = (submission.status, to_status)
+    if not to_status:
+        raise SubmissionError(gettext("変更後の状態を選んでください。"))
     if to_status not in Status.values:
         raise SubmissionError(gettext("変更先の状態が正しくありません。"))
     if key not in table:

@@ -583,11 +583,11 @@ def detail(request: HttpRequest, submission_id: int) -> HttpResponse:
             "transitions": transitions,
             "not_yet": [m for m in moves if m.not_yet],
             "draft": draft,
-            # What was chosen before an error; else the first move that asks no reason (a send-back or a
-            # rejection is never the default: a click on 変更する as the page opens does not send a case back).
+            # What was chosen before an error; else only 処理を開始する (a move that is no decision and asks no
+            # reason): a click on 変更する as the page opens never sends a case back, refuses or decides it.
             "selected": draft["to"]
             if draft.get("to") in [m.to for m in transitions]
-            else next((m.to for m in transitions if not m.needs_reason), None),
+            else next((m.to for m in transitions if not m.needs_reason and not m.needs_confirmation), None),
             "can_process": role in access.PROCESS,
             "can_reopen": role == Role.ADMIN and submission.status in services.DECIDED,
             "reopen_draft": reopen_draft,
