@@ -97,8 +97,7 @@ class PrivateResponsesMiddleware:
             request.path.startswith(self.PRIVATE_PREFIXES)
             # A page that showed who is logged in read the user; one that did not cannot depend on it, and
             # its session is not read for this.
-            or (isinstance(user, SimpleLazyObject) and user._wrapped is not empty and user.is_authenticated)
-            or (user is not None and not isinstance(user, SimpleLazyObject) and user.is_authenticated)
+            or (_user_was_read(user) and user.is_authenticated)
             or (response.has_header("Content-Disposition") and not _marked_public(response))
         ):
             add_never_cache_headers(response)
@@ -108,6 +107,11 @@ class PrivateResponsesMiddleware:
         if match is not None and match.view_name in ("logout", "public:logout", "staff:logout"):
             response["Clear-Site-Data"] = '"cache", "storage"'
         return response
+
+
+def _user_was_read(user) -> bool:
+    """Whether the request's user was looked at while the response was made (the lazy user, set up)."""
+    return user is not None and (not isinstance(user, SimpleLazyObject) or user._wrapped is not empty)
 
 
 class StaffSessionTimeoutMiddleware:

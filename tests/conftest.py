@@ -103,13 +103,6 @@ def _application_role(django_db_setup, django_db_blocker):
     yield
 
 
-def as_table_owner():
-    """For a test that changes the schema itself (a migration's work): the owner's role within the block."""
-    from madoguchi.lib import tenancy
-
-    return tenancy.as_table_owner()
-
-
 @pytest.fixture(autouse=True)
 def _japanese_to_start_with():
     """Each test starts in the site's language: a request in English leaves English active on its thread

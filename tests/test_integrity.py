@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from madoguchi.accounts.models import Membership, Role
 from madoguchi.audit import services as audit
 from madoguchi.audit.models import AuditLog
-from madoguchi.lib import integrity
+from madoguchi.lib import integrity, tenancy
 from madoguchi.notifications import services as notify
 from madoguchi.notifications.models import EmailVerification, OutgoingEmail
 from madoguchi.organizations.models import Department, Organization
@@ -42,7 +42,7 @@ from madoguchi.submissions.models import (
     Submission,
     SubmissionDraft,
 )
-from tests.conftest import SIGNUP_SCHEMA, as_table_owner, make_procedure, make_submission
+from tests.conftest import SIGNUP_SCHEMA, make_procedure, make_submission
 
 pytestmark = pytest.mark.django_db
 
@@ -371,7 +371,7 @@ def test_rows_written_through_the_services_cross_nothing(world, colleague, totto
 
 
 def test_guards_can_be_removed_and_put_back_and_refuse_to_go_in_over_crossing_rows(world, tottori, yonago):
-    with as_table_owner():  # removing and installing triggers is the owner's work
+    with tenancy.as_table_owner():  # removing and installing triggers is the owner's work
         editor = (
             connection.schema_editor()
         )  # not entered: SQLite allows no schema editor inside a test's transaction

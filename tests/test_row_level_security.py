@@ -21,7 +21,7 @@ from madoguchi.audit.models import AuditLog
 from madoguchi.lib import tenancy
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.submissions.models import Note, Submission
-from tests.conftest import APPLICATION_ROLE, as_table_owner, make_procedure, make_submission
+from tests.conftest import APPLICATION_ROLE, make_procedure, make_submission
 
 postgresql = pytest.mark.database("postgresql")
 
@@ -154,7 +154,7 @@ def test_each_request_sees_only_what_its_page_is_for(two_cases, outsider, owner)
 @postgresql
 @pytest.mark.django_db
 def test_the_command_makes_a_role_that_owns_nothing_and_may_read_and_write():
-    with as_table_owner():
+    with tenancy.as_table_owner():
         call_command("db_app_role", "madoguchi_app_probe", stdout=io.StringIO())
         with connection.cursor() as cursor:
             cursor.execute(
@@ -197,3 +197,13 @@ def test_prepared_statements_follow_the_scope_of_each_request(two_cases, monkeyp
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT set_config%%'"
         )
         assert cursor.fetchone()[0] >= 1  # the scope's statement was prepared
+
+
+@postgresql
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ['app"; DROP TABLE x; --', "Madoguchi", "1app", "a" * 64, "app\x00"])
+def test_the_command_refuses_a_role_name_that_is_not_a_plain_name(name):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="ロール名"):
+        call_command("db_app_role", name, stdout=io.StringIO())

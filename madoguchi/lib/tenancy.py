@@ -45,6 +45,7 @@ Setting up the role: `manage.py db_app_role <role>` run as the tables' owner (do
 from __future__ import annotations
 
 import contextvars
+import re
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -99,9 +100,8 @@ _in_request = contextvars.ContextVar("madoguchi_tenant_in_request", default=Fals
 _wanted = contextvars.ContextVar("madoguchi_tenant_wanted", default=None)
 
 
-def _enabled(using=None) -> bool:
-    conn = connection if using is None else using
-    return conn.vendor == "postgresql"
+def _enabled() -> bool:
+    return connection.vendor == "postgresql"
 
 
 # The tenant condition on a row's organization_id: what every policy, and the search below, applies.
@@ -284,7 +284,7 @@ def as_table_owner():
         connection.madoguchi_as_owner = False
         if connection.connection is not None:
             with connection.cursor() as cursor:
-                cursor.execute(f"SET ROLE {connection.ops.quote_name(role)}")
+                cursor.execute(f"SET ROLE {role_sql(role)}")
 
 
 # Log-in and password pages, before anyone is signed in: they find a user by name or by a signed link and
@@ -383,7 +383,7 @@ def _on_connection_created(sender, connection, **kwargs):
     value = _default() if wanted is None else wanted
     with connection.cursor() as cursor:
         if role:
-            cursor.execute(f"SET ROLE {connection.ops.quote_name(role)}")
+            cursor.execute(f"SET ROLE {role_sql(role)}")
         if value != NONE:
             cursor.execute("SELECT set_config(%s, %s, false)", [SETTING, value])
     connection.madoguchi_tenant = value
@@ -393,22 +393,35 @@ def _on_connection_created(sender, connection, **kwargs):
 connection_created.connect(_on_connection_created, dispatch_uid="madoguchi_tenancy")
 
 
-def grant_app_role(role: str, create: bool = True) -> None:
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def role_sql(role: str) -> str:
+    """A role's name as SQL. Raises ValueError (Japanese) for anything but a plain PostgreSQL name (lower-case
+    letters, digits and _, at most 63): a name from the environment or a command line is never SQL."""
+    if not ROLE_NAME.fullmatch(role):
+        raise ValueError(
+            f"ロール名「{role[:80]}」は使えません。英小文字・数字・_ で63文字まで（先頭は数字以外）にしてください。"
+        )
+    return f'"{role}"'
+
+
+def grant_app_role(role: str) -> None:
     """Make `role` the application's role in this database: created (NOLOGIN; give it LOGIN and a password,
     or grant it to the user the application logs in as) when missing, allowed to read and write every table
     and sequence of the schema, now and those later migrations make. It owns nothing, so row-level security
     applies to it. Run as the tables' owner (it resets any role this connection took).
 
-    Raises django.db.Error (psycopg's InsufficientPrivilege) when run by a user who may not grant."""
+    Raises ValueError for a name that is not a plain role name (role_sql), django.db.Error (psycopg's
+    InsufficientPrivilege) when run by a user who may not grant."""
     if not _enabled():
         return
-    name = connection.ops.quote_name(role)
+    name = role_sql(role)
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
-        if create:
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-            if cursor.fetchone() is None:
-                cursor.execute(f"CREATE ROLE {name} NOLOGIN")
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {name} NOLOGIN")
         cursor.execute("SELECT current_schema()")
         schema = connection.ops.quote_name(cursor.fetchone()[0])
         cursor.execute(f"GRANT USAGE ON SCHEMA {schema} TO {name}")
@@ -422,4 +435,4 @@ def grant_app_role(role: str, create: bool = True) -> None:
         )
         role_now = getattr(settings, "DATABASE_APP_ROLE", "")
         if role_now:
-            cursor.execute(f"SET ROLE {connection.ops.quote_name(role_now)}")
+            cursor.execute(f"SET ROLE {role_sql(role_now)}")

@@ -8,20 +8,7 @@ class OutgoingEmailAdmin(admin.ModelAdmin):
     list_display = ["subject_shown", "organization", "status", "attempts", "created_at"]
     list_filter = ["status"]
     exclude = ["body_data"]
-    readonly_fields = [
-        "organization",
-        "submission",
-        "kind",
-        "to",
-        "subject",
-        "status",
-        "attempts",
-        "last_error",
-        "created_at",
-        "sent_at",
-        "message_id",
-        "sending_started_at",
-    ]
+    readonly_fields = ["created_at"]  # (not editable: shown only when named; the rest show read-only)
 
     @admin.display(description="件名")
     def subject_shown(self, email):

@@ -16,7 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, role, **options):
         if connection.vendor != "postgresql":
             raise CommandError("PostgreSQL でのみ使えます（SQLite には行レベルセキュリティがありません）。")
-        tenancy.grant_app_role(role)
+        try:
+            tenancy.grant_app_role(role)
+        except ValueError as error:
+            raise CommandError(str(error)) from error
         self.stdout.write(
             f"ロール {role} に表の読み書きを許可しました。DATABASE_APP_ROLE={role} を設定してください。"
         )
