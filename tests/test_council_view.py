@@ -17,7 +17,7 @@ from madoguchi.audit.models import AuditLog
 from madoguchi.lib.japanese import fiscal_year
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount
+from madoguchi.stats.models import DailyCount, MonthlyCount
 from madoguchi.stats.services import count_submission
 from tests.conftest import make_procedure, make_submission, make_user
 
@@ -208,6 +208,16 @@ def _many_members(council, n: int) -> None:
     DailyCount.objects.bulk_create(
         DailyCount(
             organization=p.organization, procedure=p, day=today, fiscal_year=fiscal_year(today), count=i % 7
+        )
+        for i, p in enumerate(procedures)
+    )
+    MonthlyCount.objects.bulk_create(
+        MonthlyCount(
+            organization=p.organization,
+            procedure=p,
+            month=today.replace(day=1),
+            fiscal_year=fiscal_year(today),
+            count=i % 7,
         )
         for i, p in enumerate(procedures)
     )

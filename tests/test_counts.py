@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from madoguchi.organizations.models import Department
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats import counts
+from madoguchi.stats.models import DailyCount, MonthlyCount
 from madoguchi.stats.services import count_submission
 from tests.conftest import make_procedure, make_submission
 
@@ -186,6 +187,72 @@ def test_every_arrival_is_counted_once_in_its_jst_fiscal_year_and_month(tottori,
                     for m in moments
                     if (d := m.astimezone(jst).date()).year == month.year and d.month == month.month
                 )
+        transaction.set_rollback(True)
+
+
+# Moments near a JST month's start (15:00 UTC on the day before), where a UTC date and a JST date differ.
+month_edges = st.builds(
+    lambda year, month, seconds: (
+        datetime(year, month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60)) + timedelta(seconds=seconds)
+    ),
+    st.integers(2024, 2028),
+    st.integers(1, 12),
+    st.integers(-3, 3),
+)
+
+
+def _months_from_days() -> dict[tuple[int, date], tuple[int, int]]:
+    summed: dict[tuple[int, date], tuple[int, int]] = {}
+    for row in DailyCount.objects.all():
+        key = (row.procedure_id, row.day.replace(day=1))
+        total, _year = summed.get(key, (0, row.fiscal_year))
+        summed[key] = (total + row.count, row.fiscal_year)
+    return summed
+
+
+def _months() -> dict[tuple[int, date], tuple[int, int]]:
+    return {(m.procedure_id, m.month): (m.count, m.fiscal_year) for m in MonthlyCount.objects.all()}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrivals=st.lists(
+        st.tuples(
+            st.booleans(),
+            st.one_of(
+                month_edges,
+                st.datetimes(
+                    min_value=datetime(2024, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+                ),
+            ),
+        ),
+        max_size=25,
+    )
+)
+def test_the_monthly_counts_are_always_the_daily_counts_summed_by_jst_month(
+    tottori, signup, survey, arrivals
+):
+    """The council's pages read the monthly rollup, the cost share the daily one: they never disagree, and the
+    migration that filled the monthly counts from the daily ones gives the same rows."""
+    from importlib import import_module
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    fill = import_module("madoguchi.stats.migrations.0006_monthly_count").fill
+    with transaction.atomic():
+        for first, moment in arrivals:
+            count_submission(procedure=signup if first else survey, at=moment)
+        written = _months()
+        assert written == _months_from_days()
+        assert all(
+            year == (month.year if month.month >= 4 else month.year - 1)
+            for (_p, month), (_n, year) in written.items()
+        )
+        MonthlyCount.objects.all().delete()
+        with connection.cursor() as cursor:  # the migration's own SQL, inside this test's transaction
+            fill(None, SimpleNamespace(connection=connection, execute=cursor.execute))
+        assert _months() == written
         transaction.set_rollback(True)
 
 

@@ -20,7 +20,7 @@ from madoguchi.lib.search import applicant_columns, search_text
 from madoguchi.lib.timeutil import JST
 from madoguchi.organizations.models import Council, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions.answers import read_answers
 from madoguchi.submissions.models import StatusChange, Submission
 from madoguchi.submissions.seeding import SEED_COUNCIL, seed_load
@@ -67,6 +67,9 @@ def test_rollups_and_history_equal_recounts(seeded):
     daily = Counter((p, at.astimezone(JST).date()) for _i, p, _s, at in rows)
     assert {(d.procedure_id, d.day): d.count for d in DailyCount.objects.all()} == daily
     assert all(d.fiscal_year == fiscal_year(d.day) for d in DailyCount.objects.all())
+    monthly = Counter((p, at.astimezone(JST).date().replace(day=1)) for _i, p, _s, at in rows)
+    assert {(m.procedure_id, m.month): m.count for m in MonthlyCount.objects.all()} == monthly
+    assert all(m.fiscal_year == fiscal_year(m.month) for m in MonthlyCount.objects.all())
     statuses = Counter((p, s) for _i, p, s, _at in rows)
     assert {(c.procedure_id, c.status): c.count for c in StatusCount.objects.all()} == statuses
     for submission_id, _p, status, at in rows:

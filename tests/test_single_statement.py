@@ -11,10 +11,11 @@ from django_tasks_db.models import DBTaskResult
 
 from madoguchi.lib import envelope
 from madoguchi.lib.receipt import inquiry_code_for, stored_token
+from madoguchi.lib.timeutil import JST
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version
-from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions import services, single_statement
 from madoguchi.submissions.answers import read_answers, stored_answers
 from madoguchi.submissions.models import StatusChange, Submission
@@ -76,6 +77,13 @@ def test_one_statement_writes_exactly_what_the_orm_path_writes(procedure):
     skip = ("args_kwargs", "enqueued_at", "run_after")
     assert row(tasks[0], *skip) == row(tasks[1], *skip) and tasks[0].run_after == tasks[1].run_after
     assert DailyCount.objects.get().count == 2
+    month = MonthlyCount.objects.get()
+    assert (month.count, month.month, month.organization_id) == (
+        2,
+        a.submitted_at.astimezone(JST).date().replace(day=1),
+        a.organization_id,
+    )
+    assert month.fiscal_year == DailyCount.objects.get().fiscal_year
     assert StatusCount.objects.get(status="received").count == 2
 
 
@@ -213,6 +221,7 @@ def test_the_orm_path_and_the_statement_take_the_shared_rows_in_the_same_order(t
         run_at_once(orm, statement)
     assert errors == []
     assert Submission.objects.count() == 3 and StatusCount.objects.get(status="received").count == 3
+    assert MonthlyCount.objects.get().count == 3 and DailyCount.objects.get().count == 3
 
 
 def test_a_kept_connection_prepares_the_statement_once(procedure, monkeypatch):

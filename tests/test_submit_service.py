@@ -11,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 from madoguchi.lib.receipt import is_valid_damm
 from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount
+from madoguchi.stats.models import DailyCount, MonthlyCount
 from madoguchi.stats.services import count_submission
 from madoguchi.submissions import services
 from madoguchi.submissions.models import StatusChange, Submission
@@ -64,6 +64,8 @@ def test_daily_count_uses_the_japanese_day_and_fiscal_year(procedure):
     count_submission(procedure=procedure, at=datetime(2021, 3, 31, 14, 30, tzinfo=UTC))
     rows = {(str(r.day), r.fiscal_year, r.count) for r in DailyCount.objects.all()}
     assert rows == {("2021-04-01", 2021, 1), ("2021-03-31", 2020, 1)}
+    months = {(str(r.month), r.fiscal_year, r.count) for r in MonthlyCount.objects.all()}
+    assert months == {("2021-04-01", 2021, 1), ("2021-03-01", 2020, 1)}
 
 
 @pytest.mark.django_db

@@ -28,7 +28,7 @@ Guarded: the row, its foreign key → the row it refers to, and what must agree
 - notifications.OutgoingEmail.submission → Submission    the same organization (when set)
 - notifications.Message.submission      → Submission    the same organization
 - notifications.EmailText.procedure     → Procedure     the same organization
-- stats.DailyCount / StatusCount .procedure → Procedure  the same organization
+- stats.DailyCount / MonthlyCount / StatusCount .procedure → Procedure  the same organization
 - accounts.Membership.departments        → Department    the membership's organization (a table of pairs
                                                          with no organization of its own: a staff member's 所属)
 - audit.AuditLog (object_type, object_id) → an object of a type in AUDITED: the same organization, when the
@@ -137,7 +137,9 @@ WITH_DRAFTS = (
     Reference("submissions.SubmissionDraft", "procedure"),
     Reference("notifications.EmailVerification", "procedure"),
 )
-REFERENCES = WITH_DRAFTS
+# stats/0006: the monthly counts, as the daily ones.
+WITH_MONTHLY_COUNTS = (*WITH_DRAFTS, Reference("stats.MonthlyCount", "procedure"))
+REFERENCES = WITH_MONTHLY_COUNTS
 
 # Audit entries name their object by type and id, without a foreign key. For these types the object
 # belongs to the entry's organization.

@@ -86,6 +86,7 @@ SHARED_BY_DESIGN = {
     ("procedures", "ProcedureTemplate"): "the council's template library, read by every member",
     ("notifications", "EmailText"): "copied with procedures; no resident data",
     ("stats", "DailyCount"): "counts: the council reads every member's",
+    ("stats", "MonthlyCount"): "counts: the council reads every member's",
     ("stats", "StatusCount"): "counts: the council reads every member's",
     ("stats", "WorkingGroupMembership"): "部会 membership: the council's secretariat keeps it",
     ("stats", "Indicator"): "indicators: the council reads every member's; published as open data",

@@ -1,9 +1,9 @@
-"""Counts of submissions at every grain, read from the rollups (stats.models.DailyCount), never from the
-submissions table.
+"""Counts of submissions at every grain, read from the rollups (stats.models.MonthlyCount for months and
+longer, DailyCount for days), never from the submissions table.
 
 What is counted: a submission when it arrives (到達; the first submit, not a resubmission after 補正), on its
-JST day; one later withdrawn still counts. A 年度 runs from 1 April to 31 March in JST (DailyCount.fiscal_year,
-written with the day). Department (所属) and kind (種類) are the procedure's now: a procedure moved to another
+JST day; one later withdrawn still counts. A 年度 runs from 1 April to 31 March in JST (fiscal_year, written
+with the day and the month). Department (所属) and kind (種類) are the procedure's now: a procedure moved to another
 所属 brings its past counts along.
 
 `organizations` arguments take an Organization, a list of them or of their ids, or a QuerySet of
@@ -14,16 +14,15 @@ Organization (or of ids, e.g. ``council_members(council)``): the database then f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 
 from django.db.models import Count, Max, Min, QuerySet, Sum
-from django.db.models.functions import TruncMonth
 
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount
+from madoguchi.stats.models import DailyCount, MonthlyCount
 
 # The council page marks a member whose count in a 年度 is zero, or below this share of the median member's
 # count (the median over all members, those with no use included). A rule the secretariat can explain:
@@ -55,7 +54,7 @@ def fiscal_year_months(fiscal_year: int) -> list[date]:
 def totals_by_fiscal_year(organizations) -> dict[int, int]:
     """{年度: submissions} of the organizations, for every 年度 with at least one; one query."""
     rows = (
-        DailyCount.objects.filter(**_organization_filter(organizations))
+        MonthlyCount.objects.filter(**_organization_filter(organizations))
         .values("fiscal_year")
         .annotate(total=Sum("count"))
     )
@@ -66,24 +65,18 @@ def totals_by_month(organizations, fiscal_year: int) -> list[tuple[date, int]]:
     """[(first day of the month, submissions)] for the twelve months of the 年度, April first, zeros
     included; months are JST calendar months. One query."""
     rows = (
-        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
-        .annotate(month=TruncMonth("day"))
+        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
         .values("month")
         .annotate(total=Sum("count"))
     )
-    found = {}
-    for row in rows:
-        month = row["month"]
-        if isinstance(month, datetime):  # a date on both databases for a DateField; lenient all the same
-            month = month.date()
-        found[date(month.year, month.month, 1)] = row["total"]
+    found = {row["month"]: row["total"] for row in rows}
     return [(month, found.get(month, 0)) for month in fiscal_year_months(fiscal_year)]
 
 
 def totals_by_organization(organizations, fiscal_year: int) -> dict[int, int]:
     """{organization id: submissions in the 年度}; organizations with none are absent. One query."""
     rows = (
-        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
         .values("organization_id")
         .annotate(total=Sum("count"))
     )
@@ -94,7 +87,7 @@ def totals_by_kind(organizations, fiscal_year: int) -> list[tuple[str, str, int]
     """[(kind, its Japanese label, submissions)] for every Procedure.Kind, in the Kind's order, zeros
     included. One query."""
     rows = (
-        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
         .values("procedure__kind")
         .annotate(total=Sum("count"))
     )
@@ -113,7 +106,7 @@ def totals_by_department(organization: Organization, fiscal_year: int) -> list[D
     """Submissions per 所属 of one organization in a 年度, most first (then by name); only 所属 with
     submissions. One query."""
     rows = (
-        DailyCount.objects.filter(organization_id=organization.pk, fiscal_year=fiscal_year)
+        MonthlyCount.objects.filter(organization_id=organization.pk, fiscal_year=fiscal_year)
         .values("procedure__department_id", "procedure__department__name")
         .annotate(total=Sum("count"))
     )
@@ -144,7 +137,7 @@ def totals_by_procedure(organizations, fiscal_year: int) -> list[ProcedureCount]
     """Submissions per procedure in a 年度 (procedures with at least one), by organization code, then most
     first, then title. One query."""
     rows = (
-        DailyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
+        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
         .values(
             "procedure_id",
             "organization_id",
@@ -292,7 +285,7 @@ def council_use(council: Council, fiscal_year: int) -> CouncilUse:
 def fiscal_years_counted(organizations) -> list[int]:
     """The 年度 with at least one submission, newest first; one query."""
     return sorted(
-        DailyCount.objects.filter(**_organization_filter(organizations))
+        MonthlyCount.objects.filter(**_organization_filter(organizations))
         .values_list("fiscal_year", flat=True)
         .distinct(),
         reverse=True,

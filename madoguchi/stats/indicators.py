@@ -24,9 +24,10 @@ ratio can be formed). rate() never raises for any Decimal input.
 Actuals
 -------
 An indicator's actual per 年度 is either entered by hand (IndicatorYear.actual, with who and when, audited)
-or counted from the daily counts (stats.models.DailyCount, JST days, so a submission at 00:00 JST on
-1 April belongs to the new 年度): all members' procedures for a council indicator, the organization's own
-procedures, or chosen procedures of the organization. Counting never reads the submissions table.
+or counted from the arrivals (stats.models.MonthlyCount, the JST days' counts summed by month, so a
+submission at 00:00 JST on 1 April belongs to the new 年度): all members' procedures for a council
+indicator, the organization's own procedures, or chosen procedures of the organization. Counting never
+reads the submissions table.
 
 The demo data (data/policy-indicators.csv)
 ------------------------------------------
@@ -62,7 +63,7 @@ from django.utils.translation import gettext, gettext_lazy
 from madoguchi.accounts import access
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
-from madoguchi.stats.models import DailyCount, Indicator, IndicatorYear, RatingThresholds
+from madoguchi.stats.models import Indicator, IndicatorYear, MonthlyCount, RatingThresholds
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "policy-indicators.csv"
 MAX_VALUE_TEXT = 40  # characters of a typed value: '1,000,000,000,000.125 件' fits
@@ -206,7 +207,7 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
 
     A council indicator counts all its current members' procedures; an organization indicator its
     organization's; a procedures indicator the procedures chosen. At most three queries for any number of
-    indicators (members, chosen procedures, the daily counts grouped by procedure and 年度)."""
+    indicators (members, chosen procedures, the monthly counts grouped by procedure and 年度)."""
     counted = [i for i in indicators if i.actual_source != Indicator.Source.MANUAL]
     if not counted:
         return {}
@@ -230,7 +231,7 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
     for council_id in council_ids:
         organization_ids |= members[council_id]
     rows = (
-        DailyCount.objects.filter(organization_id__in=organization_ids)
+        MonthlyCount.objects.filter(organization_id__in=organization_ids)
         .values("organization_id", "procedure_id", "fiscal_year")
         .annotate(total=Sum("count"))
     )
@@ -248,7 +249,7 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
     return dict(result)
 
 
-def _daily_filter(indicator) -> dict:
+def _counts_filter(indicator) -> dict:
     if indicator.actual_source == Indicator.Source.COUNCIL:
         from madoguchi.organizations.models import CouncilMembership
 
@@ -269,23 +270,18 @@ def _daily_filter(indicator) -> dict:
 
 def monthly_counts(indicator, fiscal_year: int) -> list[tuple[int, int]]:
     """[(month, submissions)] of a counted indicator for the twelve months of a 年度, April first (JST
-    days, from the daily counts). One query. A manual indicator: an empty list."""
+    months, from the monthly counts). One query. A manual indicator: an empty list."""
     if indicator.actual_source == Indicator.Source.MANUAL:
         return []
     months = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
     totals = dict.fromkeys(months, 0)
     rows = (
-        DailyCount.objects.filter(
-            fiscal_year=fiscal_year,
-            day__gte=date(fiscal_year, 4, 1),
-            day__lte=date(fiscal_year + 1, 3, 31),
-            **_daily_filter(indicator),
-        )
-        .values("day")
+        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_counts_filter(indicator))
+        .values("month")
         .annotate(total=Sum("count"))
     )
     for row in rows:
-        totals[row["day"].month] += row["total"]
+        totals[row["month"].month] += row["total"]
     return [(m, totals[m]) for m in months]
 
 

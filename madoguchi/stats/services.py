@@ -14,7 +14,7 @@ from madoguchi.lib.japanese import fiscal_year, to_halfwidth_ascii
 from madoguchi.lib.sql import increment_on_conflict, insert_sql
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.stats import cost_share
-from madoguchi.stats.models import CostShare, DailyCount, StatusCount
+from madoguchi.stats.models import CostShare, DailyCount, MonthlyCount, StatusCount
 
 
 def _add(model, *, key: dict, organization_id: int, delta: int, **create_fields) -> None:
@@ -30,11 +30,19 @@ def _add(model, *, key: dict, organization_id: int, delta: int, **create_fields)
 
 
 def count_submission(*, procedure, at: datetime) -> None:
-    """Add one submission to the day's count and to 処理待ち. Call inside the submission's transaction."""
+    """Add one submission to the day's and the month's counts (JST) and to 処理待ち. Call inside the
+    submission's transaction. submissions/single_statement.py writes the same rows in its statement."""
     day = jst_date(at)
     _add(
         DailyCount,
         key={"procedure_id": procedure.pk, "day": day},
+        organization_id=procedure.organization_id,
+        delta=1,
+        fiscal_year=fiscal_year(day),
+    )
+    _add(
+        MonthlyCount,
+        key={"procedure_id": procedure.pk, "month": day.replace(day=1)},
         organization_id=procedure.organization_id,
         delta=1,
         fiscal_year=fiscal_year(day),

@@ -14,7 +14,8 @@ editor would). Submissions are written in bulk (PostgreSQL: COPY; otherwise bulk
 - arrivals uniform over the last `years` 年度 (JST) up to now, statuses each kind's services allow;
 - derived rows recounted in SQL from the rows written, for the procedures seeded: the history
   (StatusChange: the resident's 受付 and, for a case that moved, the move to its status), the daily counts
-  (stats.DailyCount, by JST day and 年度) and the counts by status (stats.StatusCount).
+  (stats.DailyCount and MonthlyCount, by JST day and month with the 年度) and the counts by status
+  (stats.StatusCount).
 
 Signups are seeded without a capacity (a full class would refuse the rest): their seats_taken stays 0,
 as the services leave it for a procedure without 定員.
@@ -43,7 +44,7 @@ from madoguchi.organizations.models import Council, CouncilMembership, Departmen
 from madoguchi.organizations.services import read_codes
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version, set_procedure_status
-from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions.answers import stored_form
 from madoguchi.submissions.models import Status, StatusChange, Submission
 
@@ -522,7 +523,8 @@ def rebuild_derived(procedure_ids: Sequence[int]) -> None:
     """Recount, in SQL, what the services write beside each submission, for seeded submissions of these
     procedures: the history (StatusChange: 受付 by the resident at arrival; for a case not 処理待ち the move
     to its status at updated_at, by the resident for a 取下げ and by staff otherwise), and for these
-    procedures the daily counts (by JST day, with its 年度) and the counts by status, replaced by recounts."""
+    procedures the daily and monthly counts (by JST day and month, with the 年度) and the counts by status,
+    replaced by recounts."""
     if not procedure_ids:
         return
     ids = list(procedure_ids)
@@ -530,9 +532,11 @@ def rebuild_derived(procedure_ids: Sequence[int]) -> None:
     if connection.vendor == "postgresql":
         day = "(s.submitted_at AT TIME ZONE 'Asia/Tokyo')::date"
         fy = f"(EXTRACT(YEAR FROM {day}) - CASE WHEN EXTRACT(MONTH FROM {day}) < 4 THEN 1 ELSE 0 END)"
+        month = "date_trunc('month', day)::date"
     else:
         day = "date(s.submitted_at, '+9 hours')"
         fy = f"(CAST(strftime('%%Y', {day}) AS INTEGER) - (CAST(strftime('%%m', {day}) AS INTEGER) < 4))"
+        month = "date(day, 'start of month')"
     history = StatusChange._meta.db_table
     seeded = f"s.procedure_id IN ({marks}) AND s.token LIKE '{TOKEN_PREFIX}%%'"
     fresh = f"NOT EXISTS (SELECT 1 FROM {history} h WHERE h.submission_id = s.id)"  # noqa: S608
@@ -560,6 +564,14 @@ def rebuild_derived(procedure_ids: Sequence[int]) -> None:
             f"INSERT INTO {daily} (organization_id, procedure_id, day, fiscal_year, count) "  # noqa: S608
             f"SELECT s.organization_id, s.procedure_id, {day}, {fy}, count(*) FROM submissions_submission s "
             f"WHERE s.procedure_id IN ({marks}) GROUP BY s.organization_id, s.procedure_id, {day}",
+            ids,
+        )
+        monthly = MonthlyCount._meta.db_table
+        cursor.execute(f"DELETE FROM {monthly} WHERE procedure_id IN ({marks})", ids)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {monthly} (organization_id, procedure_id, month, fiscal_year, count) "  # noqa: S608
+            f"SELECT organization_id, procedure_id, {month}, fiscal_year, sum(count) FROM {daily} "
+            f"WHERE procedure_id IN ({marks}) GROUP BY organization_id, procedure_id, {month}, fiscal_year",
             ids,
         )
         cursor.execute(

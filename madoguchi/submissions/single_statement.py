@@ -15,7 +15,8 @@ executes atomically on its own:
     mail    the receipt e-mail row, only if the procedure sends one   ─┐ the outbox: a rolled-back
     task    the task that sends it                                  ─┘ submission sends nothing
     daily   the day's count                                           shared rows in the ORM path's
-    status  the 処理待ち count (read from daily's row: so after it)      order: seat, day's, 処理待ち
+    monthly the month's count (read from daily's row: so after it)     order: seat, day's, month's,
+    status  the 処理待ち count (read from monthly's row: so after it)    処理待ち
 
 If the gate lets nothing through (closed, full, a new form version, a wrong code, or a capacity this
 process did not know of), nothing is written and the caller takes the ORM path, which reads the
@@ -48,7 +49,7 @@ from madoguchi.notifications.models import OutgoingEmail
 from madoguchi.notifications.services import RECEIPT
 from madoguchi.notifications.tasks import send_email
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount, StatusCount
+from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions.answers import write_answers
 from madoguchi.submissions.models import Status, StatusChange, Submission
 
@@ -183,6 +184,7 @@ def submit(
         params += plans["mail"].params(to=applicant_email, created_at=now)
         params += plans["task"].params(id=uuid.uuid4(), enqueued_at=now)
     params += plans["daily"].params(day=day, fiscal_year=fiscal_year(day))
+    params += plans["monthly"].params(month=day.replace(day=1), fiscal_year=fiscal_year(day))
     params += plans["status"].params()
 
     row = _execute(sql, params)
@@ -260,18 +262,25 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
         )  # fmt: skip
         plans["task"] = _task_plan(now)
     day = now.date()
-    # The day's count before the 処理待ち count, as the ORM path does (stats.count_submission): the order of
-    # writing CTEs is not defined, so 処理待ち reads its row from the day's, which makes the order certain.
+    # The day's count, then the month's, then 処理待ち, as the ORM path does (stats.count_submission): the order
+    # of writing CTEs is not defined, so each reads its row from the one before, which makes the order certain.
     plans["daily"] = InsertPlan(
         DailyCount(day=day, fiscal_year=fiscal_year(day), count=1),
         varying={"day", "fiscal_year"}, select_from="sub", exprs=from_sub,
         on_conflict=increment_on_conflict(DailyCount, key=["procedure", "day"]),
         returning="organization_id, procedure_id",
     )  # fmt: skip
+    plans["monthly"] = InsertPlan(
+        MonthlyCount(month=day.replace(day=1), fiscal_year=fiscal_year(day), count=1),
+        varying={"month", "fiscal_year"}, select_from="daily",
+        exprs={"organization_id": "daily.organization_id", "procedure_id": "daily.procedure_id"},
+        on_conflict=increment_on_conflict(MonthlyCount, key=["procedure", "month"]),
+        returning="organization_id, procedure_id",
+    )  # fmt: skip
     plans["status"] = InsertPlan(
         StatusCount(status=Status.RECEIVED, count=1),
-        varying=set(), select_from="daily",
-        exprs={"organization_id": "daily.organization_id", "procedure_id": "daily.procedure_id"},
+        varying=set(), select_from="monthly",
+        exprs={"organization_id": "monthly.organization_id", "procedure_id": "monthly.procedure_id"},
         on_conflict=increment_on_conflict(StatusCount, key=["procedure", "status"]),
     )  # fmt: skip
     ctes = [
