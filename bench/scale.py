@@ -127,7 +127,8 @@ def run(args) -> None:
     )
     User = get_user_model()
     clerk = User.objects.create_user(username="bench-clerk")
-    Membership.objects.create(user=clerk, organization_id=busiest["organization"], role=Role.ADMIN)
+    # A processor: an admin must pass a second factor first (accounts/two_factor.py).
+    Membership.objects.create(user=clerk, organization_id=busiest["organization"], role=Role.PROCESSOR)
     council = Council.objects.get(name=SEED_COUNCIL)
     secretariat = User.objects.create_user(username="bench-council")
     CouncilRole.objects.create(user=secretariat, council=council)

@@ -24,6 +24,7 @@ from madoguchi.submissions.models import Status, Submission
 from tests.conftest import (
     SIGNUP_ANSWERS,
     SIGNUP_POST,
+    client_counted,
     hidden_fields,
     make_procedure,
     make_submission,
@@ -337,7 +338,7 @@ def test_a_procedure_with_a_rule_takes_the_orm_path_which_writes_the_same_row_wi
         services.submit_confirmed(
             organization_code=tottori.code, procedure_id=procedure.pk,
             version_id=procedure.current_version_id, answers=member_answers("A-1"), token="two",
-            applicant_email="sakiko@example.jp",
+            applicant_email="sakiko@example.jp", **client_counted("two"),
         )
         is None
     )  # fmt: skip

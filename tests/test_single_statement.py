@@ -19,7 +19,7 @@ from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions import services, single_statement
 from madoguchi.submissions.answers import read_answers, stored_answers
 from madoguchi.submissions.models import StatusChange, Submission
-from tests.conftest import SIGNUP_ANSWERS, make_procedure, make_submission, run_at_once
+from tests.conftest import SIGNUP_ANSWERS, client_counted, make_procedure, make_submission, run_at_once
 
 pytestmark = [pytest.mark.django_db, pytest.mark.database("postgresql")]
 
@@ -34,7 +34,7 @@ def confirmed(procedure, token="t-one", **overrides):  # noqa: S107 (an idempote
         "applicant_email": "sakiko@example.jp",
         "language": "en",
     }
-    return services.submit_confirmed(**{**args, **overrides})
+    return services.submit_confirmed(**{**args, **client_counted(token), **overrides})
 
 
 def row(obj, *skip):
@@ -229,5 +229,56 @@ def test_a_kept_connection_prepares_the_statement_once(procedure, monkeypatch):
     for token in ("p1", "p2", "p3"):
         assert confirmed(procedure, token=token).created
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH gate AS%%'")
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH hit AS%%'")
         assert cursor.fetchone()[0] == 1
+
+
+def _draft(procedure, application_token):
+    from madoguchi.submissions import drafts
+
+    return drafts.save_draft(
+        procedure=procedure,
+        version=procedure.current_version,
+        raw={"name__family": ["髙橋"]},
+        page="",
+        application_token=application_token,
+        send=False,
+    ).draft
+
+
+def test_the_statement_deletes_the_applications_draft_and_only_when_it_writes(procedure):
+    from madoguchi.submissions.models import SubmissionDraft
+
+    by_token, by_id, other = _draft(procedure, "t-one"), _draft(procedure, ""), _draft(procedure, "t-other")
+    Procedure.objects.filter(pk=procedure.pk).update(status=Procedure.Status.CLOSED)
+    assert confirmed(procedure, draft_id=by_id.pk) is None
+    assert SubmissionDraft.objects.count() == 3  # nothing written, nothing deleted
+    Procedure.objects.filter(pk=procedure.pk).update(status=Procedure.Status.PUBLISHED)
+    assert confirmed(procedure, draft_id=by_id.pk).created
+    assert list(SubmissionDraft.objects.values_list("pk", flat=True)) == [other.pk]
+    assert by_token.pk != by_id.pk
+
+
+def test_over_the_clients_limit_nothing_is_written_and_the_attempt_is_counted(tottori):
+    from madoguchi.submissions.models import RateCounter
+
+    procedure = make_procedure(tottori, capacity=10)
+    single_statement.learn(procedure)
+    limit = {"client_key": "one client", "client_window_seconds": 600, "client_limit": 1}
+    assert confirmed(procedure, token="a", **limit).created
+    with pytest.raises(services.TooManyFromClient):
+        confirmed(procedure, token="b", **limit)
+    assert Submission.objects.count() == 1 and Procedure.objects.get(pk=procedure.pk).seats_taken == 1
+    assert RateCounter.objects.get().count == 2
+    # A retry of the first (a double click): its submission, and not counted again.
+    assert confirmed(procedure, token="a", **{**limit, "client_limit": 5}).created is False
+    assert RateCounter.objects.get().count == 2
+
+
+def test_a_closed_procedure_counts_the_attempt_all_the_same(procedure):
+    from madoguchi.submissions.models import RateCounter
+
+    Procedure.objects.filter(pk=procedure.pk).update(status=Procedure.Status.CLOSED)
+    limit = {"client_key": "one client", "client_window_seconds": 600, "client_limit": 5}
+    assert confirmed(procedure, token="a", **limit) is None
+    assert RateCounter.objects.get().count == 1

@@ -23,22 +23,28 @@ def key_of(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def hit(key: str, window_seconds: int) -> int:
-    """Count one attempt under `key` and return the count in the current window (1 for the first)."""
-    now = timezone.now()
-    ends = now + timedelta(seconds=window_seconds)
+def hit_sql(connection) -> str:
+    """The upsert that counts one attempt, returning the count. Parameters: key, the window's end if it
+    starts now, now, now. The resident's final submit on PostgreSQL runs it inside its own statement
+    (single_statement.py)."""
     q = connection.ops.quote_name
     table, key_, count_, ends_ = q(RateCounter._meta.db_table), q("key"), q("count"), q("expires_at")
-    adapt = connection.ops.adapt_datetimefield_value
-    sql = (
+    return (
         f"INSERT INTO {table} ({key_}, {count_}, {ends_}) VALUES (%s, 1, %s) "  # noqa: S608 (quoted names of the model, values as parameters)
         f"ON CONFLICT ({key_}) DO UPDATE SET "
         f"{count_} = CASE WHEN {table}.{ends_} <= %s THEN 1 ELSE {table}.{count_} + 1 END, "
         f"{ends_} = CASE WHEN {table}.{ends_} <= %s THEN excluded.{ends_} ELSE {table}.{ends_} END "
         f"RETURNING {count_}"
     )
+
+
+def hit(key: str, window_seconds: int) -> int:
+    """Count one attempt under `key` and return the count in the current window (1 for the first)."""
+    now = timezone.now()
+    ends = now + timedelta(seconds=window_seconds)
+    adapt = connection.ops.adapt_datetimefield_value
     with prepared.cursor(connection) as cursor:  # one text for every hit: prepared on a kept connection
-        cursor.execute(sql, [key, adapt(ends), adapt(now), adapt(now)])
+        cursor.execute(hit_sql(connection), [key, adapt(ends), adapt(now), adapt(now)])
         return cursor.fetchone()[0]
 
 

@@ -951,32 +951,39 @@ def _submit(request: HttpRequest, code: str, procedure_id: int) -> HttpResponse:
     # Submissions of one procedure from one client address (settings.SUBMISSIONS_PER_CLIENT per
     # settings.SUBMISSION_WINDOW_SECONDS): one program cannot take a sign-up's seats, while a family, or a
     # 公民館's Wi-Fi or a carrier's shared address, still applies freely. Counted in one statement before
-    # the write (counters.hit), so a burst cannot pass the limit together.
-    if (
-        counters.hit(
-            counters.key_of("submit:client", str(procedure_id), client_address(request)),
-            settings.SUBMISSION_WINDOW_SECONDS,
-        )
-        > settings.SUBMISSIONS_PER_CLIENT
-    ):
-        return _too_many_submissions(request, code, procedure_id, token, confirmed)
+    # the write (counters.hit; on PostgreSQL without files, inside the submit's own statement), so a burst
+    # cannot pass the limit together.
+    client_key = counters.key_of("submit:client", str(procedure_id), client_address(request))
     submit_args = {
         "answers": _shown_answers(confirmed),
         "token": token,
         "applicant_email": confirmed["e"],
         "language": translation.get_language(),
     }
-    if not confirmed["s"]:
-        result = services.submit_confirmed(
-            organization_code=code, procedure_id=procedure_id, version_id=confirmed["v"], **submit_args
-        )
+    if not confirmed["s"] and services.one_statement_available():
+        try:
+            result = services.submit_confirmed(
+                organization_code=code,
+                procedure_id=procedure_id,
+                version_id=confirmed["v"],
+                client_key=client_key,
+                client_window_seconds=settings.SUBMISSION_WINDOW_SECONDS,
+                client_limit=settings.SUBMISSIONS_PER_CLIENT,
+                draft_id=confirmed.get("d"),
+                **submit_args,
+            )
+        except services.TooManyFromClient:
+            return _too_many_submissions(request, code, procedure_id, token, confirmed)
         if result is not None:
             if not result.created:
                 _note_if_other_answers_were_sent(request, result.submission, confirmed)
-            drafts.discard_draft(
-                procedure_id=procedure_id, draft_id=confirmed.get("d"), application_token=token
-            )
+                drafts.discard_draft(
+                    procedure_id=procedure_id, draft_id=confirmed.get("d"), application_token=token
+                )
             return _to_done(code, procedure_id, token)
+        # Counted; the procedure is closed, full or changed: read it below and let submit() say.
+    elif counters.hit(client_key, settings.SUBMISSION_WINDOW_SECONDS) > settings.SUBMISSIONS_PER_CLIENT:
+        return _too_many_submissions(request, code, procedure_id, token, confirmed)
     # Files to attach, SQLite, or a procedure that is closed, full or changed: read it and let submit() say.
     procedure = _procedure(code, procedure_id)
     existing = Submission.objects.filter(token=stored_token(token), procedure=procedure).first()

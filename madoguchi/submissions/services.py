@@ -227,6 +227,14 @@ class OtherOrganization(SubmissionError, OtherOrganizationError):
     """A form version or a file of another procedure was given: nothing is written."""
 
 
+class TooManyFromClient(Exception):
+    """The client's attempts in its window went over its limit (resident_views._submit): nothing written."""
+
+    def __init__(self, count: int):
+        super().__init__(count)
+        self.count = count
+
+
 RECEIPT_NUMBER_ATTEMPTS = 5
 VERSION_CHANGED_MESSAGE = gettext_lazy(
     "この手続の入力フォームが更新されました。お手数ですが、内容を確認してもう一度お進みください。"
@@ -326,20 +334,27 @@ def submit_confirmed(
     version_id: int,
     answers: dict[str, Any],
     token: str,
+    client_key: str,
+    client_window_seconds: int,
+    client_limit: int,
     applicant_email: str = "",
     language: str = "ja",
+    draft_id: int | None = None,
 ) -> SubmitResult | None:
-    """The final submit of answers with no file to attach, in one statement where the database allows.
+    """The final submit of answers with no file to attach, in one statement (single_statement.py): the
+    submission and its rows, the client's attempt counted (counters.hit under `client_key`, a window of
+    `client_window_seconds`) and the application's 一時保存 (`draft_id`, or by the token) deleted.
 
-    Returns None when it cannot decide (SQLite; or the procedure is closed, full, on a new version or
-    not under that code): the caller then reads the procedure and calls submit(), which says why.
+    Call only where one_statement_available(). Returns None when the statement cannot decide (the procedure
+    is closed, full, on a new version or not under that code; the attempt is counted all the same): the
+    caller then reads the procedure and calls submit(), which says why. Raises TooManyFromClient, writing
+    nothing, when the count exceeds `client_limit`. A token already used returns its submission
+    (created=False), and then this attempt is not counted.
     """
-    if not single_statement.available():
-        return None
-    token = stored_token(token)
+    sent_token, token = token, stored_token(token)
 
     def attempt(number: str) -> SubmitResult | None:
-        submission = single_statement.submit(
+        submission, count = single_statement.submit(
             organization_code=organization_code,
             procedure_id=procedure_id,
             version_id=version_id,
@@ -349,10 +364,22 @@ def submit_confirmed(
             language=language,
             receipt_number=number,
             now=timezone.now(),
+            client_key=client_key,
+            client_window_seconds=client_window_seconds,
+            client_limit=client_limit,
+            draft_id=draft_id,
+            application_token=sent_token,
         )
+        if count > client_limit:
+            raise TooManyFromClient(count)
         return None if submission is None else SubmitResult(submission, inquiry_code_for(token), created=True)
 
     return _with_receipt_number(token, attempt)
+
+
+def one_statement_available() -> bool:
+    """Whether submit_confirmed() can be used here (PostgreSQL with the database task queue)."""
+    return single_statement.available()
 
 
 def _with_receipt_number(token: str, attempt):

@@ -5,6 +5,8 @@ used on SQLite, for attachments and whenever this module cannot decide. Here the
 by one INSERT … WITH statement, built from the same model instances (lib/sql.py), which PostgreSQL
 executes atomically on its own:
 
+    hit     the client's attempt counted (counters.hit's row); over the client's limit, the gate lets
+            nothing through
     gate    the procedure, only if it is published, in its reception window, on the confirmed form
             version and reached under the right organization code, with no duplicate rule and no
             e-mail verification (those take the ORM path: duplicates.py, verification_views.py);
@@ -17,6 +19,7 @@ executes atomically on its own:
     daily   the day's count                                           shared rows in the ORM path's
     monthly the month's count (read from daily's row: so after it)     order: seat, day's, month's,
     status  the 処理待ち count (read from monthly's row: so after it)    処理待ち
+    draft   the application's 一時保存, deleted (only if the submission was written)
 
 If the gate lets nothing through (closed, full, a new form version, a wrong code, or a capacity this
 process did not know of), nothing is written and the caller takes the ORM path, which reads the
@@ -33,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django_tasks.utils import normalize_json
@@ -50,8 +53,9 @@ from madoguchi.notifications.services import RECEIPT
 from madoguchi.notifications.tasks import send_email
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
+from madoguchi.submissions import counters
 from madoguchi.submissions.answers import write_answers
-from madoguchi.submissions.models import Status, StatusChange, Submission
+from madoguchi.submissions.models import Status, StatusChange, Submission, SubmissionDraft
 
 # Procedures this process has seen with a capacity: their gate takes a seat. A procedure given a
 # capacity later fails the seatless gate (it requires no capacity) and is learnt on the ORM path.
@@ -115,11 +119,27 @@ def _task_rows_are_ours() -> bool:
     return isinstance(backend, DatabaseBackend) and not backend.options.get("id_function")
 
 
+def _client_counter_sql() -> str:
+    """counters.hit's upsert, returning the count: the client's attempt, counted before the gate reads it."""
+    return counters.hit_sql(connection)
+
+
+def _draft_delete_sql() -> str:
+    """The application's 一時保存, deleted once the submission is written (drafts.discard_draft's rows)."""
+    d = SubmissionDraft._meta.db_table
+    return (
+        f"DELETE FROM {d} d USING sub WHERE d.procedure_id = sub.procedure_id "  # noqa: S608 (our own SQL)
+        "AND (d.id = %s OR d.answers_data ->> 'token' = %s OR d.answers_data ->> 'token' = %s)"
+    )
+
+
 def _gate_sql(with_capacity: bool) -> str:
     p = Procedure._meta.db_table
     o = Procedure._meta.get_field("organization").related_model._meta.db_table
     sources = f"{o} o, (SELECT %s::timestamptz AS t) moment"
     conditions = (
+        # Over the client's limit (resident_views._submit): nothing is written.
+        "(SELECT hit.count FROM hit) <= %s AND "
         "o.id = p.organization_id AND p.id = %s AND o.code = %s AND p.status = %s "
         "AND p.current_version_id = %s AND (p.opens_at IS NULL OR p.opens_at <= moment.t) "
         "AND (p.closes_at IS NULL OR p.closes_at > moment.t) "
@@ -150,10 +170,21 @@ def submit(
     language: str,
     receipt_number: str,
     now: datetime,
-) -> Submission | None:
-    """Write the submission and everything that goes with it, or nothing and return None.
+    client_key: str,
+    client_window_seconds: int,
+    client_limit: int,
+    draft_id: int | None = None,
+    application_token: str = "",
+) -> tuple[Submission | None, int]:
+    """Write the submission and everything that goes with it, or nothing; and count the client's attempt.
 
-    Raises IntegrityError when the token or the receipt number is taken (nothing written).
+    Returns (the submission or None, the client's count in its window after this attempt). The client's
+    counter (counters.hit's row under `client_key`, a window of `client_window_seconds`) is counted in the
+    same statement, and nothing else is written when the count exceeds `client_limit`. The submission's
+    一時保存 (by `draft_id`, or by `application_token` as the browser sent it; `token` is its stored hash) is
+    deleted with it.
+
+    Raises IntegrityError when the token or the receipt number is taken (nothing written, nothing counted).
     """
     from madoguchi.submissions.services import hash_inquiry_code, resident_language
 
@@ -177,7 +208,9 @@ def submit(
     set_search_columns(submission, fields, answers)
     day = jst_date(now)
     sql, plans = _statement(procedure_id in _WITH_CAPACITY, bool(applicant_email))
-    params = [now, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
+    ends = now + timedelta(seconds=client_window_seconds)
+    params = [client_key, ends, now, now]  # the client's counter
+    params += [now, client_limit, procedure_id, organization_code, Procedure.Status.PUBLISHED, version_id]
     params += plans["sub"].params(submission)
     params += plans["hist"].params(created_at=now)
     if applicant_email:
@@ -186,13 +219,15 @@ def submit(
     params += plans["daily"].params(day=day, fiscal_year=fiscal_year(day))
     params += plans["monthly"].params(month=day.replace(day=1), fiscal_year=fiscal_year(day))
     params += plans["status"].params()
+    # Drafts saved before tokens were hashed hold the token itself (drafts.discard_draft).
+    params += [draft_id, token, application_token or token]
 
-    row = _execute(sql, params)
-    if row is None:
-        return None
-    submission.pk, submission.organization_id = row
+    submission_id, organization_id, client_count = _execute(sql, params)
+    if submission_id is None:
+        return None, client_count
+    submission.pk, submission.organization_id = submission_id, organization_id
     submission._state.adding, submission._state.db = False, connection.alias
-    return submission
+    return submission, client_count
 
 
 @functools.cache
@@ -284,10 +319,13 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
         on_conflict=increment_on_conflict(StatusCount, key=["procedure", "status"]),
     )  # fmt: skip
     ctes = [
+        f"hit AS ({_client_counter_sql()})",
         f"gate AS ({_gate_sql(with_capacity)})",
         *(f"{name} AS ({plan.sql})" for name, plan in plans.items()),
+        f"draft AS ({_draft_delete_sql()})",
     ]
-    return f"WITH {', '.join(ctes)} SELECT id, organization_id FROM sub", plans  # noqa: S608 (our own SQL)
+    final = "SELECT sub.id, sub.organization_id, hit.count FROM hit LEFT JOIN sub ON true"
+    return f"WITH {', '.join(ctes)} {final}", plans
 
 
 def _task_plan(now: datetime) -> InsertPlan:
