@@ -12,9 +12,11 @@ click, the worker writing the receipt e-mail) gives the same code, and the code 
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import re
 import secrets
-from collections.abc import Sequence
 from typing import Protocol
 
 from madoguchi.lib.japanese import normalize_dashes, to_halfwidth_ascii
@@ -42,7 +44,7 @@ _SEPARATORS_RE = re.compile(r"[\s\-]+")
 
 
 class _Chooser(Protocol):
-    def choice(self, seq: Sequence[str], /) -> str: ...
+    def randrange(self, start: int, stop: int, /) -> int: ...
 
 
 def _damm_interim(digits: str) -> int:
@@ -64,13 +66,20 @@ def is_valid_damm(digits: str) -> bool:
     return bool(digits) and _ASCII_DIGITS_RE.fullmatch(digits) is not None and _damm_interim(digits) == 0
 
 
-def new_receipt_number(rng: _Chooser = secrets) -> str:
+_FIRST_BODY = 10 ** (RECEIPT_LENGTH - 2)  # 100000000: the smallest 9 digits whose first is not 0
+
+
+def new_receipt_number(rng: _Chooser | None = None) -> str:
     """9 random digits (the first not 0) and a Damm check digit, e.g. '4821039576'.
 
-    ``rng`` is anything with ``choice()`` (the ``secrets`` module, a ``random.Random`` in tests).
+    The 9 digits are one number drawn uniformly from 100000000–999999999 (one call to the system's random
+    source; ``rng``, anything with ``randrange()``, e.g. a ``random.Random`` in tests, instead).
     """
-    body = rng.choice("123456789") + "".join(rng.choice("0123456789") for _ in range(RECEIPT_LENGTH - 2))
-    return body + damm_check_digit(body)
+    if rng is None:
+        body = str(_FIRST_BODY + secrets.randbelow(9 * _FIRST_BODY))
+    else:
+        body = str(rng.randrange(_FIRST_BODY, 10 * _FIRST_BODY))
+    return body + str(_damm_interim(body))
 
 
 def format_receipt_number(n: str) -> str:
@@ -96,8 +105,6 @@ def stored_token(token: str) -> str:
     kept in the resident's page, session and completion cookie): its SHA-256 as 64 hex characters, so a
     copy of the database does not give the token itself. The token is random (24 bytes, secrets), so no key
     is needed. Rows written before tokens were hashed hold the token itself (32 characters, never 64 hex)."""
-    import hashlib
-
     return hashlib.sha256(b"madoguchi-submit:" + token.encode()).hexdigest()
 
 
@@ -107,13 +114,22 @@ def inquiry_code_for(token: str) -> str:
     a copy of the database gives it away without the key; derived from what is stored, so that
     「問い合わせ番号を忘れた方」 can send it again."""
     from django.conf import settings
-    from django.utils.crypto import salted_hmac
 
-    key = settings.INQUIRY_CODE_KEY
-    digest = int.from_bytes(
-        salted_hmac("madoguchi.inquiry-code", token, secret=key, algorithm="sha256").digest()[:5]
-    )
-    return "".join(INQUIRY_ALPHABET[(digest >> (5 * i)) & 31] for i in range(INQUIRY_LENGTH))
+    # Django's salted_hmac("madoguchi.inquiry-code", token, secret=key, algorithm="sha256"), with its
+    # derived key worked out once per key (a test checks the two agree).
+    mac = hmac.new(_inquiry_key(settings.INQUIRY_CODE_KEY), token.encode(), hashlib.sha256)
+    digest = int.from_bytes(mac.digest()[:5])
+    return "".join([INQUIRY_ALPHABET[(digest >> shift) & 31] for shift in _INQUIRY_SHIFTS])
+
+
+_INQUIRY_SHIFTS = tuple(5 * i for i in range(INQUIRY_LENGTH))
+
+
+@functools.lru_cache(maxsize=4)
+def _inquiry_key(secret: str | bytes) -> bytes:
+    return hashlib.sha256(
+        b"madoguchi.inquiry-code" + (secret if isinstance(secret, bytes) else secret.encode())
+    ).digest()
 
 
 def format_inquiry_code(c: str) -> str:

@@ -4,6 +4,7 @@ What the resident typed lives in their session between steps (never in URLs), so
 the Back button and the 「修正する」 link all show it again.
 """
 
+import functools
 import hashlib
 import json
 import logging
@@ -12,7 +13,7 @@ import secrets
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -886,11 +887,17 @@ def _refill_url(procedure: Procedure) -> str:
     return reverse("public:form", kwargs={"code": procedure.organization.code, "procedure_id": procedure.pk})
 
 
+@functools.lru_cache(maxsize=2048)
+def _done_url(code: str, procedure_id: int) -> str:
+    """The completion page's path (the URLconf does not change while the process runs)."""
+    return reverse("public:done", kwargs={"code": code, "procedure_id": procedure_id})
+
+
 def _to_done(code: str, procedure_id: int, token: str) -> HttpResponse:
     """To the completion page, with the token in a signed cookie only that page receives: it finds the
     submission again from it, also after a double click whose first response the browser dropped."""
-    done_url = reverse("public:done", kwargs={"code": code, "procedure_id": procedure_id})
-    response = redirect(done_url)
+    done_url = _done_url(code, procedure_id)
+    response = HttpResponseRedirect(done_url)
     response.set_signed_cookie(
         DONE_COOKIE,
         token,

@@ -352,6 +352,7 @@ def submit_confirmed(
     (created=False), and then this attempt is not counted.
     """
     sent_token, token = token, stored_token(token)
+    inquiry_code = inquiry_code_for(token)
 
     def attempt(number: str) -> SubmitResult | None:
         submission, count = single_statement.submit(
@@ -369,10 +370,11 @@ def submit_confirmed(
             client_limit=client_limit,
             draft_id=draft_id,
             application_token=sent_token,
+            inquiry_code=inquiry_code,
         )
         if count > client_limit:
             raise TooManyFromClient(count)
-        return None if submission is None else SubmitResult(submission, inquiry_code_for(token), created=True)
+        return None if submission is None else SubmitResult(submission, inquiry_code, created=True)
 
     return _with_receipt_number(token, attempt)
 

@@ -175,6 +175,7 @@ def submit(
     client_limit: int,
     draft_id: int | None = None,
     application_token: str = "",
+    inquiry_code: str = "",
 ) -> tuple[Submission | None, int]:
     """Write the submission and everything that goes with it, or nothing; and count the client's attempt.
 
@@ -182,7 +183,7 @@ def submit(
     counter (counters.hit's row under `client_key`, a window of `client_window_seconds`) is counted in the
     same statement, and nothing else is written when the count exceeds `client_limit`. The submission's
     一時保存 (by `draft_id`, or by `application_token` as the browser sent it; `token` is its stored hash) is
-    deleted with it.
+    deleted with it. `inquiry_code`: inquiry_code_for(token), when the caller has it already.
 
     Raises IntegrityError when the token or the receipt number is taken (nothing written, nothing counted).
     """
@@ -192,7 +193,7 @@ def submit(
         procedure_id=procedure_id,
         form_version_id=version_id,
         receipt_number=receipt_number,
-        inquiry_code_hash=hash_inquiry_code(inquiry_code_for(token)),
+        inquiry_code_hash=hash_inquiry_code(inquiry_code or inquiry_code_for(token)),
         token=token,
         status=Status.RECEIVED,
         submitted_at=now,

@@ -188,3 +188,26 @@ def test_parse_inquiry_code_accepted(typed: str) -> None:
 )
 def test_parse_inquiry_code_rejected(typed: str) -> None:
     assert parse_inquiry_code(typed) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(min_size=1, max_size=80), key=st.text(min_size=1, max_size=60))
+def test_the_inquiry_code_is_djangos_salted_hmac_of_the_stored_token(token: str, key: str) -> None:
+    """inquiry_code_for works the HMAC's key out once per server key; the code stays the one derived from
+    Django's salted_hmac, so codes given to residents before keep working."""
+    from django.test import override_settings
+    from django.utils.crypto import salted_hmac
+
+    from madoguchi.lib.receipt import INQUIRY_ALPHABET, inquiry_code_for
+
+    with override_settings(INQUIRY_CODE_KEY=key):
+        digest = int.from_bytes(
+            salted_hmac("madoguchi.inquiry-code", token, secret=key, algorithm="sha256").digest()[:5]
+        )
+        expected = "".join(INQUIRY_ALPHABET[(digest >> (5 * i)) & 31] for i in range(8))
+        assert inquiry_code_for(token) == expected
+
+
+def test_receipt_numbers_are_spread_over_every_first_digit_and_never_start_with_0() -> None:
+    firsts = {new_receipt_number()[0] for _ in range(2000)}
+    assert firsts == set("123456789")
