@@ -264,3 +264,80 @@ def test_percent_is_rounded_half_up_to_one_place(part, whole):
     else:
         assert abs(result - counts.Decimal(part) * 100 / whole) <= counts.Decimal("0.05")
         assert result.as_tuple().exponent == -1
+
+
+def _reference_by_organization_and_year() -> dict[tuple[int, int], int]:
+    """The same sums straight from the monthly counts, for comparison."""
+    summed: dict[tuple[int, int], int] = {}
+    for row in MonthlyCount.objects.all():
+        key = (row.organization_id, row.fiscal_year)
+        summed[key] = summed.get(key, 0) + row.count
+    return summed
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("arrive"), st.booleans(), st.integers(0, 40), st.integers(0, 86399)),
+            st.tuples(st.just("read"), st.just(False), st.just(0), st.just(0)),
+        ),
+        max_size=20,
+    )
+)
+def test_sums_by_organization_from_closed_months_always_equal_the_monthly_counts(tottori, yonago, steps):
+    """Pages read closed months from ClosedMonthCount, kept the first time they are read. Arrivals in any
+    month (today's, last month's, or back-dated into a month already kept), reads in between: the sums
+    always equal the monthly counts'."""
+    signup_a = make_procedure(tottori, title="申込A")
+    signup_b = make_procedure(yonago, title="申込B")
+    today = timezone.localdate()
+    with transaction.atomic():
+        for kind, first, months_back, second in steps:
+            if kind == "arrive":
+                month = date(today.year, today.month, 1)
+                for _ in range(months_back):
+                    month = (month - timedelta(days=1)).replace(day=1)
+                moment = datetime(month.year, month.month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60))
+                count_submission(
+                    procedure=signup_a if first else signup_b, at=moment + timedelta(seconds=second)
+                )
+                continue
+            expected = _reference_by_organization_and_year()
+            both = [tottori.pk, yonago.pk]
+            for year in {year for _org, year in expected} | {2026}:
+                assert counts.totals_by_organization(both, year) == {
+                    org: n for (org, y), n in expected.items() if y == year
+                }
+            by_year: dict[int, int] = {}
+            for (_org, year), n in expected.items():
+                by_year[year] = by_year.get(year, 0) + n
+            assert counts.totals_by_fiscal_year(both) == by_year
+        transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize(
+    ("today", "first_open"),
+    [
+        (date(2026, 12, 1), date(2026, 11, 1)),  # the month just ended stays open on its next day
+        (date(2026, 12, 31), date(2026, 11, 1)),
+        (date(2027, 1, 15), date(2026, 12, 1)),
+        (date(2026, 4, 1), date(2026, 3, 1)),
+    ],
+)
+def test_the_month_just_ended_stays_open(today, first_open):
+    assert counts.first_open_month(today) == first_open
+
+
+def test_a_closed_month_is_kept_once_and_summed_again_after_a_back_dated_count(tottori, signup):
+    from madoguchi.stats.models import ClosedMonth, ClosedMonthCount
+
+    long_ago = datetime(2024, 5, 10, 3, 0, tzinfo=UTC)
+    count_submission(procedure=signup, at=long_ago)
+    assert counts.totals_by_fiscal_year(tottori) == {2024: 1}
+    assert ClosedMonthCount.objects.get(month=date(2024, 5, 1)).count == 1
+    assert ClosedMonth.objects.filter(month=date(2024, 5, 1)).exists()
+    count_submission(procedure=signup, at=long_ago)
+    assert not ClosedMonth.objects.filter(month=date(2024, 5, 1)).exists()  # to be summed again
+    assert counts.totals_by_fiscal_year(tottori) == {2024: 2}
+    assert ClosedMonthCount.objects.get(month=date(2024, 5, 1)).count == 2

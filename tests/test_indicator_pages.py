@@ -365,6 +365,8 @@ def test_the_secretariat_without_a_membership_gets_404_on_an_organizations_indic
 
 
 def _queries(client, url) -> int:
+    # The first read after counts are added to a closed month sums that month again (counts.ensure_closed).
+    assert client.get(url).status_code == 200
     with CaptureQueriesContext(connection) as context:
         assert client.get(url).status_code == 200
     return len(context.captured_queries)

@@ -1,5 +1,6 @@
 """Counts of submissions at every grain, read from the rollups (stats.models.MonthlyCount for months and
-longer, DailyCount for days), never from the submissions table.
+longer, DailyCount for days, and for sums by organization ClosedMonthCount, a row per organization and closed
+month: see ensure_closed), never from the submissions table.
 
 What is counted: a submission when it arrives (到達; the first submit, not a resubmission after 補正), on its
 JST day; one later withdrawn still counts. A 年度 runs from 1 April to 31 March in JST (fiscal_year, written
@@ -13,16 +14,19 @@ Organization (or of ids, e.g. ``council_members(council)``): the database then f
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 
+from django.db import transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.utils import timezone
 
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import DailyCount, MonthlyCount
+from madoguchi.stats.models import ClosedMonth, ClosedMonthCount, DailyCount, MonthlyCount
 
 # The council page marks a member whose count in a 年度 is zero, or below this share of the median member's
 # count (the median over all members, those with no use included). A rule the secretariat can explain:
@@ -51,36 +55,117 @@ def fiscal_year_months(fiscal_year: int) -> list[date]:
     return [date(fiscal_year + (m < 4), m, 1) for m in (4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3)]
 
 
-def totals_by_fiscal_year(organizations) -> dict[int, int]:
-    """{年度: submissions} of the organizations, for every 年度 with at least one; one query."""
+def first_open_month(today: date | None = None) -> date:
+    """The first day of the earliest JST month still open: the month before today's (JST). Earlier months
+    are closed: their counts can no longer change, and ClosedMonthCount keeps them by organization."""
+    today = today or timezone.localdate()
+    return date(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1, 1)
+
+
+def _months_between(first: date, end: date) -> list[date]:
+    """The first days of the months from `first` up to, not including, `end`."""
+    months, month = [], first
+    while month < end:
+        months.append(month)
+        month = date(month.year + (month.month == 12), 1 if month.month == 12 else month.month + 1, 1)
+    return months
+
+
+def ensure_closed(fiscal_year: int | None = None) -> None:
+    """Make ClosedMonthCount complete for the closed months of the 年度 (all closed months with counts when
+    None): each month not yet marked in ClosedMonth is summed from MonthlyCount by organization, its rows
+    replaced and the month marked, in one transaction. Two queries when every month is marked already (one
+    when a 年度 is given); the first read of a month after it closes pays one sum over that month's rows."""
+    end = first_open_month()
+    if fiscal_year is not None:
+        first, last = date(fiscal_year, 4, 1), min(end, date(fiscal_year + 1, 4, 1))
+    else:
+        first, last = MonthlyCount.objects.aggregate(first=Min("month"))["first"] or end, end
+    months = _months_between(first, last)
+    # The marks are read even when no month is closed yet: as many queries whatever the data.
+    marked = set(ClosedMonth.objects.filter(month__gte=first, month__lt=last).values_list("month", flat=True))
+    missing = [m for m in months if m not in marked]
+    if not missing:
+        return
     rows = (
-        MonthlyCount.objects.filter(**_organization_filter(organizations))
-        .values("fiscal_year")
+        MonthlyCount.objects.filter(month__in=missing)
+        .values("organization_id", "month", "fiscal_year")
         .annotate(total=Sum("count"))
     )
-    return {row["fiscal_year"]: row["total"] for row in rows}
+    # One transaction: a reader sees a month's rows with its mark, or neither. Two requests filling the same
+    # month write the same rows; the second's conflicting inserts are skipped.
+    with transaction.atomic():
+        ClosedMonthCount.objects.filter(month__in=missing).delete()
+        ClosedMonthCount.objects.bulk_create(
+            [
+                ClosedMonthCount(
+                    organization_id=row["organization_id"],
+                    month=row["month"],
+                    fiscal_year=row["fiscal_year"],
+                    count=row["total"],
+                )
+                for row in rows
+            ],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
+        ClosedMonth.objects.bulk_create([ClosedMonth(month=m) for m in missing], ignore_conflicts=True)
+
+
+def reopen_month(month: date) -> None:
+    """A count was added to a closed month (a back-dated count): its ClosedMonthCount rows are summed again
+    when next read. Call in the transaction that adds the count."""
+    if month < first_open_month():
+        ClosedMonth.objects.filter(month=month).delete()
+
+
+def reopen_all() -> None:
+    """Counts were rewritten (seed_load's recount): every closed month is summed again when next read."""
+    ClosedMonth.objects.all().delete()
+
+
+def summed_by_organization_month(
+    organizations, by: tuple[str, ...], fiscal_year: int | None = None
+) -> dict[tuple, int]:
+    """{values of `by`: submissions} of the organizations, `by` drawn from ("organization_id", "month",
+    "fiscal_year"), in the 年度 or in all. Closed months from ClosedMonthCount (a row per organization and
+    month: the same number of rows at 10,000 or 10,000,000 submissions), the open ones from MonthlyCount;
+    the database sums each. Three queries when every closed month is kept already (ensure_closed)."""
+    ensure_closed(fiscal_year)
+    filters = _organization_filter(organizations)
+    if fiscal_year is not None:
+        filters["fiscal_year"] = fiscal_year
+    result: dict[tuple, int] = defaultdict(int)
+    open_from = first_open_month()
+    for rows in (
+        ClosedMonthCount.objects.filter(month__lt=open_from, **filters),
+        MonthlyCount.objects.filter(month__gte=open_from, **filters),
+    ):
+        for row in rows.values(*by).annotate(total=Sum("count")).values_list(*by, "total"):
+            result[row[:-1]] += row[-1]
+    return dict(result)
+
+
+def totals_by_fiscal_year(organizations) -> dict[int, int]:
+    """{年度: submissions} of the organizations, for every 年度 with at least one."""
+    summed = summed_by_organization_month(organizations, ("fiscal_year",))
+    return {year: total for (year,), total in summed.items() if total}
 
 
 def totals_by_month(organizations, fiscal_year: int) -> list[tuple[date, int]]:
     """[(first day of the month, submissions)] for the twelve months of the 年度, April first, zeros
-    included; months are JST calendar months. One query."""
-    rows = (
-        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
-        .values("month")
-        .annotate(total=Sum("count"))
-    )
-    found = {row["month"]: row["total"] for row in rows}
+    included; months are JST calendar months."""
+    found = {
+        month: total
+        for (month,), total in summed_by_organization_month(organizations, ("month",), fiscal_year).items()
+    }
     return [(month, found.get(month, 0)) for month in fiscal_year_months(fiscal_year)]
 
 
 def totals_by_organization(organizations, fiscal_year: int) -> dict[int, int]:
-    """{organization id: submissions in the 年度}; organizations with none are absent. One query."""
-    rows = (
-        MonthlyCount.objects.filter(fiscal_year=fiscal_year, **_organization_filter(organizations))
-        .values("organization_id")
-        .annotate(total=Sum("count"))
-    )
-    return {row["organization_id"]: row["total"] for row in rows}
+    """{organization id: submissions in the 年度}; organizations with none are absent."""
+    summed = summed_by_organization_month(organizations, ("organization_id",), fiscal_year)
+    return {organization_id: total for (organization_id,), total in summed.items() if total}
 
 
 def totals_by_kind(organizations, fiscal_year: int) -> list[tuple[str, str, int]]:

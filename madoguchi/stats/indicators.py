@@ -63,6 +63,7 @@ from django.utils.translation import gettext, gettext_lazy
 from madoguchi.accounts import access
 from madoguchi.audit import services as audit
 from madoguchi.lib import japanese as ja
+from madoguchi.stats import counts
 from madoguchi.stats.models import Indicator, IndicatorYear, MonthlyCount, RatingThresholds
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "policy-indicators.csv"
@@ -207,11 +208,9 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
 
     A council indicator counts all its current members' procedures; an organization indicator its
     organization's; a procedures indicator the procedures chosen. The database sums each kind at the grain it
-    needs (by council and 年度; by organization and 年度; by procedure and 年度), so what comes back is a row
-    a 年度 and not a row per procedure: at most four queries for any number of indicators (the three sums
-    and the chosen procedures)."""
-    from django.db import connection
-
+    needs (by council and 年度, by organization and 年度: counts.summed_by_organization_month, which reads a
+    row per organization and closed month; by procedure and 年度), so what comes back is a row a 年度 and not
+    a row per procedure. A fixed number of queries for any number of indicators, plus one sum per council."""
     from madoguchi.organizations.models import CouncilMembership
 
     counted = [i for i in indicators if i.actual_source != Indicator.Source.MANUAL]
@@ -220,35 +219,22 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
     for indicator in counted:
         by_source[indicator.actual_source].append(indicator)
     if by_source[Indicator.Source.COUNCIL]:
-        council_ids = sorted({i.council_id for i in by_source[Indicator.Source.COUNCIL]})
-        monthly, members = MonthlyCount._meta.db_table, CouncilMembership._meta.db_table
-        marks = ", ".join(["%s"] * len(council_ids))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT m.council_id, c.fiscal_year, SUM(c.count) FROM {monthly} c "  # noqa: S608 (model tables)
-                f"JOIN {members} m ON m.organization_id = c.organization_id WHERE m.council_id IN ({marks}) "
-                "GROUP BY m.council_id, c.fiscal_year",
-                council_ids,
-            )
-            per_council: dict[int, dict[int, int]] = defaultdict(dict)
-            for council_id, year, total in cursor.fetchall():
-                per_council[council_id][year] = int(total)
-        for indicator in by_source[Indicator.Source.COUNCIL]:
-            for year, total in per_council[indicator.council_id].items():
-                result[(indicator.pk, year)] += total
+        for council_id in sorted({i.council_id for i in by_source[Indicator.Source.COUNCIL]}):
+            members = CouncilMembership.objects.filter(council_id=council_id).values("organization_id")
+            per_year = counts.summed_by_organization_month(members, ("fiscal_year",))
+            for indicator in by_source[Indicator.Source.COUNCIL]:
+                if indicator.council_id == council_id:
+                    for (year,), total in per_year.items():
+                        result[(indicator.pk, year)] += total
     if by_source[Indicator.Source.ORGANIZATION]:
-        per_organization: dict[int, dict[int, int]] = defaultdict(dict)
-        for row in (
-            MonthlyCount.objects.filter(
-                organization_id__in={i.organization_id for i in by_source[Indicator.Source.ORGANIZATION]}
-            )
-            .values("organization_id", "fiscal_year")
-            .annotate(total=Sum("count"))
-        ):
-            per_organization[row["organization_id"]][row["fiscal_year"]] = row["total"]
+        per_organization = counts.summed_by_organization_month(
+            [i.organization_id for i in by_source[Indicator.Source.ORGANIZATION]],
+            ("organization_id", "fiscal_year"),
+        )
         for indicator in by_source[Indicator.Source.ORGANIZATION]:
-            for year, total in per_organization[indicator.organization_id].items():
-                result[(indicator.pk, year)] += total
+            for (organization_id, year), total in per_organization.items():
+                if organization_id == indicator.organization_id:
+                    result[(indicator.pk, year)] += total
     if by_source[Indicator.Source.PROCEDURES]:
         chosen: dict[int, set[int]] = defaultdict(set)
         for indicator_id, procedure_id in Indicator.procedures.through.objects.filter(
@@ -290,9 +276,20 @@ def _counts_filter(indicator) -> dict:
 
 def monthly_counts(indicator, fiscal_year: int) -> list[tuple[int, int]]:
     """[(month, submissions)] of a counted indicator for the twelve months of a 年度, April first (JST
-    months, from the monthly counts). One query. A manual indicator: an empty list."""
+    months: a council's or an organization's from counts.totals_by_month, chosen procedures' from the
+    monthly counts). A manual indicator: an empty list."""
     if indicator.actual_source == Indicator.Source.MANUAL:
         return []
+    if indicator.actual_source != Indicator.Source.PROCEDURES:
+        if indicator.actual_source == Indicator.Source.COUNCIL:
+            from madoguchi.organizations.models import CouncilMembership
+
+            organizations = CouncilMembership.objects.filter(council_id=indicator.council_id).values(
+                "organization_id"
+            )
+        else:
+            organizations = [indicator.organization_id]
+        return [(month.month, total) for month, total in counts.totals_by_month(organizations, fiscal_year)]
     months = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
     totals = dict.fromkeys(months, 0)
     rows = (

@@ -45,8 +45,43 @@ class MonthlyCount(models.Model):
         indexes = [
             models.Index(fields=["organization", "fiscal_year"], name="monthly_count_org_fy"),
             models.Index(fields=["fiscal_year", "organization"], name="monthly_count_fy_org"),
+            models.Index(fields=["month"], name="monthly_count_month"),
         ]
         verbose_name = verbose_name_plural = "月別件数"
+
+
+class ClosedMonthCount(models.Model):
+    """Submissions per organization in a JST month that can no longer change: MonthlyCount summed over the
+    organization's procedures, kept the first time a page needs the month (stats.counts.ensure_closed).
+
+    A month is closed from the first day of the month after next (the month just ended stays open for a
+    while, so that a submission committed just after midnight is never missed). Arrivals are counted when
+    they arrive, so a closed month's counts never change; count_submission for a closed month (a back-dated
+    count: tests, seeding) drops the month's ClosedMonth mark, and the month is summed again when next read.
+    The council's pages read a row per member and month here, whatever the volume, instead of a row per
+    procedure and month.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField("月（日本時間、月の初日）")
+    fiscal_year = models.PositiveSmallIntegerField("年度")
+    count = models.PositiveIntegerField("件数", default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "month"], name="closed_month_count_unique")
+        ]
+        indexes = [models.Index(fields=["fiscal_year", "organization"], name="closed_month_count_fy_org")]
+        verbose_name = verbose_name_plural = "締めた月の件数"
+
+
+class ClosedMonth(models.Model):
+    """A closed JST month whose ClosedMonthCount rows are complete (an organization with none has no row)."""
+
+    month = models.DateField("月（日本時間、月の初日）", unique=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "件数を締めた月"
 
 
 class StatusCount(models.Model):

@@ -13,7 +13,7 @@ from madoguchi.audit import services as audit
 from madoguchi.lib.japanese import fiscal_year, to_halfwidth_ascii
 from madoguchi.lib.sql import increment_on_conflict, insert_sql
 from madoguchi.lib.timeutil import jst_date
-from madoguchi.stats import cost_share
+from madoguchi.stats import cost_share, counts
 from madoguchi.stats.models import CostShare, DailyCount, MonthlyCount, StatusCount
 
 
@@ -47,6 +47,7 @@ def count_submission(*, procedure, at: datetime) -> None:
         delta=1,
         fiscal_year=fiscal_year(day),
     )
+    counts.reopen_month(day.replace(day=1))  # a back-dated count only: nothing to do for today's month
     move_status_count(submission=None, procedure=procedure, from_status="", to_status="received")
 
 

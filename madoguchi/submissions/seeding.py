@@ -44,6 +44,7 @@ from madoguchi.organizations.models import Council, CouncilMembership, Departmen
 from madoguchi.organizations.services import read_codes
 from madoguchi.procedures.models import Procedure
 from madoguchi.procedures.services import save_form_version, set_procedure_status
+from madoguchi.stats import counts
 from madoguchi.stats.models import DailyCount, MonthlyCount, StatusCount
 from madoguchi.submissions.answers import stored_form
 from madoguchi.submissions.models import Status, StatusChange, Submission
@@ -567,6 +568,7 @@ def rebuild_derived(procedure_ids: Sequence[int]) -> None:
             ids,
         )
         monthly = MonthlyCount._meta.db_table
+        counts.reopen_all()  # closed months' sums by organization are made again when next read
         cursor.execute(f"DELETE FROM {monthly} WHERE procedure_id IN ({marks})", ids)  # noqa: S608
         cursor.execute(
             f"INSERT INTO {monthly} (organization_id, procedure_id, month, fiscal_year, count) "  # noqa: S608
