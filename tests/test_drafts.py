@@ -341,7 +341,15 @@ def test_a_submitted_application_discards_exactly_its_own_drafts(procedure, tott
         draft(other_procedure, "app-b"),
     )
     data = dict(legacy.answers_data, token="app-c")  # the token itself, as stored before it was hashed
-    SubmissionDraft.objects.filter(pk=legacy.pk).update(answers_data=data)
+    SubmissionDraft.objects.filter(pk=legacy.pk).update(answers_data=data, application_token="")
+    # submissions/0017 copied each kept draft's token into its own column.
+    from importlib import import_module
+
+    from django.apps import apps
+
+    import_module("madoguchi.submissions.migrations.0017_draft_application_token").copy_tokens(apps, None)
+    assert SubmissionDraft.objects.get(pk=legacy.pk).application_token == "app-c"
+    assert SubmissionDraft.objects.get(pk=by_token.pk).application_token == by_token.answers_data["token"]
 
     assert drafts.discard_draft(procedure_id=procedure.pk, draft_id=by_id.pk) == 1
     assert drafts.discard_draft(procedure_id=procedure.pk, application_token="app-b") == 1

@@ -127,6 +127,7 @@ def save_draft(
         "procedure": procedure,
         "form_version": version,
         "answers_data": stored_draft(procedure.organization_id, kept_raw, page or "", application_token),
+        "application_token": stored_token(application_token) if application_token else "",
         "token_hash": hash_token(token),
         "email": email or (draft.email if draft is not None else ""),
         "expires_at": now + timedelta(days=procedure.draft_days),
@@ -232,7 +233,7 @@ def discard_draft(*, procedure_id: int, draft_id: int | None = None, application
     else:
         found = Q(pk=draft_id) if draft_id else Q(pk__in=[])
         if application_token:
-            found |= Q(answers_data__token=tokens[0]) | Q(answers_data__token=tokens[1])
+            found |= Q(application_token__in=tokens)
         ids = list(
             SubmissionDraft.objects.filter(found, procedure_id=procedure_id).values_list("pk", flat=True)
         )
@@ -243,7 +244,7 @@ def discard_draft(*, procedure_id: int, draft_id: int | None = None, application
 
 _DRAFTS_OF_APPLICATION = (
     f"SELECT id FROM {SubmissionDraft._meta.db_table} WHERE procedure_id = %s "  # noqa: S608 (our own SQL)
-    "AND (id = %s OR answers_data ->> 'token' = %s OR answers_data ->> 'token' = %s)"
+    "AND (id = %s OR application_token = %s OR application_token = %s)"
 )
 
 

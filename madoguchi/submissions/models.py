@@ -263,6 +263,10 @@ class SubmissionDraft(models.Model):
     #  "enc": encrypted {"raw": what was typed (intake.read_raw's shape, files left out), "page": the page
     #  key, "token": the application's idempotency token itself, the same on every device}}
     answers_data = models.JSONField(default=dict)
+    # The application's token hashed as Submission.token is (receipt.stored_token), as answers_data["token"]:
+    # the final submit deletes the draft by it, through the index (a JSON look-up read every draft of the
+    # procedure). Drafts saved before tokens were hashed hold the token itself; "" when none was kept.
+    application_token = models.CharField(max_length=64, blank=True, default="")
     token_hash = models.CharField(max_length=64, unique=True)
     email = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -270,6 +274,7 @@ class SubmissionDraft(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
+        indexes = [models.Index(fields=["procedure", "application_token"], name="draft_application_token")]
         verbose_name = verbose_name_plural = _("一時保存")
 
     def __str__(self) -> str:

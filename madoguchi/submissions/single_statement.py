@@ -129,7 +129,7 @@ def _draft_delete_sql() -> str:
     d = SubmissionDraft._meta.db_table
     return (
         f"DELETE FROM {d} d USING sub WHERE d.procedure_id = sub.procedure_id "  # noqa: S608 (our own SQL)
-        "AND (d.id = %s OR d.answers_data ->> 'token' = %s OR d.answers_data ->> 'token' = %s)"
+        "AND (d.id = %s OR d.application_token = %s OR d.application_token = %s)"
     )
 
 
