@@ -129,12 +129,16 @@ def _fit(text: str, width: float, font_size: float = FONT_SIZE) -> str:
 _AXIS_TOPS = ((1, 5), (1.5, 3), (2, 4), (2.5, 5), (3, 3), (4, 4), (5, 5), (6, 3), (8, 4), (10, 5))
 
 
+# Below 10⁻³⁰⁰ a float's powers of ten run out (10.0 ** -324 is 0.0): an axis never starts finer than this.
+_SMALLEST_EXPONENT = -300
+
+
 def nice_ceiling(value: float) -> float:
     """The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ not below value (0 for 0): the top of an axis,
     never more than half as much again above the value."""
     if value <= 0:
         return 0
-    exponent = math.floor(math.log10(value))
+    exponent = max(math.floor(math.log10(value)), _SMALLEST_EXPONENT)
     for step, _count in _AXIS_TOPS:
         candidate = step * 10.0**exponent
         if candidate >= value * (1 - 1e-12):
@@ -146,7 +150,7 @@ def _ticks(top: float) -> list[float]:
     """Grid values from 0 to top (a nice_ceiling) in round steps: 15 → 0, 5, 10, 15; 6,000 → 0, 2,000, …"""
     if top <= 0:
         return [0]
-    mantissa = top / 10 ** math.floor(math.log10(top) + 1e-12)
+    mantissa = top / 10.0 ** max(math.floor(math.log10(top) + 1e-12), _SMALLEST_EXPONENT)
     count = next((n for step, n in _AXIS_TOPS if math.isclose(mantissa, step)), 5)
     return [top * i / count for i in range(count + 1)]
 

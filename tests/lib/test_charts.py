@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from madoguchi.lib import charts
@@ -129,6 +129,7 @@ def test_an_axis_top_is_round_and_at_least_the_value(value):
     assert any(math.isclose(mantissa, step) for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10))
 
 
+@example(labels=["a"] * 8, values=[0, 0, 5e-324, 0, 0, 0, 0, 0])  # the smallest float: an axis still
 @given(
     labels=st.lists(st.text(max_size=60), min_size=1, max_size=8),
     values=st.lists(
