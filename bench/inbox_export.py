@@ -61,11 +61,12 @@ def grow(procedure, template_answers: dict, upto: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
+    from madoguchi.submissions.answers import stored_answers
     from madoguchi.submissions.models import Submission
     from madoguchi.submissions.seeding import rebuild_derived, write_submissions
 
     have = Submission.objects.filter(procedure=procedure).count()
-    base = template_answers["answers"]
+    base = stored_answers(procedure.organization_id, template_answers)  # stored encrypted (format 2)
 
     def answers_for(_i: int, answers: dict) -> dict:
         return {**base, **{key: answers[key] for key in ("name", "furigana", "phone", "email")}}

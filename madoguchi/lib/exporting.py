@@ -49,6 +49,8 @@ __all__ = [
     "Cell",
     "ReplacementCounter",
     "clean_text",
+    "csv_cell",
+    "csv_row_formatter",
     "csv_stream",
     "encode_cp932",
     "excel_coerces",
@@ -88,7 +90,8 @@ _CSV_CHUNK_BYTES = 64 * 1024
 # breaks, DEL, C1 controls, the bidirectional overrides), CR (turned into a line feed), the two
 # noncharacters XML refuses, lone surrogates (not UTF-8, not XML), and the Unicode line and paragraph
 # separators (line breaks to a reader, but not to Excel or a CSV reader).
-_UNWANTED_RE = re.compile(f"[{CONTROL_CHARACTER_CLASS}\r\ufffe\uffff\u2028\u2029\ud800-\udfff]")
+_UNWANTED_CLASS = f"{CONTROL_CHARACTER_CLASS}\r\ufffe\uffff\u2028\u2029\ud800-\udfff"
+_UNWANTED_RE = re.compile(f"[{_UNWANTED_CLASS}]")
 _LINE_SEPARATORS = "\r\u2028\u2029"
 
 
@@ -318,12 +321,12 @@ _CP932_TABLE: dict[int, str | None] = {
 # also rewrite CJK compatibility ideographs (e.g. U+F929 朗) that CP932 has as they are.
 _COMBINING_CLUSTER_RE = re.compile(r".[\u0300-\u036f\u3099\u309a]+", re.DOTALL)
 # Any character map_cp932 changes: one search decides that most texts need nothing.
-_CP932_ATTENTION_RE = re.compile(
-    "["
-    + "".join(re.escape(source) for source in CP932_MAPPING)
+_CP932_ATTENTION_CLASS = (
+    "".join(re.escape(source) for source in CP932_MAPPING)
     + "".join(re.escape(chr(code)) for code in _CP932_DROPPED if code < 0xFE00 or code == 0xFEFF)
-    + "\ufe00-\ufe0f\U000e0100-\U000e01ef\u0300-\u036f\u3099\u309a]"
+    + "\ufe00-\ufe0f\U000e0100-\U000e01ef\u0300-\u036f\u3099\u309a"
 )
+_CP932_ATTENTION_RE = re.compile(f"[{_CP932_ATTENTION_CLASS}]")
 
 
 def map_cp932(text: str) -> str:
@@ -454,40 +457,162 @@ def csv_stream(
     if purpose not in (EXCEL, SYSTEMS):
         raise ValueError(f"unsupported CSV purpose: {purpose!r} (use 'excel' or 'systems')")
     counter = counter if counter is not None else ReplacementCounter()
-    protect = excel_text if purpose == EXCEL else None
-    mapping = map_cp932 if encoding == "cp932" else None
+    row_texts = csv_row_formatter(counter, encoding=encoding, purpose=purpose)
 
-    def cell(value: Cell) -> str:
-        if type(value) is not str:
-            plain = _plain(value)
-            if plain is not None:
-                return plain
-            value = str(value)
-        text = clean_text(value, counter) if _UNWANTED_RE.search(value) else value
-        if mapping is not None:
-            text = mapping(text)
-        return protect(text) if protect is not None else text
+    def header_cell(value: Cell) -> str:
+        return csv_cell(value, counter, encoding=encoding, purpose=purpose)
 
-    return _csv_chunks(header, rows, cell, encode, prefix, counter)
+    return _csv_chunks(header, rows, header_cell, row_texts, encode, prefix, counter)
+
+
+def csv_cell(
+    value: Cell, counter: ReplacementCounter, *, encoding: str = "utf-8", purpose: Purpose = EXCEL
+) -> str:
+    """One cell of a CSV row as its text, before the row is joined and encoded: the rules of ``csv_stream``.
+
+    ``None`` is ""; a number, date or datetime is written plainly (``_plain``); anything else is taken as
+    text (``str``), cleaned (``clean_text``, lone surrogates recorded in ``counter``), mapped for CP932
+    (``map_cp932``) when ``encoding`` is "cp932", then protected (``excel_text``) when ``purpose`` is
+    ``EXCEL``. ``csv_row_formatter`` gives the same texts faster, a row at a time.
+    """
+    if type(value) is not str:
+        plain = _plain(value)
+        if plain is not None:
+            return plain
+        value = str(value)
+    text = clean_text(value, counter) if _UNWANTED_RE.search(value) else value
+    if encoding == "cp932":
+        text = map_cp932(text)
+    return excel_text(text) if purpose == EXCEL else text
+
+
+# A text cell in which every character matches one of these is written as it is (``csv_cell`` changes
+# nothing): no character that ``clean_text`` removes or replaces, none that ``map_cp932`` maps (CP932
+# only), and for Excel a first character that cannot start a formula or a space. For Excel the text must
+# also hold a character of _CERTAINLY_TEXT_RE (then Excel cannot read it as anything but text).
+_FORMULA_OR_SPACE_CLASS = "".join(re.escape(char) for char in sorted(_FORMULA_LEAD | set(_LEADING_SPACE)))
+
+
+def _unchanged_text_re(encoding: str, purpose: Purpose) -> re.Pattern[str]:
+    kept = _UNWANTED_CLASS + (_CP932_ATTENTION_CLASS if encoding == "cp932" else "")
+    if purpose == EXCEL:
+        return re.compile(f"[^{_FORMULA_OR_SPACE_CLASS}{kept}][^{kept}]*")
+    return re.compile(f"[^{kept}]*")
+
+
+# Protected texts are remembered within an export: a choice's options come back on every row (a phone
+# number or a receipt number never does). Only short ones, and no more once this many are remembered, so
+# that memory stays flat whatever the export holds.
+_REMEMBERED_TEXTS = 1024
+_REMEMBERED_TEXT_CHARS = 200
+
+
+def csv_row_formatter(
+    counter: ReplacementCounter, *, encoding: str = "utf-8", purpose: Purpose = EXCEL
+) -> Callable[[Sequence[Cell]], list[str]]:
+    """A function from a row of cells to their texts, each exactly ``csv_cell(value, counter, ...)``.
+
+    The work that does not depend on the value is done once here: the rules for each type of cell are
+    chosen by the value's exact type (``str``, ``None``, ``int``, ``Decimal``, ``date``, ``datetime``...;
+    anything else goes through ``csv_cell``), and a text that none of the rules would change (most names,
+    addresses and e-mail addresses) is recognised by a single match and passed through, and a text of
+    digits and separators (phone numbers, receipt numbers) is written as ="…" directly. Other texts go
+    through ``csv_cell``; a short one is remembered (unless its cleaning recorded a replacement in
+    ``counter``), so a choice's options are computed once per export.
+    """
+    if encoding not in ("utf-8", "cp932"):
+        raise ValueError(f"unsupported CSV encoding: {encoding!r} (use 'utf-8' or 'cp932')")
+    if purpose not in (EXCEL, SYSTEMS):
+        raise ValueError(f"unsupported CSV purpose: {purpose!r} (use 'excel' or 'systems')")
+    unchanged = _unchanged_text_re(encoding, purpose).fullmatch
+    certainly_text = _CERTAINLY_TEXT_RE.search if purpose == EXCEL else None
+    numeric = _DIGITS_AND_SEPARATORS_RE.fullmatch
+    remembered: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        known = remembered.get(value)
+        if known is not None:
+            return known
+        count = counter.count
+        result = csv_cell(value, counter, encoding=encoding, purpose=purpose)
+        if (
+            counter.count == count
+            and len(value) <= _REMEMBERED_TEXT_CHARS
+            and len(remembered) < _REMEMBERED_TEXTS
+        ):
+            remembered[value] = result
+        return result
+
+    def other(value: Cell) -> str:
+        return csv_cell(value, counter, encoding=encoding, purpose=purpose)
+
+    plain: dict[type, Callable[[Cell], str]] = {
+        int: str,
+        float: str,
+        Decimal: _decimal_text,
+        date: date.isoformat,
+        datetime: _datetime_text,
+        bool: _plain,  # type: ignore[dict-item]
+    }
+    plain_get = plain.get
+
+    def row(values: Sequence[Cell]) -> list[str]:
+        texts = []
+        append = texts.append
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if unchanged(value):
+                    if certainly_text is None or certainly_text(value):
+                        append(value)
+                    elif len(value) <= _EXCEL_STRING_PIECE and numeric(value):
+                        # A phone number, a receipt number, a date typed as digits: excel_text's usual case,
+                        # a single piece ="…" (digits and separators hold no quote to double).
+                        append('="' + value + '"')
+                    else:
+                        append(text(value))
+                else:
+                    append(text(value))
+            elif value is None:
+                append("")
+            else:
+                append((plain_get(kind) or other)(value))
+        return texts
+
+    return row
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _datetime_text(value: datetime) -> str:
+    """``_plain`` of a datetime: JST wall-clock time to the second, "2026-04-01 09:30:00"."""
+    if value.tzinfo is not None:
+        value = value.astimezone(JST)
+    if value.year >= 1000:  # isoformat pads the year to four digits; strftime("%Y") may not
+        return value.isoformat(" ", "seconds")[:19]
+    return _jst_naive(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _csv_chunks(
     header: Sequence[str],
     rows: Iterable[Sequence[Cell]],
-    cell: Callable[[Cell], str],
+    header_cell: Callable[[Cell], str],
+    row_texts: Callable[[Sequence[Cell]], list[str]],
     encode: Callable[[str, ReplacementCounter], bytes],
     prefix: bytes,
     counter: ReplacementCounter,
 ) -> Iterator[bytes]:
     line = _LastLine()
     writer = csv.writer(line, dialect="excel")
-    writer.writerow([cell(value) for value in header])
+    writer.writerow([header_cell(value) for value in header])
     yield prefix + encode(line.text, counter)
 
     chunk: list[bytes] = []
     size = 0
     for row in rows:
-        writer.writerow([cell(value) for value in row])
+        writer.writerow(row_texts(row))
         data = encode(line.text, counter)
         chunk.append(data)
         size += len(data)

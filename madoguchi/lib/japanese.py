@@ -243,6 +243,143 @@ def format_phone(number: str) -> str:
     return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
 
 
+_NOT_ASCII_DIGIT_RE = re.compile(r"[^0-9]")
+
+
+class _PhoneRules:
+    """libphonenumber's rules for Japan (its metadata, compiled once) as ``format_phone`` applies them to a
+    number of 10 or 11 digits that starts with one 0 and not with 010: the 0 is the national prefix, the
+    rest the national number. Those are the steps of phonenumbers.parse, is_valid_number and format_number
+    for such a number, with the metadata's patterns compiled once instead of looked up on every call."""
+
+    def __init__(self) -> None:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region("JP")
+        general = metadata.general_desc
+        self.general = (frozenset(general.possible_length), re.compile(general.national_number_pattern))
+        kinds = [
+            metadata.fixed_line,  # the usual kinds first: only whether any kind matches matters, not which
+            metadata.mobile,
+            metadata.premium_rate,
+            metadata.toll_free,
+            metadata.shared_cost,
+            metadata.voip,
+            metadata.personal_number,
+            metadata.pager,
+            metadata.uan,
+            metadata.voicemail,
+        ]
+        # A number is valid if it matches the general description and any of the kinds (a description
+        # without a pattern matches nothing; without lengths, any length the general one allows).
+        self.kinds = [
+            (frozenset(desc.possible_length), re.compile(desc.national_number_pattern))
+            for desc in kinds
+            if desc is not None and desc.national_number_pattern
+        ]
+        # The formats in their order, for each length a national number has here (9 or 10 digits). A
+        # pattern made only of digit groups, such as (\d{4})(\d)(\d{4}), matches every number of a length
+        # or none: such a format is kept only for the lengths it matches, and not matched again.
+        self.formats: dict[int, list[_PhoneFormat]] = {9: [], 10: []}
+        first_group = re.compile(r"(\\\d)")
+        for number_format in metadata.number_format:
+            rule = number_format.format
+            if number_format.national_prefix_formatting_rule:
+                rule = first_group.sub(number_format.national_prefix_formatting_rule, rule, count=1)
+            leading = number_format.leading_digits_pattern
+            pattern = re.compile(number_format.pattern)
+            digit_groups = re.fullmatch(r"(?:\(\\d(?:\{\d+(?:,\d+)?\})?\))+", number_format.pattern)
+            for size, formats in self.formats.items():
+                if not digit_groups or pattern.fullmatch("0" * size):
+                    formats.append(
+                        _PhoneFormat(
+                            leading=re.compile(leading[-1]) if leading else None,
+                            pattern=pattern,
+                            to_match=not digit_groups,
+                            rule=rule,
+                            template=_format_template(rule, pattern),
+                        )
+                    )
+        # What the shortcut assumes of the metadata (true of every version so far); otherwise every number
+        # is left to phonenumbers. The national prefix for parsing takes just the 0 before 1–9; 9 and 10
+        # digits are possible national numbers (so the 0 is always stripped); 010 is the international
+        # prefix (such numbers are left to phonenumbers).
+        prefix = metadata.national_prefix_for_parsing or ""
+        self.usable = (
+            all((m := re.match(prefix, f"0{d}")) is not None and m.end() == 1 for d in "123456789")
+            and metadata.international_prefix == "010"
+            and {9, 10} <= self.general[0]
+            and not general.possible_length_local_only
+        )
+
+    def national(self, digits: str) -> str | None:
+        """The national format of ``digits`` (0 + the national number), or None when libphonenumber finds
+        the number invalid."""
+        national = digits[1:]
+        size = len(national)
+        lengths, pattern = self.general
+        if size not in lengths or not pattern.fullmatch(national):
+            return None
+        for lengths, pattern in self.kinds:
+            if (not lengths or size in lengths) and pattern.fullmatch(national):
+                break
+        else:
+            return None
+        for form in self.formats[size]:
+            if (form.leading is None or form.leading.match(national)) and (
+                not form.to_match or form.pattern.fullmatch(national)
+            ):
+                if form.template is not None:
+                    # re.sub's first match is pattern.match; when it takes the whole number there is no other.
+                    match = form.pattern.match(national)
+                    if match is not None and match.end() == size:
+                        return form.template.format(*match.groups())
+                return form.pattern.sub(form.rule, national)
+        return national
+
+
+@dataclass(frozen=True)
+class _PhoneFormat:
+    leading: re.Pattern[str] | None  # the last (most detailed) leading digits pattern
+    pattern: re.Pattern[str]
+    to_match: bool  # False: the pattern is known to match every number of the length
+    rule: str  # the replacement, national prefix included (0\1-\2-\3)
+    template: str | None  # the same as a str.format template ("0{0}-{1}-{2}"), when it can be one
+
+
+def _format_template(rule: str, pattern: re.Pattern[str]) -> str | None:
+    """A replacement such as 0\\1-\\2-\\3 as the str.format template "0{0}-{1}-{2}", when it holds only digits,
+    hyphens, spaces and references to groups of ``pattern``, and ``pattern`` cannot match an empty text."""
+    if not re.fullmatch(r"(?:\\[1-9]|[0-9 -])*", rule) or pattern.match("") is not None:
+        return None
+    if any(int(group) > pattern.groups for group in re.findall(r"\\([1-9])", rule)):
+        return None
+    return re.sub(r"\\([1-9])", lambda m: "{" + str(int(m.group(1)) - 1) + "}", rule)
+
+
+_phone_rules: _PhoneRules | None = None
+
+
+def format_phone_quickly(number: str) -> str:
+    """``format_phone(number)``, the same text, at a fraction of the cost for the usual number (10 or 11
+    digits, a single leading 0, not 010): for a column of a million phone numbers in an export."""
+    global _phone_rules
+    digits = _NOT_ASCII_DIGIT_RE.sub("", number.translate(_HALFWIDTH_ASCII))
+    if len(digits) not in (10, 11) or digits[0] != "0":
+        return number
+    if digits[1] == "0" or digits.startswith("010"):  # international and special numbers
+        return format_phone(number)
+    if _phone_rules is None:
+        _phone_rules = _PhoneRules()
+    if not _phone_rules.usable or _phone_rules.general[1].fullmatch(digits):
+        # A number valid with its 0 kept is parsed differently: left to phonenumbers.
+        return format_phone(number)
+    formatted = _phone_rules.national(digits)
+    if formatted is not None and formatted.replace("-", "") == digits:
+        return formatted
+    if len(digits) == 11:
+        return f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+    return f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+
+
 # --------------------------------------------------------------------------------------------
 # Kana and free text
 # --------------------------------------------------------------------------------------------

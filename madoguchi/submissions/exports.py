@@ -6,8 +6,9 @@ Used by the staff views (CSV and small .xlsx, streamed or built in the request) 
 
 import secrets
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from typing import Any
 
 from django.core.files import File
 from django.db import transaction
@@ -20,7 +21,7 @@ from madoguchi.lib.timeutil import JST
 from madoguchi.procedures.formspec import FormSpec
 from madoguchi.procedures.models import FormVersion
 from madoguchi.submissions import intake
-from madoguchi.submissions.answers import read_answers
+from madoguchi.submissions.answers import read_answers, stored_answers
 from madoguchi.submissions.models import ExportFile, Submission
 from madoguchi.submissions.services import status_label
 
@@ -49,7 +50,9 @@ class ExportColumns:
 
     def row(self, submission: Submission, version_numbers: dict[int, int]) -> list[exporting.Cell]:
         """One submission's cells: 受付番号 (text), 到達日時 (an aware datetime in JST), 状態 (text), the form
-        version's number (int), then each field's cells (``intake.export_cells``: numbers, dates, text)."""
+        version's number (int), then each field's cells (``intake.export_cells``: numbers, dates, text).
+
+        The definition of a row; ``row_maker`` makes the same rows faster for a whole export."""
         answers = read_answers(submission)
         spec = self.specs[submission.form_version_id]
         cells: list[exporting.Cell] = [
@@ -62,6 +65,54 @@ class ExportColumns:
             own = spec.field(field.key) or field
             cells.extend(intake.export_cells(own, answers.get(field.key)))
         return cells
+
+    def row_maker(self, version_numbers: dict[int, int]) -> Callable[..., list[exporting.Cell]]:
+        """A function of one submission's stored columns, ``(receipt_number, submitted_at, status,
+        form_version_id, organization_id, answers_data)`` (``ROW_COLUMNS``), to the cells ``row`` gives it.
+
+        What depends only on the form version or the field is chosen once, in the language active when
+        this is called: each version's field (``spec.field``) and its cell function
+        (``intake.export_cells_for``) per column, and each status's label."""
+        plans: dict[int, list[tuple[str, Callable[[Any], list]]]] = {}
+        labels: dict[str, str] = {}
+        kind = self.kind
+
+        def plan(version_id: int) -> list[tuple[str, Callable[[Any], list]]]:
+            spec = self.specs[version_id]
+            fields = [
+                (field.key, intake.export_cells_for(spec.field(field.key) or field)) for field in self.fields
+            ]
+            plans[version_id] = fields
+            return fields
+
+        def make(receipt_number, submitted_at, status, version_id, organization_id, answers_data):
+            answers = stored_answers(organization_id, answers_data)
+            label = labels.get(status)
+            if label is None:
+                label = labels[status] = status_label(kind, status)
+            cells: list[exporting.Cell] = [
+                format_receipt_number(receipt_number),
+                submitted_at.astimezone(JST),
+                label,
+                version_numbers[version_id],
+            ]
+            get = answers.get
+            for key, field_cells in plans.get(version_id) or plan(version_id):
+                cells += field_cells(get(key))
+            return cells
+
+        return make
+
+
+# The columns ExportColumns.row_maker's function takes, in its order.
+ROW_COLUMNS = (
+    "receipt_number",
+    "submitted_at",
+    "status",
+    "form_version_id",
+    "organization_id",
+    "answers_data",
+)
 
 
 def export_rows(
@@ -79,20 +130,18 @@ def export_rows(
     """
     columns = ExportColumns(procedure)
     version_numbers = dict(FormVersion.objects.filter(procedure=procedure).values_list("pk", "number"))
-    queryset = (
-        Submission.objects.filter(organization_id=procedure.organization_id, procedure=procedure)
-        .only(
-            "organization_id", "receipt_number", "submitted_at", "status", "form_version_id", "answers_data"
-        )
-        .order_by("id")
-    )
+    queryset = Submission.objects.filter(
+        organization_id=procedure.organization_id, procedure=procedure
+    ).order_by("id")
     if submission_ids is not None:
         queryset = queryset.filter(pk__in={int(pk) for pk in submission_ids})
 
     def rows() -> Iterator[list[exporting.Cell]]:
         with translation.override("ja"):
-            for submission in queryset.iterator(chunk_size=2000):
-                yield columns.row(submission, version_numbers)
+            make = columns.row_maker(version_numbers)
+            # Plain tuples rather than model instances: a million of them are built.
+            for values in queryset.values_list(*ROW_COLUMNS).iterator(chunk_size=2000):
+                yield make(*values)
 
     with translation.override("ja"):
         header = columns.header()
