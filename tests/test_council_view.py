@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from madoguchi.accounts.models import CouncilRole
 from madoguchi.audit.models import AuditLog
-from madoguchi.lib.japanese import fiscal_year
+from madoguchi.lib.japanese import fiscal_year, format_fiscal_year
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats.models import DailyCount, MonthlyCount
@@ -251,3 +251,21 @@ def test_the_counts_page_costs_the_same_whatever_the_procedures(client, colleagu
         response = client.get(url)
     assert len(response.context["procedures"]) == 22
     assert len(many) == len(few)
+
+
+def test_a_year_not_yet_begun_is_refused_with_the_years_there_are_in_wareki(client, secretariat, council):
+    client.force_login(secretariat)
+    current = fiscal_year(timezone.now())
+    response = client.get(council_url(council, fy=str(current + 1)))
+    assert response.context["fiscal_year"] == current
+    assert response.context["error"] == (
+        f"「{current + 1}」の件数はありません。平成12年度から{format_fiscal_year(current)}までを選んでください。"
+    )
+
+
+def test_the_staff_home_links_each_organizations_counts_page(client, colleague, tottori):
+    client.force_login(colleague)
+    page = client.get(reverse("staff:home")).content.decode()
+    url = reverse("staff:counts", kwargs={"code": tottori.code})
+    assert f'href="{url}"' in page and "申請件数の集計" in page
+    assert client.get(url).status_code == 200

@@ -399,3 +399,17 @@ def test_the_yearly_line_draws_each_years_target_and_stays_well_formed():
     # Without targets the chart is as before: no square marks.
     plain = charts.yearly_line([charts.Point("令和2年度", 1)], title="x")
     assert "<rect" not in str(plain)
+
+
+def test_the_bundled_sheets_notes_read_in_japanese():
+    """The data set's 備考 mixes in English ("R3年度 target 20.0"); loaded, it reads in Japanese and the
+    targets it names are still read."""
+    import csv
+    import re
+
+    from madoguchi.stats.indicators import DATA_FILE, japanese_note
+
+    with DATA_FILE.open(encoding="utf-8") as handle:
+        notes = [japanese_note(row["note"]) for row in csv.DictReader(handle)]
+    assert all(not re.search(r"[A-Za-z]{2,}", note) for note in notes), notes
+    assert "H29年度の目標値 45。保守作業と外部要因による停止を除く" in notes

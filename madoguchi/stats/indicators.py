@@ -697,6 +697,23 @@ KINDS = {label: value for value, label in Indicator.Kind.choices}
 _NOTE_TARGET = re.compile(r"((?:令和|平成|R|H)\s*(?:元|\d{1,2})\s*年度)\s*target\s*([0-9.,]+)")
 
 
+# The sheets' notes as the data set gives them mix in English words; the pages show them in Japanese.
+_NOTE_WORDS = (
+    (re.compile(r"\s*target\s*"), "の目標値 "),
+    (re.compile(r"\s*for the whole sheet"), "（工程表全体）"),
+    (re.compile(r"maintenance and outside causes excluded"), "保守作業と外部要因による停止を除く"),
+    (re.compile(r"\s*;\s*"), "。"),
+)
+
+
+def japanese_note(note: str) -> str:
+    """A sheet's 備考 with the data set's English words in Japanese: 'H29年度 target 45; maintenance and outside
+    causes excluded' → 'H29年度の目標値 45。保守作業と外部要因による停止を除く'."""
+    for pattern, words in _NOTE_WORDS:
+        note = pattern.sub(words, note)
+    return note.strip()
+
+
 def _decimal_or_none(text: str) -> Decimal | None:
     text = (text or "").strip()
     return Decimal(text.replace(",", "")) if text else None
@@ -734,7 +751,7 @@ def load_indicator_csv(*, council, path: Path = DATA_FILE) -> tuple[int, int]:
                     "baseline_when": row["baseline_when"].strip(),
                     "long_term_target": _decimal_or_none(row["long_term_target"]),
                     "long_term_when": row["long_term_when"].strip(),
-                    "note": row["note"].strip()[:500],
+                    "note": japanese_note(row["note"])[:500],
                 },
             )
             if made:

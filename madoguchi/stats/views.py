@@ -34,8 +34,8 @@ def fiscal_year_label(year: int) -> str:
 
 def chosen_fiscal_year(request: HttpRequest) -> tuple[int, int, str]:
     """(年度 asked for in ?fy=, the current 年度, an error message or ""). ?fy= takes 2026, 令和8年度, R8 …
-    (lib.japanese.parse_fiscal_year); a 年度 it cannot read, before FIRST_YEAR or after the next one gives
-    the current 年度 and a Japanese message naming what was typed."""
+    (lib.japanese.parse_fiscal_year); a 年度 it cannot read, before FIRST_YEAR or not yet begun gives the
+    current 年度 and a Japanese message naming what was typed and the 年度 there are, in 和暦."""
     current = fiscal_year(timezone.now())
     typed = request.GET.get("fy", "").strip()[:20]
     if not typed:
@@ -44,12 +44,12 @@ def chosen_fiscal_year(request: HttpRequest) -> tuple[int, int, str]:
         year = ja.parse_fiscal_year(typed)
     except ja.InputError as exc:
         return current, current, str(exc)
-    if not FIRST_YEAR <= year <= current + 1:
+    if not FIRST_YEAR <= year <= current:
         return (
             current,
             current,
-            gettext("%(typed)s の件数はありません。%(first)s年度から%(last)s年度までを選んでください。")
-            % {"typed": typed, "first": FIRST_YEAR, "last": current + 1},
+            gettext("「%(typed)s」の件数はありません。%(first)sから%(last)sまでを選んでください。")
+            % {"typed": typed, "first": fiscal_year_label(FIRST_YEAR), "last": fiscal_year_label(current)},
         )
     return year, current, ""
 
