@@ -147,3 +147,18 @@ def test_the_command_reports_what_it_made_and_refuses_a_bad_count(db, capsys):
 
     with pytest.raises(CommandError):
         call_command("seed_load", submissions=1, organizations=5000)
+
+
+def test_a_seeded_receipt_number_never_clashes_with_one_a_resident_already_has(db):
+    """The seeder's numbers are a fixed sequence; a resident's (random) number may be among them. Then the
+    seeded row takes another number, and seeding goes through."""
+    from madoguchi.submissions.seeding import receipt_number
+    from tests.conftest import make_procedure, make_submission
+
+    seed_load(submissions=0, organizations=1, seed=7, now=NOW)
+    resident = make_submission(make_procedure(Organization.objects.get(code="310000"))).submission
+    Submission.objects.filter(pk=resident.pk).update(receipt_number=receipt_number(0))
+    seed_load(submissions=20, organizations=1, seed=7, now=NOW)
+    numbers = list(Submission.objects.values_list("receipt_number", flat=True))
+    assert len(numbers) == 21 and len(set(numbers)) == 21
+    assert all(is_valid_damm(n) for n in numbers)

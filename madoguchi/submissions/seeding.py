@@ -394,6 +394,20 @@ def write_submissions(
     start = datetime.combine(date(first_fy, 4, 1), dtime(), tzinfo=JST).astimezone(UTC)
     span = (now - start).total_seconds()
     first = Submission.objects.filter(token__startswith=TOKEN_PREFIX).count()
+    # Receipt numbers residents already have (the demo's, a test's): a seeded number that would clash takes
+    # the index from the top of the range instead (distinct while fewer than 450,000,000 rows are seeded).
+    taken = set(
+        Submission.objects.exclude(token__startswith=TOKEN_PREFIX).values_list("receipt_number", flat=True)
+    )
+
+    def number_for(i: int) -> str:
+        number = receipt_number(i)
+        if number in taken:
+            number = receipt_number(899_999_999 - i)
+            if number in taken:
+                raise RuntimeError(f"seed_load: receipt numbers {i} and {899_999_999 - i} are both taken")
+        return number
+
     fields = {p.pk: p.current_version.spec.fields for p in procedures}
     # Each organization's data keys, read (or made) here: while COPY holds the connection no other statement
     # can run on it, and the rows are made during the COPY.
@@ -420,7 +434,7 @@ def write_submissions(
                 procedure.organization_id,
                 procedure.pk,
                 procedure.current_version_id,
-                receipt_number(i),
+                number_for(i),
                 hash_inquiry_code(inquiry_code_for(token)),
                 token,
                 status,
