@@ -336,3 +336,30 @@ def test_a_group_item_moving_up_takes_its_reading_and_its_date_with_it():
         {"who": {"family": "Smith", "given": "John", "reading_family": "Smith", "reading_given": "John",
                  "reading_script": "latin"}, "born": "1980-04-01"}
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("date_input", ["auto", "split", "text"])
+def test_a_past_date_that_is_not_a_birth_date_is_never_offered_the_residents_birthday(
+    client, tottori, date_input
+):
+    """autocomplete="bday" lets the browser fill in the resident's own birthday: only for a date of birth,
+    never for a 変更日 or a 死亡日 that must also lie in the past."""
+    procedure = make_procedure(
+        tottori,
+        {
+            "fields": [
+                {"key": "changed_on", "type": "date", "label": "変更日", "required": True, "past_only": True,
+                 "date_input": date_input},
+                {"key": "born", "type": "date", "label": "お子さんの生年月日", "past_only": True},
+            ]
+        },
+        title="登録事項変更届",
+    )  # fmt: skip
+    page = client.get(form_url(procedure)).content.decode()
+    changed = [
+        input_tag(page, name)
+        for name in ("changed_on", "changed_on__year", "changed_on__month")
+        if f'name="{name}"' in page
+    ]
+    assert changed and not any("bday" in tag for tag in changed)
+    assert 'autocomplete="bday' in page  # the date of birth still is

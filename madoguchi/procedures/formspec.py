@@ -306,6 +306,15 @@ class FieldSpec(BaseModel):
         return self.date_input == "split" or (self.date_input == "auto" and self.past_only)
 
     @property
+    def is_birth_date(self) -> bool:
+        """A date of birth (a past-only date labelled 生年月日 or 誕生日, or keyed birth…): the browser may fill
+        it from the resident's own (autocomplete="bday"). Another past date, such as a 変更日 or a 死亡日, is
+        never offered the resident's birthday."""
+        if self.type != "date" or not self.past_only:
+            return False
+        return any(word in self.label for word in ("生年月日", "誕生日")) or "birth" in self.key
+
+    @property
     def max_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
 

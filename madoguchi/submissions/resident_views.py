@@ -562,6 +562,7 @@ def _field_view(field) -> dict:
         "reading": field.reading,  # a name's reading boxes: "", "kana", "latin", "either" (_field.html)
         "script": field.script,
         "past_only": field.past_only,
+        "is_birth_date": field.is_birth_date,  # autocomplete="bday" only for a date of birth (_field.html)
     }
 
 
