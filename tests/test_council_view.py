@@ -258,9 +258,15 @@ def test_a_year_not_yet_begun_is_refused_with_the_years_there_are_in_wareki(clie
     current = fiscal_year(timezone.now())
     response = client.get(council_url(council, fy=str(current + 1)))
     assert response.context["fiscal_year"] == current
+    wareki = format_fiscal_year(current)
     assert response.context["error"] == (
-        f"「{current + 1}」の件数はありません。平成12年度から{format_fiscal_year(current)}までを選んでください。"
+        f"「{current + 1}」の件数はありません。平成12年度から{wareki}までを、{wareki} や {current} のように"
+        "入力してください。"
     )
+    # Nor one that cannot be read, or before 2000: the same message, naming what was typed.
+    for typed in ("abc", "1900", "昭和65年度"):
+        error = client.get(council_url(council, fy=typed)).context["error"]
+        assert error.startswith(f"「{typed}」の件数はありません。平成12年度から{wareki}まで")
 
 
 def test_the_staff_home_links_each_organizations_counts_page(client, colleague, tottori):

@@ -11,9 +11,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from madoguchi.accounts.models import CouncilRole, Role
 from madoguchi.audit.models import AuditLog
+from madoguchi.lib.japanese import fiscal_year, format_fiscal_year
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.stats import indicators as svc
 from madoguchi.stats.models import Indicator, IndicatorYear, RatingThresholds
@@ -261,7 +263,11 @@ def test_a_mistyped_year_for_the_months_is_explained_and_kept(client, owner, tot
     response = client.get(page(indicator), {"fy": "令和百年度"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "年度は 2026 や 令和8年度 のように入力してください" in html and 'value="令和百年度"' in html
+    assert "「令和百年度」の件数はありません。平成12年度から" in html and 'value="令和百年度"' in html
+    # A 年度 not begun has no months to count: said so, and the current 年度's months shown.
+    response = client.get(page(indicator), {"fy": "2030"})
+    assert "「2030」の件数はありません。" in response.content.decode()
+    assert response.context["month_label"] == format_fiscal_year(fiscal_year(timezone.now()))
 
 
 def test_the_audit_log_lists_the_indicator_changes(client, owner, tottori, applications):

@@ -343,8 +343,8 @@ def test_the_policy_sheets_load_once_and_each_row_shows_its_rating(council, pref
     assert Indicator.objects.filter(council__isnull=True, organization=pref).count() == 3
     assert _ratings(council, pref) == EXPECTED
     applications = Indicator.objects.get(name="電子申請システムの申請件数")
-    assert (applications.baseline_value, applications.baseline_when) == (1005, "H22年")
-    assert (applications.long_term_target, applications.long_term_when) == (20000, "R3年度末")
+    assert (applications.baseline_value, applications.baseline_when) == (1005, "平成22年")
+    assert (applications.long_term_target, applications.long_term_when) == (20000, "令和3年度末")
     downtime = Indicator.objects.get(name="全庁基盤システムの停止時間")
     assert downtime.direction == LOWER and downtime.get_kind_display() == "県民指標"
     # A note such as 「H29年度 target 45」 is that 年度's target.
@@ -412,4 +412,16 @@ def test_the_bundled_sheets_notes_read_in_japanese():
     with DATA_FILE.open(encoding="utf-8") as handle:
         notes = [japanese_note(row["note"]) for row in csv.DictReader(handle)]
     assert all(not re.search(r"[A-Za-z]{2,}", note) for note in notes), notes
-    assert "H29年度の目標値 45。保守作業と外部要因による停止を除く" in notes
+    assert "平成29年度の目標値 45。保守作業と外部要因による停止を除く" in notes
+    assert "令和3年度の目標値 20.0" in notes and "年度当初値 3 (令和2年4月)" in notes
+
+
+@pytest.mark.parametrize(
+    ("typed", "spelled"),
+    [("R3年度末", "令和3年度末"), ("H28年4月", "平成28年4月"), ("R1年度", "令和元年度"), ("H22年", "平成22年"),
+     ("令和5年度", "令和5年度"), ("HR3年", "HR3年")],
+)  # fmt: skip
+def test_the_sheets_era_letters_are_written_out(typed, spelled):
+    from madoguchi.stats.indicators import spelled_eras
+
+    assert spelled_eras(typed) == spelled

@@ -478,11 +478,13 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     rows = services.year_rows(indicator, thresholds, counted)
     unit = indicator.unit
     current = ja.fiscal_year(timezone.now())
-    typed_year, month_error = request.GET.get("fy", "")[:20], ""
-    try:
-        month_year = ja.parse_fiscal_year(typed_year) if typed_year.strip() else None
-    except ja.InputError as exc:
-        month_year, month_error = None, str(exc)
+    typed_year, month_error = request.GET.get("fy", "").strip()[:20], ""
+    month_year = None
+    if typed_year:
+        # Months of a 年度 not begun (or before 2000) have no counts: said so, and the current 年度 shown.
+        from madoguchi.stats.views import counted_fiscal_year
+
+        month_year, month_error = counted_fiscal_year(typed_year, current)
     if month_year is None:
         month_year = current if indicator.actual_source != Indicator.Source.MANUAL else None
     months = services.monthly_counts(indicator, month_year) if month_year else []

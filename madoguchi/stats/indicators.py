@@ -706,12 +706,22 @@ _NOTE_WORDS = (
 )
 
 
+_ERA_LETTERS = re.compile(r"(?<![A-Za-z])([RH])\s*(元|\d{1,2})\s*年")
+_ERAS = {"R": "令和", "H": "平成"}
+
+
+def spelled_eras(text: str) -> str:
+    """The sheets' era letters written out as the pages write 年度: 'R3年度末' → '令和3年度末', 'H28年4月' →
+    '平成28年4月', 'R1年度' → '令和元年度'."""
+    return _ERA_LETTERS.sub(lambda m: f"{_ERAS[m[1]]}{'元' if m[2] in ('1', '元') else m[2]}年", text)
+
+
 def japanese_note(note: str) -> str:
-    """A sheet's 備考 with the data set's English words in Japanese: 'H29年度 target 45; maintenance and outside
-    causes excluded' → 'H29年度の目標値 45。保守作業と外部要因による停止を除く'."""
+    """A sheet's 備考 with the data set's English words in Japanese and its era letters written out: 'H29年度
+    target 45; maintenance and outside causes excluded' → '平成29年度の目標値 45。保守作業と外部要因による停止を除く'."""
     for pattern, words in _NOTE_WORDS:
         note = pattern.sub(words, note)
-    return note.strip()
+    return spelled_eras(note.strip())
 
 
 def _decimal_or_none(text: str) -> Decimal | None:
@@ -748,9 +758,9 @@ def load_indicator_csv(*, council, path: Path = DATA_FILE) -> tuple[int, int]:
                     "unit": row["unit"].strip(),
                     "direction": row["direction"].strip(),
                     "baseline_value": _decimal_or_none(row["baseline_value"]),
-                    "baseline_when": row["baseline_when"].strip(),
+                    "baseline_when": spelled_eras(row["baseline_when"].strip()),
                     "long_term_target": _decimal_or_none(row["long_term_target"]),
-                    "long_term_when": row["long_term_when"].strip(),
+                    "long_term_when": spelled_eras(row["long_term_when"].strip()),
                     "note": japanese_note(row["note"])[:500],
                 },
             )

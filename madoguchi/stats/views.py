@@ -32,26 +32,36 @@ def fiscal_year_label(year: int) -> str:
     return label % {"wareki": format_fiscal_year(year), "year": year}
 
 
+def counted_fiscal_year(typed: str, current: int) -> tuple[int | None, str]:
+    """(the 年度 whose counts `typed` asks for, "") or (None, a Japanese message). `typed` may be 2026, 令和8年度,
+    R8 … (lib.japanese.parse_fiscal_year); a 年度 it cannot read, before FIRST_YEAR or after `current` (not
+    begun: it has no counts) gets one message naming what was typed and the 年度 there are, in 和暦."""
+    try:
+        year = ja.parse_fiscal_year(typed)
+    except ja.InputError:
+        year = None
+    if year is not None and FIRST_YEAR <= year <= current:
+        return year, ""
+    return None, gettext(
+        "「%(typed)s」の件数はありません。%(first)sから%(last)sまでを、%(example)s や %(year)s のように入力してください。"
+    ) % {
+        "typed": typed,
+        "first": fiscal_year_label(FIRST_YEAR),
+        "last": fiscal_year_label(current),
+        "example": format_fiscal_year(current),
+        "year": current,
+    }
+
+
 def chosen_fiscal_year(request: HttpRequest) -> tuple[int, int, str]:
-    """(年度 asked for in ?fy=, the current 年度, an error message or ""). ?fy= takes 2026, 令和8年度, R8 …
-    (lib.japanese.parse_fiscal_year); a 年度 it cannot read, before FIRST_YEAR or not yet begun gives the
-    current 年度 and a Japanese message naming what was typed and the 年度 there are, in 和暦."""
+    """(年度 asked for in ?fy=, the current 年度, an error message or ""): counted_fiscal_year's, the current
+    年度 shown when it refuses what was typed."""
     current = fiscal_year(timezone.now())
     typed = request.GET.get("fy", "").strip()[:20]
     if not typed:
         return current, current, ""
-    try:
-        year = ja.parse_fiscal_year(typed)
-    except ja.InputError as exc:
-        return current, current, str(exc)
-    if not FIRST_YEAR <= year <= current:
-        return (
-            current,
-            current,
-            gettext("「%(typed)s」の件数はありません。%(first)sから%(last)sまでを選んでください。")
-            % {"typed": typed, "first": fiscal_year_label(FIRST_YEAR), "last": fiscal_year_label(current)},
-        )
-    return year, current, ""
+    year, error = counted_fiscal_year(typed, current)
+    return (year if year is not None else current), current, error
 
 
 def _years(current: int, year: int) -> list[tuple[int, str]]:
