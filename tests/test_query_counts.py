@@ -147,3 +147,16 @@ def test_an_indicator_page_reads_as_many_queries_for_2_years_as_for_20(client, c
         svc.set_target(indicator=indicator, fiscal_year=year, target=Decimal(100), actor=clerk)
         svc.set_actual(indicator=indicator, fiscal_year=year, actual=Decimal(year - 1950), actor=clerk)
     assert queries(client, url) == few
+
+
+@pytest.mark.database("postgresql")
+def test_the_planner_knows_a_procedure_decides_its_organization(db):
+    """Staff queries name a submission's organization and procedure: PostgreSQL must not take them as
+    independent, or for a busy procedure it expects a few dozen rows, reads thousands and sorts them
+    instead of reading the inbox's first page off sub_inbox (submissions/0018)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stxkind FROM pg_statistic_ext WHERE stxname = 'submission_organization_procedure'"
+        )
+        kinds = cursor.fetchone()
+    assert kinds is not None and "f" in kinds[0]  # f: functional dependencies
