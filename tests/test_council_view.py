@@ -275,3 +275,15 @@ def test_the_staff_home_links_each_organizations_counts_page(client, colleague, 
     url = reverse("staff:counts", kwargs={"code": tottori.code})
     assert f'href="{url}"' in page and "申請件数の集計" in page
     assert client.get(url).status_code == 200
+
+
+def test_the_procedures_published_are_broken_down_by_kind_in_the_pages_language(
+    client, colleague, used, tottori
+):
+    client.force_login(colleague)
+    url = reverse("staff:counts", kwargs={"code": tottori.code})
+    kinds = dict(Procedure.Kind.choices)
+    shown = client.get(url).context["published_breakdown"]
+    assert shown == f"（{kinds['survey']} 1・{kinds['signup']} 1）", shown  # no separator left over
+    client.post(reverse("set_language"), {"language": "en", "next": url})
+    assert client.get(url).context["published_breakdown"] == "(Survey 1, Sign-up 1)"

@@ -192,10 +192,19 @@ def _counts_context(organization: Organization, year: int) -> dict:
         "kinds": counts.totals_by_kind(organization, year),
         "procedures": counts.totals_by_procedure(organization, year),
         "published_total": sum(published.values()),
-        "published_kinds": [
-            (str(kind_label), published.get(kind, 0)) for kind, kind_label in Procedure.Kind.choices
-        ],
+        "published_breakdown": _kinds_breakdown(published),
     }
+
+
+def _kinds_breakdown(published: dict[str, int]) -> str:
+    """「（申請 1・申込 2）」: the kinds with procedures published, in the active language's punctuation."""
+    parts = [
+        gettext("%(kind)s %(n)s") % {"kind": label, "n": published[kind]}
+        for kind, label in Procedure.Kind.choices
+        if published.get(kind)
+    ]
+    # Translators: the separator between kinds in 「（申請 1・申込 2）」.
+    return gettext("（%(kinds)s）") % {"kinds": gettext("・").join(parts)} if parts else ""
 
 
 @login_required
