@@ -341,3 +341,31 @@ def test_a_closed_month_is_kept_once_and_summed_again_after_a_back_dated_count(t
     assert not ClosedMonth.objects.filter(month=date(2024, 5, 1)).exists()  # to be summed again
     assert counts.totals_by_fiscal_year(tottori) == {2024: 2}
     assert ClosedMonthCount.objects.get(month=date(2024, 5, 1)).count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_reading_a_closed_month_at_once_keep_it_once(tottori):
+    """Several pages asking for a month that has just closed at the same moment: each gets the right sums,
+    none fails, and the month is kept once."""
+    from django.db import close_old_connections
+
+    from madoguchi.stats.models import ClosedMonth, ClosedMonthCount
+    from tests.conftest import run_at_once
+
+    procedure = make_procedure(tottori)
+    for day in (3, 4, 5):
+        count_submission(procedure=procedure, at=datetime(2025, 6, day, 3, 0, tzinfo=UTC))
+    results, errors = [], []
+
+    def read():
+        try:
+            results.append(counts.totals_by_fiscal_year(tottori))
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            close_old_connections()
+
+    run_at_once(*([read] * 6))
+    assert errors == [] and results == [{2025: 3}] * 6
+    assert ClosedMonthCount.objects.get(month=date(2025, 6, 1)).count == 3
+    assert ClosedMonth.objects.filter(month=date(2025, 6, 1)).count() == 1

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from statistics import median
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
@@ -87,14 +87,22 @@ def ensure_closed(fiscal_year: int | None = None) -> None:
     missing = [m for m in months if m not in marked]
     if not missing:
         return
-    rows = (
-        MonthlyCount.objects.filter(month__in=missing)
-        .values("organization_id", "month", "fiscal_year")
-        .annotate(total=Sum("count"))
-    )
-    # One transaction: a reader sees a month's rows with its mark, or neither. Two requests filling the same
-    # month write the same rows; the second's conflicting inserts are skipped.
+    # One transaction: a reader sees a month's rows with its mark, or neither. Fills take turns (on
+    # PostgreSQL an advisory lock for the transaction; SQLite writes one at a time anyway): the second of two
+    # requests finds the months marked and writes nothing, and two deletes never wait on each other's rows.
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FILL_LOCK])
+            marked = set(ClosedMonth.objects.filter(month__in=missing).values_list("month", flat=True))
+            missing = [m for m in missing if m not in marked]
+            if not missing:
+                return
+        rows = (
+            MonthlyCount.objects.filter(month__in=missing)
+            .values("organization_id", "month", "fiscal_year")
+            .annotate(total=Sum("count"))
+        )
         ClosedMonthCount.objects.filter(month__in=missing).delete()
         ClosedMonthCount.objects.bulk_create(
             [
@@ -110,6 +118,10 @@ def ensure_closed(fiscal_year: int | None = None) -> None:
             ignore_conflicts=True,
         )
         ClosedMonth.objects.bulk_create([ClosedMonth(month=m) for m in missing], ignore_conflicts=True)
+
+
+# pg_advisory_xact_lock's key for filling ClosedMonthCount (any number no other lock of this database uses).
+_FILL_LOCK = 7_302_025_001
 
 
 def reopen_month(month: date) -> None:
