@@ -205,7 +205,7 @@ def seed_load(
         # The planner's statistics for the rows just written (autovacuum would take its time): the pages
         # measured next are planned as they would be on a database that has grown to this size.
         with connection.cursor() as cursor:
-            for model in (Submission, StatusChange):
+            for model in (Submission, StatusChange, DailyCount, MonthlyCount, StatusCount):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
     timings["history and counts"] = time.perf_counter() - began
     say(f"history, daily and status counts: {timings['history and counts']:.1f} s")
