@@ -242,6 +242,11 @@ def test_a_counted_indicator_shows_its_months_with_a_table(client, owner, tottor
     response = client.get(page(indicator), {"fy": "令和8年度"})
     html = response.content.decode()
     assert response.context["months"][:2] == [("4月", "1"), ("5月", "1")]
+    client.post(reverse("set_language"), {"language": "en", "next": page(indicator)})
+    english = client.get(page(indicator), {"fy": "2026"}).context["months"]
+    assert [label for label, _n in english][:2] == ["April", "May"] and english[-1][0] == "March"
+    client.post(reverse("set_language"), {"language": "ja", "next": page(indicator)})
+    response = client.get(page(indicator), {"fy": "令和8年度"})
     assert "令和8年度の月別の件数" in html and "申請件数から集計" in html
     rows = {r["fiscal_year"]: r for r in response.context["rows"]}
     assert rows[2026]["actual"] == "2" and rows[2026]["mark"] == "×"  # 2 of 4: 50 %

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dates import MONTHS_AP
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.cache import never_cache
 
@@ -491,7 +492,7 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     month_label = ja.format_fiscal_year(month_year) if month_year else ""
     monthly_chart = (
         charts.monthly_bars(
-            [charts.Bar(label=f"{m}月", value=n) for m, n in months],
+            [charts.Bar(label=str(MONTHS_AP[m]), value=n) for m, n in months],
             title=gettext("%(year)sの月別の件数（%(name)s。同じ数値を下の表に示します）")
             % {"year": month_label, "name": indicator.name},
         )
@@ -527,7 +528,7 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
             "long_term": _num(indicator.long_term_target),
             "line_chart": line_chart,
             "monthly_chart": monthly_chart,
-            "months": [(f"{m}月", charts.format_number(n)) for m, n in months],
+            "months": [(str(MONTHS_AP[m]), charts.format_number(n)) for m, n in months],
             "month_label": month_label,
             "month_year": month_year,
             "month_error": month_error,
