@@ -76,6 +76,7 @@ def test_one_statement_writes_exactly_what_the_orm_path_writes(procedure):
     assert [t.args_kwargs for t in tasks] == [{"args": [m.pk], "kwargs": {}} for m in mails]
     skip = ("args_kwargs", "enqueued_at", "run_after")
     assert row(tasks[0], *skip) == row(tasks[1], *skip) and tasks[0].run_after == tasks[1].run_after
+    assert [t.id.version for t in tasks] == [4, 4] and tasks[0].id != tasks[1].id  # random ids, as uuid4's
     assert DailyCount.objects.get().count == 2
     month = MonthlyCount.objects.get()
     assert (month.count, month.month, month.organization_id) == (

@@ -216,7 +216,7 @@ def submit(
     params += plans["hist"].params(created_at=now)
     if applicant_email:
         params += plans["mail"].params(to=applicant_email, created_at=now)
-        params += plans["task"].params(id=uuid.uuid4(), enqueued_at=now)
+        params += plans["task"].params(enqueued_at=now)
     params += plans["daily"].params(day=day, fiscal_year=fiscal_year(day))
     params += plans["monthly"].params(month=day.replace(day=1), fiscal_year=fiscal_year(day))
     params += plans["status"].params()
@@ -345,9 +345,10 @@ def _task_plan(now: datetime) -> InsertPlan:
     args = DBTaskResult._meta.get_field("args_kwargs").get_db_prep_save(template, connection)
     return InsertPlan(
         row,
-        varying={"id", "enqueued_at"},
+        varying={"enqueued_at"},
         select_from="mail",
-        exprs={"args_kwargs": "jsonb_set(%s, '{args,0}', to_jsonb(mail.id))"},
+        # A random (version 4) UUID as uuid.uuid4() makes, drawn by PostgreSQL: one call fewer in Python.
+        exprs={"id": "gen_random_uuid()", "args_kwargs": "jsonb_set(%s, '{args,0}', to_jsonb(mail.id))"},
         expr_params={"args_kwargs": [args]},
     )
 
