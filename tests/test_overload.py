@@ -52,6 +52,8 @@ def test_other_requests_get_a_short_503_but_health_checks_answer(client, procedu
         response = client.get(url)
         assert response.status_code == 503 and response["Retry-After"] == "30"
         assert "混雑しています" in response.content.decode()
+        # No icon to fetch: a browser would otherwise ask for /favicon.ico, one more request while saturated.
+        assert '<link rel="icon" href="data:,">' in response.content.decode()
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready["Content-Type"] == "application/json" and "混雑" not in ready.content.decode()
