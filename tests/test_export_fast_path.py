@@ -1,9 +1,9 @@
 """The export's fast path writes exactly the bytes of its definition.
 
 The definition is the per-cell code: ``exporting.csv_cell`` (a cell's CSV text), ``intake.export_cells``
-(a stored answer's cells), ``ExportColumns.row`` (a submission's row) and ``japanese.format_phone``. The
-export uses faster equivalents chosen once per column (``csv_row_formatter``, ``export_cells_for``,
-``ExportColumns.row_maker``, ``format_phone_quickly``); these tests compare the two on generated values of
+(a stored answer's cells) and ``ExportColumns.row`` (a submission's row). The export uses faster
+equivalents chosen once per column (``csv_row_formatter``, ``export_cells_for``,
+``ExportColumns.row_maker``); these tests compare the two on generated values of
 every kind the export handles, then whole exports (UTF-8 and CP932, for Excel and for other systems).
 """
 
@@ -15,7 +15,6 @@ import random
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
-import phonenumbers
 import pytest
 from django.utils import translation
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +29,6 @@ from madoguchi.lib.exporting import (
     csv_row_formatter,
     csv_stream,
 )
-from madoguchi.lib.japanese import format_phone, format_phone_quickly
 from madoguchi.lib.timeutil import JST
 from madoguchi.procedures.formspec import FieldSpec
 from madoguchi.procedures.models import FormVersion
@@ -302,30 +300,6 @@ def test_export_cells_for_gives_the_cells_of_export_cells(values) -> None:
                     spec.key,
                     value,
                 )
-
-
-# --- phone numbers ----------------------------------------------------------------------------------------
-
-
-@settings(max_examples=2000, deadline=None)
-@given(number=phones)
-def test_format_phone_quickly_is_format_phone(number) -> None:
-    assert format_phone_quickly(number) == format_phone(number)
-
-
-def test_format_phone_quickly_is_format_phone_after_every_four_digit_area_code() -> None:
-    """Every 0 + four digits, at both lengths, with a random rest; and libphonenumber's own examples."""
-    rng = random.Random(2026)
-    numbers = [
-        f"0{prefix:04d}" + "".join(rng.choices("0123456789", k=length - 5))
-        for prefix in range(10_000)
-        for length in (10, 11)
-    ]
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region("JP")
-    for desc in (metadata.fixed_line, metadata.mobile, metadata.toll_free, metadata.voip, metadata.uan):
-        if desc is not None and desc.example_number:
-            numbers.append("0" + desc.example_number)
-    assert [format_phone_quickly(n) for n in numbers] == [format_phone(n) for n in numbers]
 
 
 # --- whole exports ----------------------------------------------------------------------------------------

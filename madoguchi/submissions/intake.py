@@ -517,7 +517,8 @@ def export_cells_for(spec: FieldSpec) -> Callable[[Any], list[str | Decimal | da
     """A function giving ``export_cells(spec, value)`` for any stored answer ``value`` of the field, with the
     work that depends only on the field (its type, whether it has a reading, the words of the active
     language: call it with the language of the export active) done once instead of for every answer.
-    Numbers, dates, groups and files, and every field while English is active, use ``export_cells`` itself."""
+    Numbers, dates, phones (libphonenumber's formatting), groups and files, and every field while English is
+    active, use ``export_cells`` itself."""
     kind = spec.type
     if kind == "name":
         if spec.reading:
@@ -555,14 +556,6 @@ def export_cells_for(spec: FieldSpec) -> Callable[[Any], list[str | Decimal | da
             return [(value if type(value) is str else str(value)) or None]
 
         return text
-    if kind == "phone":
-
-        def phone(value: Any) -> list:
-            if value is None or value == "" or value == []:
-                return [None]
-            return [ja.format_phone_quickly(str(value)) or None]
-
-        return phone
     if kind in ("single_choice", "dropdown"):  # an option is shown as it is when the page is not in English
 
         def choice(value: Any) -> list:
