@@ -369,3 +369,107 @@ def test_requests_reading_a_closed_month_at_once_keep_it_once(tottori):
     assert errors == [] and results == [{2025: 3}] * 6
     assert ClosedMonthCount.objects.get(month=date(2025, 6, 1)).count == 3
     assert ClosedMonth.objects.filter(month=date(2025, 6, 1)).count() == 1
+
+
+def _reference_council_by_month(council) -> dict[date, int]:
+    """The council's members' sums by month straight from the monthly counts, for comparison."""
+    from madoguchi.organizations.models import CouncilMembership
+
+    members = set(CouncilMembership.objects.filter(council=council).values_list("organization_id", flat=True))
+    summed: dict[date, int] = {}
+    for row in MonthlyCount.objects.filter(organization_id__in=members):
+        summed[row.month] = summed.get(row.month, 0) + row.count
+    return {month: n for month, n in summed.items() if n}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("arrive"), st.sampled_from([0, 1, 2]), st.integers(0, 30), st.integers(0, 86399)
+            ),
+            st.tuples(st.just("read"), st.just(0), st.just(0), st.just(0)),
+            st.tuples(st.sampled_from(["join", "leave"]), st.sampled_from([0, 1, 2]), st.just(0), st.just(0)),
+        ),
+        max_size=20,
+    )
+)
+def test_the_councils_sums_from_its_closed_months_always_equal_its_members_monthly_counts(
+    council, pref, tottori, yonago, steps
+):
+    """The council's pages read its own closed months (CouncilClosedMonthCount), kept the first time they are
+    read. Arrivals in any month (back-dated into a month already kept included), members joining and leaving,
+    reads in between: the council's sums by month and by 年度 always equal its members' monthly counts now."""
+    from madoguchi.organizations.models import CouncilMembership
+
+    organizations = [pref, tottori, yonago]
+    procedures = [make_procedure(o, title=f"申込{i}") for i, o in enumerate(organizations)]
+    today = timezone.localdate()
+    with transaction.atomic():
+        for kind, which, months_back, second in steps:
+            if kind == "arrive":
+                month = date(today.year, today.month, 1)
+                for _ in range(months_back):
+                    month = (month - timedelta(days=1)).replace(day=1)
+                moment = datetime(month.year, month.month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60))
+                count_submission(procedure=procedures[which], at=moment + timedelta(seconds=second))
+            elif kind == "join":
+                CouncilMembership.objects.get_or_create(council=council, organization=organizations[which])
+            elif kind == "leave":
+                for membership in CouncilMembership.objects.filter(
+                    council=council, organization=organizations[which]
+                ):
+                    membership.delete()
+            else:
+                expected = _reference_council_by_month(council)
+                assert counts.council_totals_by_month(council.pk) == expected
+                by_year: dict[int, int] = {}
+                for month, n in expected.items():
+                    by_year[counts.ja.fiscal_year(month)] = by_year.get(counts.ja.fiscal_year(month), 0) + n
+                assert counts.council_totals_by_fiscal_year(council.pk) == by_year
+                for year in by_year:
+                    assert dict(counts.council_months_of_year(council.pk, year)) == {
+                        month: expected.get(month, 0) for month in counts.fiscal_year_months(year)
+                    }
+        transaction.set_rollback(True)
+
+
+def test_a_councils_closed_month_is_kept_once_and_summed_again_when_its_members_change(
+    council, pref, tottori, yonago, signup, yonago_signup
+):
+    from madoguchi.organizations.models import CouncilMembership
+    from madoguchi.stats.models import CouncilClosedMonthCount
+
+    long_ago = datetime(2024, 5, 10, 3, 0, tzinfo=UTC)
+    arrive(signup, long_ago, n=2)
+    arrive(yonago_signup, long_ago)
+    assert counts.council_totals_by_fiscal_year(council.pk) == {2024: 3}
+    kept = CouncilClosedMonthCount.objects.get(council=council, month=date(2024, 5, 1))
+    assert kept.count == 3 and kept.fiscal_year == 2024
+    # Every closed month from the first counted one has its row, zeros included: its presence marks it kept.
+    assert CouncilClosedMonthCount.objects.filter(council=council, count=0).exists()
+
+    CouncilMembership.objects.get(council=council, organization=yonago).delete()  # 米子市 leaves
+    assert not CouncilClosedMonthCount.objects.filter(council=council).exists()
+    assert counts.council_totals_by_fiscal_year(council.pk) == {2024: 2}
+    assert CouncilClosedMonthCount.objects.get(council=council, month=date(2024, 5, 1)).count == 2
+
+    arrive(signup, long_ago)  # a back-dated count: the month is summed again
+    assert counts.council_totals_by_fiscal_year(council.pk) == {2024: 3}
+    CouncilMembership.objects.create(council=council, organization=yonago)  # and joins again
+    assert counts.council_totals_by_fiscal_year(council.pk) == {2024: 4}
+    assert dict(counts.council_months_of_year(council.pk, 2024))[date(2024, 5, 1)] == 4
+
+
+def test_a_councils_pages_read_the_same_queries_whatever_its_members_and_months(
+    council, pref, tottori, yonago, signup, yonago_signup, django_assert_num_queries
+):
+    """Once its closed months are kept, the council's sums cost five queries: the first counted month, the
+    organizations' marks, the council's kept months, then one sum each for the closed and the open months."""
+    for months_back in range(0, 40, 3):
+        arrive(signup, datetime(2023, 4, 1, 3, 0, tzinfo=UTC) + timedelta(days=30 * months_back))
+        arrive(yonago_signup, datetime(2023, 4, 2, 3, 0, tzinfo=UTC) + timedelta(days=30 * months_back))
+    counts.council_totals_by_month(council.pk)
+    with django_assert_num_queries(5):
+        assert sum(counts.council_totals_by_month(council.pk).values()) == 28

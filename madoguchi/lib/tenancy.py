@@ -88,6 +88,7 @@ SHARED_BY_DESIGN = {
     ("stats", "DailyCount"): "counts: the council reads every member's",
     ("stats", "MonthlyCount"): "counts: the council reads every member's",
     ("stats", "ClosedMonthCount"): "counts: the council reads every member's",
+    ("stats", "CouncilClosedMonthCount"): "counts: the council's own sums of its members' counts",
     ("stats", "StatusCount"): "counts: the council reads every member's",
     ("stats", "WorkingGroupMembership"): "部会 membership: the council's secretariat keeps it",
     ("stats", "Indicator"): "indicators: the council reads every member's; published as open data",

@@ -24,9 +24,16 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.utils import timezone
 
+from madoguchi.lib import japanese as ja
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
-from madoguchi.stats.models import ClosedMonth, ClosedMonthCount, DailyCount, MonthlyCount
+from madoguchi.stats.models import (
+    ClosedMonth,
+    ClosedMonthCount,
+    CouncilClosedMonthCount,
+    DailyCount,
+    MonthlyCount,
+)
 
 # The council page marks a member whose count in a 年度 is zero, or below this share of the median member's
 # count (the median over all members, those with no use included). A rule the secretariat can explain:
@@ -71,53 +78,111 @@ def _months_between(first: date, end: date) -> list[date]:
     return months
 
 
-def ensure_closed(fiscal_year: int | None = None) -> None:
-    """Make ClosedMonthCount complete for the closed months of the 年度 (all closed months with counts when
-    None): each month not yet marked in ClosedMonth is summed from MonthlyCount by organization, its rows
-    replaced and the month marked, in one transaction. Two queries when every month is marked already (one
-    when a 年度 is given); the first read of a month after it closes pays one sum over that month's rows."""
+def _closed_months(fiscal_year: int | None) -> list[date]:
+    """The closed months of the 年度, or all closed months from the first with a count (one query)."""
     end = first_open_month()
     if fiscal_year is not None:
         first, last = date(fiscal_year, 4, 1), min(end, date(fiscal_year + 1, 4, 1))
     else:
         first, last = MonthlyCount.objects.aggregate(first=Min("month"))["first"] or end, end
-    months = _months_between(first, last)
+    return _months_between(first, last)
+
+
+def _take_fill_lock() -> None:
+    """Fills and reopenings take turns (PostgreSQL: an advisory lock held to the end of the transaction;
+    SQLite writes one at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FILL_LOCK])
+
+
+def ensure_closed(fiscal_year: int | None = None, council_id: int | None = None) -> None:
+    """Make ClosedMonthCount complete for the closed months of the 年度 (all closed months with counts when
+    None): each month not yet marked in ClosedMonth is summed from MonthlyCount by organization, its rows
+    replaced and the month marked, in one transaction. With a council, also CouncilClosedMonthCount: each
+    closed month without the council's row is summed from ClosedMonthCount over the council's members now.
+
+    Two queries when every month is kept already (one when a 年度 is given; one more with a council); the
+    first read of a month after it closes pays one sum over that month's rows."""
+    months = _closed_months(fiscal_year)
+    first, last = (months[0], months[-1]) if months else (first_open_month(), first_open_month())
     # The marks are read even when no month is closed yet: as many queries whatever the data.
-    marked = set(ClosedMonth.objects.filter(month__gte=first, month__lt=last).values_list("month", flat=True))
+    marked = set(
+        ClosedMonth.objects.filter(month__gte=first, month__lte=last).values_list("month", flat=True)
+    )
     missing = [m for m in months if m not in marked]
-    if not missing:
+    missing_for_council: list[date] = []
+    if council_id is not None:
+        kept = set(
+            CouncilClosedMonthCount.objects.filter(
+                council_id=council_id, month__gte=first, month__lte=last
+            ).values_list("month", flat=True)
+        )
+        missing_for_council = [m for m in months if m not in kept]
+    if not missing and not missing_for_council:
         return
-    # One transaction: a reader sees a month's rows with its mark, or neither. Fills take turns (on
-    # PostgreSQL an advisory lock for the transaction; SQLite writes one at a time anyway): the second of two
-    # requests finds the months marked and writes nothing, and two deletes never wait on each other's rows.
+    # One transaction: a reader sees a month's rows with its mark, or neither. Fills take turns: the second of
+    # two requests finds the months kept and writes nothing, and two deletes never wait on each other's rows.
+    # A back-dated count takes the same turn to drop a month (reopen_month), so no fill keeps a sum made
+    # before it.
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_FILL_LOCK])
-            marked = set(ClosedMonth.objects.filter(month__in=missing).values_list("month", flat=True))
-            missing = [m for m in missing if m not in marked]
-            if not missing:
-                return
-        rows = (
-            MonthlyCount.objects.filter(month__in=missing)
-            .values("organization_id", "month", "fiscal_year")
-            .annotate(total=Sum("count"))
-        )
-        ClosedMonthCount.objects.filter(month__in=missing).delete()
-        ClosedMonthCount.objects.bulk_create(
-            [
-                ClosedMonthCount(
-                    organization_id=row["organization_id"],
-                    month=row["month"],
-                    fiscal_year=row["fiscal_year"],
-                    count=row["total"],
+        _take_fill_lock()
+        if missing or missing_for_council:
+            wanted = sorted(set(missing) | set(missing_for_council))
+            marked = set(ClosedMonth.objects.filter(month__in=wanted).values_list("month", flat=True))
+            missing = [m for m in wanted if m not in marked]
+        if missing:
+            rows = (
+                MonthlyCount.objects.filter(month__in=missing)
+                .values("organization_id", "month", "fiscal_year")
+                .annotate(total=Sum("count"))
+            )
+            ClosedMonthCount.objects.filter(month__in=missing).delete()
+            ClosedMonthCount.objects.bulk_create(
+                [
+                    ClosedMonthCount(
+                        organization_id=row["organization_id"],
+                        month=row["month"],
+                        fiscal_year=row["fiscal_year"],
+                        count=row["total"],
+                    )
+                    for row in rows
+                ],
+                batch_size=2000,
+                ignore_conflicts=True,
+            )
+            ClosedMonth.objects.bulk_create([ClosedMonth(month=m) for m in missing], ignore_conflicts=True)
+        if missing_for_council:
+            kept = set(
+                CouncilClosedMonthCount.objects.filter(
+                    council_id=council_id, month__in=missing_for_council
+                ).values_list("month", flat=True)
+            )
+            missing_for_council = [m for m in missing_for_council if m not in kept]
+        if missing_for_council:
+            found = dict(
+                ClosedMonthCount.objects.filter(
+                    month__in=missing_for_council,
+                    organization_id__in=CouncilMembership.objects.filter(council_id=council_id).values(
+                        "organization_id"
+                    ),
                 )
-                for row in rows
-            ],
-            batch_size=2000,
-            ignore_conflicts=True,
-        )
-        ClosedMonth.objects.bulk_create([ClosedMonth(month=m) for m in missing], ignore_conflicts=True)
+                .values("month")
+                .annotate(total=Sum("count"))
+                .values_list("month", "total")
+            )
+            CouncilClosedMonthCount.objects.bulk_create(
+                [
+                    CouncilClosedMonthCount(
+                        council_id=council_id,
+                        month=month,
+                        fiscal_year=ja.fiscal_year(month),
+                        count=found.get(month, 0),
+                    )
+                    for month in missing_for_council
+                ],
+                ignore_conflicts=True,
+            )
 
 
 # pg_advisory_xact_lock's key for filling ClosedMonthCount (any number no other lock of this database uses).
@@ -125,15 +190,27 @@ _FILL_LOCK = 7_302_025_001
 
 
 def reopen_month(month: date) -> None:
-    """A count was added to a closed month (a back-dated count): its ClosedMonthCount rows are summed again
-    when next read. Call in the transaction that adds the count."""
+    """A count was added to a closed month (a back-dated count): its ClosedMonthCount rows, and every
+    council's, are summed again when next read. Call in the transaction that adds the count."""
     if month < first_open_month():
+        _take_fill_lock()
         ClosedMonth.objects.filter(month=month).delete()
+        CouncilClosedMonthCount.objects.filter(month=month).delete()
 
 
 def reopen_all() -> None:
     """Counts were rewritten (seed_load's recount): every closed month is summed again when next read."""
+    _take_fill_lock()
     ClosedMonth.objects.all().delete()
+    CouncilClosedMonthCount.objects.all().delete()
+
+
+def reopen_council(council_id: int) -> None:
+    """The council's members changed: its closed months are summed again, over its members then, when next
+    read. Called by the receiver on CouncilMembership (stats/models.py)."""
+    with transaction.atomic():
+        _take_fill_lock()
+        CouncilClosedMonthCount.objects.filter(council_id=council_id).delete()
 
 
 def summed_by_organization_month(
@@ -158,6 +235,34 @@ def summed_by_organization_month(
     return dict(result)
 
 
+def council_totals_by_month(council_id: int, fiscal_year: int | None = None) -> dict[date, int]:
+    """{first day of a JST month: submissions of the council's members now} for the months of the 年度
+    (all months when None) with at least one. Closed months from CouncilClosedMonthCount (a row per month,
+    whatever the volume and the number of members), the open ones summed from MonthlyCount. Four queries
+    when every closed month is kept already."""
+    ensure_closed(fiscal_year, council_id=council_id)
+    open_from = first_open_month()
+    years = {} if fiscal_year is None else {"fiscal_year": fiscal_year}
+    result: dict[date, int] = defaultdict(int)
+    closed = CouncilClosedMonthCount.objects.filter(council_id=council_id, month__lt=open_from, **years)
+    members = CouncilMembership.objects.filter(council_id=council_id).values("organization_id")
+    opened = MonthlyCount.objects.filter(month__gte=open_from, organization_id__in=members, **years)
+    for month, total in closed.values_list("month", "count"):
+        result[month] += total
+    for month, total in opened.values("month").annotate(total=Sum("count")).values_list("month", "total"):
+        result[month] += total
+    return {month: total for month, total in result.items() if total}
+
+
+def council_totals_by_fiscal_year(council_id: int) -> dict[int, int]:
+    """{年度: submissions of the council's members now}, for every 年度 with at least one (see
+    council_totals_by_month)."""
+    result: dict[int, int] = defaultdict(int)
+    for month, total in council_totals_by_month(council_id).items():
+        result[ja.fiscal_year(month)] += total
+    return dict(result)
+
+
 def totals_by_fiscal_year(organizations) -> dict[int, int]:
     """{年度: submissions} of the organizations, for every 年度 with at least one."""
     summed = summed_by_organization_month(organizations, ("fiscal_year",))
@@ -171,6 +276,12 @@ def totals_by_month(organizations, fiscal_year: int) -> list[tuple[date, int]]:
         month: total
         for (month,), total in summed_by_organization_month(organizations, ("month",), fiscal_year).items()
     }
+    return [(month, found.get(month, 0)) for month in fiscal_year_months(fiscal_year)]
+
+
+def council_months_of_year(council_id: int, fiscal_year: int) -> list[tuple[date, int]]:
+    """totals_by_month for the council's members now, read from the council's own closed months."""
+    found = council_totals_by_month(council_id, fiscal_year)
     return [(month, found.get(month, 0)) for month in fiscal_year_months(fiscal_year)]
 
 

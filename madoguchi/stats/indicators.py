@@ -208,11 +208,10 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
 
     A council indicator counts all its current members' procedures; an organization indicator its
     organization's; a procedures indicator the procedures chosen. The database sums each kind at the grain it
-    needs (by council and 年度, by organization and 年度: counts.summed_by_organization_month, which reads a
-    row per organization and closed month; by procedure and 年度), so what comes back is a row a 年度 and not
-    a row per procedure. A fixed number of queries for any number of indicators, plus one sum per council."""
-    from madoguchi.organizations.models import CouncilMembership
-
+    needs (by council and month: counts.council_totals_by_month, a row per closed month; by organization
+    and 年度: counts.summed_by_organization_month, a row per organization and closed month; by procedure and
+    年度), so what comes back is a row a 年度 or a month and not a row per procedure. A fixed number of
+    queries for any number of indicators, plus four per council."""
     counted = [i for i in indicators if i.actual_source != Indicator.Source.MANUAL]
     result: dict[tuple[int, int], int] = defaultdict(int)
     by_source: dict[str, list] = defaultdict(list)
@@ -220,11 +219,10 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
         by_source[indicator.actual_source].append(indicator)
     if by_source[Indicator.Source.COUNCIL]:
         for council_id in sorted({i.council_id for i in by_source[Indicator.Source.COUNCIL]}):
-            members = CouncilMembership.objects.filter(council_id=council_id).values("organization_id")
-            per_year = counts.summed_by_organization_month(members, ("fiscal_year",))
+            per_year = counts.council_totals_by_fiscal_year(council_id)
             for indicator in by_source[Indicator.Source.COUNCIL]:
                 if indicator.council_id == council_id:
-                    for (year,), total in per_year.items():
+                    for year, total in per_year.items():
                         result[(indicator.pk, year)] += total
     if by_source[Indicator.Source.ORGANIZATION]:
         per_organization = counts.summed_by_organization_month(
@@ -256,16 +254,7 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
 
 
 def _counts_filter(indicator) -> dict:
-    if indicator.actual_source == Indicator.Source.COUNCIL:
-        from madoguchi.organizations.models import CouncilMembership
-
-        return {
-            "organization_id__in": CouncilMembership.objects.filter(council_id=indicator.council_id).values(
-                "organization_id"
-            )
-        }
-    if indicator.actual_source == Indicator.Source.ORGANIZATION:
-        return {"organization_id": indicator.organization_id}
+    """The monthly counts of a procedures indicator: its organization's chosen procedures."""
     return {
         "organization_id": indicator.organization_id,
         "procedure_id__in": Indicator.procedures.through.objects.filter(indicator_id=indicator.pk).values(
@@ -276,20 +265,14 @@ def _counts_filter(indicator) -> dict:
 
 def monthly_counts(indicator, fiscal_year: int) -> list[tuple[int, int]]:
     """[(month, submissions)] of a counted indicator for the twelve months of a 年度, April first (JST
-    months: a council's or an organization's from counts.totals_by_month, chosen procedures' from the
-    monthly counts). A manual indicator: an empty list."""
+    months: a council's from counts.council_months_of_year, an organization's from counts.totals_by_month,
+    chosen procedures' from the monthly counts). A manual indicator: an empty list."""
     if indicator.actual_source == Indicator.Source.MANUAL:
         return []
-    if indicator.actual_source != Indicator.Source.PROCEDURES:
-        if indicator.actual_source == Indicator.Source.COUNCIL:
-            from madoguchi.organizations.models import CouncilMembership
-
-            organizations = CouncilMembership.objects.filter(council_id=indicator.council_id).values(
-                "organization_id"
-            )
-        else:
-            organizations = [indicator.organization_id]
-        return [(month.month, total) for month, total in counts.totals_by_month(organizations, fiscal_year)]
+    if indicator.actual_source == Indicator.Source.COUNCIL:
+        return [(m.month, n) for m, n in counts.council_months_of_year(indicator.council_id, fiscal_year)]
+    if indicator.actual_source == Indicator.Source.ORGANIZATION:
+        return [(m.month, n) for m, n in counts.totals_by_month([indicator.organization_id], fiscal_year)]
     months = [4, 5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3]
     totals = dict.fromkeys(months, 0)
     rows = (

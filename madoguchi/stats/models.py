@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
-from madoguchi.organizations.models import Organization
+from madoguchi.organizations.models import CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
 
 
@@ -73,6 +75,31 @@ class ClosedMonthCount(models.Model):
         ]
         indexes = [models.Index(fields=["fiscal_year", "organization"], name="closed_month_count_fy_org")]
         verbose_name = verbose_name_plural = "締めた月の件数"
+
+
+class CouncilClosedMonthCount(models.Model):
+    """Submissions of a council's current members in a closed JST month: ClosedMonthCount summed over the
+    members, kept the first time a council page needs the month (stats.counts.ensure_closed with a council).
+
+    A row for every closed month asked for, zeros included, so that a row's presence says the month is
+    kept. A back-dated count into the month (counts.reopen_month), a recount (counts.reopen_all) or a change
+    of the council's members (a CouncilMembership saved or deleted: the receiver at the end of this module)
+    drops the rows, and
+    they are summed again when next read. The council's indicator pages read a row per month here instead
+    of a row per member and month: the same rows at 10,000 or 10,000,000 submissions, whatever the number
+    of members.
+    """
+
+    council = models.ForeignKey("organizations.Council", on_delete=models.CASCADE, related_name="+")
+    month = models.DateField("月（日本時間、月の初日）")
+    fiscal_year = models.PositiveSmallIntegerField("年度")
+    count = models.PositiveIntegerField("件数", default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["council", "month"], name="council_closed_month_count_unique")
+        ]
+        verbose_name = verbose_name_plural = "協議会の締めた月の件数"
 
 
 class ClosedMonth(models.Model):
@@ -280,3 +307,13 @@ class RatingThresholds(models.Model):
             ),
         ]
         verbose_name = verbose_name_plural = "進捗評価の基準"
+
+
+@receiver(post_save, sender=CouncilMembership)
+@receiver(post_delete, sender=CouncilMembership)
+def _council_members_changed(sender, instance: CouncilMembership, **kwargs) -> None:
+    # The council's closed months were summed over its members of then: summed again when next read. Also
+    # in the operator's admin; a bulk change of memberships (no signal) must call counts.reopen_council.
+    from madoguchi.stats import counts
+
+    counts.reopen_council(instance.council_id)

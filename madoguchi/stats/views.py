@@ -103,7 +103,7 @@ def council_dashboard(request: HttpRequest, council_id: int) -> HttpResponse:
     if only_low:
         rows = [m for m in rows if m.low_use]
     scope = counts.council_members(council)
-    months = counts.totals_by_month(scope, year)
+    months = counts.council_months_of_year(council.pk, year)
     label = fiscal_year_label(year)
     # 1,788 rows: strings made here once, so the template only prints (no URL reversal or number
     # formatting per row; the page renders in a fraction of the time).
