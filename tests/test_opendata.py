@@ -365,3 +365,42 @@ def test_a_council_with_no_submission_yet_publishes_its_procedures_online_only(c
     assert [d["dct:identifier"] for d in catalog["dcat:dataset"]] == ["procedures-online"]
     assert read_csv(client.get(file_url(quiet, "procedures-online", "csv"))) == []
     assert client.get(file_url(quiet, f"counts-{YEAR}", "csv")).status_code == 404
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arrivals=st.lists(
+        st.tuples(st.sampled_from([0, 1, 2]), st.integers(0, 3 * 365 * 86400 - 1)), min_size=1, max_size=12
+    )
+)
+def test_each_years_dataset_spans_its_members_first_and_last_counted_day(
+    council, pref, tottori, yonago, arrivals
+):
+    """A 年度's dataset is issued on the first and modified on the last JST day a member's submission arrived
+    in it, counts of an organization outside the council not taken into account; a 年度 with none of the
+    members' has no dataset."""
+    from madoguchi.lib.timeutil import jst_date
+    from madoguchi.organizations.models import Organization
+    from madoguchi.stats import opendata
+
+    start = NEW_YEAR.replace(year=YEAR - 2)
+    with transaction.atomic():
+        outsider = Organization.objects.create(
+            code="322016", kind="municipality", name="松江市", name_kana="マツエシ"
+        )
+        procedures = [make_procedure(o, title="申込") for o in (tottori, yonago, outsider)]
+        expected: dict[int, list] = {}
+        for which, seconds in arrivals:
+            moment = start + timedelta(seconds=seconds)
+            count_submission(procedure=procedures[which], at=moment)
+            if which < 2:
+                day = jst_date(moment)
+                first, last = expected.get(fiscal_year(day), (day, day))
+                expected[fiscal_year(day)] = [min(first, day), max(last, day)]
+        found = {
+            d.fiscal_year: [d.issued, d.modified]
+            for d in opendata.datasets(council)
+            if d.identifier.startswith("counts-")
+        }
+        assert found == expected
+        transaction.set_rollback(True)

@@ -21,7 +21,11 @@ class DailyCount(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["procedure", "day"], name="daily_count_unique")]
-        indexes = [models.Index(fields=["organization", "fiscal_year"], name="daily_count_org_fy")]
+        indexes = [
+            models.Index(fields=["organization", "fiscal_year"], name="daily_count_org_fy"),
+            # The first and last counted day of a 年度 (open data's dates): one end of this index each.
+            models.Index(fields=["day"], name="daily_count_day"),
+        ]
         verbose_name = verbose_name_plural = "日別件数"
 
 

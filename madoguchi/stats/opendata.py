@@ -28,7 +28,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -41,7 +41,7 @@ from madoguchi.lib.timeutil import jst_date
 from madoguchi.organizations.models import OPEN_DATA_LICENSE_URLS, Council, OpenDataLicense, Organization
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats import counts, indicators
-from madoguchi.stats.models import DailyCount, Indicator, IndicatorYear
+from madoguchi.stats.models import Indicator, IndicatorYear
 
 MEDIA_TYPES = {"csv": "text/csv", "json": "application/json"}
 IANA = "https://www.iana.org/assignments/media-types/"
@@ -130,14 +130,16 @@ _SMALL_COUNTS = (
 
 def datasets(council: Council) -> list[Dataset]:
     """The council's datasets, newest 年度 first, then procedures-online, then indicators (when the council
-    has any). Four queries."""
+    has any). Each 年度's total from the council's monthly sums (counts.council_totals_by_fiscal_year), its
+    first and last counted day from the two ends of the daily counts' index on the day: the same queries at
+    10,000 or 10,000,000 submissions, plus one a 年度."""
     members = counts.council_members(council)
-    years = (
-        DailyCount.objects.filter(organization_id__in=members)
-        .values("fiscal_year")
-        .annotate(first=Min("day"), last=Max("day"), total=Sum("count"))
-        .order_by("-fiscal_year")
-    )
+    member_ids = list(members.values_list("organization_id", flat=True))
+    years = []
+    for year in sorted(counts.council_totals_by_fiscal_year(council.pk), reverse=True):
+        first, last = counts.counted_days(member_ids, year)
+        if first is not None:
+            years.append({"fiscal_year": year, "first": first, "last": last})
     result = []
     with translation.override("ja"):
         for row in years:
