@@ -326,7 +326,18 @@ def _statement(with_capacity: bool, with_email: bool) -> tuple[str, dict[str, In
         f"draft AS ({_draft_delete_sql()})",
     ]
     final = "SELECT sub.id, sub.organization_id, hit.count FROM hit LEFT JOIN sub ON true"
-    return f"WITH {', '.join(ctes)} {final}", plans
+    return _numbered(f"WITH {', '.join(ctes)} {final}"), plans
+
+
+def _numbered(sql: str) -> str:
+    """The statement with PostgreSQL's own placeholders ($1, $2 … in the order of the %s), for psycopg's
+    RawCursor, which sends the text as it is. psycopg's usual cursor finds the %s anew on every execution
+    of a statement with more than 50 parameters (its cache stops there): 0.13 ms of each submit's CPU for
+    this one's 61 (bench machine)."""
+    parts = sql.split("%s")
+    if any("%" in part or "$" in part for part in parts):
+        raise ValueError("the statement holds a % or a $ other than its placeholders")
+    return parts[0] + "".join(f"${number}{part}" for number, part in enumerate(parts[1:], start=1))
 
 
 def _task_plan(now: datetime) -> InsertPlan:
@@ -364,7 +375,7 @@ def _execute(sql: str, params: list):
         # A server-side binding cursor: Django's own binds on the client, which cannot prepare. Prepared
         # only on a connection kept across requests (DB_CONN_MAX_AGE): on a new one each time, preparing
         # would cost a round trip and never be used again.
-        with psycopg.Cursor(connection.connection) as cursor:
+        with psycopg.RawCursor(connection.connection) as cursor:  # $1 placeholders: see _numbered
             cursor.execute(sql, params, prepare=bool(connection.settings_dict["CONN_MAX_AGE"]) or None)
             return cursor.fetchone()
 
