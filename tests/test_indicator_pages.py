@@ -309,6 +309,32 @@ def test_the_secretariat_defines_a_council_indicator_counted_over_all_members(
     assert "協議会全体の申請件数" in html and "予定通り" in html and "100.0%" in html
 
 
+def test_a_council_indicator_counts_its_members_now_in_closed_and_open_months(
+    client, secretariat, council, council_indicator, tottori, yonago
+):
+    """Its 年度 and its months: a closed month (kept in the council's own sums) and this month (open), and
+    after a member leaves, that member's submissions are no longer counted in either."""
+    tottori_procedure, yonago_procedure = make_procedure(tottori), make_procedure(yonago)
+    for procedure in (tottori_procedure, yonago_procedure, yonago_procedure):
+        count_submission(procedure=procedure, at=datetime(2024, 5, 10, 1, 0, tzinfo=UTC))
+        count_submission(procedure=procedure, at=timezone.now())
+    this_year, this_month = fiscal_year(timezone.now()), f"{timezone.localdate().month}月"
+    client.force_login(secretariat)
+
+    def figures(year):
+        response = client.get(page(council_indicator), {"fy": str(year)})
+        rows = {r["fiscal_year"]: r["actual"] for r in response.context["rows"]}
+        return rows.get(year), dict(response.context["months"])
+
+    assert figures(2024)[0] == "3" and figures(2024)[1]["5月"] == "3"
+    assert figures(this_year)[0] == "3" and figures(this_year)[1][this_month] == "3"
+    CouncilMembership.objects.get(council=council, organization=yonago).delete()
+    assert figures(2024)[0] == "1" and figures(2024)[1]["5月"] == "1"
+    assert figures(this_year)[0] == "1" and figures(this_year)[1][this_month] == "1"
+    list_html = client.get(council_list(council), {"fy": "2024"}).content.decode()
+    assert "協議会全体の申請件数" in list_html
+
+
 # --- Isolation: every new URL -------------------------------------------------------------------
 
 

@@ -257,8 +257,13 @@ def council_totals_by_month(council_id: int, fiscal_year: int | None = None) -> 
 def council_totals_by_fiscal_year(council_id: int) -> dict[int, int]:
     """{年度: submissions of the council's members now}, for every 年度 with at least one (see
     council_totals_by_month)."""
+    return by_fiscal_year(council_totals_by_month(council_id))
+
+
+def by_fiscal_year(months: dict[date, int]) -> dict[int, int]:
+    """{first day of a month: submissions} summed by 年度 (April to March)."""
     result: dict[int, int] = defaultdict(int)
-    for month, total in council_totals_by_month(council_id).items():
+    for month, total in months.items():
         result[ja.fiscal_year(month)] += total
     return dict(result)
 

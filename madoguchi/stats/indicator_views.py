@@ -28,6 +28,7 @@ from madoguchi.accounts import access
 from madoguchi.lib import charts
 from madoguchi.lib import japanese as ja
 from madoguchi.procedures.models import Procedure
+from madoguchi.stats import counts
 from madoguchi.stats import indicators as services
 from madoguchi.stats.indicators import IndicatorError, Thresholds
 from madoguchi.stats.models import Indicator
@@ -473,7 +474,13 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     thresholds = services.thresholds_for(
         organization=indicator.organization, council=indicator.council if indicator.council_id else None
     )
-    counted = services.counted_actuals([indicator])
+    # A council's months summed once for both the 年度 and the months below.
+    council_months = (
+        {indicator.council_id: counts.council_totals_by_month(indicator.council_id)}
+        if indicator.actual_source == Indicator.Source.COUNCIL
+        else None
+    )
+    counted = services.counted_actuals([indicator], council_months)
     # Each 年度 with who entered its actual: two queries whatever the number of 年度 (year_rows expects it).
     prefetch_related_objects([indicator], "years__actual_entered_by")
     rows = services.year_rows(indicator, thresholds, counted)
@@ -488,7 +495,13 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
         month_year, month_error = counted_fiscal_year(typed_year, current)
     if month_year is None:
         month_year = current if indicator.actual_source != Indicator.Source.MANUAL else None
-    months = services.monthly_counts(indicator, month_year) if month_year else []
+    months = (
+        services.monthly_counts(
+            indicator, month_year, council_months[indicator.council_id] if council_months else None
+        )
+        if month_year
+        else []
+    )
     month_label = ja.format_fiscal_year(month_year) if month_year else ""
     monthly_chart = (
         charts.monthly_bars(

@@ -203,7 +203,7 @@ def thresholds_for(*, organization=None, council=None) -> Thresholds:
     return Thresholds(row.excellent, row.on_track, row.slightly_behind)
 
 
-def counted_actuals(indicators) -> dict[tuple[int, int], int]:
+def counted_actuals(indicators, council_months: dict[int, dict] | None = None) -> dict[tuple[int, int], int]:
     """{(indicator id, 年度): submissions} for the indicators counted from the arrivals (MonthlyCount).
 
     A council indicator counts all its current members' procedures; an organization indicator its
@@ -211,7 +211,8 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
     needs (by council and month: counts.council_totals_by_month, a row per closed month; by organization
     and 年度: counts.summed_by_organization_month, a row per organization and closed month; by procedure and
     年度), so what comes back is a row a 年度 or a month and not a row per procedure. A fixed number of
-    queries for any number of indicators, plus four per council."""
+    queries for any number of indicators, plus five per council, none for a council in `council_months`
+    ({council id: counts.council_totals_by_month(council id)}, when the caller has it already)."""
     counted = [i for i in indicators if i.actual_source != Indicator.Source.MANUAL]
     result: dict[tuple[int, int], int] = defaultdict(int)
     by_source: dict[str, list] = defaultdict(list)
@@ -219,7 +220,10 @@ def counted_actuals(indicators) -> dict[tuple[int, int], int]:
         by_source[indicator.actual_source].append(indicator)
     if by_source[Indicator.Source.COUNCIL]:
         for council_id in sorted({i.council_id for i in by_source[Indicator.Source.COUNCIL]}):
-            per_year = counts.council_totals_by_fiscal_year(council_id)
+            if council_months is not None and council_id in council_months:
+                per_year = counts.by_fiscal_year(council_months[council_id])
+            else:
+                per_year = counts.council_totals_by_fiscal_year(council_id)
             for indicator in by_source[Indicator.Source.COUNCIL]:
                 if indicator.council_id == council_id:
                     for year, total in per_year.items():
@@ -263,13 +267,16 @@ def _counts_filter(indicator) -> dict:
     }
 
 
-def monthly_counts(indicator, fiscal_year: int) -> list[tuple[int, int]]:
+def monthly_counts(indicator, fiscal_year: int, council_months: dict | None = None) -> list[tuple[int, int]]:
     """[(month, submissions)] of a counted indicator for the twelve months of a 年度, April first (JST
     months: a council's from counts.council_months_of_year, an organization's from counts.totals_by_month,
-    chosen procedures' from the monthly counts). A manual indicator: an empty list."""
+    chosen procedures' from the monthly counts). A manual indicator: an empty list. `council_months`: a
+    council indicator's counts.council_totals_by_month(council id), when the caller has it already."""
     if indicator.actual_source == Indicator.Source.MANUAL:
         return []
     if indicator.actual_source == Indicator.Source.COUNCIL:
+        if council_months is not None:
+            return [(m.month, council_months.get(m, 0)) for m in counts.fiscal_year_months(fiscal_year)]
         return [(m.month, n) for m, n in counts.council_months_of_year(indicator.council_id, fiscal_year)]
     if indicator.actual_source == Indicator.Source.ORGANIZATION:
         return [(m.month, n) for m, n in counts.totals_by_month([indicator.organization_id], fiscal_year)]
