@@ -66,6 +66,9 @@ class CouncilMembershipInline(admin.TabularInline):
     autocomplete_fields = ["organization"]
     extra = 0
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("organization")
+
 
 @admin.register(Council)
 class CouncilAdmin(admin.ModelAdmin):

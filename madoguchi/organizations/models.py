@@ -111,8 +111,8 @@ class Council(models.Model):
 
 
 class CouncilMembership(models.Model):
-    council = models.ForeignKey(Council, on_delete=models.CASCADE)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    council = models.ForeignKey(Council, on_delete=models.CASCADE, verbose_name="協議会")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, verbose_name="団体")
     joined_on = models.DateField("加入日", null=True, blank=True)
 
     class Meta:
@@ -120,6 +120,11 @@ class CouncilMembership(models.Model):
             models.UniqueConstraint(fields=["council", "organization"], name="council_membership_unique")
         ]
         verbose_name = verbose_name_plural = "協議会加入団体"
+
+    def __str__(self) -> str:
+        # The operator's admin lists a council's members by this (its inline reads them with their
+        # organization: one query, not one per member).
+        return f"{self.organization.code} {self.organization.name}"
 
 
 class DataKey(models.Model):
