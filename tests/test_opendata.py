@@ -248,7 +248,12 @@ def test_the_dcat_catalogue_describes_every_dataset_and_every_file_resolves(clie
     assert seen == 10
 
 
+def members_unchanged_since_2020(council) -> None:
+    Council.objects.filter(pk=council.pk).update(members_changed_at=datetime(2020, 4, 1, tzinfo=UTC))
+
+
 def test_the_current_years_dataset_says_through_which_day(client, council, used):
+    members_unchanged_since_2020(council)
     catalog = _catalog(client, council)
     current = next(d for d in catalog["dcat:dataset"] if d["dct:identifier"] == f"counts-{YEAR}")
     today = timezone.localdate(timezone=timezone.get_fixed_timezone(540))
@@ -404,3 +409,24 @@ def test_each_years_dataset_spans_its_members_first_and_last_counted_day(
         }
         assert found == expected
         transaction.set_rollback(True)
+
+
+def test_a_member_leaving_changes_every_years_files_that_day(client, council, yonago, used):
+    """The counts are the members' now: when one leaves, each 年度's files are modified today, also a 年度
+    whose last submission arrived long ago, so a portal that harvests by date fetches them again."""
+    from madoguchi.organizations.models import CouncilMembership
+    from madoguchi.stats import opendata
+
+    today = timezone.localdate(timezone=timezone.get_fixed_timezone(540))
+    members_unchanged_since_2020(council)
+    council.refresh_from_db()
+    before = {d.identifier: d.modified for d in opendata.datasets(council)}
+    assert before[f"counts-{YEAR - 1}"] == datetime(YEAR, 3, 31).date()
+    CouncilMembership.objects.get(council=council, organization=yonago).delete()
+    council.refresh_from_db()
+    after = {d.identifier: d.modified for d in opendata.datasets(council)}
+    assert after[f"counts-{YEAR - 1}"] == today and after[f"organizations-{YEAR}"] == today
+    assert after["procedures-online"] == today
+    catalog = _catalog(client, council)
+    past = next(d for d in catalog["dcat:dataset"] if d["dct:identifier"] == f"counts-{YEAR - 1}")
+    assert _literal(past["dct:modified"]) == today.isoformat()

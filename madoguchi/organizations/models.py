@@ -102,6 +102,9 @@ class Council(models.Model):
     # too); edited by the secretariat (procedures/finding.py reads it).
     search_synonyms = models.TextField("検索の同義語", blank=True, default="")
     members = models.ManyToManyField(Organization, through="CouncilMembership", related_name="councils")
+    # When a member last joined or left (UTC; set on every CouncilMembership saved or deleted): the open
+    # data's counts are its members' now, so their files change then too (stats/opendata.py).
+    members_changed_at = models.DateTimeField("加入団体の最終変更", null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = verbose_name_plural = "協議会"

@@ -316,8 +316,13 @@ class RatingThresholds(models.Model):
 @receiver(post_save, sender=CouncilMembership)
 @receiver(post_delete, sender=CouncilMembership)
 def _council_members_changed(sender, instance: CouncilMembership, **kwargs) -> None:
-    # The council's closed months were summed over its members of then: summed again when next read. Also
-    # in the operator's admin; a bulk change of memberships (no signal) must call counts.reopen_council.
+    # The council's closed months were summed over its members of then: summed again when next read; and its
+    # open data's files change today. Also in the operator's admin; a bulk change of memberships (no signal)
+    # must do both itself.
+    from django.utils import timezone
+
+    from madoguchi.organizations.models import Council
     from madoguchi.stats import counts
 
     counts.reopen_council(instance.council_id)
+    Council.objects.filter(pk=instance.council_id).update(members_changed_at=timezone.now())

@@ -140,6 +140,12 @@ def datasets(council: Council) -> list[Dataset]:
         first, last = counts.counted_days(member_ids, year)
         if first is not None:
             years.append({"fiscal_year": year, "first": first, "last": last})
+    # The counts are the members' now: a member joining or leaving changes every 年度's files that day.
+    changed = jst_date(council.members_changed_at) if council.members_changed_at else None
+
+    def latest(day: date) -> date:
+        return max(day, changed) if changed else day
+
     result = []
     with translation.override("ja"):
         for row in years:
@@ -156,7 +162,7 @@ def datasets(council: Council) -> list[Dataset]:
                     ),
                     keywords=("電子申請", "行政手続のオンライン化", "件数", label),
                     issued=row["first"],
-                    modified=row["last"],
+                    modified=latest(row["last"]),
                     fiscal_year=year,
                 )
             )
@@ -170,7 +176,7 @@ def datasets(council: Council) -> list[Dataset]:
                     ),
                     keywords=("電子申請", "行政手続のオンライン化", "件数", label),
                     issued=row["first"],
-                    modified=row["last"],
+                    modified=latest(row["last"]),
                     fiscal_year=year,
                 )
             )
@@ -188,7 +194,7 @@ def datasets(council: Council) -> list[Dataset]:
                 ),
                 keywords=("電子申請", "行政手続のオンライン化", "オンライン化手続数"),
                 issued=jst_date(span["first"]) if span["first"] else today,
-                modified=jst_date(span["last"]) if span["last"] else today,
+                modified=latest(jst_date(span["last"])) if span["last"] else today,
             )
         )
         indicator_span = Indicator.objects.filter(council=council).aggregate(
