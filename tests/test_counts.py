@@ -266,6 +266,14 @@ def test_percent_is_rounded_half_up_to_one_place(part, whole):
         assert result.as_tuple().exponent == -1
 
 
+def month_start_jst(today: date, months_back: int) -> datetime:
+    """00:00 JST on the first day of the month `months_back` months before today's."""
+    month = date(today.year, today.month, 1)
+    for _ in range(months_back):
+        month = (month - timedelta(days=1)).replace(day=1)
+    return datetime(month.year, month.month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60))
+
+
 def _reference_by_organization_and_year() -> dict[tuple[int, int], int]:
     """The same sums straight from the monthly counts, for comparison."""
     summed: dict[tuple[int, int], int] = {}
@@ -295,10 +303,7 @@ def test_sums_by_organization_from_closed_months_always_equal_the_monthly_counts
     with transaction.atomic():
         for kind, first, months_back, second in steps:
             if kind == "arrive":
-                month = date(today.year, today.month, 1)
-                for _ in range(months_back):
-                    month = (month - timedelta(days=1)).replace(day=1)
-                moment = datetime(month.year, month.month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60))
+                moment = month_start_jst(today, months_back)
                 count_submission(
                     procedure=signup_a if first else signup_b, at=moment + timedelta(seconds=second)
                 )
@@ -409,10 +414,7 @@ def test_the_councils_sums_from_its_closed_months_always_equal_its_members_month
     with transaction.atomic():
         for kind, which, months_back, second in steps:
             if kind == "arrive":
-                month = date(today.year, today.month, 1)
-                for _ in range(months_back):
-                    month = (month - timedelta(days=1)).replace(day=1)
-                moment = datetime(month.year, month.month, 1, tzinfo=timezone.get_fixed_timezone(9 * 60))
+                moment = month_start_jst(today, months_back)
                 count_submission(procedure=procedures[which], at=moment + timedelta(seconds=second))
             elif kind == "join":
                 CouncilMembership.objects.get_or_create(council=council, organization=organizations[which])
