@@ -325,12 +325,14 @@ def test_sums_by_organization_from_closed_months_always_equal_the_monthly_counts
     ("today", "first_open"),
     [
         (date(2026, 12, 1), date(2026, 11, 1)),  # the month just ended stays open on its next day
-        (date(2026, 12, 31), date(2026, 11, 1)),
-        (date(2027, 1, 15), date(2026, 12, 1)),
+        (date(2027, 1, 1), date(2026, 12, 1)),
         (date(2026, 4, 1), date(2026, 3, 1)),
+        (date(2026, 12, 2), date(2026, 12, 1)),  # and closes the day after
+        (date(2026, 12, 31), date(2026, 12, 1)),
+        (date(2027, 1, 15), date(2027, 1, 1)),
     ],
 )
-def test_the_month_just_ended_stays_open(today, first_open):
+def test_the_month_just_ended_stays_open_for_a_day(today, first_open):
     assert counts.first_open_month(today) == first_open
 
 

@@ -63,9 +63,18 @@ def fiscal_year_months(fiscal_year: int) -> list[date]:
 
 
 def first_open_month(today: date | None = None) -> date:
-    """The first day of the earliest JST month still open: the month before today's (JST). Earlier months
-    are closed: their counts can no longer change, and ClosedMonthCount keeps them by organization."""
+    """The first day of the earliest JST month still open: on the 1st of a month (JST) the month just ended,
+    from the 2nd the current month. Earlier months are closed: their counts can no longer change, and
+    ClosedMonthCount keeps them by organization.
+
+    A submission is counted in the month of the moment it arrived, written in the transaction that stores
+    it, and a request that stores one lasts seconds (gunicorn stops a worker stuck for GUNICORN_TIMEOUT, 60
+    s by default, and its transaction is rolled back): after a whole day, nothing can still be added to the
+    month just ended. A count added to a closed month anyway (a back-dated count: seeding, tests) reopens
+    it (reopen_month)."""
     today = today or timezone.localdate()
+    if today.day > 1:
+        return date(today.year, today.month, 1)
     return date(today.year - (today.month == 1), 12 if today.month == 1 else today.month - 1, 1)
 
 

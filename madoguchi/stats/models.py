@@ -60,8 +60,8 @@ class ClosedMonthCount(models.Model):
     """Submissions per organization in a JST month that can no longer change: MonthlyCount summed over the
     organization's procedures, kept the first time a page needs the month (stats.counts.ensure_closed).
 
-    A month is closed from the first day of the month after next (the month just ended stays open for a
-    while, so that a submission committed just after midnight is never missed). Arrivals are counted when
+    A month is closed from the second day of the month after it (the month just ended stays open for a day,
+    so that a submission committed just after midnight is never missed: counts.first_open_month). Arrivals are counted when
     they arrive, so a closed month's counts never change; count_submission for a closed month (a back-dated
     count: tests, seeding) drops the month's ClosedMonth mark, and the month is summed again when next read.
     The council's pages read a row per member and month here, whatever the volume, instead of a row per
