@@ -1,5 +1,6 @@
-"""The staff pages at scale: the inbox's first page, an indicator page and the council page at 10,000
-submissions over the 1,788 organizations, then at N (quick: 1,000,000; full: 10,000,000), in one run.
+"""The staff pages at scale: the inbox's first page, an indicator page and the council page (and the
+council's public open-data page) at 10,000 submissions over the 1,788 organizations, then at N (quick:
+1,000,000; full: 10,000,000), in one run.
 
 On its own PostgreSQL database (default postgres://postgres@127.0.0.1:5432/bench_scale, dropped first):
 `manage.py seed_load` makes all 1,788 organizations of the bundled code list, the council of them all, a
@@ -220,6 +221,7 @@ def pages_to_time() -> tuple[list[tuple[str, object, str]], int]:
         ("council page (1,788 members)", secretariat, reverse("staff:council", kwargs={"council_id": council.pk})),
         ("council's indicators", secretariat, reverse("staff:council_indicators", kwargs={"council_id": council.pk})),
         ("staff home", clerk, reverse("staff:home")),
+        ("open data page (public)", None, reverse("public:opendata", kwargs={"council_id": council.pk})),
     ], busiest_procedure  # fmt: skip
 
 
@@ -227,13 +229,15 @@ def timed_all(pages, requests: int) -> dict[str, list[float]]:
     """{page label: wall ms of each timed request}, 3 warm-up requests first."""
     from django.test import Client
 
-    clients: dict[int, Client] = {}
+    clients: dict[int | None, Client] = {}
     results = {}
     for label, user, url in pages:
-        if user.pk not in clients:
-            clients[user.pk] = Client()
-            clients[user.pk].force_login(user)
-        client = clients[user.pk]
+        key = user.pk if user is not None else None
+        if key not in clients:
+            clients[key] = Client()
+            if user is not None:
+                clients[key].force_login(user)
+        client = clients[key]
         for _ in range(3):  # warm up: plans, caches
             assert client.get(url).status_code == 200, (label, url)
         wall = []
