@@ -420,16 +420,27 @@ def published_procedures_by_kind(organizations) -> dict[int, dict[str, int]]:
     return result
 
 
-def counted_days(organization_ids: list[int], fiscal_year: int) -> tuple[date | None, date | None]:
-    """(first, last) JST day with a submission counted in the 年度, of the organizations (their ids: a list,
-    so that PostgreSQL finds each end by walking DailyCount's index on the day from that end, whatever the
-    volume); (None, None) when none. One query."""
-    if not organization_ids:
-        return None, None
+def council_counted_days(council_id: int, fiscal_year: int) -> tuple[date | None, date | None]:
+    """(first, last) JST day with a submission of the council's members now counted in the 年度; (None, None)
+    when none. One query. On PostgreSQL the members are one array (`= ANY(ARRAY(…))`), so that the database
+    finds each end by walking DailyCount's index on the day from that end (0.5 ms at 10,000,000
+    submissions; as a join with the members it read the whole 年度, 540 ms)."""
+    first_day, end = date(fiscal_year, 4, 1), date(fiscal_year + 1, 4, 1)
+    if connection.vendor == "postgresql":
+        # Only the models' own table names are put in the text; the values are parameters.
+        daily, membership = DailyCount._meta.db_table, CouncilMembership._meta.db_table
+        members = f'SELECT organization_id FROM "{membership}" WHERE council_id = %s'  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT min(day), max(day) FROM "{daily}" WHERE organization_id = ANY(ARRAY({members})) '  # noqa: S608
+                "AND day >= %s AND day < %s",
+                [council_id, first_day, end],
+            )
+            return cursor.fetchone()
     row = DailyCount.objects.filter(
-        organization_id__in=organization_ids,
-        day__gte=date(fiscal_year, 4, 1),
-        day__lt=date(fiscal_year + 1, 4, 1),
+        organization_id__in=CouncilMembership.objects.filter(council_id=council_id).values("organization_id"),
+        day__gte=first_day,
+        day__lt=end,
     ).aggregate(first=Min("day"), last=Max("day"))
     return row["first"], row["last"]
 

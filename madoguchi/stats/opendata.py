@@ -134,10 +134,9 @@ def datasets(council: Council) -> list[Dataset]:
     first and last counted day from the two ends of the daily counts' index on the day: the same queries at
     10,000 or 10,000,000 submissions, plus one a 年度."""
     members = counts.council_members(council)
-    member_ids = list(members.values_list("organization_id", flat=True))
     years = []
     for year in sorted(counts.council_totals_by_fiscal_year(council.pk), reverse=True):
-        first, last = counts.counted_days(member_ids, year)
+        first, last = counts.council_counted_days(council.pk, year)
         if first is not None:
             years.append({"fiscal_year": year, "first": first, "last": last})
     # The counts are the members' now: a member joining or leaving changes every 年度's files that day.
