@@ -287,3 +287,19 @@ def test_the_procedures_published_are_broken_down_by_kind_in_the_pages_language(
     assert shown == f"（{kinds['survey']} 1・{kinds['signup']} 1）", shown  # no separator left over
     client.post(reverse("set_language"), {"language": "en", "next": url})
     assert client.get(url).context["published_breakdown"] == "(Survey 1, Sign-up 1)"
+
+
+def test_counts_of_a_thousand_and_more_are_grouped_by_thousands(client, secretariat, council, tottori):
+    """1,234件, not 1234件: in the summaries and in every table of the council page and a member's 件数."""
+    procedure = make_procedure(tottori, title="プレミアム付商品券の申込")
+    arrive(procedure, 1)
+    DailyCount.objects.filter(procedure=procedure).update(count=1234)
+    MonthlyCount.objects.filter(procedure=procedure).update(count=1234)
+    client.force_login(secretariat)
+    council_page = client.get(council_url(council)).content.decode()
+    member_page = client.get(
+        reverse("staff:council_member_counts", kwargs={"council_id": council.pk, "code": tottori.code})
+    ).content.decode()
+    assert "1,234件" in council_page and ">1,234</td>" in council_page and "1234" not in council_page
+    assert "1,234件" in member_page and "1234" not in member_page
+    assert member_page.count(">1,234</td>") >= 4  # by 年度, month, 所属 and procedure

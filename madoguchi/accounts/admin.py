@@ -31,6 +31,7 @@ class MembershipAdmin(admin.ModelAdmin):
 @admin.register(CouncilRole)
 class CouncilRoleAdmin(admin.ModelAdmin):
     list_display = ["user", "council"]
+    list_select_related = ["user", "council"]
 
 
 # 2段階認証 devices: the operator sees who has one and may delete it (a member who lost their phone), but never

@@ -35,12 +35,19 @@ class Membership(models.Model):
 class CouncilRole(models.Model):
     """協議会事務局: sees member organizations and counts, never a resident's answers."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="council_roles")
-    council = models.ForeignKey(Council, on_delete=models.CASCADE, related_name="staff_roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="council_roles", verbose_name="職員"
+    )
+    council = models.ForeignKey(
+        Council, on_delete=models.CASCADE, related_name="staff_roles", verbose_name="協議会"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "council"], name="council_role_unique")]
         verbose_name = verbose_name_plural = "協議会事務局の職員"
+
+    def __str__(self) -> str:
+        return f"{self.council.name}：{self.user.get_username()}"
 
 
 class StaffSession(models.Model):

@@ -106,6 +106,14 @@ def format_number(value: float | int | Decimal) -> str:
     return f"{number.normalize():,f}"
 
 
+def month_label(month: int) -> str:
+    """A month's short name for a chart's axis, from Django's catalogue: 「4月」 in Japanese, "Apr" in English
+    (the full names, "April", "June", "July", would be cut to "Ap…", "Ju…", "Ju…" under a bar)."""
+    from django.utils.dates import MONTHS_3
+
+    return str(MONTHS_3[month]).capitalize()
+
+
 def text_width(text: str, font_size: float = FONT_SIZE) -> float:
     """Approximate drawn width of text in viewBox units: full-width (East Asian wide) characters take one
     em, others about 0.6 em. SVG cannot measure text on the server; this errs on the wide side."""

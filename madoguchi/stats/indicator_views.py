@@ -505,7 +505,7 @@ def indicator_page(request: HttpRequest, indicator_id: int) -> HttpResponse:
     month_label = ja.format_fiscal_year(month_year) if month_year else ""
     monthly_chart = (
         charts.monthly_bars(
-            [charts.Bar(label=str(MONTHS_AP[m]), value=n) for m, n in months],
+            [charts.Bar(label=charts.month_label(m), value=n) for m, n in months],
             title=gettext("%(year)sの月別の件数（%(name)s。同じ数値を下の表に示します）")
             % {"year": month_label, "name": indicator.name},
         )

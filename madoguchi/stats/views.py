@@ -8,7 +8,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_AP
 from django.utils.translation import gettext, gettext_lazy, pgettext
 from django.views.decorators.http import require_POST
 
@@ -171,7 +170,7 @@ def council_open_data_license(request: HttpRequest, council_id: int) -> HttpResp
 def _month_chart(months, label: str):
     return charts.monthly_bars(
         # Django's own month names: 4月 in Japanese, "April" / "Dec." in English.
-        [charts.Bar(str(MONTHS_AP[m.month]), n) for m, n in months],
+        [charts.Bar(charts.month_label(m.month), n) for m, n in months],
         title=gettext("%(year)sの月別の件数（同じ数値を下の表に示します）") % {"year": label},
     )
 
