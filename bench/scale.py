@@ -78,8 +78,7 @@ def main() -> None:
             admin.execute(statement)
 
     if args.time_only:
-        with_data = admin_exists(admin_url, dbname)
-        if not with_data:
+        if not database_exists(admin_url, dbname):
             database(f"CREATE DATABASE {dbname}")
     else:
         database(f"DROP DATABASE IF EXISTS {dbname}")
@@ -112,7 +111,7 @@ def main() -> None:
     print(f"whole run: {time.perf_counter() - began:.0f} s")
 
 
-def admin_exists(admin_url: str, dbname: str) -> bool:
+def database_exists(admin_url: str, dbname: str) -> bool:
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as admin:

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 
 __all__ = [
@@ -109,8 +110,6 @@ def format_number(value: float | int | Decimal) -> str:
 def month_label(month: int) -> str:
     """A month's short name for a chart's axis, from Django's catalogue: 「4月」 in Japanese, "Apr" in English
     (the full names, "April", "June", "July", would be cut to "Ap…", "Ju…", "Ju…" under a bar)."""
-    from django.utils.dates import MONTHS_3
-
     return str(MONTHS_3[month]).capitalize()
 
 

@@ -136,10 +136,10 @@ def ensure_closed(fiscal_year: int | None = None, council_id: int | None = None)
     # before it.
     with transaction.atomic():
         _take_fill_lock()
-        if missing or missing_for_council:
-            wanted = sorted(set(missing) | set(missing_for_council))
-            marked = set(ClosedMonth.objects.filter(month__in=wanted).values_list("month", flat=True))
-            missing = [m for m in wanted if m not in marked]
+        # Read again under the lock; the council's months need the organizations' months complete first.
+        wanted = sorted(set(missing) | set(missing_for_council))
+        marked = set(ClosedMonth.objects.filter(month__in=wanted).values_list("month", flat=True))
+        missing = [m for m in wanted if m not in marked]
         if missing:
             rows = (
                 MonthlyCount.objects.filter(month__in=missing)
@@ -247,8 +247,8 @@ def summed_by_organization_month(
 def council_totals_by_month(council_id: int, fiscal_year: int | None = None) -> dict[date, int]:
     """{first day of a JST month: submissions of the council's members now} for the months of the 年度
     (all months when None) with at least one. Closed months from CouncilClosedMonthCount (a row per month,
-    whatever the volume and the number of members), the open ones summed from MonthlyCount. Four queries
-    when every closed month is kept already."""
+    whatever the volume and the number of members), the open ones summed from MonthlyCount. Five queries
+    when every closed month is kept already (four with a 年度)."""
     ensure_closed(fiscal_year, council_id=council_id)
     open_from = first_open_month()
     years = {} if fiscal_year is None else {"fiscal_year": fiscal_year}
