@@ -2,8 +2,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
-from madoguchi.organizations.models import CouncilMembership, Organization
+from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
 
 
@@ -61,9 +62,10 @@ class ClosedMonthCount(models.Model):
     organization's procedures, kept the first time a page needs the month (stats.counts.ensure_closed).
 
     A month is closed from the second day of the month after it (the month just ended stays open for a day,
-    so that a submission committed just after midnight is never missed: counts.first_open_month). Arrivals are counted when
-    they arrive, so a closed month's counts never change; count_submission for a closed month (a back-dated
-    count: tests, seeding) drops the month's ClosedMonth mark, and the month is summed again when next read.
+    so that a submission committed just after midnight is never missed: counts.first_open_month). Arrivals
+    are counted when they arrive, so a closed month's counts never change; count_submission for a closed
+    month (a back-dated count: tests, seeding) drops the month's ClosedMonth mark, and the month is summed
+    again when next read.
     The council's pages read a row per member and month here, whatever the volume, instead of a row per
     procedure and month.
     """
@@ -88,8 +90,7 @@ class CouncilClosedMonthCount(models.Model):
     A row for every closed month asked for, zeros included, so that a row's presence says the month is
     kept. A back-dated count into the month (counts.reopen_month), a recount (counts.reopen_all) or a change
     of the council's members (a CouncilMembership saved or deleted: the receiver at the end of this module)
-    drops the rows, and
-    they are summed again when next read. The council's indicator pages read a row per month here instead
+    drops the rows, and they are summed again when next read. The council's indicator pages read a row per month here instead
     of a row per member and month: the same rows at 10,000 or 10,000,000 submissions, whatever the number
     of members.
     """
@@ -319,10 +320,7 @@ def _council_members_changed(sender, instance: CouncilMembership, **kwargs) -> N
     # The council's closed months were summed over its members of then: summed again when next read; and its
     # open data's files change today. Also in the operator's admin; a bulk change of memberships (no signal)
     # must do both itself.
-    from django.utils import timezone
-
-    from madoguchi.organizations.models import Council
-    from madoguchi.stats import counts
+    from madoguchi.stats import counts  # counts reads these models
 
     counts.reopen_council(instance.council_id)
     Council.objects.filter(pk=instance.council_id).update(members_changed_at=timezone.now())
