@@ -226,14 +226,21 @@ def format_phone(number: str) -> str:
     The area codes come from libphonenumber's metadata (the `phonenumbers` package). A number it does not
     know is grouped the same stable way every time: 11 digits 3-4-4, 10 digits 3-3-4. Anything that is not
     10 or 11 digits starting with 0 (separators aside) is returned unchanged (data stored before).
+
+    Called for every phone cell of an export, so the library's number is built from the digits directly:
+    its text parser (about half of the call) would only take the trunk prefix 0 off digits already clean.
+    A number after "00" goes through the parser, as it may read that as a call abroad.
     """
     digits = "".join(c for c in to_halfwidth_ascii(number) if c in "0123456789")
     if len(digits) not in (10, 11) or not digits.startswith("0"):
         return number
-    try:
-        parsed = phonenumbers.parse(digits, "JP")
-    except phonenumbers.NumberParseException:  # pragma: no cover - ten or eleven digits always parse
-        parsed = None
+    if digits[1] != "0":
+        parsed = phonenumbers.PhoneNumber(country_code=81, national_number=int(digits[1:]))
+    else:
+        try:
+            parsed = phonenumbers.parse(digits, "JP")
+        except phonenumbers.NumberParseException:  # "00…" read as a call abroad to no known country
+            parsed = None
     if parsed is not None and phonenumbers.is_valid_number(parsed):
         formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
         if formatted.replace("-", "") == digits:

@@ -3,6 +3,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -754,6 +755,39 @@ def test_any_number_is_grouped_stably(digits: str) -> None:
     assert shown.replace("-", "") == digits
     assert ja.normalize_phone(shown) == shown == ja.format_phone(shown)
     assert ja.normalize_phone("-".join((digits[:2], digits[2:]))) == shown
+
+
+def _grouped_through_the_parser(digits: str) -> str:
+    """format_phone as written before it built the library's number itself: through phonenumbers.parse."""
+    try:
+        parsed = phonenumbers.parse(digits, "JP")
+    except phonenumbers.NumberParseException:  # "00…" read as a call abroad to no country
+        parsed = None
+    if parsed is not None and phonenumbers.is_valid_number(parsed):
+        formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        if formatted.replace("-", "") == digits:
+            return formatted
+    return (
+        f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"
+        if len(digits) == 11
+        else f"{digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.from_regex(r"0[0-9]{9,10}", fullmatch=True))
+def test_the_grouping_is_the_library_parsers_for_any_number(digits: str) -> None:
+    assert ja.format_phone(digits) == _grouped_through_the_parser(digits)
+
+
+def test_the_grouping_is_the_library_parsers_for_every_area_code_prefix() -> None:
+    # Every 0 + four-digit beginning (the longest 市外局番 are 0 + four digits), with two endings each,
+    # in ten and eleven digits: 40,000 numbers.
+    for prefix in range(10_000):
+        for tail in ("00000", "98765"):
+            ten = f"0{prefix:04d}{tail}"
+            for digits in (ten, ten + "1"):
+                assert ja.format_phone(digits) == _grouped_through_the_parser(digits), digits
 
 
 # --------------------------------------------------------------------------------------------
