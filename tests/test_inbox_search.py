@@ -447,11 +447,19 @@ def test_a_phone_number_is_found_with_or_without_hyphens_or_full_width_digits(gr
     number = "0" + "".join(groups)
     field = SimpleNamespace(key="phone", type="phone", fields=[])
     column = search.search_text([field], {"phone": "-".join(["0", *groups])})
-    for typed in (
+    spellings = [
         "-".join(["0", *groups]),
         number,
         number.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
-    ):
+    ]
+    if not number.startswith("00"):  # (no Japanese number does: 0 is the trunk prefix, 00… a call abroad)
+        # With Japan's country code, as the form accepts it: +81 for the trunk prefix 0.
+        spellings += [
+            "+81 " + "-".join(groups),
+            "+81(0)" + " ".join(groups),
+            "＋８１　" + "".join(groups).translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        ]
+    for typed in spellings:
         assert search.fold_query(typed) == number and search.search_condition(number) in column
 
 

@@ -381,6 +381,10 @@ def test_a_phone_number_is_shown_in_one_form_everywhere(client, procedure, colle
         reverse("staff:submission", kwargs={"submission_id": submission.pk})
     ).content.decode()
     assert "0857-22-8111" in staff_page
+    # Staff find the case by the number spelt the way the resident typed it.
+    inbox = reverse("staff:inbox", kwargs={"procedure_id": procedure.pk})
+    found = client.get(client.post(inbox, {"q": typed})["Location"]).content.decode()
+    assert receipt in found
     phone_spec = next(f for f in SPEC.input_fields if f.key == "phone")
     assert intake.export_cells(phone_spec, read_answers(submission)["phone"]) == ["0857-22-8111"]
 

@@ -200,22 +200,32 @@ def normalize_phone(s: str) -> str:
     Raises InputError (Japanese).
     """
     t = trim_invisible(normalize_dashes(to_halfwidth_ascii(s)))
-    t = re.sub(r"\s", " ", t)
-    m = _PHONE_COUNTRY_RE.match(t)
-    if m is not None:
-        rest = t[m.end() :]
-        first_digit = next((i for i, c in enumerate(rest) if c in "0123456789"), None)
-        if first_digit is None:
-            raise InputError(str(_PHONE_MESSAGE))
-        if rest[first_digit] != "0":
-            rest = rest[:first_digit] + "0" + rest[first_digit:]
-        t = rest
+    t = national_phone_text(re.sub(r"\s", " ", t))
+    if t is None:
+        raise InputError(str(_PHONE_MESSAGE))
     if not _PHONE_ALLOWED_RE.fullmatch(t):
         raise InputError(str(_PHONE_MESSAGE))
     digits = "".join(re.findall(r"[0-9]+", t))
     if not (len(digits) in (10, 11) and digits.startswith("0") and not digits.startswith("00")):
         raise InputError(str(_PHONE_MESSAGE))
     return format_phone(digits)
+
+
+def national_phone_text(t: str) -> str | None:
+    """A phone number written with Japan's country code as it is dialled at home: the '+81' (and a '(0)'
+    after it) stands for the trunk prefix 0. '+81 857-22-8111' → '0857-22-8111', '+81(0)3 1234 5678' →
+    '03 1234 5678'; text without '+81' is returned as it is; '+81' with no digit after it gives None.
+    `t` is ASCII already (to_halfwidth_ascii). Used for residents' input and for staff's searches alike."""
+    m = _PHONE_COUNTRY_RE.match(t)
+    if m is None:
+        return t
+    rest = t[m.end() :]
+    first_digit = next((i for i, c in enumerate(rest) if c in "0123456789"), None)
+    if first_digit is None:
+        return None
+    if rest[first_digit] != "0":
+        rest = rest[:first_digit] + "0" + rest[first_digit:]
+    return rest
 
 
 def format_phone(number: str) -> str:

@@ -6,7 +6,7 @@ the query is folded the same way, so that a clerk on the phone finds 鳥取花�
 - NFKC (ＡＢＣ → abc, ｶﾅ → カナ), katakana as hiragana, casefold, every space removed;
 - a few old and variant kanji as their common form (髙 → 高, 﨑 → 崎, 𠮷 → 吉, 邉 → 辺 …), so 高橋 finds 髙橋;
 - phone numbers as digits only (0857-20-3111 → 0857203111), and a query of digits, hyphens, spaces and
-  brackets alike;
+  brackets alike, with Japan's country code read as residents' input is (+81 857-20-3111 → 0857203111);
 - control and format characters removed (they cannot be typed on purpose, and PostgreSQL refuses NUL).
 
 The stored text is one token per answer, each after a single space (the column starts with one); a
@@ -26,7 +26,7 @@ from typing import Any
 
 import jaconv
 
-from madoguchi.lib.japanese import DASHES, to_halfwidth_ascii
+from madoguchi.lib.japanese import DASHES, national_phone_text, to_halfwidth_ascii
 
 # A query longer than this is refused with a message (names, phone numbers and e-mail addresses are far
 # shorter; a pasted page is not a search).
@@ -98,13 +98,13 @@ def phone_digits(text: str) -> str:
 def fold_query(text: str) -> str:
     """The query as it is compared with the search column (a substring of it).
 
-    A query of digits with hyphens, dash look-alikes, spaces or brackets only (a phone number) keeps
-    its digits; anything else is folded as the column is (fold()). Returns "" for a query with nothing
+    A query of digits with hyphens, dash look-alikes, spaces or brackets only (a phone number), perhaps
+    after '+81' (read as the trunk prefix 0, as a resident's input is), keeps its digits; anything else is folded as the column is (fold()). Returns "" for a query with nothing
     left to look for. The caller checks the length first (MAX_QUERY_LENGTH).
     """
     cleaned = strip_controls(text)
-    ascii_text = _SPACE_RE.sub("", to_halfwidth_ascii(cleaned))
-    ascii_text = "".join("-" if c in DASHES else c for c in ascii_text)
+    ascii_text = "".join("-" if c in DASHES else c for c in to_halfwidth_ascii(cleaned))
+    ascii_text = _SPACE_RE.sub("", national_phone_text(ascii_text.strip()) or ascii_text)
     if ascii_text and _PHONE_QUERY_RE.fullmatch(ascii_text) and any(c.isdigit() for c in ascii_text):
         return phone_digits(ascii_text)
     return fold(cleaned)
