@@ -99,8 +99,9 @@ def fold_query(text: str) -> str:
     """The query as it is compared with the search column (a substring of it).
 
     A query of digits with hyphens, dash look-alikes, spaces or brackets only (a phone number), perhaps
-    after '+81' (read as the trunk prefix 0, as a resident's input is), keeps its digits; anything else is folded as the column is (fold()). Returns "" for a query with nothing
-    left to look for. The caller checks the length first (MAX_QUERY_LENGTH).
+    after '+81' (read as the trunk prefix 0, as a resident's input is), keeps its digits; anything else
+    is folded as the column is (fold()). Returns "" for a query with nothing left to look for. The
+    caller checks the length first (MAX_QUERY_LENGTH).
     """
     cleaned = strip_controls(text)
     ascii_text = "".join("-" if c in DASHES else c for c in to_halfwidth_ascii(cleaned))
