@@ -85,3 +85,32 @@ def test_the_council_page_and_the_open_data_page_pass_axe(demo, live_server, pag
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][:4] == ["年度", "年度（和暦）", "団体コード", "団体名"]
     assert blocked == []
+
+
+def test_a_years_cost_shares_read_on_a_phone_without_scrolling_sideways(demo, live_server, page):
+    page.goto(f"{live_server.url}/staff/")
+    page.get_by_label("ユーザー名").fill("council")
+    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("link", name="加入団体と件数").click()
+    page.get_by_role("link", name="負担金（部会ごとの費用の分担）").click()
+    page.get_by_role("list").filter(has_text="年度").get_by_role("link").first.click()
+    if page.get_by_role("button", name="保存して計算する").count():  # a 年度 with no cost entered yet
+        page.get_by_label("年間の費用（円）").fill("30,000,000")
+        page.get_by_label("均等割（%）").fill("10")
+        page.get_by_label("人口割（%）").fill("40")
+        page.get_by_label("件数割（%）").fill("50")
+        page.get_by_role("button", name="保存して計算する").click()
+    table = page.get_by_role("table", name="負担額")
+    expect(table).to_be_visible()
+    amounts = page.get_by_test_id("share-amount")
+    assert amounts.count() > 0
+    width = page.viewport_size["width"]
+    # Each member reads as a block: its share, named 負担額（円）, is on the screen at 360 px.
+    for i in range(amounts.count()):
+        box = amounts.nth(i).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        expect(amounts.nth(i)).to_have_css("text-align", "left")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    expect(table.get_by_role("row").nth(1).get_by_role("cell").last).to_contain_text(",")
+    assert axe_violations(page) == []
