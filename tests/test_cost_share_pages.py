@@ -8,6 +8,8 @@ from datetime import date
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from madoguchi.audit.models import AuditLog
@@ -131,7 +133,16 @@ def test_deciding_needs_the_confirmation_box(client, secretariat, council, group
     [
         (
             {"cost": "-5", "weight_equal": "10", "weight_population": "40", "weight_usage": "50"},
-            "0円以上の整数",
+            "0円以上、15桁までの整数",
+        ),
+        (
+            {
+                "cost": "9223372036854775807",
+                "weight_equal": "10",
+                "weight_population": "40",
+                "weight_usage": "50",
+            },
+            "0円以上、15桁までの整数",
         ),
         (
             {"cost": "1000", "weight_equal": "10", "weight_population": "40", "weight_usage": "40"},
@@ -195,7 +206,9 @@ def test_populations_by_hand_and_from_a_shift_jis_csv(client, secretariat, counc
     client.force_login(secretariat)
     url = reverse("staff:populations", kwargs={"council_id": council.pk})
     response = client.post(url, {"population-312011": "１８８，４６５", "population-312029": "abc"})
-    assert response.status_code == 400 and "米子市：人口は0以上の整数" in response.content.decode()
+    assert (
+        response.status_code == 400 and "米子市：人口は0以上1億5,000万以下の整数" in response.content.decode()
+    )
     tottori.refresh_from_db()
     assert tottori.population is None  # all or nothing
     client.post(url, {"population-312011": "188465"})
@@ -216,7 +229,10 @@ def test_populations_by_hand_and_from_a_shift_jis_csv(client, secretariat, counc
     [
         ("団体コード,人数\r\n312029,1\r\n".encode("cp932"), "「人口」の列がありません"),
         ("団体コード,人口\r\n999999,1\r\n".encode(), "構成団体ではありません"),
-        ("団体コード,人口\r\n312029,-1\r\n".encode(), "2行目：人口は0以上の整数"),
+        ("団体コード,人口\r\n312029,-1\r\n".encode(), "2行目：人口は0以上1億5,000万以下の整数"),
+        # Past the database column (2,147,483,647) and past any member's population: a message, not a 500.
+        ("団体コード,人口\r\n312029,3000000000\r\n".encode(), "2行目：人口は0以上1億5,000万以下の整数"),
+        ("団体コード,人口\r\n312029,150000001\r\n".encode(), "2行目：人口は0以上1億5,000万以下の整数"),
         ("団体コード,人口\r\n312029\r\n".encode(), "2行目：団体コードか人口がありません"),
         (b"\xff\xfe\x00\x00garbage\x81", "文字コード"),
     ],
@@ -258,3 +274,24 @@ def test_nobody_but_the_councils_secretariat_reaches_the_pages(client, council, 
             == 404
         )
     assert not CostShare.objects.exists()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(number=st.integers(min_value=0, max_value=10**14), width=st.booleans(), commas=st.booleans())
+def test_any_typed_population_is_saved_or_refused_with_a_message_never_a_500(
+    client, secretariat, council, yonago, number, width, commas
+):
+    client.force_login(secretariat)
+    url = reverse("staff:populations", kwargs={"council_id": council.pk})
+    typed = f"{number:,}" if commas else str(number)
+    if width:
+        typed = typed.translate(str.maketrans("0123456789,", "０１２３４５６７８９，"))
+    before = Organization.objects.get(pk=yonago.pk).population
+    response = client.post(url, {"population-312029": typed})
+    saved = Organization.objects.get(pk=yonago.pk).population
+    if number <= 150_000_000:
+        assert response.status_code == 302 and saved == number
+    else:
+        assert response.status_code == 400
+        assert "米子市：人口は0以上1億5,000万以下の整数" in response.content.decode()
+        assert saved == before and f'value="{typed}"' in response.content.decode()  # kept as typed

@@ -250,13 +250,14 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
                     typed[member.code] = text
                     if not text.strip():
                         continue
-                    number = ja.to_halfwidth_ascii(text).replace(",", "").strip()
-                    if not (number.isascii() and number.isdigit()):
+                    value = services.population_value(text)
+                    if value is None:
                         errors.append(
-                            gettext("%(name)s：人口は0以上の整数で入力してください。") % {"name": member.name}
+                            gettext("%(name)s：%(rule)s")
+                            % {"name": member.name, "rule": services.POPULATION_RULE}
                         )
                         continue
-                    values[member.code] = int(number)
+                    values[member.code] = value
                 if errors:
                     raise CostShareError("")
                 source = "form"

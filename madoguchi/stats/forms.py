@@ -54,7 +54,9 @@ class CostShareForm(forms.Form):
     def clean_cost(self) -> int:
         value = _whole_number(self.cleaned_data["cost"], strip="円")
         if value is None:
-            raise forms.ValidationError(gettext("0円以上の整数で入力してください（例：30,000,000）"))
+            raise forms.ValidationError(
+                gettext("0円以上、15桁までの整数で入力してください（例：30,000,000）")
+            )
         return value
 
     def _weight(self, name: str) -> int:

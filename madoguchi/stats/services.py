@@ -7,7 +7,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.audit import services as audit
 from madoguchi.lib.japanese import fiscal_year, to_halfwidth_ascii
@@ -247,11 +247,28 @@ def decide_cost_share(*, record: CostShare, actor) -> CostShare:
     return record
 
 
+# The largest population a member can have: more than Japan's whole population (126,146,099 in the 2020
+# 国勢調査), so any municipality or prefecture fits, and well inside the column (PositiveIntegerField).
+MAX_POPULATION = 150_000_000
+POPULATION_RULE = gettext_lazy("人口は0以上1億5,000万以下の整数で入力してください。")
+
+
+def population_value(text: str) -> int | None:
+    """A population as staff type it ('188465', '１８８，４６５', '188,465人') → int; None when it is not a
+    whole number from 0 to MAX_POPULATION (the caller shows POPULATION_RULE)."""
+    number = to_halfwidth_ascii(text or "").replace(",", "").strip().removesuffix("人").strip()
+    if not (number.isascii() and number.isdigit()) or len(number) > 12:
+        return None
+    value = int(number)
+    return value if value <= MAX_POPULATION else None
+
+
 @transaction.atomic
 def set_populations(*, council, populations: dict[str, int], actor, source: str = "form") -> int:
     """Set the population of council members, all or nothing: {団体コード: 人口} → how many changed.
 
-    Raises cost_share.CostShareError (Japanese) for a code that is not a member or a negative population.
+    Raises cost_share.CostShareError (Japanese) for a code that is not a member or a population outside
+    0..MAX_POPULATION.
     """
     members = {o.code: o for o in council.members.all()}
     for code, value in populations.items():
@@ -259,9 +276,9 @@ def set_populations(*, council, populations: dict[str, int], actor, source: str 
             raise cost_share.CostShareError(
                 gettext("団体コード %(code)s はこの協議会の構成団体ではありません。") % {"code": code}
             )
-        if not isinstance(value, int) or value < 0:
+        if not isinstance(value, int) or not 0 <= value <= MAX_POPULATION:
             raise cost_share.CostShareError(
-                gettext("団体コード %(code)s：人口は0以上の整数で入力してください。") % {"code": code}
+                gettext("団体コード %(code)s：%(rule)s") % {"code": code, "rule": POPULATION_RULE}
             )
     changed = {}
     for code, value in populations.items():
@@ -318,17 +335,17 @@ def read_population_csv(data: bytes) -> dict[str, int]:
                 gettext("%(line)s行目：団体コードか人口がありません。") % {"line": line}
             )
         code = to_halfwidth_ascii(row[code_at]).strip()
-        number = to_halfwidth_ascii(row[population_at]).replace(",", "").strip()
         if not (len(code) == 6 and code.isascii() and code.isdigit()):
             raise cost_share.CostShareError(
                 gettext("%(line)s行目：団体コードは6桁の数字です（%(code)s）。")
                 % {"line": line, "code": code[:20]}
             )
-        if not (number.isascii() and number.isdigit()):
+        value = population_value(row[population_at])
+        if value is None:
             raise cost_share.CostShareError(
-                gettext("%(line)s行目：人口は0以上の整数で入力してください。") % {"line": line}
+                gettext("%(line)s行目：%(rule)s") % {"line": line, "rule": POPULATION_RULE}
             )
-        result[code] = int(number)
+        result[code] = value
     if not result:
         raise cost_share.CostShareError(gettext("人口の行がありません。"))
     return result
