@@ -3,6 +3,7 @@ populations by hand and from CSV. Nobody outside the council's secretariat reach
 
 import csv
 import io
+import re
 from datetime import date
 
 import pytest
@@ -295,3 +296,34 @@ def test_any_typed_population_is_saved_or_refused_with_a_message_never_a_500(
         assert response.status_code == 400
         assert "米子市：人口は0以上1億5,000万以下の整数" in response.content.decode()
         assert saved == before and f'value="{typed}"' in response.content.decode()  # kept as typed
+
+
+def test_an_empty_cost_form_says_what_each_box_needs_in_its_own_words(client, secretariat, council, group):
+    client.force_login(secretariat)
+    page = client.post(page_url(council, group), {"cost": "", "weight_equal": "", "weight_population": ""})
+    html = page.content.decode()
+    assert page.status_code == 400 and "このフィールドは必須です" not in html
+    for words in ("年間の費用を円で入力してください", "均等割の割合を", "人口割の割合を", "件数割の割合を"):
+        assert words in html
+    assert not CostShare.objects.exists()
+
+
+def test_weights_that_do_not_add_up_mark_each_of_the_three_boxes(client, secretariat, council, group):
+    client.force_login(secretariat)
+    page = client.post(
+        page_url(council, group),
+        {"cost": "1000", "weight_equal": "10", "weight_population": "40", "weight_usage": "40"},
+    ).content.decode()
+    for name in ("weight_equal", "weight_population", "weight_usage"):
+        box = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert 'aria-invalid="true"' in box and f"id_{name}-error" in box
+        assert f'href="#id_{name}"' in page  # the summary links to it
+    assert page.count("合計が90%") >= 3 and 'value="40"' in page
+
+
+def test_an_empty_year_is_explained_at_the_box_and_not_refilled(client, secretariat, council, group):
+    client.force_login(secretariat)
+    url = reverse("staff:cost_shares", kwargs={"council_id": council.pk})
+    page = client.get(url, {"group": group.pk, "fy": ""}).content.decode()
+    box = re.search(r'<input[^>]*id="fy"[^>]*>', page).group(0)
+    assert 'value=""' in box and 'aria-describedby="fy-error"' in box and 'id="fy-error"' in page

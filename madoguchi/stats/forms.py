@@ -24,30 +24,35 @@ NO_CONTROLS = {
 }
 
 
+def _messages(required: str) -> dict:
+    """NO_CONTROLS and the form's own words for an empty box (Django's reads 「このフィールドは必須です。」)."""
+    return {**NO_CONTROLS, "required": required}
+
+
 class CostShareForm(forms.Form):
     cost = forms.CharField(
         label=gettext_lazy("年間の費用（円）"),
         max_length=30,
-        error_messages=NO_CONTROLS,
+        error_messages=_messages(gettext_lazy("年間の費用を円で入力してください（例：30,000,000）")),
         help_text=gettext_lazy("この部会の年度の費用の総額です（例：30,000,000）"),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "input input-medium"}),
     )
     weight_equal = forms.CharField(
         label=gettext_lazy("均等割（%）"),
         max_length=5,
-        error_messages=NO_CONTROLS,
+        error_messages=_messages(gettext_lazy("均等割の割合を0から100までの整数で入力してください")),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "input input-short"}),
     )
     weight_population = forms.CharField(
         label=gettext_lazy("人口割（%）"),
         max_length=5,
-        error_messages=NO_CONTROLS,
+        error_messages=_messages(gettext_lazy("人口割の割合を0から100までの整数で入力してください")),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "input input-short"}),
     )
     weight_usage = forms.CharField(
         label=gettext_lazy("件数割（%）"),
         max_length=5,
-        error_messages=NO_CONTROLS,
+        error_messages=_messages(gettext_lazy("件数割の割合を0から100までの整数で入力してください")),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "class": "input input-short"}),
     )
 
@@ -78,12 +83,12 @@ class CostShareForm(forms.Form):
         data = super().clean()
         weights = [data.get(n) for n in ("weight_equal", "weight_population", "weight_usage")]
         if all(isinstance(w, int) for w in weights) and sum(weights) != 100:
-            raise forms.ValidationError(
-                gettext(
-                    "均等割・人口割・件数割の合計が%(total)s%%です。合計が100%%になるように入力してください。"
-                )
-                % {"total": sum(weights)}
-            )
+            message = gettext(
+                "均等割・人口割・件数割の合計が%(total)s%%です。合計が100%%になるように入力してください。"
+            ) % {"total": sum(weights)}
+            # At each of the three boxes, so each is marked and tells why (and the summary links to them).
+            for name in ("weight_equal", "weight_population", "weight_usage"):
+                self.add_error(name, message)
         return data
 
 
