@@ -327,3 +327,15 @@ def test_an_empty_year_is_explained_at_the_box_and_not_refilled(client, secretar
     page = client.get(url, {"group": group.pk, "fy": ""}).content.decode()
     box = re.search(r'<input[^>]*id="fy"[^>]*>', page).group(0)
     assert 'value=""' in box and 'aria-describedby="fy-error"' in box and 'id="fy-error"' in page
+
+
+def test_the_page_states_how_a_part_with_no_basis_is_split(client, secretariat, council, group):
+    client.force_login(secretariat)
+    client.post(
+        page_url(council, group),
+        {"cost": "1200", "weight_equal": "0", "weight_population": "0", "weight_usage": "100"},
+    )
+    page = client.get(page_url(council, group)).content.decode()
+    # No member has an application in the 年度: 件数割 goes by months, and the page says so.
+    assert "申請件数がどの団体も0の年度は件数割を、均等割と同じく加入月数の比で割り当てます" in page
+    assert "1,200" in page
