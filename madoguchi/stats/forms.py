@@ -3,18 +3,7 @@
 from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
-from madoguchi.lib.japanese import to_halfwidth_ascii
-
-
-def _whole_number(text: str, *, strip: str = "") -> int | None:
-    """'30,000,000円' / '３０，０００，０００' / '40%' → int; None when it is not a whole number ≥ 0."""
-    t = to_halfwidth_ascii(text or "").strip().replace(",", "").replace(" ", "")
-    for suffix in strip:
-        t = t.removesuffix(suffix)
-    if not t or len(t) > 15 or not (t.isascii() and t.isdigit()):
-        return None
-    return int(t)
-
+from madoguchi.stats.cost_share import whole_number
 
 # Django's own message for a NUL character reads as if the box were empty.
 NO_CONTROLS = {
@@ -57,7 +46,7 @@ class CostShareForm(forms.Form):
     )
 
     def clean_cost(self) -> int:
-        value = _whole_number(self.cleaned_data["cost"], strip="円")
+        value = whole_number(self.cleaned_data["cost"], strip="円")
         if value is None:
             raise forms.ValidationError(
                 gettext("0円以上、15桁までの整数で入力してください（例：30,000,000）")
@@ -65,7 +54,7 @@ class CostShareForm(forms.Form):
         return value
 
     def _weight(self, name: str) -> int:
-        value = _whole_number(self.cleaned_data[name], strip="%")
+        value = whole_number(self.cleaned_data[name], strip="%")
         if value is None or value > 100:
             raise forms.ValidationError(gettext("0から100までの整数で入力してください"))
         return value

@@ -256,11 +256,8 @@ POPULATION_RULE = gettext_lazy("人口は0以上1億5,000万以下の整数で�
 def population_value(text: str) -> int | None:
     """A population as staff type it ('188465', '１８８，４６５', '188,465人') → int; None when it is not a
     whole number from 0 to MAX_POPULATION (the caller shows POPULATION_RULE)."""
-    number = to_halfwidth_ascii(text or "").replace(",", "").strip().removesuffix("人").strip()
-    if not (number.isascii() and number.isdigit()) or len(number) > 12:
-        return None
-    value = int(number)
-    return value if value <= MAX_POPULATION else None
+    value = cost_share.whole_number(text, strip="人")
+    return value if value is not None and value <= MAX_POPULATION else None
 
 
 @transaction.atomic
