@@ -339,3 +339,30 @@ def test_the_page_states_how_a_part_with_no_basis_is_split(client, secretariat, 
     # No member has an application in the 年度: 件数割 goes by months, and the page says so.
     assert "申請件数がどの団体も0の年度は件数割を、均等割と同じく加入月数の比で割り当てます" in page
     assert "1,200" in page
+
+
+def test_a_bad_population_is_marked_at_its_members_box_and_linked_from_the_summary(
+    client, secretariat, council, tottori, yonago
+):
+    client.force_login(secretariat)
+    url = reverse("staff:populations", kwargs={"council_id": council.pk})
+    page = client.post(
+        url, {"population-312011": "188465", "population-312029": "2147483648"}
+    ).content.decode()
+    box = re.search(r'<input[^>]*id="population-312029"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in box and 'aria-describedby="population-312029-error"' in box
+    assert 'value="2147483648"' in box
+    assert re.search(r'id="population-312029-error">.*人口は0以上1億5,000万以下', page)
+    assert 'href="#population-312029"' in page and "米子市：人口は" in page
+    other = re.search(r'<input[^>]*id="population-312011"[^>]*>', page).group(0)
+    assert "aria-invalid" not in other and 'value="188465"' in other
+
+
+def test_the_error_summary_joins_a_box_and_its_message_in_the_pages_language(
+    client, secretariat, council, group
+):
+    client.force_login(secretariat)
+    client.post(reverse("set_language"), {"language": "en", "next": "/staff/"})
+    page = client.post(page_url(council, group), {"cost": ""}).content.decode()
+    assert re.search(r'href="#id_cost">[^<]*: Enter the yearly cost', page)
+    assert "：Enter" not in page

@@ -230,6 +230,7 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
     members = list(council.members.order_by("code"))
     import_form = PopulationImportForm()
     errors: list[str] = []
+    member_errors: dict[str, str] = {}  # {団体コード: message}, shown at its box and linked from the summary
     typed: dict[str, str] = {}
     status = 200
     if request.method == "POST":
@@ -252,13 +253,10 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
                         continue
                     value = services.population_value(text)
                     if value is None:
-                        errors.append(
-                            gettext("%(name)s：%(rule)s")
-                            % {"name": member.name, "rule": services.POPULATION_RULE}
-                        )
+                        member_errors[member.code] = str(services.POPULATION_RULE)
                         continue
                     values[member.code] = value
-                if errors:
+                if member_errors:
                     raise CostShareError("")
                 source = "form"
             changed = services.set_populations(
@@ -271,12 +269,22 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
                 errors.append(str(exc))
             status = 400
     rows = [
-        {"organization": m, "value": typed.get(m.code, "" if m.population is None else f"{m.population}")}
+        {
+            "organization": m,
+            "value": typed.get(m.code, "" if m.population is None else f"{m.population}"),
+            "error": member_errors.get(m.code, ""),
+        }
         for m in members
     ]
     return render(
         request,
         "staff/populations.html",
-        {"council": council, "rows": rows, "errors": errors, "import_form": import_form},
+        {
+            "council": council,
+            "rows": rows,
+            "errors": errors,
+            "has_errors": bool(errors or member_errors),
+            "import_form": import_form,
+        },
         status=status,
     )
