@@ -74,3 +74,14 @@ def pass_second_factor(page, username: str) -> None:
     if "/staff/login/code/" in page.url:
         page.get_by_label("確認コード").fill(demo_code(username))
         page.get_by_role("button", name="確認してログイン").click()
+
+
+def log_in(page, live_server, username: str) -> None:
+    """Log a demo staff member in on `page` (load_demo's password; the second factor where one is asked)."""
+    from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
+
+    page.goto(f"{live_server.url}/staff/")
+    page.get_by_label("ユーザー名").fill(username)
+    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    pass_second_factor(page, username)

@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,10 +29,7 @@ def demo(transactional_db):
 def test_the_council_page_and_the_open_data_page_pass_axe(demo, live_server, page, tmp_path):
     blocked = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{live_server.url}/staff/")
-    page.get_by_label("ユーザー名").fill("council")
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    log_in(page, live_server, "council")
     page.get_by_role("link", name="加入団体と件数").click()
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("協議会")
@@ -88,10 +85,7 @@ def test_the_council_page_and_the_open_data_page_pass_axe(demo, live_server, pag
 
 
 def test_a_years_cost_shares_read_on_a_phone_without_scrolling_sideways(demo, live_server, page):
-    page.goto(f"{live_server.url}/staff/")
-    page.get_by_label("ユーザー名").fill("council")
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
+    log_in(page, live_server, "council")
     page.get_by_role("link", name="加入団体と件数").click()
     page.get_by_role("link", name="負担金（部会ごとの費用の分担）").click()
     page.get_by_role("list").filter(has_text="年度").get_by_role("link").first.click()

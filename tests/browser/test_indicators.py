@@ -7,9 +7,8 @@ from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from madoguchi.organizations.management.commands.load_demo import DEMO_PASSWORD
 from madoguchi.stats.indicators import COUNTED_DEMO_NAME
-from tests.browser.conftest import pass_second_factor
+from tests.browser.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -24,18 +23,10 @@ def demo(transactional_db):
     call_command("load_demo", verbosity=0)
 
 
-def login(page, live_server, username):
-    page.goto(f"{live_server.url}/staff/")
-    page.get_by_label("ユーザー名").fill(username)
-    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    pass_second_factor(page, username)
-
-
 def test_the_prefectures_indicators_show_their_ratings_and_pass_axe(demo, live_server, page, tmp_path):
     blocked = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
-    login(page, live_server, "pref-admin")
+    log_in(page, live_server, "pref-admin")
     page.get_by_role("link", name="指標と進捗評価").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("指標と進捗評価")
     row = page.get_by_role("row").filter(has_text="電子申請システムの申請件数")
@@ -60,7 +51,7 @@ def test_the_prefectures_indicators_show_their_ratings_and_pass_axe(demo, live_s
 
 
 def test_the_secretariat_reads_the_monthly_counts_and_a_bad_target_is_explained(demo, live_server, page):
-    login(page, live_server, "council")
+    log_in(page, live_server, "council")
     page.get_by_role("link", name="加入団体と件数").first.click()
     page.get_by_role("link", name="協議会の指標と進捗評価").click()
     page.get_by_role("link", name=COUNTED_DEMO_NAME).click()
@@ -82,7 +73,7 @@ def test_the_secretariat_reads_the_monthly_counts_and_a_bad_target_is_explained(
 
 
 def test_the_secretariat_defines_an_indicator_without_javascript_errors_explained(demo, live_server, page):
-    login(page, live_server, "council")
+    log_in(page, live_server, "council")
     page.goto(f"{live_server.url}/staff/")
     page.get_by_role("link", name="加入団体と件数").first.click()
     page.get_by_role("link", name="協議会の指標と進捗評価").click()
