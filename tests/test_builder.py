@@ -396,6 +396,27 @@ def test_a_bad_or_foreign_file_gets_a_list_of_problems_and_nothing_is_imported(e
     assert not Procedure.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (None, "手続の定義ファイル（.json）を選んでください。"),
+        (
+            SimpleUploadedFile("x.json", b"", content_type="application/json"),
+            "選んだファイルは空です（0バイト）",
+        ),
+    ],
+)
+def test_importing_with_no_file_or_an_empty_one_says_so_at_the_file_box(editor, upload, message):
+    response = staff_client(editor).post(
+        reverse("staff:procedure_import", kwargs={"code": "312011"}), {"file": upload} if upload else {}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and "このフィールドは必須です" not in page
+    at_box = re.search(r'<p class="error-text" id="id_file-error">(.*?)</p>', page)
+    assert at_box and message in at_box.group(1) and 'href="#id_file"' in page
+    assert not Procedure.objects.exists()
+
+
 def test_every_problem_of_a_file_is_listed_at_once():
     document = {
         "format": "madoguchi.procedure",

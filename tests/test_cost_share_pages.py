@@ -366,3 +366,59 @@ def test_the_error_summary_joins_a_box_and_its_message_in_the_pages_language(
     page = client.post(page_url(council, group), {"cost": ""}).content.decode()
     assert re.search(r'href="#id_cost">[^<]*: Enter the yearly cost', page)
     assert "：Enter" not in page
+
+
+def test_emptying_a_population_box_clears_it_and_an_unchanged_page_says_so(
+    client, secretariat, council, group, tottori, yonago
+):
+    client.force_login(secretariat)
+    url = reverse("staff:populations", kwargs={"council_id": council.pk})
+    response = client.post(
+        url,
+        {"population-310000": "550000", "population-312011": "", "population-312029": "150,000"},
+        follow=True,
+    )
+    tottori.refresh_from_db()
+    yonago.refresh_from_db()
+    assert tottori.population is None and yonago.population == 150_000
+    assert "人口を1団体分更新しました" in response.content.decode()
+    entry = AuditLog.objects.filter(action="population.update").latest("pk")
+    assert entry.detail["changed"] == {"312011": [190_000, None]}
+    # The same page sent again changes nothing, and says so instead of 「0団体分更新しました」.
+    response = client.post(
+        url,
+        {"population-310000": "550000", "population-312011": "", "population-312029": "150000"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "人口は変わっていません" in html and "0団体分" not in html
+    # A member whose box was not on the page sent (it joined since) keeps its population.
+    client.post(url, {"population-312011": "190000"})
+    tottori.refresh_from_db()
+    yonago.refresh_from_db()
+    assert tottori.population == 190_000 and yonago.population == 150_000
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (None, "人口のCSVファイルを選んでください。"),
+        (SimpleUploadedFile("人口.csv", b""), "選んだファイルは空です（0バイト）"),
+        (SimpleUploadedFile("人口.csv", "団体コード,人数\r\n".encode()), "「人口」の列がありません"),
+    ],
+)
+def test_a_population_csv_problem_is_shown_at_the_file_box_and_linked_from_the_summary(
+    client, secretariat, council, yonago, upload, message
+):
+    client.force_login(secretariat)
+    url = reverse("staff:populations", kwargs={"council_id": council.pk})
+    data = {"action": "import"} | ({"file": upload} if upload else {})
+    response = client.post(url, data)
+    html = response.content.decode()
+    assert response.status_code == 400 and "このフィールドは必須です" not in html
+    at_box = re.search(r'<p class="error-text" id="id_file-error">(.*?)</p>', html)
+    assert at_box and message in at_box.group(1)
+    box = re.search(r'<input[^>]*name="file"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in box and "id_file-error" in box
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    assert 'href="#id_file"' in summary and message in summary

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.formfields import upload_field
 from madoguchi.procedures.builder import KEY_RE
 from madoguchi.procedures.formspec import (
     CHOICE_TYPES,
@@ -647,7 +648,9 @@ class ShareForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(label=_("手続の定義ファイル（.json）"))
+    file = upload_field(
+        _("手続の定義ファイル（.json）"), choose=_("手続の定義ファイル（.json）を選んでください。")
+    )
 
 
 def clean_text(value: str) -> str:

@@ -574,7 +574,7 @@ def export_definition(request: HttpRequest, procedure_id: int) -> HttpResponse:
 @login_required
 def import_definition(request: HttpRequest, code: str) -> HttpResponse:
     organization = access.access_organization_for_user(request.user, code, access.BUILD)
-    form = forms.ImportForm(request.POST or None, request.FILES or None)
+    form = forms.ImportForm(request.POST, request.FILES) if request.method == "POST" else forms.ImportForm()
     problems: list[str] = []
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]

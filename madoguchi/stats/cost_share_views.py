@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 
 from madoguchi.accounts import access
@@ -238,18 +238,25 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
             if request.POST.get("action") == "import":
                 import_form = PopulationImportForm(request.POST, request.FILES)
                 if not import_form.is_valid():
-                    raise CostShareError(gettext("CSVファイルを選んでください。"))
+                    raise CostShareError("")  # the message is at the file box
                 upload = import_form.cleaned_data["file"]
-                if upload.size > MAX_POPULATION_CSV:
-                    raise CostShareError(gettext("ファイルが大きすぎます（1MBまで）。"))
-                values = services.read_population_csv(upload.read())
+                try:
+                    if upload.size > MAX_POPULATION_CSV:
+                        raise CostShareError(gettext("ファイルが大きすぎます（1MBまで）。"))
+                    values = services.read_population_csv(upload.read())
+                except CostShareError as exc:  # shown at the file box, and linked from the summary
+                    import_form.add_error("file", str(exc))
+                    raise CostShareError("") from exc
                 source = "csv"
             else:
                 values = {}
                 for member in members:
-                    text = request.POST.get(f"population-{member.code}", "")[:20]
+                    if f"population-{member.code}" not in request.POST:
+                        continue  # a member not on the page that was sent (joined since) keeps its population
+                    text = request.POST[f"population-{member.code}"][:20]
                     typed[member.code] = text
                     if not text.strip():
+                        values[member.code] = None  # an emptied box clears the population
                         continue
                     value = services.population_value(text)
                     if value is None:
@@ -262,7 +269,18 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
             changed = services.set_populations(
                 council=council, populations=values, actor=request.user, source=source
             )
-            messages.success(request, gettext("人口を%(count)s団体分更新しました。") % {"count": changed})
+            if changed:
+                messages.success(
+                    request,
+                    ngettext(
+                        "人口を%(count)s団体分更新しました。", "人口を%(count)s団体分更新しました。", changed
+                    )
+                    % {"count": changed},
+                )
+            else:
+                messages.info(
+                    request, gettext("人口は変わっていません（入力された値は保存済みの値と同じです）。")
+                )
             return redirect("staff:populations", council_id=council.pk)
         except CostShareError as exc:
             if str(exc):
@@ -283,7 +301,7 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
             "council": council,
             "rows": rows,
             "errors": errors,
-            "has_errors": bool(errors or member_errors),
+            "has_errors": bool(errors or member_errors or import_form.errors),
             "import_form": import_form,
         },
         status=status,

@@ -3,6 +3,7 @@
 from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
+from madoguchi.lib.formfields import upload_field
 from madoguchi.stats.cost_share import whole_number
 
 # Django's own message for a NUL character reads as if the box were empty.
@@ -82,8 +83,9 @@ class CostShareForm(forms.Form):
 
 
 class PopulationImportForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("人口のCSVファイル"),
+    file = upload_field(
+        gettext_lazy("人口のCSVファイル"),
+        choose=gettext_lazy("人口のCSVファイルを選んでください。"),
         help_text=gettext_lazy(
             "1行目に「団体コード」と「人口」の見出しがあるCSV（UTF-8 または Shift_JIS）。ほかの列は読みません。"
         ),

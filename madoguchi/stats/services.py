@@ -261,11 +261,12 @@ def population_value(text: str) -> int | None:
 
 
 @transaction.atomic
-def set_populations(*, council, populations: dict[str, int], actor, source: str = "form") -> int:
+def set_populations(*, council, populations: dict[str, int | None], actor, source: str = "form") -> int:
     """Set the population of council members, all or nothing: {団体コード: 人口} → how many changed.
 
-    Raises cost_share.CostShareError (Japanese) for a code that is not a member or a population outside
-    0..MAX_POPULATION.
+    None clears a population (a box emptied on the page): 人口割 then counts that member as 0, as before
+    any population was entered. Raises cost_share.CostShareError (Japanese) for a code that is not a member
+    or a population outside 0..MAX_POPULATION.
     """
     members = {o.code: o for o in council.members.all()}
     for code, value in populations.items():
@@ -273,7 +274,7 @@ def set_populations(*, council, populations: dict[str, int], actor, source: str 
             raise cost_share.CostShareError(
                 gettext("団体コード %(code)s はこの協議会の構成団体ではありません。") % {"code": code}
             )
-        if not isinstance(value, int) or not 0 <= value <= MAX_POPULATION:
+        if value is not None and (not isinstance(value, int) or not 0 <= value <= MAX_POPULATION):
             raise cost_share.CostShareError(
                 gettext("団体コード %(code)s：%(rule)s") % {"code": code, "rule": POPULATION_RULE}
             )

@@ -15,6 +15,4 @@
   window.addEventListener("beforeunload", function (event) {
     if (dirty) { event.preventDefault(); event.returnValue = ""; }
   });
-  var summary = document.querySelector(".error-summary");
-  if (summary) summary.focus();
 })();

@@ -105,6 +105,4 @@
       input.value = "";
     });
   });
-  var summary = document.querySelector(".error-summary[tabindex]");
-  if (summary) summary.focus();
 })();
