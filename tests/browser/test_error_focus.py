@@ -6,7 +6,9 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from madoguchi.procedures.models import Procedure
 from tests.browser.conftest import log_in
+from tests.conftest import make_submission
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,8 +25,8 @@ def test_a_residents_failed_form_puts_the_focus_on_the_summary(demo, live_server
     page.goto(f"{live_server.url}/312011/")
     page.get_by_role("link", name="住民票の写しの郵送請求").click()
     page.get_by_role("button", name="入力内容を確認する").click()
-    focused = page.evaluate(FOCUSED)
-    assert "error-summary" in focused["cls"] and "入力内容を確認してください" in focused["text"]
+    expect(page.locator(".error-summary")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("入力内容を確認してください")
     page.keyboard.press("Tab")
     assert page.evaluate(FOCUSED)["href"].startswith("#")  # the link to the first field in error
 
@@ -39,8 +41,7 @@ def test_a_staff_pages_failed_form_puts_the_focus_on_the_summary(demo, live_serv
 
     # The CSV import sent without a file: the summary has the focus and links to the file box.
     page.get_by_role("button", name="読み込む").click()
-    focused = page.evaluate(FOCUSED)
-    assert "error-summary" in focused["cls"]
+    expect(page.locator(".error-summary")).to_be_focused()
     expect(page.locator("#id_file-error")).to_contain_text("人口のCSVファイルを選んでください。")
     page.keyboard.press("Tab")
     assert page.evaluate(FOCUSED)["href"] == "#id_file"
@@ -49,7 +50,7 @@ def test_a_staff_pages_failed_form_puts_the_focus_on_the_summary(demo, live_serv
     box = page.get_by_role("textbox").first
     box.fill("たくさん")
     page.get_by_role("button", name="保存する").click()
-    assert "error-summary" in page.evaluate(FOCUSED)["cls"]
+    expect(page.locator(".error-summary")).to_be_focused()
     expect(page.get_by_role("textbox").first).to_have_value("たくさん")
     expect(page.get_by_role("textbox").first).to_have_attribute("aria-invalid", "true")
 
@@ -57,3 +58,14 @@ def test_a_staff_pages_failed_form_puts_the_focus_on_the_summary(demo, live_serv
     box = page.get_by_role("textbox").first
     box.fill("150,000,000")
     assert box.evaluate("input => input.scrollWidth <= input.clientWidth")
+
+
+def test_an_action_refused_with_a_message_at_the_top_puts_the_focus_on_it(demo, live_server, page):
+    log_in(page, live_server, "tottori-staff")
+    procedure = Procedure.objects.get(organization__code="312011", kind="signup")
+    make_submission(procedure, {"name": {"family": "髙橋", "given": "﨑子"}, "email": "sakiko@example.jp"})
+    page.goto(f"{live_server.url}/staff/procedures/{procedure.pk}/")
+    page.get_by_role("button", name="状態を変更する（確認へ進む）").click()  # nothing ticked
+    refused = page.locator(".messages [role=alert]")
+    expect(refused).to_be_focused()
+    expect(refused).to_contain_text("申請を1件以上選んでから操作してください")
