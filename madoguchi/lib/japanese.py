@@ -616,12 +616,31 @@ _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _NUMBER_MESSAGE = gettext_lazy("数字で入力してください（例：1234 または 12.5）")
 
 
+_GROUPED_RE = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
+_GROUPING_MESSAGE = gettext_lazy("カンマ（,）は3桁ごとに入れてください（例：1,234,567）")
+
+
+def ungroup_digits(t: str) -> str | None:
+    """A number's text without its thousands separators: '1,234,567' → '1234567', '1,234.5' → '1234.5';
+    text without a comma is returned as it is. None when a comma is not where one groups three digits
+    ('12,34', '1,2345', '30,000,00', ',5'): a typo that, read as if the commas were not there, would give
+    a number ten or a hundred times off. `t` is ASCII already (to_halfwidth_ascii)."""
+    if "," not in t:
+        return t
+    return t.replace(",", "") if _GROUPED_RE.fullmatch(t) else None
+
+
 def normalize_number(s: str) -> str:
-    """'１，２３４．５' → '1234.5', 'ー５' → '-5'. Canonical Decimal string, never exponent form."""
+    """'１，２３４．５' → '1234.5', 'ー５' → '-5'. Canonical Decimal string, never exponent form.
+    Raises InputError (Japanese) for text that is not a number, or whose commas do not group its digits
+    in threes (`ungroup_digits`)."""
     t = trim_invisible(to_halfwidth_ascii(s))
     if t and t[0] in DASHES:
         t = "-" + t[1:]
-    t = t.replace(",", "")
+    ungrouped = ungroup_digits(t)
+    if ungrouped is None and _NUMBER_RE.fullmatch(t.replace(",", "")):
+        raise InputError(str(_GROUPING_MESSAGE))
+    t = ungrouped or ""
     if not _NUMBER_RE.fullmatch(t):
         raise InputError(str(_NUMBER_MESSAGE))
     try:

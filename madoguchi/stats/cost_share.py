@@ -26,15 +26,17 @@ from fractions import Fraction
 
 from django.utils.translation import gettext
 
-from madoguchi.lib.japanese import to_halfwidth_ascii
+from madoguchi.lib.japanese import to_halfwidth_ascii, ungroup_digits
 
 
 def whole_number(text: str, *, strip: str = "") -> int | None:
     """A whole number of at most 15 digits as the secretariat types it: '30,000,000円' / '３０，０００，０００' /
-    '40%' / '188,465人' → int, the characters in `strip` taken off its end; None when it is not one ≥ 0."""
-    t = to_halfwidth_ascii(text or "").strip().replace(",", "").replace(" ", "")
+    '40%' / '188,465人' → int, the characters in `strip` taken off its end; None when it is not one ≥ 0,
+    or when its commas do not group the digits in threes ('30,000,00': `japanese.ungroup_digits`)."""
+    t = to_halfwidth_ascii(text or "").strip().replace(" ", "")
     for suffix in strip:
         t = t.removesuffix(suffix)
+    t = ungroup_digits(t)
     if not t or len(t) > 15 or not (t.isascii() and t.isdigit()):
         return None
     return int(t)

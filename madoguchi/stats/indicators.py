@@ -426,7 +426,8 @@ def parse_value(text: str, *, what: str) -> Decimal:
     thousands commas, a trailing unit or %). `what` names the box in the message (目標値, 実績値).
 
     Raises IndicatorError (Japanese) for an empty box, control characters (NUL), more than MAX_VALUE_TEXT
-    characters, anything not a number, more than 3 decimals or 17 integer digits."""
+    characters, anything not a number, commas that do not group the digits in threes (ja.ungroup_digits),
+    more than 3 decimals or 17 integer digits."""
     text = text or ""
     if len(text) > MAX_VALUE_TEXT:
         raise IndicatorError(
@@ -438,11 +439,17 @@ def parse_value(text: str, *, what: str) -> Decimal:
             gettext("%(what)sに数字以外の見えない文字が入っています。数字だけを入力してください。")
             % {"what": what}
         )
-    t = ja.normalize_dashes(ja.to_halfwidth_ascii(text)).strip().replace(",", "").replace(" ", "")
+    t = ja.normalize_dashes(ja.to_halfwidth_ascii(text)).strip().replace(" ", "")
     t = t.replace("\u2212", "-")
     if not t:
         raise IndicatorError(gettext("%(what)sを入力してください。") % {"what": what})
     t = re.sub(r"[^\d.]+$", "", t)  # a unit typed after the number: 件, 分, %
+    ungrouped = ja.ungroup_digits(t)
+    if ungrouped is None and re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", t.replace(",", ""), re.ASCII):
+        raise IndicatorError(
+            gettext("%(what)sのカンマ（,）は3桁ごとに入れてください（例：18,000）。") % {"what": what}
+        )
+    t = ungrouped or ""
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", t, re.ASCII):
         raise IndicatorError(
             gettext("%(what)sは数字で入力してください（例：18,000 または 12.5）。") % {"what": what}

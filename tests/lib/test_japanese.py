@@ -894,3 +894,38 @@ def test_the_reading_of_a_full_name_needs_the_space() -> None:
     with pytest.raises(InputError, match="姓と名の間に空白を入れてください。"):
         ja.normalize_kana("やまだたろう", "hiragana", full_name=True)
     assert ja.normalize_kana("やまだたろう", "hiragana") == "やまだたろう"  # a reading of one word
+
+
+@st.composite
+def _commas_anywhere(draw) -> tuple[str, str, bool]:
+    """Digits with commas put between some of them: (typed, the digits, whether the commas group them in
+    threes from the right, as 1,234,567 does)."""
+    digits = draw(st.text("0123456789", min_size=2, max_size=15).filter(lambda d: d[0] != "0"))
+    at = draw(st.sets(st.integers(min_value=1, max_value=len(digits) - 1), min_size=1))
+    typed = "".join(("," if i in at else "") + c for i, c in enumerate(digits))
+    in_threes = at == {i for i in range(1, len(digits)) if (len(digits) - i) % 3 == 0}
+    return typed, digits, in_threes
+
+
+@settings(max_examples=300)
+@given(case=_commas_anywhere(), full_width=st.booleans(), unit=st.sampled_from(["", "件"]))
+def test_commas_are_read_only_where_they_group_digits_in_threes_in_every_number_box(case, full_width, unit):
+    """A comma out of place ('12,34', '30,000,00') is a typo that would give a number ten or a hundred times
+    off: refused with the same rule by a resident's number field, the secretariat's cost, weights and
+    populations, and an indicator's target and actual, never read as if the comma were not there."""
+    from madoguchi.stats.cost_share import whole_number
+    from madoguchi.stats.indicators import IndicatorError, parse_value
+
+    typed, digits, in_threes = case
+    if full_width:
+        typed = typed.translate(str.maketrans("0123456789,", "０１２３４５６７８９，"))
+    if in_threes:
+        assert normalize_number(typed) == digits
+        assert whole_number(typed) == int(digits)
+        assert parse_value(typed + unit, what="目標値") == int(digits)
+    else:
+        with pytest.raises(InputError, match="カンマ（,）は3桁ごとに"):
+            normalize_number(typed)
+        assert whole_number(typed) is None
+        with pytest.raises(IndicatorError, match="目標値のカンマ（,）は3桁ごとに"):
+            parse_value(typed + unit, what="目標値")
