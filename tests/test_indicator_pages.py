@@ -449,3 +449,34 @@ def test_an_unknown_indicator_is_404(client, owner):
     client.force_login(owner)
     assert client.get(reverse("staff:indicator", kwargs={"indicator_id": 999999})).status_code == 404
     assert Organization.objects.count() >= 1
+
+
+def test_an_indicators_kinds_directions_and_sources_are_in_the_language_of_the_page(
+    client, tottori, owner, applications
+):
+    client.force_login(owner)
+    new = reverse("staff:organization_indicator_new", kwargs={"code": "312011"})
+    japanese = client.get(new).content.decode()
+    assert "成果指標" in japanese and "大きいほど良い" in japanese and "手入力" in japanese
+    client.cookies["django_language"] = "en"
+    english = client.get(new).content.decode()
+    for words in (
+        "Outcome indicator",
+        "Activity indicator",
+        "Higher is better",
+        "Lower is better",
+        "Entered by hand",
+    ):
+        assert words in english
+    for words in ("成果指標", "活動指標", "大きいほど良い", "小さいほど良い", "手入力"):
+        assert words not in english
+    listing = client.get(reverse("staff:organization_indicators", kwargs={"code": "312011"})).content.decode()
+    assert "Outcome indicator" in listing and "成果指標" not in listing
+
+
+def test_the_demo_sheets_load_with_english_active(council):
+    from django.utils import translation
+
+    with translation.override("en"):
+        created, _ = svc.load_indicator_csv(council=council)
+    assert created > 0 and Indicator.objects.filter(kind="outcome").exists()

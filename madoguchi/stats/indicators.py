@@ -57,7 +57,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 from django.http import Http404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.accounts import access
@@ -690,7 +690,14 @@ def set_thresholds(*, organization=None, council=None, thresholds: Thresholds, a
 # The demo data
 # ----------------------------------------------------------------------------------------------
 
-KINDS = {label: value for value, label in Indicator.Kind.choices}
+
+
+def kinds_by_japanese_name() -> dict[str, str]:
+    """{'成果指標': 'outcome', …}: the data set's kinds in the words of the Japanese catalogue, whatever
+    language is active."""
+    with translation.override("ja"):
+        return {str(label): value for value, label in Indicator.Kind.choices}
+
 _NOTE_TARGET = re.compile(r"((?:令和|平成|R|H)\s*(?:元|\d{1,2})\s*年度)\s*target\s*([0-9.,]+)")
 
 
@@ -737,6 +744,7 @@ def load_indicator_csv(*, council, path: Path = DATA_FILE) -> tuple[int, int]:
     from madoguchi.organizations.models import Organization
 
     organizations = {o.code: o for o in Organization.objects.all()}
+    kinds = kinds_by_japanese_name()
     created = changed = 0
     with path.open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -751,7 +759,7 @@ def load_indicator_csv(*, council, path: Path = DATA_FILE) -> tuple[int, int]:
                 source=row["source"].strip(),
                 name=row["indicator"].strip(),
                 defaults={
-                    "kind": KINDS[row["kind"].strip()],
+                    "kind": kinds[row["kind"].strip()],
                     "unit": row["unit"].strip(),
                     "direction": row["direction"].strip(),
                     "baseline_value": _decimal_or_none(row["baseline_value"]),

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from madoguchi.organizations.models import Council, CouncilMembership, Organization
 from madoguchi.procedures.models import Procedure
@@ -211,21 +212,21 @@ class Indicator(models.Model):
     from the daily counts (`actual_source`) or entered by hand on IndicatorYear."""
 
     class Kind(models.TextChoices):
-        OUTCOME = "outcome", "成果指標"
-        ACTIVITY = "activity", "活動指標"
-        MAIN = "main", "主指標"
-        SUB = "sub", "副指標"
-        RESIDENT = "resident", "県民指標"
+        OUTCOME = "outcome", _("成果指標")
+        ACTIVITY = "activity", _("活動指標")
+        MAIN = "main", _("主指標")
+        SUB = "sub", _("副指標")
+        RESIDENT = "resident", _("県民指標")
 
     class Direction(models.TextChoices):
-        HIGHER = "higher", "大きいほど良い"
-        LOWER = "lower", "小さいほど良い"
+        HIGHER = "higher", _("大きいほど良い")
+        LOWER = "lower", _("小さいほど良い")
 
     class Source(models.TextChoices):
-        MANUAL = "manual", "手入力"
-        COUNCIL = "council", "構成団体すべての手続の申請件数"
-        ORGANIZATION = "organization", "この団体の手続の申請件数"
-        PROCEDURES = "procedures", "選んだ手続の申請件数"
+        MANUAL = "manual", _("手入力")
+        COUNCIL = "council", _("構成団体すべての手続の申請件数")
+        ORGANIZATION = "organization", _("この団体の手続の申請件数")
+        PROCEDURES = "procedures", _("選んだ手続の申請件数")
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
     council = models.ForeignKey(
