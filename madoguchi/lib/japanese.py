@@ -42,7 +42,13 @@ JST = ZoneInfo("Asia/Tokyo")
 
 
 class InputError(ValueError):
-    """Invalid resident input; ``str(e)`` is the message to show next to the field."""
+    """Invalid resident input; ``str(e)`` is the message to show next to the field. ``box`` names the boxes
+    of a field made of several (a name's 姓 and 名, an address's 郵便番号 and 住所) that the message is about,
+    space-separated ("given", "reading_family reading_given"); empty when it is about the whole field."""
+
+    def __init__(self, *args, box: str = ""):
+        super().__init__(*args)
+        self.box = box
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class Intake:
 
 
 GROUP_COUNT = "__count"
+# Beside a field's message in Intake.errors, under its key + BOX: which of its boxes the message is about
+# (InputError.box), so the page marks those and its summary links to the first. No field key holds "#".
+BOX = "#box"
 
 
 def subkeys(spec: FieldSpec) -> list[str]:
@@ -159,10 +162,16 @@ def parse(
             value = _parse_field(spec, result.raw, files, staged, result)
         except ja.InputError as exc:
             result.errors[spec.key] = str(exc)
+            if exc.box:
+                result.errors[spec.key + BOX] = exc.box
             return None
         if _is_empty(value):
             if spec.required:
                 result.errors[spec.key] = _required_message(spec)
+                if spec.type in ("name", "address"):  # the boxes that make the value, not a name's reading
+                    result.errors[spec.key + BOX] = (
+                        "family given" if spec.type == "name" else "postal address"
+                    )
             return None
         result.values[spec.key] = value
         return value
@@ -171,7 +180,7 @@ def parse(
     if form.has_rules:
         shown = set(result.flow.shown)
         result.values = {k: v for k, v in result.values.items() if k in shown}
-        result.errors = {k: v for k, v in result.errors.items() if k in shown}
+        result.errors = {k: v for k, v in result.errors.items() if k.removesuffix(BOX) in shown}
     return result
 
 
@@ -234,15 +243,15 @@ def _parse_field(spec: FieldSpec, raw: dict, files, staged: dict, result: Intake
     if kind == "date":
         return _parse_date_answer(spec, raw)
     if kind == "name":
-        family = ja.normalize_name(raw[f"{spec.key}__family"], max_length=NAME_PART_MAX)
-        given = ja.normalize_name(raw[f"{spec.key}__given"], max_length=NAME_PART_MAX)
+        family = _in_box("family", ja.normalize_name, raw[f"{spec.key}__family"], max_length=NAME_PART_MAX)
+        given = _in_box("given", ja.normalize_name, raw[f"{spec.key}__given"], max_length=NAME_PART_MAX)
         if not family and not given:
             return None
         _refuse_individual_number(f"{family} {given}")
         if not family:
-            raise ja.InputError(gettext("姓を入力してください"))
+            raise ja.InputError(gettext("姓を入力してください"), box="family")
         if spec.required and not given:
-            raise ja.InputError(gettext("名を入力してください"))
+            raise ja.InputError(gettext("名を入力してください"), box="given")
         name = {"family": family, "given": given}
         if spec.reading:
             name.update(_parse_name_reading(spec, raw))
@@ -744,7 +753,7 @@ def _parse_address(spec: FieldSpec, raw: dict) -> dict | None:
     if action:
         if not postal_text:
             raise ja.InputError(
-                gettext("郵便番号を入力してから「住所を検索」を押してください（例：680-8570）")
+                gettext("郵便番号を入力してから「住所を検索」を押してください（例：680-8570）"), box="postal"
             )
         try:
             towns = postal.candidates(postal_text)
@@ -752,7 +761,8 @@ def _parse_address(spec: FieldSpec, raw: dict) -> dict | None:
             raise ja.InputError(
                 gettext(
                     "この郵便番号は見つかりませんでした。番号を確かめるか、住所をそのまま入力してください"
-                )
+                ),
+                box="postal",
             ) from None
         typed = raw[f"{spec.key}__address"].strip()
         rest = _after_candidate(typed, towns)
@@ -772,16 +782,24 @@ def _parse_address(spec: FieldSpec, raw: dict) -> dict | None:
             gettext("住所に「%(address)s」を入れました。続けて番地・建物名などを入力してください")
             % {"address": chosen.address}
         )
-    address = _check_length(ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
-    _refuse_individual_number(address)
+    address = _in_box("address", _check_length, ja.normalize_text(raw[f"{spec.key}__address"]), ADDRESS_MAX)
+    _in_box("address", _refuse_individual_number, address)
     if not postal_text and not address:
         return None
     if not postal_text:
-        raise ja.InputError(gettext("郵便番号を入力してください（例：680-8570）"))
-    postal_code = ja.normalize_postal_code(postal_text)
+        raise ja.InputError(gettext("郵便番号を入力してください（例：680-8570）"), box="postal")
+    postal_code = _in_box("postal", ja.normalize_postal_code, postal_text)
     if not address:
-        raise ja.InputError(gettext("住所を入力してください"))
+        raise ja.InputError(gettext("住所を入力してください"), box="address")
     return {"postal_code": postal_code, "address": address}
+
+
+def _in_box(box: str, check, *args, **kwargs):
+    """check(*args, **kwargs), its InputError said to be about `box` of the field (InputError.box)."""
+    try:
+        return check(*args, **kwargs)
+    except ja.InputError as exc:
+        raise ja.InputError(str(exc), box=box) from None
 
 
 def _after_candidate(typed: str, towns) -> str | None:
@@ -846,30 +864,35 @@ def _parse_name_reading(spec: FieldSpec, raw: dict) -> dict:
             raise ja.InputError(
                 gettext("氏名（ローマ字）を入力してください")
                 if spec.reading == "latin"
-                else gettext("氏名のふりがなを入力してください")
+                else gettext("氏名のふりがなを入力してください"),
+                box="reading_family reading_given",
             )
         return {}
     both = f"{family} {given}".strip()
     latin = spec.reading == "latin" or (spec.reading == "either" and is_latin_name(both.replace(" ", "")))
     if latin:
-        for part in (family, given):
+        for box, part in (("reading_family", family), ("reading_given", given)):
             if part and not is_latin_name(part):
                 raise ja.InputError(
                     gettext(
                         "氏名（ローマ字）は、ローマ字（A〜Z、アクセント付きの文字も可）、空白、ハイフン、"
                         "アポストロフィ、ピリオドで入力してください"
-                    )
+                    ),
+                    box=box,
                 )
-        for part in (family, given):
-            _check_length(part, NAME_PART_MAX)
+        for box, part in (("reading_family", family), ("reading_given", given)):
+            _in_box(box, _check_length, part, NAME_PART_MAX)
         return {
             "reading_family": unicodedata.normalize("NFC", family),
             "reading_given": unicodedata.normalize("NFC", given),
             "reading_script": "latin",
         }
-    kana = [ja.normalize_kana(part, spec.script) if part else "" for part in (family, given)]
-    for part in kana:
-        _check_length(part, NAME_PART_MAX)
+    kana = [
+        _in_box(box, ja.normalize_kana, part, spec.script) if part else ""
+        for box, part in (("reading_family", family), ("reading_given", given))
+    ]
+    for box, part in zip(("reading_family", "reading_given"), kana, strict=True):
+        _in_box(box, _check_length, part, NAME_PART_MAX)
     return {"reading_family": kana[0], "reading_given": kana[1], "reading_script": "kana"}
 
 

@@ -566,6 +566,26 @@ def _field_view(field) -> dict:
     }
 
 
+_BOXES = {
+    "name": ("family", "given", "reading_family", "reading_given"),
+    "address": ("postal", "address"),
+}
+
+
+def _boxes_in_error(field, errors: dict) -> tuple[dict[str, bool], str]:
+    """Which boxes of a field made of several (a name, an address) its error marks — those the message is
+    about (InputError.box), else all — and the id of the box its link in the error summary points to (the
+    first marked; a choice's first option; else the field's one box). ({}, key) when it has no error."""
+    boxes = _BOXES.get(field.type)
+    if boxes is None:
+        if field.type in ("single_choice", "multiple_choice"):
+            return {}, f"{field.key}-1"
+        return {}, field.key
+    named = [box for box in errors.get(field.key + intake.BOX, "").split() if box in boxes]
+    marked = named or (list(boxes) if field.key in errors else [])
+    return {box: True for box in marked}, f"{field.key}__{(marked or boxes)[0]}"
+
+
 def _field_context(spec, field, raw, errors, staged) -> dict:
     context = {
         "spec": _field_view(field),
@@ -585,6 +605,7 @@ def _field_context(spec, field, raw, errors, staged) -> dict:
         "address": raw.get(f"{field.key}__address", ""),
         "staged": staged.get(field.key),
     }
+    context["invalid"], context["error_target"] = _boxes_in_error(field, errors)
     if field.type == "group":
         count = intake.group_count(field, raw)
         context["items"] = [
@@ -661,7 +682,7 @@ def _render_form(
                 )
                 context["condition_text"] = _condition_text(spec, field.show_if)
         fields.append(context)
-    error_list = [(f["spec"], f["error"]) for f in fields if f.get("error")]
+    error_list = [(f["spec"], f["error"], f["error_target"]) for f in fields if f.get("error")]
     position = path.index(page) if paged else 0
     return render(
         request,
