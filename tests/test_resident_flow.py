@@ -734,7 +734,7 @@ def test_organization_page_says_when_a_sign_up_is_full(client, tottori):
 def test_withdrawal_without_a_reason_is_explained_at_the_reason_box(client, procedure):
     resident, _ = submit_and_look_up(client, procedure, SIGNUP_POST)
     response = resident.post(reverse("public:status_withdraw"), {"reason": "  "})
-    assert response["Location"].endswith("#withdraw")
+    assert response["Location"].endswith("#reason")  # the box itself, which the browser focuses
     page = resident.get(response["Location"]).content.decode()
     assert 'id="reason-error" role="alert">取下げの理由を入力してください。' in page
     assert 'aria-invalid="true" aria-describedby="reason-error"' in page

@@ -1294,7 +1294,7 @@ def status_withdraw(request: HttpRequest) -> HttpResponse:
             "reason": ja.remove_control_characters(typed),
             "error": str(exc),
         }
-        return redirect(reverse("public:status_view") + "#withdraw")
+        return redirect(reverse("public:status_view") + "#reason")  # the box with its message takes the focus
     request.session["withdraw_draft"] = {
         "reason": reason,
         "submission": submission.pk,
@@ -1343,7 +1343,7 @@ def status_withdraw_confirm(request: HttpRequest) -> HttpResponse:
         services.withdraw(submission=submission, reason=draft["reason"])
     except services.SubmissionError as exc:
         request.session["withdraw_draft"] = {"reason": draft["reason"], "error": str(exc)}
-        return redirect(reverse("public:status_view") + "#withdraw")
+        return redirect(reverse("public:status_view") + "#reason")
     request.session.pop("withdraw_draft", None)
     if kind == "signup":
         done = gettext("申込をキャンセルしました。")
