@@ -578,3 +578,20 @@ def test_template_search_finds_by_category_name(editor, council):
     load_library(council=council)
     page = staff_client(editor).get(reverse("staff:templates"), {"q": "防災"}).content.decode()
     assert "罹災証明書" in page and "被災者生活再建支援金" in page
+
+
+def test_closing_acceptance_asks_for_a_tick_and_reopening_does_not(editor, tottori):
+    procedure = make_procedure(tottori, SIGNUP_SCHEMA)
+    client = staff_client(editor)
+    page = client.get(builder_url(procedure)).content.decode()
+    assert re.search(r'<input type="checkbox" id="confirm-close" name="confirm" value="yes" required>', page)
+    response = client.post(builder_url(procedure, "builder_status"), {"status": "closed"}, follow=True)
+    procedure.refresh_from_db()
+    assert procedure.status == Procedure.Status.PUBLISHED
+    assert "受付はまだ終了していません" in response.content.decode()
+    client.post(builder_url(procedure, "builder_status"), {"status": "closed", "confirm": "yes"})
+    procedure.refresh_from_db()
+    assert procedure.status == Procedure.Status.CLOSED
+    client.post(builder_url(procedure, "builder_status"), {"status": "published"})
+    procedure.refresh_from_db()
+    assert procedure.status == Procedure.Status.PUBLISHED

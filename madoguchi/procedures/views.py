@@ -416,6 +416,14 @@ def procedure_status(request: HttpRequest, procedure_id: int) -> HttpResponse:
         or not procedure.current_version_id
     ):
         messages.error(request, gettext("この操作はできません。"))
+    elif status == Procedure.Status.CLOSED and request.POST.get("confirm") != "yes":
+        # A click by mistake would turn residents away: closing asks for the box to be ticked (no script needed).
+        messages.error(
+            request,
+            gettext(
+                "受付はまだ終了していません。終了するには、確認の欄にチェックを入れてから押してください。"
+            ),
+        )
     else:
         services.set_procedure_status(procedure=procedure, status=status, actor=request.user)
         messages.success(

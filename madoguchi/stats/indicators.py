@@ -691,12 +691,12 @@ def set_thresholds(*, organization=None, council=None, thresholds: Thresholds, a
 # ----------------------------------------------------------------------------------------------
 
 
-
 def kinds_by_japanese_name() -> dict[str, str]:
     """{'成果指標': 'outcome', …}: the data set's kinds in the words of the Japanese catalogue, whatever
     language is active."""
     with translation.override("ja"):
         return {str(label): value for value, label in Indicator.Kind.choices}
+
 
 _NOTE_TARGET = re.compile(r"((?:令和|平成|R|H)\s*(?:元|\d{1,2})\s*年度)\s*target\s*([0-9.,]+)")
 
