@@ -422,3 +422,24 @@ def test_a_population_csv_problem_is_shown_at_the_file_box_and_linked_from_the_s
     assert 'aria-invalid="true"' in box and "id_file-error" in box
     summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
     assert 'href="#id_file"' in summary and message in summary
+
+
+def test_misplaced_commas_are_named_in_the_cost_the_weights_and_the_populations(
+    client, secretariat, council, group, yonago
+):
+    client.force_login(secretariat)
+    page = client.post(
+        page_url(council, group),
+        {"cost": "30,000,00", "weight_equal": "1,0", "weight_population": "40", "weight_usage": "50"},
+    ).content.decode()
+    assert page.count("カンマ（,）は3桁ごとに入れてください") >= 2 and not CostShare.objects.exists()
+    url = reverse("staff:populations", kwargs={"council_id": council.pk})
+    page = client.post(url, {"population-312029": "12,34"}).content.decode()
+    assert "人口：カンマ（,）は3桁ごとに入れてください" in page and 'value="12,34"' in page
+    data = '団体コード,人口\r\n312029,"12,34"\r\n'.encode("cp932")
+    page = client.post(
+        url, {"action": "import", "file": SimpleUploadedFile("人口.csv", data)}
+    ).content.decode()
+    assert "2行目：人口：カンマ（,）は3桁ごとに入れてください" in page
+    yonago.refresh_from_db()
+    assert yonago.population == 150_000  # unchanged by either

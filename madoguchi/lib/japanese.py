@@ -623,7 +623,7 @@ _NUMBER_MESSAGE = gettext_lazy("数字で入力してください（例：1234 �
 
 
 _GROUPED_RE = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
-_GROUPING_MESSAGE = gettext_lazy("カンマ（,）は3桁ごとに入れてください（例：1,234,567）")
+GROUPING_MESSAGE = gettext_lazy("カンマ（,）は3桁ごとに入れてください（例：1,234,567）")
 
 
 def ungroup_digits(t: str) -> str | None:
@@ -645,7 +645,7 @@ def normalize_number(s: str) -> str:
         t = "-" + t[1:]
     ungrouped = ungroup_digits(t)
     if ungrouped is None and _NUMBER_RE.fullmatch(t.replace(",", "")):
-        raise InputError(str(_GROUPING_MESSAGE))
+        raise InputError(str(GROUPING_MESSAGE))
     t = ungrouped or ""
     if not _NUMBER_RE.fullmatch(t):
         raise InputError(str(_NUMBER_MESSAGE))

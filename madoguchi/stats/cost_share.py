@@ -42,6 +42,17 @@ def whole_number(text: str, *, strip: str = "") -> int | None:
     return int(t)
 
 
+def misplaced_commas(text: str, *, strip: str = "") -> bool:
+    """Whether `text` is digits whose commas do not group them in threes ('30,000,00', '12,34'): what
+    whole_number refuses for its commas alone, for a message that says where commas go
+    (japanese.GROUPING_MESSAGE) rather than what a number must be."""
+    t = to_halfwidth_ascii(text or "").strip().replace(" ", "")
+    for suffix in strip:
+        t = t.removesuffix(suffix)
+    digits = t.replace(",", "")
+    return "," in t and digits.isascii() and digits.isdigit() and ungroup_digits(t) is None
+
+
 class CostShareError(ValueError):
     """Input that cannot be split; the message is Japanese and shown to the secretariat as it is."""
 

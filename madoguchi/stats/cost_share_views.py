@@ -260,7 +260,7 @@ def populations(request: HttpRequest, council_id: int) -> HttpResponse:
                         continue
                     value = services.population_value(text)
                     if value is None:
-                        member_errors[member.code] = str(services.POPULATION_RULE)
+                        member_errors[member.code] = services.population_problem(text)
                         continue
                     values[member.code] = value
                 if member_errors:

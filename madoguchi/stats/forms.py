@@ -4,7 +4,8 @@ from django import forms
 from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.lib.formfields import upload_field
-from madoguchi.stats.cost_share import whole_number
+from madoguchi.lib.japanese import GROUPING_MESSAGE
+from madoguchi.stats.cost_share import misplaced_commas, whole_number
 
 # Django's own message for a NUL character reads as if the box were empty.
 NO_CONTROLS = {
@@ -48,6 +49,8 @@ class CostShareForm(forms.Form):
 
     def clean_cost(self) -> int:
         value = whole_number(self.cleaned_data["cost"], strip="円")
+        if misplaced_commas(self.cleaned_data["cost"], strip="円"):
+            raise forms.ValidationError(str(GROUPING_MESSAGE))
         if value is None:
             raise forms.ValidationError(
                 gettext("0円以上、15桁までの整数で入力してください（例：30,000,000）")
@@ -56,6 +59,8 @@ class CostShareForm(forms.Form):
 
     def _weight(self, name: str) -> int:
         value = whole_number(self.cleaned_data[name], strip="%")
+        if misplaced_commas(self.cleaned_data[name], strip="%"):
+            raise forms.ValidationError(str(GROUPING_MESSAGE))
         if value is None or value > 100:
             raise forms.ValidationError(gettext("0から100までの整数で入力してください"))
         return value

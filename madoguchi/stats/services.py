@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from madoguchi.audit import services as audit
-from madoguchi.lib.japanese import fiscal_year, to_halfwidth_ascii
+from madoguchi.lib.japanese import GROUPING_MESSAGE, fiscal_year, to_halfwidth_ascii
 from madoguchi.lib.sql import increment_on_conflict, insert_sql
 from madoguchi.lib.timeutil import jst_date
 from madoguchi.stats import cost_share, counts
@@ -253,6 +253,14 @@ MAX_POPULATION = 150_000_000
 POPULATION_RULE = gettext_lazy("人口は0以上1億5,000万以下の整数で入力してください。")
 
 
+def population_problem(text: str) -> str:
+    """What to tell staff about a population population_value refused: where commas go when they are
+    misplaced ('12,34'), else POPULATION_RULE."""
+    if cost_share.misplaced_commas(text, strip="人"):
+        return gettext("%(label)s：%(message)s") % {"label": gettext("人口"), "message": GROUPING_MESSAGE}
+    return str(POPULATION_RULE)
+
+
 def population_value(text: str) -> int | None:
     """A population as staff type it ('188465', '１８８，４６５', '188,465人') → int; None when it is not a
     whole number from 0 to MAX_POPULATION (the caller shows POPULATION_RULE)."""
@@ -341,7 +349,8 @@ def read_population_csv(data: bytes) -> dict[str, int]:
         value = population_value(row[population_at])
         if value is None:
             raise cost_share.CostShareError(
-                gettext("%(line)s行目：%(rule)s") % {"line": line, "rule": POPULATION_RULE}
+                gettext("%(line)s行目：%(rule)s")
+                % {"line": line, "rule": population_problem(row[population_at])}
             )
         result[code] = value
     if not result:
