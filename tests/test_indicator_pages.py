@@ -4,6 +4,7 @@ secretariat does the same for the council. An outsider from another organization
 secretariat, and the secretariat organization's staff without the council role get 404; list pages cost the
 same number of queries for 2 indicators as for 12."""
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -157,6 +158,7 @@ def test_a_negative_actual_is_refused(client, owner, applications):
 
 
 def test_a_definition_with_bad_input_is_explained_and_nothing_is_made(client, editor, tottori):
+    make_procedure(tottori)  # one procedure to count: its box is offered
     client.force_login(editor)
     response = client.post(
         reverse("staff:organization_indicator_new", kwargs={"code": tottori.code}),
@@ -167,6 +169,11 @@ def test_a_definition_with_bad_input_is_explained_and_nothing_is_made(client, ed
     assert response.status_code == 400
     assert "見えない文字" in html and "20文字以内" in html and "0以上で入力してください" in html
     assert "数える手続を1つ以上選んでください" in html
+    # The summary's links lead to boxes that exist: a list of checkboxes or radio buttons by its first one.
+    summary = re.search(r'<div class="error-summary".*?</div>', html, re.S).group(0)
+    for target in re.findall(r'href="#([^"]+)"', summary):
+        assert f'id="{target}"' in html, target
+    assert 'href="#id_procedures_0"' in summary
     assert not Indicator.objects.exists()
 
 
