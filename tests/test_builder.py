@@ -85,7 +85,7 @@ def test_a_department_of_another_organization_is_refused_in_japanese_and_nothing
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"title": ""}, "このフィールドは必須です"),
+        ({"title": ""}, "入力してください。"),
         ({"title": "マイナンバーの届出"}, "マイナンバー"),
         ({"title": "a\x00b"}, "制御文字"),
         ({"notify_emails": "kakari@example.jp\nnot-an-address"}, "メールアドレスの形ではありません"),
@@ -193,7 +193,7 @@ def test_every_field_type_is_added_edited_moved_duplicated_and_deleted_by_plain_
 @pytest.mark.parametrize(
     ("field_type", "values", "field", "message"),
     [
-        ("short_text", {"label": ""}, "label", "このフィールドは必須です"),
+        ("short_text", {"label": ""}, "label", "入力してください。"),
         ("short_text", {"label": "マイナンバー（12桁）"}, "label", "マイナンバー"),
         ("short_text", {"label": "個人番号"}, "label", "マイナンバー"),
         ("short_text", {"label": "備考", "help": "ﾏｲﾅﾝﾊﾞｰを書いてください"}, "help", "マイナンバー"),
@@ -595,3 +595,14 @@ def test_closing_acceptance_asks_for_a_tick_and_reopening_does_not(editor, totto
     client.post(builder_url(procedure, "builder_status"), {"status": "published"})
     procedure.refresh_from_db()
     assert procedure.status == Procedure.Status.PUBLISHED
+
+
+def test_an_empty_required_box_in_the_builder_says_so_in_the_products_words(editor, new_procedure):
+    client = staff_client(editor)
+    page = add_field(client, new_procedure, "single_choice", label="", options="").content.decode()
+    assert "このフィールドは必須です" not in page
+    assert "項目名（質問文）：入力してください。" in page and "選択肢（1行に1つ）：入力してください。" in page
+    page = client.post(
+        reverse("staff:procedure_new", kwargs={"code": "312011"}), {"title": ""}
+    ).content.decode()
+    assert "このフィールドは必須です" not in page and "入力してください。" in page

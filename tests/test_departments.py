@@ -53,7 +53,7 @@ def test_a_section_in_use_is_not_deleted(owner, tottori):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": ""}, "このフィールドは必須です"),
+        ({"name": ""}, "入力してください。"),
         ({"name": "課\x00"}, "制御文字"),
         ({"name": "市民課", "phone": "12"}, "電話番号"),
         ({"name": "市民課", "email": "not-an-address"}, "有効なメールアドレス"),

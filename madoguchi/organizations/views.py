@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.formfields import OwnWordsMixin
 from madoguchi.organizations import services
 from madoguchi.organizations.models import Council, Organization
 from madoguchi.procedures import finding
@@ -170,7 +171,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 # 所属の管理: the organization's admin keeps its sections and their contacts -------------------------------
 
 
-class DepartmentForm(forms.Form):
+class DepartmentForm(OwnWordsMixin, forms.Form):
     name = forms.CharField(label=_("所属名（例：市民生活部 市民課）"), max_length=128)
     phone = forms.CharField(
         label=_("電話番号"),

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from madoguchi.accounts import access
 from madoguchi.lib import japanese as ja
-from madoguchi.lib.formfields import upload_field
+from madoguchi.lib.formfields import OwnWordsMixin, upload_field
 from madoguchi.procedures.builder import KEY_RE
 from madoguchi.procedures.formspec import (
     CHOICE_TYPES,
@@ -99,7 +99,7 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
 
 
-class ProcedureSettingsForm(forms.ModelForm):
+class ProcedureSettingsForm(OwnWordsMixin, forms.ModelForm):
     """Title, kind, department (of the same organization only), texts, reception window (JST) and mail."""
 
     class Meta:
@@ -294,7 +294,7 @@ def settings_token(procedure) -> str:
     return hashlib.sha256("\x1f".join(values).encode()).hexdigest()[:32]
 
 
-class FieldForm(forms.Form):
+class FieldForm(OwnWordsMixin, forms.Form):
     """One field of the form, of one type; `field_definition()` gives the checked definition."""
 
     label = forms.CharField(label=_("項目名（質問文）"), max_length=200)
@@ -636,7 +636,7 @@ class FieldForm(forms.Form):
         return data
 
 
-class ShareForm(forms.Form):
+class ShareForm(OwnWordsMixin, forms.Form):
     category = forms.ChoiceField(label=_("分類"), choices=CATEGORIES)
     life_events = forms.MultipleChoiceField(
         label=_("ライフイベント"), choices=LIFE_EVENTS, required=False, widget=forms.CheckboxSelectMultiple
@@ -658,7 +658,7 @@ def clean_text(value: str) -> str:
     return ja.search_fold(value.strip())[:100]
 
 
-class PageForm(forms.Form):
+class PageForm(OwnWordsMixin, forms.Form):
     """A page's title, when it is shown, where to go after it, and (for an exit page) its message."""
 
     title = forms.CharField(label=_("ページ名"), max_length=200, required=False)

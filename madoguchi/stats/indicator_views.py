@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from madoguchi.accounts import access
 from madoguchi.lib import charts
 from madoguchi.lib import japanese as ja
+from madoguchi.lib.formfields import OwnWordsMixin
 from madoguchi.procedures.models import Procedure
 from madoguchi.stats import counts
 from madoguchi.stats import indicators as services
@@ -68,7 +69,7 @@ def _number(label, *, required: bool = False, help_text: str = "") -> forms.Char
     )
 
 
-class IndicatorForm(forms.Form):
+class IndicatorForm(OwnWordsMixin, forms.Form):
     """Defining (or changing) an indicator. `council` set: the council's sources; else the organization's."""
 
     name = _text(gettext_lazy("指標名"), 200)
@@ -143,7 +144,7 @@ class IndicatorForm(forms.Form):
         return data
 
 
-class YearValueForm(forms.Form):
+class YearValueForm(OwnWordsMixin, forms.Form):
     """A target or an actual of one 年度: the 年度 may be typed as 2020, 2020年度, 令和2年度 or R2."""
 
     fiscal_year = _text(gettext_lazy("年度"), 20, help_text=gettext_lazy("例：2026、令和8年度、R8"))
@@ -168,7 +169,7 @@ class YearValueForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
 
 
-class ThresholdsForm(forms.Form):
+class ThresholdsForm(OwnWordsMixin, forms.Form):
     excellent = _number(gettext_lazy("◎ 予定以上（達成率 %以上）"), required=True)
     on_track = _number(gettext_lazy("○ 予定通り（達成率 %以上）"), required=True)
     slightly_behind = _number(gettext_lazy("△ やや遅れ（達成率 %以上）"), required=True)
