@@ -495,14 +495,14 @@ def preview(request: HttpRequest, procedure_id: int) -> HttpResponse:
             position = keys.index(page.key) if page.key in keys else 0
             page_key = keys[max(position - 1, 0)] if keys else page.key
         elif result.errors:
-            errors = result.errors
+            errors = result.shown_errors
         elif paged and page.key in keys[:-1] and request.POST.get("return_to") != "confirm":
             page_key = keys[keys.index(page.key) + 1]
         elif flow.exit is not None:
             page_key = flow.exit.key
         else:
             whole = intake.parse(spec, intake.as_post(raw), None) if paged else result
-            errors = whole.errors
+            errors = whole.shown_errors
             first = next((p for p in whole.flow.pages if set(p.fields) & set(errors)), None)
             page_key = first.key if first else page_key
             checked = not errors

@@ -35,13 +35,22 @@ class Intake:
     values: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    # For a field made of several boxes (a name, an address): the boxes its message is about (InputError.box,
+    # space-separated), so the page marks those and its summary links to the first.
+    boxes: dict[str, str] = field(default_factory=dict)
     uploads: dict[str, tuple[UploadedFile, str]] = field(default_factory=dict)  # key → (file, content type)
     flow: rules.Flow | None = None  # the pages and fields these answers lead to
 
+    @property
+    def shown_errors(self) -> dict[str, str]:
+        """The errors as the pages keep them in the session and show them: each field's message, and beside
+        it, under its key + BOX, the boxes it is about."""
+        return {**self.errors, **{key + BOX: boxes for key, boxes in self.boxes.items()}}
+
 
 GROUP_COUNT = "__count"
-# Beside a field's message in Intake.errors, under its key + BOX: which of its boxes the message is about
-# (InputError.box), so the page marks those and its summary links to the first. No field key holds "#".
+# The key, after a field's own, under which Intake.shown_errors keeps the boxes of its message. No field
+# key holds "#".
 BOX = "#box"
 
 
@@ -163,15 +172,13 @@ def parse(
         except ja.InputError as exc:
             result.errors[spec.key] = str(exc)
             if exc.box:
-                result.errors[spec.key + BOX] = exc.box
+                result.boxes[spec.key] = exc.box
             return None
         if _is_empty(value):
             if spec.required:
                 result.errors[spec.key] = _required_message(spec)
                 if spec.type in ("name", "address"):  # the boxes that make the value, not a name's reading
-                    result.errors[spec.key + BOX] = (
-                        "family given" if spec.type == "name" else "postal address"
-                    )
+                    result.boxes[spec.key] = "family given" if spec.type == "name" else "postal address"
             return None
         result.values[spec.key] = value
         return value
@@ -180,7 +187,8 @@ def parse(
     if form.has_rules:
         shown = set(result.flow.shown)
         result.values = {k: v for k, v in result.values.items() if k in shown}
-        result.errors = {k: v for k, v in result.errors.items() if k.removesuffix(BOX) in shown}
+        result.errors = {k: v for k, v in result.errors.items() if k in shown}
+        result.boxes = {k: v for k, v in result.boxes.items() if k in shown}
     return result
 
 

@@ -290,7 +290,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
     if result.errors:
         # Post/Redirect/Get: the page with the errors is a GET, so the Back button from the 確認画面 (after
         # the resident fixed them) shows the form again instead of asking to resend it.
-        request.session[_state_key(procedure)] = {**state, "valid": False, "errors": result.errors}
+        request.session[_state_key(procedure)] = {**state, "valid": False, "errors": result.shown_errors}
         return redirect(_page_url(form_url, page, paged))
     if paged:
         flow = rules.evaluate(spec, values)
@@ -310,7 +310,7 @@ def form_page(request: HttpRequest, code: str, procedure_id: int) -> HttpRespons
         if whole.errors:
             first = next((p for p in whole.flow.pages if set(p.fields) & set(whole.errors)), page)
             request.session[_state_key(procedure)] = {
-                **state, "valid": False, "errors": whole.errors, "page": first.key,
+                **state, "valid": False, "errors": whole.shown_errors, "page": first.key,
             }  # fmt: skip
             return redirect(_page_url(form_url, first, paged))
         state["values"] = whole.values
@@ -470,7 +470,7 @@ def _state_for_switch(
         with translation.override(request.POST["switch_language"]):
             state["errors"] = intake.parse(
                 spec, request.POST, {}, staged=kept, page_keys=page_keys, known=known
-            ).errors
+            ).shown_errors
     return state
 
 
@@ -1418,7 +1418,7 @@ def status_correct(request: HttpRequest) -> HttpResponse:
         "staged": {k: v for k, v in staged.items() if k in result.values},
         "token": secrets.token_urlsafe(24),
         "valid": not result.errors,
-        "errors": result.errors,
+        "errors": result.shown_errors,
     }
     if result.errors:
         return redirect("public:status_correct")  # Post/Redirect/Get, as on the first form
