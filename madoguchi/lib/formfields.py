@@ -34,7 +34,7 @@ class OwnWordsMixin:
                 continue
             if isinstance(field, forms.BooleanField):
                 field.error_messages["required"] = REQUIRED_TICK
-            elif isinstance(field, forms.ChoiceField | forms.ModelChoiceField):
+            elif isinstance(field, forms.ChoiceField):  # a ModelChoiceField and a multiple choice too
                 field.error_messages["required"] = REQUIRED_CHOICE
             else:
                 field.error_messages["required"] = REQUIRED_TEXT

@@ -626,14 +626,18 @@ _GROUPED_RE = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII
 GROUPING_MESSAGE = gettext_lazy("カンマ（,）は3桁ごとに入れてください（例：1,234,567）")
 
 
-def ungroup_digits(t: str) -> str | None:
-    """A number's text without its thousands separators: '1,234,567' → '1234567', '1,234.5' → '1234.5';
-    text without a comma is returned as it is. None when a comma is not where one groups three digits
-    ('12,34', '1,2345', '30,000,00', ',5'): a typo that, read as if the commas were not there, would give
-    a number ten or a hundred times off. `t` is ASCII already (to_halfwidth_ascii)."""
+def ungroup_digits(t: str) -> str:
+    """A number's text without its thousands separators: '1,234,567' → '1234567', '1,234.5' → '1234.5'.
+    Raises InputError (GROUPING_MESSAGE) when the text, its commas aside, is a number whose commas do not
+    group its digits in threes ('12,34', '1,2345', '30,000,00', ',5'): a typo that, read as if the commas
+    were not there, would give a number ten or a hundred times off. Any other text comes back without its
+    commas, for the caller's own check of what a number is. `t` is ASCII already (to_halfwidth_ascii)."""
     if "," not in t:
         return t
-    return t.replace(",", "") if _GROUPED_RE.fullmatch(t) else None
+    bare = t.replace(",", "")
+    if _NUMBER_RE.fullmatch(bare) and not _GROUPED_RE.fullmatch(t):
+        raise InputError(str(GROUPING_MESSAGE))
+    return bare
 
 
 def normalize_number(s: str) -> str:
@@ -643,10 +647,7 @@ def normalize_number(s: str) -> str:
     t = trim_invisible(to_halfwidth_ascii(s))
     if t and t[0] in DASHES:
         t = "-" + t[1:]
-    ungrouped = ungroup_digits(t)
-    if ungrouped is None and _NUMBER_RE.fullmatch(t.replace(",", "")):
-        raise InputError(str(GROUPING_MESSAGE))
-    t = ungrouped or ""
+    t = ungroup_digits(t)
     if not _NUMBER_RE.fullmatch(t):
         raise InputError(str(_NUMBER_MESSAGE))
     try:

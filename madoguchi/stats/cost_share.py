@@ -26,31 +26,39 @@ from fractions import Fraction
 
 from django.utils.translation import gettext
 
-from madoguchi.lib.japanese import to_halfwidth_ascii, ungroup_digits
+from madoguchi.lib.japanese import InputError, to_halfwidth_ascii, ungroup_digits
+
+
+def _typed(text: str, strip: str) -> str:
+    """What the secretariat typed, half-width, without spaces and without the characters in `strip` at
+    its end."""
+    t = to_halfwidth_ascii(text or "").strip().replace(" ", "")
+    for suffix in strip:
+        t = t.removesuffix(suffix)
+    return t
 
 
 def whole_number(text: str, *, strip: str = "") -> int | None:
     """A whole number of at most 15 digits as the secretariat types it: '30,000,000円' / '３０，０００，０００' /
     '40%' / '188,465人' → int, the characters in `strip` taken off its end; None when it is not one ≥ 0,
     or when its commas do not group the digits in threes ('30,000,00': `japanese.ungroup_digits`)."""
-    t = to_halfwidth_ascii(text or "").strip().replace(" ", "")
-    for suffix in strip:
-        t = t.removesuffix(suffix)
-    t = ungroup_digits(t)
+    try:
+        t = ungroup_digits(_typed(text, strip))
+    except InputError:
+        return None
     if not t or len(t) > 15 or not (t.isascii() and t.isdigit()):
         return None
     return int(t)
 
 
 def misplaced_commas(text: str, *, strip: str = "") -> bool:
-    """Whether `text` is digits whose commas do not group them in threes ('30,000,00', '12,34'): what
-    whole_number refuses for its commas alone, for a message that says where commas go
-    (japanese.GROUPING_MESSAGE) rather than what a number must be."""
-    t = to_halfwidth_ascii(text or "").strip().replace(" ", "")
-    for suffix in strip:
-        t = t.removesuffix(suffix)
-    digits = t.replace(",", "")
-    return "," in t and digits.isascii() and digits.isdigit() and ungroup_digits(t) is None
+    """Whether whole_number refuses `text` for its commas alone ('30,000,00', '12,34'), for a message that
+    says where commas go (japanese.GROUPING_MESSAGE) rather than what a number must be."""
+    try:
+        ungroup_digits(_typed(text, strip))
+    except InputError:
+        return True
+    return False
 
 
 class CostShareError(ValueError):

@@ -444,12 +444,12 @@ def parse_value(text: str, *, what: str) -> Decimal:
     if not t:
         raise IndicatorError(gettext("%(what)sを入力してください。") % {"what": what})
     t = re.sub(r"[^\d.]+$", "", t)  # a unit typed after the number: 件, 分, %
-    ungrouped = ja.ungroup_digits(t)
-    if ungrouped is None and re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", t.replace(",", ""), re.ASCII):
+    try:
+        t = ja.ungroup_digits(t)
+    except ja.InputError:
         raise IndicatorError(
             gettext("%(what)sのカンマ（,）は3桁ごとに入れてください（例：18,000）。") % {"what": what}
-        )
-    t = ungrouped or ""
+        ) from None
     if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", t, re.ASCII):
         raise IndicatorError(
             gettext("%(what)sは数字で入力してください（例：18,000 または 12.5）。") % {"what": what}
